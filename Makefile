@@ -1,0 +1,61 @@
+# One Makefile for developers, CI (.ci/run) and the README. Every target installs
+# what it needs first, from the project's own files.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+DEBIAN_PACKAGES := chromium fonts-dejavu-core
+
+.PHONY: help install deps system-deps contracts contracts-check lint format test test-fast demo bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+$(PIP_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(PIP_STAMP) $(NODE_STAMP)  ## Python and npm packages
+
+system-deps:  ## Debian packages (Chromium for the browser tests)
+	@scripts/ensure-debian-packages.sh $(DEBIAN_PACKAGES)
+
+deps: install system-deps
+
+contracts: install  ## compile contracts/src into the committed artifacts
+	$(PY) -m contracts.compiler build
+
+contracts-check: install  ## fail if the committed artifacts differ from the sources
+	$(PY) -m contracts.compiler check
+
+lint: install  ## ruff (lint + format check) and mypy strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: deps  ## the whole suite
+	$(PY) -m pytest -q
+
+test-fast: install  ## the quick subset (no anvil, browser or slow tests)
+	$(PY) -m pytest -q -m 'not anvil and not browser and not slow' -x
+
+demo: deps  ## start the whole system (anvil, three administrations, the verifier page)
+	$(VENV)/bin/aeo demo $(DEMO_ARGS)
+
+bench: install  ## run every benchmark and write docs/benchmarks.md
+	$(VENV)/bin/aeo bench all --write docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
