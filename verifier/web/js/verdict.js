@@ -1,0 +1,204 @@
+import { has, language, t } from "./i18n.js";
+
+// The three colours an officer acts on. Everything that is neither recognized nor
+// valid-but-not-recognized is red: a certificate that could not be checked is not waved
+// through either, it only gets a different headline.
+export function toneOf(outcome) {
+  if (outcome === "recognized") {
+    return "recognized";
+  }
+  if (outcome === "not_recognized") {
+    return "not-recognized";
+  }
+  return "invalid";
+}
+
+function headlineOf(outcome) {
+  if (outcome === "recognized") {
+    return t("tone.recognized");
+  }
+  if (outcome === "not_recognized") {
+    return t("tone.not_recognized");
+  }
+  if (outcome === "check_unavailable") {
+    return t("tone.unverified");
+  }
+  return t("tone.invalid");
+}
+
+const ICONS = {
+  recognized: "M20 6 9 17l-5-5",
+  "not-recognized": "M12 8v5m0 4h.01",
+  invalid: "M18 6 6 18M6 6l12 12",
+};
+
+function icon(tone) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "verdict-icon");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[tone]);
+  svg.append(path);
+  return svg;
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined && text !== null) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+function formatDate(value) {
+  if (!value) {
+    return null;
+  }
+  // Day-dates ("2027-03-31") are calendar days, not instants: show them as written in the
+  // officer's language without shifting them through a time zone.
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (day) {
+    const date = new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])));
+    return new Intl.DateTimeFormat(language(), { dateStyle: "medium", timeZone: "UTC" }).format(
+      date,
+    );
+  }
+  return formatTime(value);
+}
+
+function formatTime(value) {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    return String(value);
+  }
+  return new Intl.DateTimeFormat(language(), {
+    dateStyle: "medium",
+    timeStyle: "short",
+    timeZoneName: "short",
+  }).format(date);
+}
+
+function pick(claims, ...names) {
+  for (const name of names) {
+    const value = claims[name];
+    if (value !== undefined && value !== null && value !== "") {
+      return value;
+    }
+  }
+  return null;
+}
+
+function facts(claims) {
+  const rows = [];
+  const add = (key, value) => {
+    if (value !== null && value !== undefined && value !== "") {
+      rows.push([key, String(value)]);
+    }
+  };
+  add("field.holder", pick(claims, "holder_name"));
+  add("field.holder_id", pick(claims, "holder_id"));
+  add("field.issuer", pick(claims, "issuer"));
+  add("field.number", pick(claims, "number"));
+  add("field.tier", pick(claims, "tier"));
+  const from = formatDate(pick(claims, "valid_from"));
+  const until = formatDate(pick(claims, "valid_until"));
+  if (from || until) {
+    add("field.validity", t("field.validity_range", { from: from || "—", until: until || "—" }));
+  }
+  add("field.issued_at", formatDate(pick(claims, "issued_at")));
+  add("field.version", pick(claims, "version"));
+  return rows;
+}
+
+function reasonText(reason) {
+  const key = `reason.${reason.code}`;
+  return has(key) ? t(key) : reason.message || reason.code;
+}
+
+function outcomeText(verdict, authority) {
+  const key = `outcome.${verdict.outcome}`;
+  return has(key) ? t(key, { authority }) : t("outcome.unknown", { outcome: verdict.outcome });
+}
+
+// Fills `container` with the verdict; returns the element that should take focus.
+export function renderVerdict(container, verdict, authority) {
+  const tone = toneOf(verdict.outcome);
+  const card = element("article", `verdict verdict--${tone}`);
+  card.dataset.outcome = verdict.outcome;
+
+  const banner = element("div", "verdict-banner");
+  banner.append(icon(tone));
+  const titles = element("div", "verdict-titles");
+  const headline = element("h2", "verdict-headline", headlineOf(verdict.outcome));
+  headline.tabIndex = -1;
+  titles.append(headline, element("p", "verdict-outcome", outcomeText(verdict, authority)));
+  banner.append(titles);
+  card.append(banner);
+
+  const body = element("div", "verdict-body");
+  const rows = facts(verdict.claims || {});
+  if (rows.length) {
+    const list = element("dl", "facts");
+    for (const [key, value] of rows) {
+      const row = element("div", "fact");
+      row.append(element("dt", null, t(key)), element("dd", null, value));
+      list.append(row);
+    }
+    body.append(list);
+  }
+
+  const reasons = Array.isArray(verdict.reasons) ? verdict.reasons : [];
+  if (reasons.length) {
+    body.append(element("h3", "section-title", t("reasons.heading")));
+    const list = element("ul", "reasons");
+    for (const reason of reasons) {
+      const item = element("li", "reason");
+      item.dataset.code = reason.code;
+      item.append(element("span", "reason-text", reasonText(reason)));
+      item.append(element("code", "reason-code", reason.code));
+      list.append(item);
+    }
+    body.append(list);
+  }
+
+  const asOf = element("p", verdict.stale ? "as-of as-of--stale" : "as-of");
+  asOf.append(
+    element(
+      "span",
+      null,
+      verdict.as_of ? t("asof.label", { time: formatTime(verdict.as_of) }) : t("asof.unknown"),
+    ),
+  );
+  if (verdict.stale) {
+    asOf.append(element("strong", "badge badge--stale", t("asof.stale")));
+  }
+  body.append(asOf);
+
+  const stages = Array.isArray(verdict.stages) ? verdict.stages : [];
+  if (stages.length) {
+    const details = element("details", "stages");
+    details.append(element("summary", null, t("stages.heading")));
+    const list = element("ol", "stage-list");
+    for (const stage of stages) {
+      const state = stage.status || (stage.ok ? "passed" : "failed");
+      const item = element("li", `stage stage--${state}`);
+      item.append(element("span", "stage-name", stage.name));
+      item.append(element("span", "stage-state", has(`stage.${state}`) ? t(`stage.${state}`) : state));
+      if (stage.detail || stage.error) {
+        item.append(element("span", "stage-detail", stage.detail || stage.error));
+      }
+      list.append(item);
+    }
+    details.append(list);
+    body.append(details);
+  }
+  card.append(body);
+
+  container.replaceChildren(card);
+  return headline;
+}
