@@ -36,6 +36,10 @@ contracts: install  ## compile contracts/src into the committed artifacts
 contracts-check: install  ## fail if the committed artifacts differ from the sources
 	$(PY) -m contracts.compiler check
 
+.PHONY: web
+web: install  ## rebuild the border officer page's script bundle (committed; drift is a test)
+	$(PY) -m verifier.web.bundle build
+
 lint: install  ## ruff (lint + format check) and mypy strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
