@@ -1,0 +1,45 @@
+"""The verifier's command functions; scripts/cli.py parses the arguments and calls them.
+
+``aeo verify PATH_OR_TEXT --as KR [--offline] [--json]`` ends in :func:`run_verify`.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import TextIO
+
+from rich.console import Console
+
+from contracts import ids
+from verifier.pipeline import DEFAULT_MAX_AGE, Clock, verify
+from verifier.render import print_verdict
+from verifier.source import StatusSource
+from verifier.verdict import EXIT_USAGE
+
+
+def run_verify(
+    target: str,
+    as_authority: str,
+    source: StatusSource,
+    clock: Clock,
+    json_output: bool,
+    *,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+    out: TextIO | None = None,
+) -> int:
+    """Verify ``target`` (QR text, or the path of a photo/scan), print the verdict, and
+    return the exit code: 0 recognized, 1 not recognized, 3 any other outcome, 2 when
+    ``as_authority`` is not an authority code."""
+    stream = out or sys.stdout
+    try:
+        ids.authority_code(as_authority)
+    except ValueError as exc:
+        print(f"error: --as: {exc}", file=sys.stderr if out is None else stream)
+        return EXIT_USAGE
+    verdict = verify(target, as_authority=as_authority, clock=clock, source=source, max_age=max_age)
+    if json_output:
+        stream.write(verdict.to_json() + "\n")
+    else:
+        print_verdict(verdict, Console(file=stream, highlight=False))
+    return verdict.exit_code

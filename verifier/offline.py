@@ -1,0 +1,531 @@
+"""The offline cache: the registry's state in one SQLite file, for border posts without network.
+
+A sync (``aeo verifier sync``) reads the chain's events and hands them to
+:meth:`OfflineCache.apply_events` with the block they reach; the cache stores keys,
+authorities, certificate slots with their status history, and MRAs, and answers the
+:class:`~verifier.source.StatusSource` questions from them, applying the contracts' rules
+(:mod:`verifier.rules`) itself. Its :meth:`~OfflineCache.info` says which block and sync
+time the answers reflect, so every offline verdict reads "status as of <time>".
+
+Re-applying a batch is harmless: events in blocks at or below the last synced block are
+skipped, so a batch must carry every event of the blocks it covers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from contracts import ids
+from verifier import events as ev
+from verifier.errors import CacheError, SourceUnavailable
+from verifier.keys import Algorithm
+from verifier.rules import (
+    AuthorityStatus,
+    CertificateStatus,
+    MraParty,
+    MraRecord,
+    MraStoredStatus,
+    RecognitionAnswer,
+    effective_status,
+    recognize,
+)
+from verifier.source import (
+    AuthorityRecord,
+    CertificateRecord,
+    SigningKeyRecord,
+    SourceInfo,
+    StatusChange,
+)
+
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS sync_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    block_number INTEGER NOT NULL,
+    block_hash BLOB NOT NULL,
+    block_time INTEGER NOT NULL,
+    synced_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS authorities (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid BLOB PRIMARY KEY,
+    authority TEXT NOT NULL,
+    algorithm INTEGER NOT NULL,
+    public_key BLOB NOT NULL,
+    valid_from INTEGER NOT NULL,
+    revoked_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    id BLOB PRIMARY KEY,
+    issuer TEXT NOT NULL,
+    number TEXT NOT NULL,
+    tiers INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_until INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    holder_ref BLOB NOT NULL,
+    commitment BLOB NOT NULL,
+    status_reason INTEGER NOT NULL,
+    status_since INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS status_changes (
+    certificate_id BLOB NOT NULL REFERENCES certificates (id),
+    block_number INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    reason INTEGER NOT NULL,
+    since INTEGER NOT NULL,
+    PRIMARY KEY (certificate_id, block_number, log_index)
+);
+CREATE TABLE IF NOT EXISTS mras (
+    id INTEGER PRIMARY KEY,
+    status INTEGER NOT NULL,
+    effective_from INTEGER NOT NULL,
+    ends_on INTEGER NOT NULL,
+    text_hash BLOB NOT NULL,
+    changed_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mra_parties (
+    mra_id INTEGER NOT NULL REFERENCES mras (id),
+    position INTEGER NOT NULL,
+    authority TEXT NOT NULL,
+    recognized_tiers INTEGER NOT NULL,
+    signed INTEGER NOT NULL,
+    PRIMARY KEY (mra_id, position),
+    UNIQUE (mra_id, authority)
+);
+CREATE INDEX IF NOT EXISTS mra_parties_by_authority ON mra_parties (authority);
+"""
+
+
+@dataclass(frozen=True)
+class SyncPoint:
+    """The chain position a sync reached, and when the sync ran."""
+
+    block_number: int
+    block_hash: bytes
+    block_time: datetime
+    synced_at: datetime
+
+
+class OfflineCache:
+    """A :class:`~verifier.source.StatusSource` over a local SQLite file.
+
+    Safe to share between threads (a web page verifying while a sync writes): every call
+    holds the connection's lock for its one short transaction.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            self._db.close()
+            raise CacheError(
+                f"{self.path} has cache schema {version}; this verifier reads {SCHEMA_VERSION}"
+            )
+        if version == 0:
+            # executescript commits by itself; every statement is IF NOT EXISTS, so two
+            # processes creating the same file at once both end with the same schema.
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> OfflineCache:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    # ------------------------------------------------------------ writes (the sync)
+
+    def apply_events(
+        self, events: Iterable[ev.ChainEvent | Mapping[str, Any]], sync: SyncPoint
+    ) -> int:
+        """Applies a batch of chain events and records ``sync`` as the state reached, in one
+        transaction. Returns how many events were applied (those of already-synced blocks are
+        skipped). Raises :class:`CacheError` on an unknown event, an event that does not fit
+        the cached state (a gap in the sync), or a sync point behind the current one.
+        """
+        batch = sorted(
+            (e if isinstance(e, ev.ChainEvent) else ev.event_from_mapping(e) for e in events),
+            key=lambda e: (e.block_number, e.log_index),
+        )
+        with self._transaction() as db:
+            current = db.execute("SELECT block_number FROM sync_state").fetchone()
+            last = current[0] if current else -1
+            if sync.block_number < last:
+                raise CacheError(
+                    f"sync point block {sync.block_number} is behind the cache (block {last})"
+                )
+            applied = 0
+            for event in batch:
+                if event.block_number <= last:
+                    continue
+                if event.block_number > sync.block_number:
+                    raise CacheError(
+                        f"{type(event).__name__} in block {event.block_number} is beyond the "
+                        f"sync point (block {sync.block_number})"
+                    )
+                try:
+                    _apply(db, event)
+                except sqlite3.IntegrityError as exc:
+                    raise CacheError(
+                        f"{type(event).__name__} in block {event.block_number} conflicts with "
+                        f"the cached state ({exc}): the cache and the chain disagree"
+                    ) from exc
+                applied += 1
+            db.execute(
+                "INSERT INTO sync_state (id, block_number, block_hash, block_time, synced_at) "
+                "VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "block_number = excluded.block_number, block_hash = excluded.block_hash, "
+                "block_time = excluded.block_time, synced_at = excluded.synced_at",
+                (
+                    sync.block_number,
+                    sync.block_hash,
+                    _unix(sync.block_time),
+                    _unix(sync.synced_at),
+                ),
+            )
+        return applied
+
+    # ------------------------------------------------------------ reads (StatusSource)
+
+    def sync_point(self) -> SyncPoint | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT block_number, block_hash, block_time, synced_at FROM sync_state"
+            ).fetchone()
+        if row is None:
+            return None
+        return SyncPoint(row[0], bytes(row[1]), _dt(row[2]), _dt(row[3]))
+
+    def info(self) -> SourceInfo:
+        point = self.sync_point()
+        if point is None:
+            raise SourceUnavailable(
+                f"the offline cache {self.path} has never been synced: run `aeo verifier sync`"
+            )
+        return SourceInfo(
+            kind="offline",
+            as_of=point.synced_at,
+            block_number=point.block_number,
+            block_hash=point.block_hash,
+            block_time=point.block_time,
+        )
+
+    def signing_key(self, kid: bytes) -> SigningKeyRecord | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT authority, algorithm, public_key, valid_from, revoked_at "
+                "FROM signing_keys WHERE kid = ?",
+                (kid,),
+            ).fetchone()
+        if row is None:
+            return None
+        return SigningKeyRecord(kid, row[0], Algorithm(row[1]), bytes(row[2]), row[3], row[4])
+
+    def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT issuer, number, tiers, status, valid_from, valid_until, version, digest, "
+                "holder_ref FROM certificates WHERE id = ?",
+                (certificate_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            history = db.execute(
+                "SELECT status, reason, since FROM status_changes WHERE certificate_id = ? "
+                "ORDER BY block_number, log_index",
+                (certificate_id,),
+            ).fetchall()
+        return CertificateRecord(
+            certificate_id=certificate_id,
+            issuer=row[0],
+            number=row[1],
+            tiers=row[2],
+            status=CertificateStatus(row[3]),
+            valid_from=row[4],
+            valid_until=row[5],
+            version=row[6],
+            digest=bytes(row[7]),
+            holder_ref=bytes(row[8]),
+            history=tuple(StatusChange(CertificateStatus(s), r, t) for s, r, t in history),
+        )
+
+    def authority(self, code: str) -> AuthorityRecord | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT name, status FROM authorities WHERE code = ?", (code,)
+            ).fetchone()
+        return AuthorityRecord(code, row[0], AuthorityStatus(row[1])) if row else None
+
+    def mras_between(self, first: str, second: str) -> list[MraRecord]:
+        """Every MRA having both authorities as parties."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT m.id, m.status, m.effective_from, m.ends_on, m.text_hash FROM mras m "
+                "WHERE EXISTS (SELECT 1 FROM mra_parties p WHERE p.mra_id = m.id AND "
+                "p.authority = ?) AND EXISTS (SELECT 1 FROM mra_parties p WHERE "
+                "p.mra_id = m.id AND p.authority = ?) ORDER BY m.id",
+                (first, second),
+            ).fetchall()
+            result = []
+            for mra_id, status, effective_from, ends_on, text_hash in rows:
+                parties = db.execute(
+                    "SELECT authority, recognized_tiers, signed FROM mra_parties "
+                    "WHERE mra_id = ? ORDER BY position",
+                    (mra_id,),
+                ).fetchall()
+                result.append(
+                    MraRecord(
+                        mra_id=mra_id,
+                        parties=tuple(MraParty(a, t, bool(s)) for a, t, s in parties),
+                        status=MraStoredStatus(status),
+                        effective_from=effective_from,
+                        ends_on=ends_on,
+                        text_hash=bytes(text_hash),
+                    )
+                )
+        return result
+
+    def recognition(
+        self, authority: str, certificate: CertificateRecord, day: int
+    ) -> RecognitionAnswer:
+        issuer = self.authority(certificate.issuer)
+        return recognize(
+            authority,
+            issuer=certificate.issuer,
+            tiers=certificate.tiers,
+            status=effective_status(
+                certificate.status, certificate.valid_from, certificate.valid_until, day
+            ),
+            issuer_status=issuer.status if issuer else AuthorityStatus.NONE,
+            mras=self.mras_between(authority, certificate.issuer),
+            day=day,
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, for a sync command to report what it holds."""
+        tables = ("authorities", "signing_keys", "certificates", "status_changes", "mras")
+        with self._read() as db:
+            return {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608 - fixed table names
+
+
+# ---------------------------------------------------------------- applying one event
+
+
+def _apply(db: sqlite3.Connection, event: ev.ChainEvent) -> None:
+    handler = _HANDLERS.get(type(event))
+    if handler is None:
+        raise CacheError(f"no handler for {type(event).__name__}")
+    handler(db, event)
+
+
+def _expect_one(cursor: sqlite3.Cursor, event: ev.ChainEvent, what: str) -> None:
+    if cursor.rowcount != 1:
+        raise CacheError(
+            f"{type(event).__name__} in block {event.block_number} names {what} the cache does "
+            "not hold: the sync missed earlier events; sync again from the start"
+        )
+
+
+def _authority_admitted(db: sqlite3.Connection, e: Any) -> None:
+    db.execute(
+        "INSERT INTO authorities (code, name, status, changed_at) VALUES (?, ?, ?, ?)",
+        (e.code, e.name, AuthorityStatus.ACTIVE, e.at),
+    )
+
+
+def _authority_status(status: AuthorityStatus) -> Any:
+    def apply(db: sqlite3.Connection, e: Any) -> None:
+        cursor = db.execute(
+            "UPDATE authorities SET status = ?, changed_at = ? WHERE code = ?",
+            (status, e.at, e.code),
+        )
+        _expect_one(cursor, e, f"authority {e.code}")
+
+    return apply
+
+
+def _key_registered(db: sqlite3.Connection, e: Any) -> None:
+    if ids.key_id(e.public_key) != e.kid:
+        raise CacheError(f"SigningKeyRegistered: kid {e.kid.hex()} is not the key's id")
+    db.execute(
+        "INSERT INTO signing_keys (kid, authority, algorithm, public_key, valid_from) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (e.kid, e.authority, int(e.algorithm), e.public_key, e.valid_from),
+    )
+
+
+def _key_revoked(db: sqlite3.Connection, e: Any) -> None:
+    cursor = db.execute(
+        "UPDATE signing_keys SET revoked_at = ? WHERE kid = ? AND authority = ?",
+        (e.revoked_at, e.kid, e.authority),
+    )
+    _expect_one(cursor, e, f"signing key {e.kid.hex()}")
+
+
+def _status_change(db: sqlite3.Connection, e: Any, status: CertificateStatus, reason: int) -> None:
+    db.execute(
+        "INSERT INTO status_changes (certificate_id, block_number, log_index, status, reason, "
+        "since) VALUES (?, ?, ?, ?, ?, ?)",
+        (e.certificate_id, e.block_number, e.log_index, status, reason, e.at),
+    )
+
+
+def _certificate_issued(db: sqlite3.Connection, e: Any) -> None:
+    if ids.certificate_id(e.issuer, e.number) != e.certificate_id:
+        raise CacheError(f"CertificateIssued: id is not the id of {e.issuer}/{e.number}")
+    db.execute(
+        "INSERT INTO certificates (id, issuer, number, tiers, status, valid_from, valid_until, "
+        "version, digest, holder_ref, commitment, status_reason, status_since) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?)",
+        (
+            e.certificate_id,
+            e.issuer,
+            e.number,
+            e.tiers,
+            CertificateStatus.ACTIVE,
+            e.valid_from,
+            e.valid_until,
+            ids.record_digest(e.holder_ref, e.commitment),
+            e.holder_ref,
+            e.commitment,
+            e.at,
+        ),
+    )
+    _status_change(db, e, CertificateStatus.ACTIVE, 0)
+
+
+def _certificate_amended(db: sqlite3.Connection, e: Any) -> None:
+    cursor = db.execute(
+        "UPDATE certificates SET version = ?, tiers = ?, holder_ref = ?, commitment = ?, "
+        "digest = ? WHERE id = ?",
+        (
+            e.version,
+            e.tiers,
+            e.holder_ref,
+            e.commitment,
+            ids.record_digest(e.holder_ref, e.commitment),
+            e.certificate_id,
+        ),
+    )
+    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
+
+
+def _certificate_renewed(db: sqlite3.Connection, e: Any) -> None:
+    cursor = db.execute(
+        "UPDATE certificates SET valid_until = ? WHERE id = ?", (e.valid_until, e.certificate_id)
+    )
+    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
+
+
+def _certificate_status(db: sqlite3.Connection, e: Any) -> None:
+    cursor = db.execute(
+        "UPDATE certificates SET status = ?, status_reason = ?, status_since = ? WHERE id = ?",
+        (int(e.status), e.reason, e.at, e.certificate_id),
+    )
+    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
+    _status_change(db, e, e.status, e.reason)
+
+
+def _mra_proposed(db: sqlite3.Connection, e: Any) -> None:
+    if len(e.parties) != len(e.recognized_tiers):
+        raise CacheError(f"MraProposed {e.mra_id}: parties and recognized_tiers differ in length")
+    db.execute(
+        "INSERT INTO mras (id, status, effective_from, ends_on, text_hash, changed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (e.mra_id, MraStoredStatus.PROPOSED, e.effective_from, e.ends_on, e.text_hash, e.at),
+    )
+    db.executemany(
+        "INSERT INTO mra_parties (mra_id, position, authority, recognized_tiers, signed) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (e.mra_id, i, party, tiers, party == e.proposer)
+            for i, (party, tiers) in enumerate(zip(e.parties, e.recognized_tiers, strict=True))
+        ],
+    )
+
+
+def _mra_signed(db: sqlite3.Connection, e: Any) -> None:
+    cursor = db.execute(
+        "UPDATE mra_parties SET signed = 1 WHERE mra_id = ? AND authority = ?",
+        (e.mra_id, e.party),
+    )
+    _expect_one(cursor, e, f"party {e.party} of MRA {e.mra_id}")
+
+
+def _mra_status(status: MraStoredStatus) -> Any:
+    def apply(db: sqlite3.Connection, e: Any) -> None:
+        cursor = db.execute(
+            "UPDATE mras SET status = ?, changed_at = ? WHERE id = ?", (status, e.at, e.mra_id)
+        )
+        _expect_one(cursor, e, f"MRA {e.mra_id}")
+
+    return apply
+
+
+_HANDLERS: Final[dict[type[ev.ChainEvent], Any]] = {
+    ev.AuthorityAdmitted: _authority_admitted,
+    ev.AuthoritySuspended: _authority_status(AuthorityStatus.SUSPENDED),
+    ev.AuthorityReinstated: _authority_status(AuthorityStatus.ACTIVE),
+    ev.AuthorityRemoved: _authority_status(AuthorityStatus.REMOVED),
+    ev.SigningKeyRegistered: _key_registered,
+    ev.SigningKeyRevoked: _key_revoked,
+    ev.CertificateIssued: _certificate_issued,
+    ev.CertificateAmended: _certificate_amended,
+    ev.CertificateRenewed: _certificate_renewed,
+    ev.CertificateStatusChanged: _certificate_status,
+    ev.MraProposed: _mra_proposed,
+    ev.MraSigned: _mra_signed,
+    ev.MraInForce: _mra_status(MraStoredStatus.SIGNED),
+    ev.MraSuspended: _mra_status(MraStoredStatus.SUSPENDED),
+    ev.MraResumed: _mra_status(MraStoredStatus.SIGNED),
+    ev.MraTerminated: _mra_status(MraStoredStatus.TERMINATED),
+}
+
+
+def _unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _dt(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)

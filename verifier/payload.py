@@ -1,0 +1,597 @@
+"""The AEO1 QR payload: claims, encoding, and one decoding helper per layer.
+
+Layers, outermost first (docs/qr-format.md is the specification)::
+
+    "AEO1:" + base45( zlib( COSE_Sign1[ protected{alg, kid}, {}, CBOR claims, signature ] ) )
+
+Each ``decode_*``/``parse_*``/``strip_*`` helper is a pure function for one layer that
+raises that layer's error type from :mod:`verifier.errors`; the pipeline runs them in order
+and records which one refused. :func:`build` keeps every layer, for the golden vectors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from typing import Any, Final
+
+import base45
+import cbor2
+
+from contracts import ids
+from verifier import keys
+from verifier.errors import (
+    Base45Error,
+    CborError,
+    ClaimsError,
+    CoseError,
+    DecompressionError,
+    EncodingError,
+    PrefixError,
+)
+
+PREFIX: Final = "AEO1:"
+FORMAT_VERSION: Final = 1
+
+# Version 10 at error correction M holds 311 alphanumeric characters; the encoder shortens
+# the holder's name until the whole text fits (see fit rules in docs/qr-format.md).
+MAX_TEXT_CHARS: Final = 311
+NAME_MAX_BYTES: Final = 80
+NAME_MIN_BYTES: Final = 16
+ELLIPSIS: Final = "…"
+
+# A QR code holds at most 4,296 alphanumeric characters (version 40, level L); anything
+# longer is not a scanned QR code and is refused before any decoding work.
+MAX_INPUT_CHARS: Final = 4296
+# An AEO1 COSE structure is about 200 bytes; refusing more than this stops zip bombs.
+MAX_DECOMPRESSED_BYTES: Final = 4096
+
+KID_LENGTH: Final = 8
+DIGEST_LENGTH: Final = 20
+COSE_SIGN1_TAG: Final = 18
+_HEADER_ALG: Final = 1
+_HEADER_KID: Final = 4
+
+_VERSION_PREFIX_RE = re.compile(r"^AEO(\d+):")
+_SCHEME_RE = re.compile(r"^[A-Z][A-Z0-9-]{1,9}$")
+_HOLDER_ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9\-/.]{0,34}$")
+_MAX_ISSUED_AT = 2**40
+_MAX_U16 = 2**16 - 1
+# Characters that would let a name rewrite the officer's screen: C0/C1 controls and the
+# bidirectional overrides/isolates that can make one name display as another.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+class ClaimKey:
+    """The integer keys of the claims map (docs/qr-format.md, "Claims")."""
+
+    ISSUER: Final = 1
+    NUMBER: Final = 2
+    HOLDER_NAME: Final = 3
+    HOLDER_ID_SCHEME: Final = 4
+    HOLDER_ID: Final = 5
+    TIERS: Final = 6
+    VALID_FROM: Final = 7
+    VALID_UNTIL: Final = 8
+    ISSUED_AT: Final = 9
+    VERSION: Final = 10
+    DIGEST: Final = 11
+
+
+_FIELD_OF_KEY: Final[dict[int, str]] = {
+    ClaimKey.ISSUER: "issuer",
+    ClaimKey.NUMBER: "number",
+    ClaimKey.HOLDER_NAME: "holder_name",
+    ClaimKey.HOLDER_ID_SCHEME: "holder_id_scheme",
+    ClaimKey.HOLDER_ID: "holder_id",
+    ClaimKey.TIERS: "tiers",
+    ClaimKey.VALID_FROM: "valid_from",
+    ClaimKey.VALID_UNTIL: "valid_until",
+    ClaimKey.ISSUED_AT: "issued_at",
+    ClaimKey.VERSION: "version",
+    ClaimKey.DIGEST: "digest",
+}
+_KEY_OF_FIELD: Final = {name: key for key, name in _FIELD_OF_KEY.items()}
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What an AEO1 QR code states about one certificate.
+
+    Dates are whole UTC days since 1970-01-01 (the contracts' ``uint16``), ``issued_at`` is
+    the signing time in unix seconds, ``digest`` is ``contracts.ids.record_digest(holderRef,
+    commitment)``. The certificate id is not carried: :attr:`certificate_id` derives it.
+    Construction validates every field and raises :class:`ClaimsError` naming the field.
+    """
+
+    issuer: str
+    number: str
+    holder_name: str
+    holder_id_scheme: str
+    holder_id: str
+    tiers: int
+    valid_from: int
+    valid_until: int
+    issued_at: int
+    version: int
+    digest: bytes
+
+    def __post_init__(self) -> None:
+        for name in ("issuer", "number", "holder_name", "holder_id_scheme", "holder_id"):
+            if type(getattr(self, name)) is not str:
+                raise ClaimsError(name, "must be a text string")
+        for name in ("tiers", "valid_from", "valid_until", "issued_at", "version"):
+            # bool is an int subclass; a CBOR true must not pass for the number 1.
+            if type(getattr(self, name)) is not int:
+                raise ClaimsError(name, "must be an unsigned integer")
+        if type(self.digest) is not bytes:
+            raise ClaimsError("digest", "must be a byte string")
+        _check(self.issuer, ids.authority_code, "issuer")
+        _check(self.number, ids.certificate_number, "number")
+        _check_name(self.holder_name)
+        if not _SCHEME_RE.match(self.holder_id_scheme):
+            raise ClaimsError(
+                "holder_id_scheme", "must be 2 to 10 of A-Z, 0-9, '-' starting with a letter"
+            )
+        if not _HOLDER_ID_RE.match(self.holder_id):
+            raise ClaimsError(
+                "holder_id", "must be 1 to 35 of A-Z, 0-9, '-', '/', '.' (upper case, no spaces)"
+            )
+        if not 1 <= self.tiers <= 255:
+            raise ClaimsError("tiers", f"must be a non-empty tier bit set 1..255, got {self.tiers}")
+        for name in ("valid_from", "valid_until"):
+            if not 0 <= getattr(self, name) <= _MAX_U16:
+                raise ClaimsError(name, f"must be a day number 0..{_MAX_U16}")
+        if self.valid_until < self.valid_from:
+            raise ClaimsError("valid_until", "is before valid_from")
+        if not 0 <= self.issued_at < _MAX_ISSUED_AT:
+            raise ClaimsError("issued_at", "must be unix seconds 0..2^40")
+        if not 1 <= self.version <= _MAX_U16:
+            raise ClaimsError("version", f"must be 1..{_MAX_U16}, got {self.version}")
+        if len(self.digest) != DIGEST_LENGTH:
+            raise ClaimsError("digest", f"must be {DIGEST_LENGTH} bytes, got {len(self.digest)}")
+
+    @classmethod
+    def from_record(
+        cls,
+        *,
+        issuer: str,
+        number: str,
+        holder_name: str,
+        holder_id_scheme: str,
+        holder_id: str,
+        tiers: int,
+        valid_from: date,
+        valid_until: date,
+        issued_at: datetime | int,
+        version: int,
+        commitment: bytes,
+    ) -> Claims:
+        """Claims for an off-chain record, as the issuer builds them.
+
+        Normalizes the holder identification exactly as ``contracts.ids.holder_ref`` does,
+        shortens the name to ``NAME_MAX_BYTES`` (:func:`shorten_name`; :func:`build` may cut
+        it further to fit the QR) and computes the record digest.
+        """
+        scheme = holder_id_scheme.strip().upper()
+        identifier = "".join(holder_id.split()).upper()
+        try:
+            digest = ids.record_digest(ids.holder_ref(scheme, identifier), commitment)
+        except ValueError as exc:
+            raise ClaimsError("commitment", str(exc)) from exc
+        try:
+            valid_from_day, valid_until_day = ids.to_day(valid_from), ids.to_day(valid_until)
+        except ValueError as exc:
+            raise ClaimsError("valid_from/valid_until", str(exc)) from exc
+        return cls(
+            issuer=issuer,
+            number=number,
+            holder_name=shorten_name(holder_name, NAME_MAX_BYTES),
+            holder_id_scheme=scheme,
+            holder_id=identifier,
+            tiers=tiers,
+            valid_from=valid_from_day,
+            valid_until=valid_until_day,
+            issued_at=int(issued_at.timestamp()) if isinstance(issued_at, datetime) else issued_at,
+            version=version,
+            digest=digest,
+        )
+
+    @property
+    def certificate_id(self) -> bytes:
+        """The on-chain id, derived: ``contracts.ids.certificate_id(issuer, number)``."""
+        return ids.certificate_id(self.issuer, self.number)
+
+    @property
+    def holder_ref(self) -> bytes:
+        return ids.holder_ref(self.holder_id_scheme, self.holder_id)
+
+    @property
+    def name_truncated(self) -> bool:
+        return self.holder_name.endswith(ELLIPSIS)
+
+    def to_cbor_map(self) -> dict[int, object]:
+        return {key: getattr(self, field) for key, field in _FIELD_OF_KEY.items()}
+
+    @classmethod
+    def from_cbor_map(cls, claims: Mapping[object, object]) -> Claims:
+        """The claims stage: a decoded CBOR map to validated claims."""
+        unknown = sorted(repr(key) for key in claims if key not in _FIELD_OF_KEY)
+        if unknown:
+            raise ClaimsError(unknown[0], "is not an AEO1 claim key (AEO1 has keys 1 to 11)")
+        values: dict[str, Any] = {}
+        for key, field in _FIELD_OF_KEY.items():
+            if key not in claims:
+                raise ClaimsError(field, f"is missing (key {key})")
+            values[field] = claims[key]
+        return cls(**values)
+
+    def to_json_dict(self) -> dict[str, object]:
+        """JSON-ready claims: the fields as carried, plus the derived id and ISO dates."""
+        data: dict[str, object] = asdict(self)
+        data["digest"] = "0x" + self.digest.hex()
+        data["certificate_id"] = "0x" + self.certificate_id.hex()
+        data["valid_from_date"] = ids.from_day(self.valid_from).isoformat()
+        data["valid_until_date"] = ids.from_day(self.valid_until).isoformat()
+        return data
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, object]) -> Claims:
+        """Inverse of :meth:`to_json_dict` (derived fields are ignored)."""
+        values = {field: data[field] for field in _KEY_OF_FIELD}
+        digest = values["digest"]
+        if not isinstance(digest, str) or not digest.startswith("0x"):
+            raise ClaimsError("digest", "must be 0x-prefixed hex in JSON")
+        values["digest"] = bytes.fromhex(digest[2:])
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _check(value: str, validator: Any, field: str) -> None:
+    try:
+        validator(value)
+    except ValueError as exc:
+        raise ClaimsError(field, str(exc)) from exc
+
+
+def _check_name(name: str) -> None:
+    encoded = name.encode("utf-8", errors="surrogatepass")
+    if not name.strip():
+        raise ClaimsError("holder_name", "is empty")
+    if len(encoded) > NAME_MAX_BYTES:
+        raise ClaimsError("holder_name", f"is longer than {NAME_MAX_BYTES} UTF-8 bytes")
+    for char in name:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs") or char in _BIDI_CONTROLS:
+            raise ClaimsError("holder_name", f"contains the control character U+{ord(char):04X}")
+
+
+# ---------------------------------------------------------------- holder name rules
+
+# Legal forms abbreviated before any cut, longest first, so a long name loses its legal-form
+# words (which an officer recognizes abbreviated) before it loses distinctive words.
+LEGAL_FORM_ABBREVIATIONS: Final[tuple[tuple[str, str], ...]] = (
+    ("Хязгаарлагдмал хариуцлагатай компани", "ХХК"),
+    ("Товарищество с ограниченной ответственностью", "ТОО"),
+    ("Общество с ограниченной ответственностью", "ООО"),
+    ("Публичное акционерное общество", "ПАО"),
+    ("Акционерное общество", "АО"),
+    ("Gesellschaft mit beschränkter Haftung", "GmbH"),
+    ("Limited Liability Partnership", "LLP"),
+    ("Limited Liability Company", "LLC"),
+    ("Public Limited Company", "PLC"),
+    ("Joint Stock Company", "JSC"),
+    ("Aktiengesellschaft", "AG"),
+    ("Company Limited", "Co., Ltd."),
+    ("Corporation", "Corp."),
+    ("Incorporated", "Inc."),
+    ("Limited", "Ltd."),
+)
+_LEGAL_FORM_RES = tuple(
+    (re.compile(rf"(?<!\w){re.escape(long)}(?!\w)", re.IGNORECASE), short)
+    for long, short in LEGAL_FORM_ABBREVIATIONS
+)
+
+
+def normalize_name(name: str) -> str:
+    """NFC, and every run of whitespace as one space: the form the QR carries."""
+    return " ".join(unicodedata.normalize("NFC", name).split())
+
+
+def shorten_name(name: str, max_bytes: int) -> str:
+    """The holder name in at most ``max_bytes`` UTF-8 bytes (docs/qr-format.md, "Names").
+
+    1. normalize (NFC, single spaces); 2. if too long, abbreviate legal forms;
+    3. if still too long, cut at a character boundary, at the last word boundary when that
+    keeps at least two thirds of the room, and end with "…" so the officer sees the cut.
+    """
+    text = normalize_name(name)
+    if len(text.encode()) <= max_bytes:
+        return text
+    for pattern, short in _LEGAL_FORM_RES:
+        text = pattern.sub(short, text)
+    if len(text.encode()) <= max_bytes:
+        return text
+    room = max_bytes - len(ELLIPSIS.encode())
+    cut = ""
+    for char in text:
+        if len((cut + char).encode()) > room:
+            break
+        cut += char
+    # A combining mark left at the end would belong to a dropped base character.
+    while cut and unicodedata.combining(cut[-1]):
+        cut = cut[:-1]
+    space = cut.rfind(" ")
+    if space > 0 and len(cut[:space].encode()) >= room * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-/.") + ELLIPSIS
+
+
+# ---------------------------------------------------------------- encoding
+
+
+@dataclass(frozen=True)
+class EncodedPayload:
+    """Every layer of one encoded payload (what a golden vector records)."""
+
+    claims: Claims
+    cbor: bytes
+    protected: bytes
+    cose: bytes
+    compressed: bytes
+    base45: str
+    text: str
+
+
+def build(
+    claims: Claims,
+    private_key: keys.PrivateKey,
+    kid: bytes | None = None,
+    *,
+    max_chars: int = MAX_TEXT_CHARS,
+) -> EncodedPayload:
+    """Sign and encode ``claims``, shortening the holder name until the text fits.
+
+    ``kid`` defaults to the key's own id and must equal it when given: a verifier finds the
+    public key on-chain by this id. The name is cut to at most ``NAME_MAX_BYTES`` and then,
+    while the text is longer than ``max_chars``, further down to ``NAME_MIN_BYTES``; a record
+    whose number and identification alone overflow is returned longer than ``max_chars``.
+    """
+    expected_kid = keys.key_id_of(private_key)
+    if kid is None:
+        kid = expected_kid
+    elif kid != expected_kid:
+        raise EncodingError(
+            f"kid {kid.hex()} is not the id of this key ({expected_kid.hex()}): "
+            "verifiers would look up the wrong public key"
+        )
+    algorithm = keys.algorithm_of(private_key)
+    name = normalize_name(claims.holder_name)
+    budget = min(len(name.encode()), NAME_MAX_BYTES)
+    while True:
+        fitted = replace(claims, holder_name=shorten_name(name, budget))
+        encoded = _encode_exact(fitted, private_key, algorithm, kid)
+        excess = len(encoded.text) - max_chars
+        name_bytes = len(fitted.holder_name.encode())
+        if excess <= 0 or name_bytes <= NAME_MIN_BYTES:
+            return encoded
+        # base45 spends 3 characters per 2 bytes, and the zlib layer stores (does not
+        # shrink) data this short, so each name byte removed saves 1.5 characters.
+        budget = max(NAME_MIN_BYTES, name_bytes - max(1, math.ceil(excess * 2 / 3)))
+
+
+def encode(
+    claims: Claims,
+    private_key: keys.PrivateKey,
+    kid: bytes | None = None,
+    *,
+    max_chars: int = MAX_TEXT_CHARS,
+) -> str:
+    """The QR text for ``claims`` signed with ``private_key`` (see :func:`build`)."""
+    return build(claims, private_key, kid, max_chars=max_chars).text
+
+
+def _encode_exact(
+    claims: Claims, private_key: keys.PrivateKey, algorithm: keys.Algorithm, kid: bytes
+) -> EncodedPayload:
+    payload = cbor2.dumps(claims.to_cbor_map(), canonical=True)
+    protected = cbor2.dumps({_HEADER_ALG: algorithm.cose, _HEADER_KID: kid}, canonical=True)
+    signature = keys.sign(private_key, sig_structure(protected, payload))
+    # Untagged: the AEO1 prefix already says what follows, and the tag would cost a byte.
+    cose = cbor2.dumps([protected, {}, payload, signature], canonical=True)
+    compressed = zlib.compress(cose, 9)
+    text45 = base45.b45encode(compressed).decode("ascii")
+    return EncodedPayload(
+        claims=claims,
+        cbor=payload,
+        protected=protected,
+        cose=cose,
+        compressed=compressed,
+        base45=text45,
+        text=PREFIX + text45,
+    )
+
+
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    """The COSE ``Sig_structure`` for COSE_Sign1 with no external data (RFC 9052 §4.4)."""
+    return bytes(cbor2.dumps(["Signature1", protected, b"", payload]))
+
+
+# ---------------------------------------------------------------- decoding, one layer each
+
+
+@dataclass(frozen=True)
+class CoseSign1:
+    """A parsed COSE_Sign1: the raw protected header (it is signed as bytes) and its values."""
+
+    protected: bytes
+    algorithm: keys.Algorithm
+    kid: bytes
+    payload: bytes
+    signature: bytes
+    tagged: bool
+
+    def to_be_signed(self) -> bytes:
+        return sig_structure(self.protected, self.payload)
+
+
+def strip_prefix(text: str) -> str:
+    """The prefix stage: the base45 text after ``AEO1:``."""
+    stripped = text.strip()
+    if stripped.startswith(PREFIX):
+        return stripped[len(PREFIX) :]
+    match = _VERSION_PREFIX_RE.match(stripped)
+    if match:
+        raise PrefixError(
+            f"payload format AEO{match.group(1)} is not supported by this verifier (AEO1)",
+            code="unsupported_version",
+        )
+    shown = stripped[:12] + ("…" if len(stripped) > 12 else "")
+    raise PrefixError(f"text does not start with {PREFIX!r} (starts with {shown!r})")
+
+
+def decode_base45(text: str) -> bytes:
+    """The base45 stage (RFC 9285); refuses rather than guessing."""
+    if not text:
+        raise Base45Error("nothing follows the prefix")
+    try:
+        return bytes(base45.b45decode(text))
+    except (ValueError, TypeError) as exc:
+        bad = next((c for c in text if c not in base45.BASE45_CHARSET), None)
+        if bad is not None:
+            detail = f"character {bad!r} is not in the base45 alphabet"
+        elif len(text) % 3 == 1:
+            detail = f"length {len(text)} is not a valid base45 length"
+        else:
+            detail = "a character group encodes a value out of range"
+        raise Base45Error(f"invalid base45: {detail}") from exc
+
+
+def decompress(data: bytes) -> bytes:
+    """The decompression stage (zlib, RFC 1950), bounded against zip bombs."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_DECOMPRESSED_BYTES + 1)
+    except zlib.error as exc:
+        raise DecompressionError(f"not zlib data: {exc}") from exc
+    if len(out) > MAX_DECOMPRESSED_BYTES:
+        raise DecompressionError(
+            f"decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes", code="too_large"
+        )
+    if not inflater.eof:
+        raise DecompressionError("zlib data is truncated")
+    if inflater.unused_data:
+        raise DecompressionError(f"{len(inflater.unused_data)} bytes follow the zlib data")
+    return out
+
+
+def parse_cose(data: bytes) -> CoseSign1:
+    """The COSE stage: a COSE_Sign1 with alg and kid in the protected header."""
+    try:
+        obj = cbor2.loads(data)
+    except Exception as exc:  # cbor2 raises several types on hostile input; all mean "not CBOR"
+        raise CoseError(f"not CBOR: {exc}") from exc
+    tagged = isinstance(obj, cbor2.CBORTag)
+    if tagged:
+        if obj.tag != COSE_SIGN1_TAG:
+            raise CoseError(f"CBOR tag {obj.tag} is not COSE_Sign1 (18)")
+        obj = obj.value
+    if not isinstance(obj, list) or len(obj) != 4:
+        raise CoseError("not a COSE_Sign1 array of 4 elements")
+    if _canonical(obj) != _untagged(data, tagged):
+        raise CoseError("COSE_Sign1 is not deterministically encoded (or has trailing bytes)")
+    protected, unprotected, payload, signature = obj
+    if not isinstance(protected, bytes) or not protected:
+        raise CoseError("protected header is missing")
+    if not isinstance(unprotected, dict):
+        raise CoseError("unprotected header is not a map")
+    if unprotected:
+        raise CoseError("unprotected header must be empty in AEO1 (alg and kid are protected)")
+    if not isinstance(payload, bytes):
+        raise CoseError("payload is not an attached byte string")
+    if not isinstance(signature, bytes) or len(signature) != keys.SIGNATURE_LENGTH:
+        raise CoseError(f"signature is not {keys.SIGNATURE_LENGTH} bytes")
+    header = _decode_protected(protected)
+    return CoseSign1(
+        protected=protected,
+        algorithm=header[0],
+        kid=header[1],
+        payload=payload,
+        signature=signature,
+        tagged=tagged,
+    )
+
+
+def _decode_protected(protected: bytes) -> tuple[keys.Algorithm, bytes]:
+    try:
+        header = cbor2.loads(protected)
+    except Exception as exc:  # see parse_cose
+        raise CoseError(f"protected header is not CBOR: {exc}") from exc
+    if not isinstance(header, dict) or _canonical(header) != protected:
+        raise CoseError("protected header is not a deterministically encoded map")
+    if set(header) != {_HEADER_ALG, _HEADER_KID}:
+        raise CoseError("protected header must hold exactly alg (1) and kid (4)")
+    alg, kid = header[_HEADER_ALG], header[_HEADER_KID]
+    if type(alg) is not int:
+        raise CoseError("alg is not an integer")
+    try:
+        algorithm = keys.Algorithm.from_cose(alg)
+    except ValueError as exc:
+        raise CoseError(str(exc), code="unsupported_algorithm") from exc
+    if not isinstance(kid, bytes) or len(kid) != KID_LENGTH:
+        raise CoseError(f"kid is not {KID_LENGTH} bytes")
+    return algorithm, kid
+
+
+def decode_claims_cbor(payload: bytes) -> dict[object, object]:
+    """The CBOR stage: the signed payload as one deterministically encoded map."""
+    try:
+        claims = cbor2.loads(payload)
+    except Exception as exc:  # see parse_cose
+        raise CborError(f"payload is not CBOR: {exc}") from exc
+    if not isinstance(claims, dict):
+        raise CborError(f"payload is a CBOR {type(claims).__name__}, not a map")
+    try:
+        canonical = _canonical(claims)
+    except Exception as exc:  # an unencodable decoded value (a tag cbor2 turned into an object)
+        raise CborError(f"payload holds a value AEO1 does not use: {exc}") from exc
+    if canonical != payload:
+        raise CborError(
+            "payload is not deterministically encoded CBOR (key order, lengths, "
+            "duplicate keys or trailing bytes)"
+        )
+    return claims
+
+
+def _canonical(obj: object) -> bytes:
+    return bytes(cbor2.dumps(obj, canonical=True))
+
+
+def _untagged(data: bytes, tagged: bool) -> bytes:
+    # Tag 18 is one byte (0xd2) in front of the array; compare the array itself.
+    return data[1:] if tagged and data[:1] == b"\xd2" else data
+
+
+@dataclass(frozen=True)
+class DecodedPayload:
+    """Every layer of a decoded text, without any signature or chain check."""
+
+    base45: str
+    compressed: bytes
+    cose_bytes: bytes
+    cose: CoseSign1
+    claims: Claims
+
+
+def decode(text: str) -> DecodedPayload:
+    """All decoding layers at once; raises the error of the first layer that refuses."""
+    text45 = strip_prefix(text)
+    compressed = decode_base45(text45)
+    cose_bytes = decompress(compressed)
+    cose = parse_cose(cose_bytes)
+    claims = Claims.from_cbor_map(decode_claims_cbor(cose.payload))
+    return DecodedPayload(text45, compressed, cose_bytes, cose, claims)

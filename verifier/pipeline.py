@@ -1,0 +1,664 @@
+"""The verification pipeline: pure stages, run in order, recorded in a frozen :class:`Verdict`.
+
+Stages, in order: input, prefix, base45, decompress, cose, cbor, claims (decoding: each one
+needs the previous), signature, key_validity, binding, status, validity_dates, recognition
+(checks against a :class:`~verifier.source.StatusSource`). A decoding stage raises its error
+type; a check stage returns every finding (a list of its error type), so a verdict can name
+every reason that applies. :func:`verify` runs them all, never raises, and records each stage
+as ok, failed, skipped (a stage it needs did not pass) or unavailable (the source could not
+answer). Stage order and outcome precedence are documented in docs/qr-format.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, TypeVar
+
+from PIL import Image
+
+from contracts import ids
+from verifier import keys
+from verifier.errors import (
+    Base45Error,
+    BindingError,
+    CborError,
+    ClaimsError,
+    CoseError,
+    DecompressionError,
+    InputError,
+    KeyValidityError,
+    PrefixError,
+    RecognitionError,
+    SignatureError,
+    SourceUnavailable,
+    StatusError,
+    ValidityDatesError,
+    VerificationError,
+)
+from verifier.image import MAX_IMAGE_BYTES, looks_like_image, open_image, payload_text_from_image
+from verifier.payload import (
+    MAX_INPUT_CHARS,
+    Claims,
+    CoseSign1,
+    decode_base45,
+    decode_claims_cbor,
+    decompress,
+    parse_cose,
+    strip_prefix,
+)
+from verifier.rules import CertificateStatus, RecognitionAnswer, RecognitionReason, reason_name
+from verifier.rules import tier_names as _tier_names
+from verifier.source import (
+    AuthorityRecord,
+    CertificateRecord,
+    SigningKeyRecord,
+    SourceInfo,
+    StatusSource,
+)
+from verifier.verdict import (
+    Outcome,
+    Reason,
+    StageResult,
+    StageState,
+    Verdict,
+    decide_outcome,
+    outcome_of_reason,
+)
+
+Clock = datetime | Callable[[], datetime]
+InputData = str | bytes | bytearray | os.PathLike[str] | Image.Image
+
+STAGES: Final = (
+    "input",
+    "prefix",
+    "base45",
+    "decompress",
+    "cose",
+    "cbor",
+    "claims",
+    "signature",
+    "key_validity",
+    "binding",
+    "status",
+    "validity_dates",
+    "recognition",
+)
+DEFAULT_MAX_AGE: Final = timedelta(hours=24)
+# How far a signing time may lie ahead of the verifier's clock before it counts as forged:
+# issuer servers and border laptops do not share a clock.
+CLOCK_SKEW: Final = timedelta(minutes=5)
+
+_PATH_OR_TEXT_RE = re.compile(r"^\s*[A-Z0-9]{2,8}:")
+_T = TypeVar("_T")
+
+
+# ---------------------------------------------------------------- input stage
+
+
+def read_input(data: object) -> str:
+    """The input stage: QR text from text, bytes, an image or a file path."""
+    if isinstance(data, Image.Image):
+        return payload_text_from_image(data)
+    if isinstance(data, bytes | bytearray | memoryview):
+        return _text_from_bytes(bytes(data))
+    if isinstance(data, os.PathLike):
+        return _text_from_file(Path(data))
+    if isinstance(data, str):
+        # Payload text starts with its prefix; anything else naming an existing file is a path.
+        if not _PATH_OR_TEXT_RE.match(data) and len(data) < 4096:
+            path = Path(data)
+            try:
+                is_file = path.is_file()
+            except (OSError, ValueError):
+                is_file = False
+            if is_file:
+                return _text_from_file(path)
+        return _checked_text(data)
+    raise InputError(f"cannot verify a {type(data).__name__}: give text, bytes, an image or a path")
+
+
+def _text_from_file(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise InputError(f"file {path} is larger than a photo should be", code="too_large")
+        return _text_from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _text_from_bytes(data: bytes) -> str:
+    if looks_like_image(data):
+        return payload_text_from_image(open_image(data))
+    try:
+        return _checked_text(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError("bytes are neither an image nor UTF-8 text") from exc
+
+
+def _checked_text(text: str) -> str:
+    if len(text) > MAX_INPUT_CHARS:
+        raise InputError(
+            f"text of {len(text)} characters is longer than any QR code holds", code="too_large"
+        )
+    return text
+
+
+# ---------------------------------------------------------------- check stages (pure)
+
+
+def _as_of_predates(claims: Claims, as_of: datetime | None) -> bool:
+    return as_of is not None and claims.issued_at > as_of.timestamp()
+
+
+def check_signature(
+    cose: CoseSign1, claims: Claims, key: SigningKeyRecord | None, as_of: datetime | None
+) -> list[SignatureError]:
+    """The signature stage: the key the header names verifies the signature."""
+    if key is None:
+        if _as_of_predates(claims, as_of):
+            raise SourceUnavailable(
+                f"signing key {cose.kid.hex()} is not in the status data as of "
+                f"{_when(as_of)}, which predates the signing time {_ts(claims.issued_at)}: "
+                "sync and verify again"
+            )
+        return [
+            SignatureError(
+                f"no signing key with id {cose.kid.hex()} is published on the registry",
+                code="unknown_key",
+            )
+        ]
+    if ids.key_id(key.public_key) != key.kid:
+        return [
+            SignatureError("the published key does not hash to its key id", code="bad_key_record")
+        ]
+    if key.algorithm is not cose.algorithm:
+        return [
+            SignatureError(
+                f"signed with {cose.algorithm.name}, "
+                f"but key {key.kid.hex()} is {key.algorithm.name}",
+                code="algorithm_mismatch",
+            )
+        ]
+    try:
+        public = keys.load_public_key(key.algorithm, key.public_key)
+    except ValueError as exc:
+        return [SignatureError(f"the published key is unusable: {exc}", code="bad_key_record")]
+    if not keys.verify_signature(public, cose.to_be_signed(), cose.signature):
+        return [SignatureError(f"the signature does not verify with key {key.kid.hex()}")]
+    return []
+
+
+def check_key_validity(
+    claims: Claims, key: SigningKeyRecord, now: datetime
+) -> list[KeyValidityError]:
+    """The key-validity stage: the issuer's key, valid at the signing time, signed in the past."""
+    findings = []
+    if key.authority != claims.issuer:
+        findings.append(
+            KeyValidityError(
+                f"key {key.kid.hex()} belongs to {key.authority}, "
+                f"not to the issuer {claims.issuer}",
+                code="key_wrong_authority",
+            )
+        )
+    if claims.issued_at < key.valid_from:
+        findings.append(
+            KeyValidityError(
+                f"signed at {_ts(claims.issued_at)}, before the key became valid "
+                f"({_ts(key.valid_from)})",
+                code="key_not_yet_valid",
+            )
+        )
+    if key.revoked_at and claims.issued_at >= key.revoked_at:
+        findings.append(
+            KeyValidityError(
+                f"signed at {_ts(claims.issued_at)}, after the key was revoked "
+                f"({_ts(key.revoked_at)})",
+                code="key_revoked",
+            )
+        )
+    if claims.issued_at > (now + CLOCK_SKEW).timestamp():
+        findings.append(
+            KeyValidityError(
+                f"signing time {_ts(claims.issued_at)} is in the future", code="signed_in_future"
+            )
+        )
+    return findings
+
+
+def check_binding(
+    claims: Claims, record: CertificateRecord | None, as_of: datetime | None
+) -> list[BindingError]:
+    """The binding stage: the QR describes the registry's current version of the record."""
+    label = f"{claims.issuer} certificate {claims.number}"
+    if record is None or record.status is CertificateStatus.NONE:
+        if _as_of_predates(claims, as_of):
+            raise SourceUnavailable(
+                f"{label} is not in the status data as of {_when(as_of)}, which predates "
+                f"its signing time {_ts(claims.issued_at)}: sync and verify again"
+            )
+        return [
+            BindingError(
+                f"{label} (id 0x{claims.certificate_id.hex()}) is not in the registry",
+                code="unknown_certificate",
+            )
+        ]
+    if record.issuer != claims.issuer:
+        return [BindingError(f"the registry names issuer {record.issuer}, the QR {claims.issuer}")]
+    if claims.version < record.version:
+        return [
+            BindingError(
+                f"this QR shows version {claims.version}; the certificate was amended and the "
+                f"registry holds version {record.version}: ask for the current certificate",
+                code="superseded",
+            )
+        ]
+    if claims.version > record.version:
+        if _as_of_predates(claims, as_of):
+            raise SourceUnavailable(
+                f"the status data as of {_when(as_of)} holds version {record.version}, older "
+                f"than this QR's version {claims.version}: sync and verify again"
+            )
+        return [
+            BindingError(
+                f"this QR claims version {claims.version}, the registry holds {record.version}"
+            )
+        ]
+    findings = []
+    if claims.digest != record.digest:
+        findings.append(BindingError("the record digest differs from the registry's"))
+    if claims.tiers != record.tiers:
+        findings.append(
+            BindingError(
+                f"tiers {_tiers(claims.tiers)} differ from the registry's {_tiers(record.tiers)}"
+            )
+        )
+    if claims.valid_from != record.valid_from:
+        findings.append(BindingError("valid-from differs from the registry's"))
+    if claims.valid_until > record.valid_until:
+        findings.append(BindingError("valid-until is later than the registry's"))
+    if record.holder_ref is not None and claims.holder_ref != record.holder_ref:
+        findings.append(
+            BindingError("the holder identification does not match the registry's reference")
+        )
+    return findings
+
+
+def check_status(record: CertificateRecord) -> list[StatusError]:
+    """The status stage: the stored status is Active."""
+    if record.status is CertificateStatus.ACTIVE:
+        return []
+    last = record.last_change
+    since = f" since {_ts(last.since)}" if last else ""
+    why = f" (reason {last.reason} {reason_name(last.reason)})" if last else ""
+    if record.status is CertificateStatus.SUSPENDED:
+        return [StatusError(f"suspended{since}{why}", code="suspended")]
+    return [StatusError(f"revoked{since}{why}", code="revoked")]
+
+
+def check_validity_dates(record: CertificateRecord, day: int) -> list[ValidityDatesError]:
+    """The validity-dates stage, on the registry's dates (a renewal extends them)."""
+    if day > record.valid_until:
+        until = ids.from_day(record.valid_until).isoformat()
+        return [ValidityDatesError(f"expired: valid until {until}", code="expired")]
+    if day < record.valid_from:
+        start = ids.from_day(record.valid_from).isoformat()
+        return [ValidityDatesError(f"not valid before {start}", code="not_yet_valid")]
+    return []
+
+
+def check_recognition(
+    answer: RecognitionAnswer, as_authority: str, claims: Claims
+) -> list[RecognitionError]:
+    """The recognition stage: turns the source's answer into findings."""
+    if answer.recognized:
+        return []
+    mra = f"MRA {answer.mra_id}" if answer.mra_id is not None else "the MRA"
+    messages = {
+        RecognitionReason.UNKNOWN_CERTIFICATE: "the registry does not know the certificate",
+        RecognitionReason.CERTIFICATE_NOT_ACTIVE: "the certificate is not active",
+        RecognitionReason.ISSUER_NOT_ACTIVE: f"the issuer {claims.issuer} is not an active member",
+        RecognitionReason.NO_MRA: f"no MRA between {as_authority} and {claims.issuer}",
+        RecognitionReason.MRA_NOT_SIGNED: f"{mra} is not signed by every party yet",
+        RecognitionReason.MRA_NOT_YET_IN_FORCE: f"{mra} is not in force yet",
+        RecognitionReason.MRA_SUSPENDED: f"{mra} is suspended",
+        RecognitionReason.MRA_TERMINATED: f"{mra} was terminated",
+        RecognitionReason.MRA_ENDED: f"{mra} has ended",
+        RecognitionReason.TIER_NOT_COVERED: (
+            f"{mra} does not cover tier {_tiers(claims.tiers)} of {claims.issuer} certificates"
+        ),
+    }
+    message = messages.get(answer.reason, f"not recognized ({answer.reason.name})")
+    return [RecognitionError(message, code=answer.reason.code)]
+
+
+def _recognized_reason(answer: RecognitionAnswer, as_authority: str, claims: Claims) -> Reason:
+    if answer.reason is RecognitionReason.OWN_CERTIFICATE:
+        return Reason("own_certificate", f"{as_authority}'s own certificate, active and valid")
+    mra = f" under MRA {answer.mra_id}" if answer.mra_id is not None else ""
+    return Reason(
+        "recognized",
+        f"active, valid, recognized by {as_authority}{mra} (tier {_tiers(claims.tiers)})",
+    )
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class _Run:
+    """Collects stage results and reasons while the pipeline runs."""
+
+    stages: dict[str, StageResult] = field(default_factory=dict)
+    reasons: list[Reason] = field(default_factory=list)
+
+    def ok(self, stage: str) -> None:
+        self.stages[stage] = StageResult(stage, StageState.OK)
+
+    def failed(self, stage: str, errors: Sequence[VerificationError]) -> None:
+        self.stages[stage] = StageResult(
+            stage, StageState.FAILED, errors[0].code, "; ".join(e.message for e in errors)
+        )
+        self.reasons.extend(Reason(e.code, e.message) for e in errors)
+
+    def unavailable(self, stage: str, message: str, code: str | None = None) -> None:
+        code = code or f"{stage}_unavailable"
+        self.stages[stage] = StageResult(stage, StageState.UNAVAILABLE, code, message)
+        self.reasons.append(Reason(code, f"{stage} check could not be completed: {message}"))
+
+    def passed(self, stage: str) -> bool:
+        return stage in self.stages and self.stages[stage].state is StageState.OK
+
+    def decode(self, stage: str, step: Callable[[], _T]) -> _T | None:
+        """Runs a decoding stage (it raises on refusal)."""
+        try:
+            value = step()
+        except VerificationError as exc:
+            self.failed(stage, [exc])
+            return None
+        except Exception as exc:  # a parser bug must still name the stage, never escape
+            self.failed(stage, [_unexpected(stage, exc)])
+            return None
+        self.ok(stage)
+        return value
+
+    def check(self, stage: str, step: Callable[[], Sequence[VerificationError]]) -> bool:
+        """Runs a check stage (it returns findings); True when it passed."""
+        try:
+            findings = step()
+        except SourceUnavailable as exc:
+            self.unavailable(stage, exc.message)
+            return False
+        except VerificationError as exc:
+            findings = [exc]
+        except Exception as exc:  # see decode()
+            findings = [_unexpected(stage, exc)]
+        if findings:
+            self.failed(stage, findings)
+            return False
+        self.ok(stage)
+        return True
+
+    def lookup(self, stage: str, step: Callable[[], _T]) -> tuple[bool, _T | None]:
+        """Asks the source; (False, None) when it could not answer (the stage is then
+        recorded unavailable)."""
+        try:
+            return True, step()
+        except SourceUnavailable as exc:
+            self.unavailable(stage, exc.message)
+        except Exception as exc:  # a source that breaks its contract is an unavailable source
+            self.unavailable(stage, f"the status source failed: {type(exc).__name__}: {exc}")
+        return False, None
+
+    def skip_rest(self) -> tuple[StageResult, ...]:
+        done = []
+        for stage in STAGES:
+            if stage not in self.stages:
+                done.append(StageResult(stage, StageState.SKIPPED, None, _skip_note(self, stage)))
+            else:
+                done.append(self.stages[stage])
+        return tuple(done)
+
+
+def _skip_note(run: _Run, stage: str) -> str:
+    index = STAGES.index(stage)
+    blocking = next(
+        (s for s in reversed(STAGES[:index]) if s in run.stages and not run.passed(s)), None
+    )
+    return f"not run: {blocking} did not pass" if blocking else "not run"
+
+
+_STAGE_ERRORS: Final[dict[str, type[VerificationError]]] = {
+    cls.stage: cls
+    for cls in (
+        InputError,
+        PrefixError,
+        Base45Error,
+        DecompressionError,
+        CoseError,
+        CborError,
+        ClaimsError,
+        SignatureError,
+        KeyValidityError,
+        BindingError,
+        StatusError,
+        ValidityDatesError,
+        RecognitionError,
+    )
+}
+
+
+def _unexpected(stage: str, exc: Exception) -> VerificationError:
+    """An exception no stage anticipated, reported as that stage's refusal."""
+    code = _STAGE_ERRORS[stage].default_code if stage in _STAGE_ERRORS else None
+    return VerificationError(f"unexpected error: {type(exc).__name__}: {exc}", code=code)
+
+
+def verify(
+    data: InputData,
+    *,
+    as_authority: str,
+    clock: Clock,
+    source: StatusSource,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+) -> Verdict:
+    """Verify a scanned AEO certificate QR code for the administration ``as_authority``.
+
+    ``data`` is the QR text, bytes (text or an image file), a PIL image or a file path;
+    ``clock`` is the current UTC time or a callable returning it; ``source`` answers the
+    registry questions; status data older than ``max_age`` is flagged ``stale``.
+    Never raises: every refusal is a verdict naming its stage.
+    """
+    try:
+        now = _resolve_clock(clock)
+    except Exception as exc:  # a clock that fails is a check that cannot be made
+        now = datetime.now(UTC)
+        run = _Run()
+        run.unavailable("input", f"the clock could not be read: {exc}", "clock_unavailable")
+        return _finish(run, now, as_authority)
+    try:
+        return _verify(data, as_authority, now, source, max_age)
+    except Exception as exc:  # last line of defence: a bug must not crash a border post
+        run = _Run()
+        run.unavailable(
+            "input", f"internal error: {type(exc).__name__}: {exc}", "verifier_unavailable"
+        )
+        return _finish(run, now, as_authority)
+
+
+def _resolve_clock(clock: Clock) -> datetime:
+    now = clock() if callable(clock) else clock
+    if not isinstance(now, datetime):
+        raise TypeError(f"clock gave a {type(now).__name__}, not a datetime")
+    # A naive time is taken as UTC, the only zone the registry uses.
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+@dataclass
+class _Found:
+    """What the run learnt, for the verdict."""
+
+    info: SourceInfo | None = None
+    claims: Claims | None = None
+    key: SigningKeyRecord | None = None
+    record: CertificateRecord | None = None
+    authority: AuthorityRecord | None = None
+    answer: RecognitionAnswer | None = None
+    stale: bool = False
+
+
+def _verify(
+    data: InputData, as_authority: str, now: datetime, source: StatusSource, max_age: timedelta
+) -> Verdict:
+    run = _Run()
+    found = _Found()
+    text = run.decode("input", lambda: read_input(data))
+    text45 = run.decode("prefix", lambda: strip_prefix(text)) if text is not None else None
+    compressed = run.decode("base45", lambda: decode_base45(text45)) if text45 is not None else None
+    cose_bytes = (
+        run.decode("decompress", lambda: decompress(compressed)) if compressed is not None else None
+    )
+    cose = run.decode("cose", lambda: parse_cose(cose_bytes)) if cose_bytes is not None else None
+    claims_map = run.decode("cbor", lambda: decode_claims_cbor(cose.payload)) if cose else None
+    claims = (
+        run.decode("claims", lambda: Claims.from_cbor_map(claims_map))
+        if claims_map is not None
+        else None
+    )
+    found.claims = claims
+    if cose is not None and claims is not None:
+        _check_against_source(run, found, cose, claims, as_authority, now, source, max_age)
+    return _finish(run, now, as_authority, found)
+
+
+def _check_against_source(
+    run: _Run,
+    found: _Found,
+    cose: CoseSign1,
+    claims: Claims,
+    as_authority: str,
+    now: datetime,
+    source: StatusSource,
+    max_age: timedelta,
+) -> None:
+    answered, info = run.lookup("signature", source.info)
+    if not answered or info is None:
+        return
+    found.info = info
+    found.stale = now - info.as_of > max_age
+    if found.stale:
+        run.reasons.append(
+            Reason(
+                "status_stale",
+                f"the status data is from {_when(info.as_of)}, older than {_age(max_age)}",
+            )
+        )
+    answered, key = run.lookup("signature", lambda: source.signing_key(cose.kid))
+    if not answered:
+        return
+    found.key = key
+    if not run.check("signature", lambda: check_signature(cose, claims, key, info.as_of)):
+        return
+    assert key is not None  # check_signature passes only with a key
+    _, found.authority = _best_effort(lambda: source.authority(claims.issuer))
+    key_ok = run.check("key_validity", lambda: check_key_validity(claims, key, now))
+
+    answered, record = run.lookup("binding", lambda: source.certificate(claims.certificate_id))
+    if not answered:
+        return
+    binding_ok = run.check("binding", lambda: check_binding(claims, record, info.as_of))
+    if record is None or record.status is CertificateStatus.NONE:
+        return
+    found.record = record
+    if binding_ok and claims.valid_until < record.valid_until:
+        run.reasons.append(
+            Reason(
+                "renewed",
+                "renewed: valid until "
+                f"{ids.from_day(record.valid_until).isoformat()} per the registry "
+                f"(the QR shows {ids.from_day(claims.valid_until).isoformat()})",
+            )
+        )
+    status_ok = run.check("status", lambda: check_status(record))
+    day = ids.day_of(int(now.timestamp()))
+    dates_ok = run.check("validity_dates", lambda: check_validity_dates(record, day))
+    if not (key_ok and binding_ok and status_ok and dates_ok):
+        return
+    if not _is_code(as_authority):
+        run.unavailable("recognition", f"as_authority {as_authority!r} is not an authority code")
+        return
+    answered, answer = run.lookup(
+        "recognition", lambda: source.recognition(as_authority, record, day)
+    )
+    if not answered or answer is None:
+        return
+    found.answer = answer
+    if run.check("recognition", lambda: check_recognition(answer, as_authority, claims)):
+        run.reasons.append(_recognized_reason(answer, as_authority, claims))
+
+
+def _is_code(code: str) -> bool:
+    try:
+        ids.authority_code(code)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _best_effort(step: Callable[[], _T]) -> tuple[bool, _T | None]:
+    try:
+        return True, step()
+    except Exception:  # display-only data (the issuer's name): its absence changes nothing
+        return False, None
+
+
+def _finish(run: _Run, now: datetime, as_authority: str, found: _Found | None = None) -> Verdict:
+    found = found or _Found()
+    stages = run.skip_rest()
+    reasons = tuple(run.reasons)
+    outcome = decide_outcome(reasons, stages)
+    if not reasons:
+        reasons = (Reason("verifier_unavailable", "no check produced a finding"),)
+    return Verdict(
+        outcome=outcome,
+        reasons=_ordered(reasons, outcome),
+        stages=stages,
+        checked_at=now,
+        as_authority=as_authority,
+        as_of=found.info.as_of if found.info else None,
+        stale=found.stale,
+        source=found.info,
+        claims=found.claims,
+        signing_key=found.key,
+        certificate=found.record,
+        issuer_name=found.authority.name if found.authority else None,
+        recognition=found.answer,
+    )
+
+
+def _ordered(reasons: tuple[Reason, ...], outcome: Outcome) -> tuple[Reason, ...]:
+    """The reasons behind the outcome first, then the rest in the order found."""
+    return tuple(sorted(reasons, key=lambda r: outcome_of_reason(r.code) is not outcome))
+
+
+def _ts(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown"
+
+
+def _age(age: timedelta) -> str:
+    hours = age.total_seconds() / 3600
+    return f"{hours:g} hours" if hours < 48 else f"{hours / 24:g} days"
+
+
+def _tiers(tiers: int) -> str:
+    return "+".join(_tier_names(tiers)) or "none"

@@ -1,0 +1,248 @@
+"""The contracts' status and recognition rules, in Python, for sources that hold raw data.
+
+A live chain source can ask the contracts (``statusOf``, ``recognizes``); the offline cache
+holds the same data and answers with these functions instead. They mirror
+/work/spec/contracts.md; docs/qr-format.md ("Recognition") documents the orders below.
+
+- Effective certificate status: Revoked > Expired > Suspended > NotYetValid > Active
+  (Unknown when there is no record). ``valid_until`` is inclusive.
+- Effective MRA status: Terminated > Proposed (not every party signed) > Ended > Suspended >
+  NotYetInForce > InForce.
+- Recognition of certificate C by authority X: unknown certificate, certificate not active,
+  issuer not active, own certificate (recognized), then over every MRA having both X and the
+  issuer as parties: recognized if any recognizes; otherwise the reason of the closest one,
+  closest first: TierNotCovered, MraSuspended, MraNotYetInForce, MraNotSigned, MraEnded,
+  MraTerminated (ties: lowest MRA id). No such MRA: NoMra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+
+class CertificateStatus(IntEnum):
+    """The stored status of a certificate slot (contracts: ``status`` byte)."""
+
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+    REVOKED = 3
+
+
+class EffectiveStatus(IntEnum):
+    """What ``statusOf`` answers: the stored status with the dates applied."""
+
+    UNKNOWN = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+    REVOKED = 3
+    EXPIRED = 4
+    NOT_YET_VALID = 5
+
+
+class AuthorityStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+    REMOVED = 3
+
+
+class MraStoredStatus(IntEnum):
+    """The stored status of an MRA; SIGNED means every party signed (in force from its date)."""
+
+    NONE = 0
+    PROPOSED = 1
+    SIGNED = 2
+    SUSPENDED = 3
+    TERMINATED = 4
+
+
+class MraStatus(IntEnum):
+    """What ``mraStatus`` answers on a given day."""
+
+    PROPOSED = 0
+    NOT_YET_IN_FORCE = 1
+    IN_FORCE = 2
+    SUSPENDED = 3
+    TERMINATED = 4
+    ENDED = 5
+
+
+class RecognitionReason(IntEnum):
+    """Why ``recognizes`` answered as it did (same order as the contract spec lists them)."""
+
+    RECOGNIZED = 0
+    UNKNOWN_CERTIFICATE = 1
+    CERTIFICATE_NOT_ACTIVE = 2
+    ISSUER_NOT_ACTIVE = 3
+    OWN_CERTIFICATE = 4
+    NO_MRA = 5
+    MRA_NOT_SIGNED = 6
+    MRA_NOT_YET_IN_FORCE = 7
+    MRA_SUSPENDED = 8
+    MRA_TERMINATED = 9
+    MRA_ENDED = 10
+    TIER_NOT_COVERED = 11
+
+    @property
+    def code(self) -> str:
+        """The verdict reason code (docs/qr-format.md)."""
+        return self.name.lower()
+
+
+# Closest first: how near an MRA came to recognizing the certificate.
+_CLOSENESS: Final = (
+    RecognitionReason.TIER_NOT_COVERED,
+    RecognitionReason.MRA_SUSPENDED,
+    RecognitionReason.MRA_NOT_YET_IN_FORCE,
+    RecognitionReason.MRA_NOT_SIGNED,
+    RecognitionReason.MRA_ENDED,
+    RecognitionReason.MRA_TERMINATED,
+)
+
+# Reason codes of certificate transitions (contracts' ReasonCodes library).
+REASON_NAMES: Final[dict[int, str]] = {
+    0: "ISSUED",
+    1: "FAILED_AUDIT",
+    2: "NON_COMPLIANCE",
+    3: "HOLDER_REQUEST",
+    4: "CEASED_TRADING",
+    5: "FRAUD",
+    6: "ADMINISTRATIVE_ERROR",
+    7: "INSOLVENCY",
+    8: "SECURITY_BREACH",
+    16: "REMEDIED",
+    17: "SUSPENDED_IN_ERROR",
+    32: "DATA_CHANGE",
+    33: "TIER_CHANGE",
+    34: "SITES_CHANGE",
+    35: "CORRECTION",
+    48: "REASSESSED",
+}
+
+# Tier bits: 0 C (customs simplifications), 1 S (security and safety), 2..4 graded levels.
+TIER_NAMES: Final[tuple[str, ...]] = ("C", "S", "A", "AA", "AAA")
+
+
+def reason_name(code: int) -> str:
+    return REASON_NAMES.get(code, f"REASON_{code}")
+
+
+def tier_names(tiers: int) -> tuple[str, ...]:
+    """``3`` -> ``("C", "S")``; reserved bits show as ``bit5``..``bit7``."""
+    names = (*TIER_NAMES, "bit5", "bit6", "bit7")
+    return tuple(name for bit, name in enumerate(names) if tiers & (1 << bit))
+
+
+def effective_status(
+    stored: CertificateStatus, valid_from: int, valid_until: int, day: int
+) -> EffectiveStatus:
+    """The contract's ``statusOf`` at ``day`` (days since epoch)."""
+    if stored is CertificateStatus.NONE:
+        return EffectiveStatus.UNKNOWN
+    if stored is CertificateStatus.REVOKED:
+        return EffectiveStatus.REVOKED
+    if day > valid_until:
+        return EffectiveStatus.EXPIRED
+    if stored is CertificateStatus.SUSPENDED:
+        return EffectiveStatus.SUSPENDED
+    if day < valid_from:
+        return EffectiveStatus.NOT_YET_VALID
+    return EffectiveStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class MraParty:
+    authority: str
+    recognized_tiers: int
+    """Which tiers of this party's certificates the other parties recognize."""
+    signed: bool
+
+
+@dataclass(frozen=True)
+class MraRecord:
+    mra_id: int
+    parties: tuple[MraParty, ...]
+    status: MraStoredStatus
+    effective_from: int
+    ends_on: int
+    """Last day in force, inclusive; 0 = open-ended."""
+    text_hash: bytes = b""
+
+    def party(self, authority: str) -> MraParty | None:
+        return next((p for p in self.parties if p.authority == authority), None)
+
+
+def mra_status(mra: MraRecord, day: int) -> MraStatus:
+    """The contract's ``mraStatus`` at ``day``."""
+    if mra.status is MraStoredStatus.TERMINATED:
+        return MraStatus.TERMINATED
+    if mra.status is MraStoredStatus.PROPOSED or not all(p.signed for p in mra.parties):
+        return MraStatus.PROPOSED
+    if mra.ends_on and day > mra.ends_on:
+        return MraStatus.ENDED
+    if mra.status is MraStoredStatus.SUSPENDED:
+        return MraStatus.SUSPENDED
+    if day < mra.effective_from:
+        return MraStatus.NOT_YET_IN_FORCE
+    return MraStatus.IN_FORCE
+
+
+_REASON_OF_MRA_STATUS: Final = {
+    MraStatus.PROPOSED: RecognitionReason.MRA_NOT_SIGNED,
+    MraStatus.NOT_YET_IN_FORCE: RecognitionReason.MRA_NOT_YET_IN_FORCE,
+    MraStatus.SUSPENDED: RecognitionReason.MRA_SUSPENDED,
+    MraStatus.TERMINATED: RecognitionReason.MRA_TERMINATED,
+    MraStatus.ENDED: RecognitionReason.MRA_ENDED,
+}
+
+
+@dataclass(frozen=True)
+class RecognitionAnswer:
+    """What ``recognizes(authority, certificateId)`` answers."""
+
+    recognized: bool
+    reason: RecognitionReason
+    mra_id: int | None = None
+
+
+def recognize(
+    authority: str,
+    *,
+    issuer: str,
+    tiers: int,
+    status: EffectiveStatus,
+    issuer_status: AuthorityStatus,
+    mras: Iterable[MraRecord],
+    day: int,
+) -> RecognitionAnswer:
+    """Does ``authority`` recognize this certificate on ``day``, and if not, why."""
+    if status is EffectiveStatus.UNKNOWN:
+        return RecognitionAnswer(False, RecognitionReason.UNKNOWN_CERTIFICATE)
+    if status is not EffectiveStatus.ACTIVE:
+        return RecognitionAnswer(False, RecognitionReason.CERTIFICATE_NOT_ACTIVE)
+    if issuer_status is not AuthorityStatus.ACTIVE:
+        return RecognitionAnswer(False, RecognitionReason.ISSUER_NOT_ACTIVE)
+    if authority == issuer:
+        return RecognitionAnswer(True, RecognitionReason.OWN_CERTIFICATE)
+    best: tuple[int, int, RecognitionReason] | None = None
+    for mra in sorted(mras, key=lambda m: m.mra_id):
+        issuer_party = mra.party(issuer)
+        if issuer_party is None or mra.party(authority) is None:
+            continue
+        state = mra_status(mra, day)
+        if state is MraStatus.IN_FORCE:
+            if tiers & issuer_party.recognized_tiers:
+                return RecognitionAnswer(True, RecognitionReason.RECOGNIZED, mra.mra_id)
+            reason = RecognitionReason.TIER_NOT_COVERED
+        else:
+            reason = _REASON_OF_MRA_STATUS[state]
+        candidate = (_CLOSENESS.index(reason), mra.mra_id, reason)
+        if best is None or candidate < best:
+            best = candidate
+    if best is None:
+        return RecognitionAnswer(False, RecognitionReason.NO_MRA)
+    return RecognitionAnswer(False, best[2], best[1])
