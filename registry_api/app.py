@@ -1,0 +1,139 @@
+"""The registry service's FastAPI application.
+
+``create_app(settings)`` wires one administration's service: database (migrated to the
+latest schema at start-up), auth, rate limiting, error handlers, request middleware,
+metrics and routes. Run it with ``python -m registry_api serve`` or
+``uvicorn --factory registry_api.app:create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.concurrency import run_in_threadpool
+
+from . import __version__
+from .auth import RoleRequirement
+from .db import make_engine, make_session_factory, upgrade_database
+from .errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from .logs import configure_logging
+from .metrics import Metrics
+from .middleware import RequestContextMiddleware
+from .ratelimit import TokenBucketLimiter
+from .readiness import ReadinessCheck, database_check
+from .routes import ops, v1
+from .settings import Settings, get_settings
+
+DESCRIPTION = """\
+One customs administration's registry of AEO certificates and Mutual Recognition
+Arrangements, backed by the consortium chain.
+
+Authenticate with an API key: `Authorization: Bearer aeo_<prefix>_<secret>`.
+Every error is an `application/problem+json` document (RFC 9457); an invalid request
+names each offending field in `errors`. See docs/api.md.
+"""
+
+OPENAPI_TAGS = [
+    {"name": "me", "description": "The calling key."},
+    {"name": "api keys", "description": "Users and their API keys (administrators)."},
+    {"name": "operations", "description": "Health, readiness and metrics (no key needed)."},
+]
+
+
+def _route_roles(app: FastAPI) -> dict[tuple[str, str], list[str]]:
+    """(path, method) -> the roles its route admits (from its ``require_roles`` dependency)."""
+    roles: dict[tuple[str, str], list[str]] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        for dependency in route.dependant.dependencies:
+            if isinstance(dependency.call, RoleRequirement):
+                for method in route.methods or ():
+                    roles[(str(context.path), method.lower())] = sorted(
+                        r.value for r in dependency.call.roles
+                    )
+    return roles
+
+
+def _customise_openapi(app: FastAPI) -> None:
+    """Two corrections to the generated document: error answers are
+    ``application/problem+json`` (FastAPI files a response model under ``application/json``),
+    and each operation states the roles it admits (``x-roles``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            roles = _route_roles(app)
+            for path, item in document.get("paths", {}).items():
+                for method, operation in item.items():
+                    admitted = roles.get((path, method))
+                    if admitted is not None:
+                        operation["x-roles"] = admitted
+                        note = "Roles: " + ", ".join(admitted) + "."
+                        operation["description"] = (
+                            f"{operation.get('description', '')}\n\n{note}".strip()
+                        )
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if (
+                            str(status).startswith(("4", "5"))
+                            and PROBLEM_MEDIA_TYPE in content
+                            and "application/json" in content
+                        ):
+                            schema = content.pop("application/json").get("schema")
+                            content[PROBLEM_MEDIA_TYPE].setdefault("schema", schema)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+) -> FastAPI:
+    """Build the service for ``settings`` (default: from the ``AEO_*`` environment).
+
+    ``readiness_checks`` adds named checks to ``/readyz`` beside the database's.
+    """
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    engine = make_engine(settings.db_url)
+    session_factory = make_session_factory(engine)
+    metrics = Metrics()
+    metrics.watch_outbox(session_factory)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(upgrade_database, engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title=f"AEO registry ({settings.authority})",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.metrics = metrics
+    app.state.rate_limiter = TokenBucketLimiter(
+        rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
+    )
+    app.state.readiness_checks = {"database": database_check(engine), **(readiness_checks or {})}
+
+    _customise_openapi(app)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.include_router(ops.router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,51 @@
+"""The registry's database: models per entity, engines, sessions and migrations."""
+
+from .access import ApiKey, Role, User
+from .base import Base, UTCDateTime, utc_now
+from .certificates import Certificate, CertificateEvent, CertificateStatus
+from .chain_index import (
+    Authority,
+    AuthorityAccount,
+    IndexedSigningKey,
+    IndexerCursor,
+    Mra,
+    MraParty,
+)
+from .feed import FeedEntry
+from .imports import ImportJob, ImportRow, ImportState, RowOutcome
+from .outbox import OPEN_OPERATION_STATES, Operation, OperationState
+from .session import make_engine, make_session_factory, normalise_url, upgrade_database
+from .webhooks import DeliveryState, Webhook, WebhookDelivery
+
+__all__ = [
+    "OPEN_OPERATION_STATES",
+    "ApiKey",
+    "Authority",
+    "AuthorityAccount",
+    "Base",
+    "Certificate",
+    "CertificateEvent",
+    "CertificateStatus",
+    "DeliveryState",
+    "FeedEntry",
+    "ImportJob",
+    "ImportRow",
+    "ImportState",
+    "IndexedSigningKey",
+    "IndexerCursor",
+    "Mra",
+    "MraParty",
+    "Operation",
+    "OperationState",
+    "Role",
+    "RowOutcome",
+    "UTCDateTime",
+    "User",
+    "Webhook",
+    "WebhookDelivery",
+    "make_engine",
+    "make_session_factory",
+    "normalise_url",
+    "upgrade_database",
+    "utc_now",
+]

@@ -1,0 +1,167 @@
+"""Certificates: the full off-chain record, and its history as indexed from the chain."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..records import Address, CertificateRecord, Holder, Identification, Site
+from .base import Base, enum_column, utc_now
+
+
+class CertificateStatus(StrEnum):
+    """The status of this administration's copy of a certificate.
+
+    ``pending`` means the issuing operation is accepted but not yet confirmed on-chain;
+    ``failed`` that it never will be. The other values mirror the chain (expiry is not a
+    stored status: it follows from ``valid_until`` and the date).
+    """
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    FAILED = "failed"
+
+
+class Certificate(Base):
+    """One certificate this administration issued, with every field of its record.
+
+    The columns hold exactly what :class:`registry_api.records.CertificateRecord` needs,
+    so the record (and so the on-chain commitment) can be rebuilt from the row.
+    """
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        sa.Index(None, "holder_id_scheme", "holder_id_number"),
+        sa.Index(None, "valid_from", "valid_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: keccak256(issuer bytes4 ++ number bytes32), see contracts.ids.certificate_id
+    certificate_id: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    issuer: Mapped[str] = mapped_column(sa.String(4))
+    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+
+    holder_legal_name: Mapped[str] = mapped_column(sa.String(512))
+    #: casefolded legal name, for case-insensitive search without a functional index
+    holder_name_folded: Mapped[str] = mapped_column(sa.String(512), index=True)
+    holder_address: Mapped[dict[str, Any]] = mapped_column()
+    holder_id_scheme: Mapped[str] = mapped_column(sa.String(16))
+    holder_id_number: Mapped[str] = mapped_column(sa.String(64))
+    business_roles: Mapped[list[Any]] = mapped_column()
+    sites: Mapped[list[Any]] = mapped_column()
+    tiers: Mapped[int] = mapped_column(index=True)
+    validated_criteria: Mapped[list[Any]] = mapped_column()
+    issuing_office: Mapped[str] = mapped_column(sa.String(256))
+    officer: Mapped[str] = mapped_column(sa.String(256))
+    valid_from: Mapped[date] = mapped_column()
+    valid_until: Mapped[date | None] = mapped_column()
+
+    status: Mapped[CertificateStatus] = mapped_column(enum_column(CertificateStatus), index=True)
+    #: reason code of the last suspension or revocation (the contracts' table)
+    status_reason: Mapped[int | None] = mapped_column()
+    remedy_deadline: Mapped[date | None] = mapped_column()
+    #: the on-chain version counter (1 at issue, +1 per amendment)
+    version: Mapped[int] = mapped_column(default=1)
+
+    holder_ref: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True)
+    commitment: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    digest: Mapped[bytes] = mapped_column(sa.LargeBinary(20))
+
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    @classmethod
+    def from_record(
+        cls, record: CertificateRecord, status: CertificateStatus = CertificateStatus.PENDING
+    ) -> Certificate:
+        certificate = cls(status=status, version=1)
+        certificate.apply_record(record)
+        return certificate
+
+    def apply_record(self, record: CertificateRecord) -> None:
+        """Store ``record`` in the columns, with the hashes derived from it."""
+        hashes = record.hashes()
+        holder = record.holder
+        self.certificate_id = hashes.certificate_id
+        self.issuer = record.issuer
+        self.number = record.number
+        self.holder_legal_name = holder.legal_name
+        self.holder_name_folded = holder.legal_name.casefold()
+        self.holder_address = holder.address.model_dump(mode="json", exclude_none=True)
+        self.holder_id_scheme = holder.identification.scheme
+        self.holder_id_number = holder.identification.number
+        self.business_roles = list(record.business_roles)
+        self.sites = [site.model_dump(mode="json", exclude_none=True) for site in record.sites]
+        self.tiers = record.tiers
+        self.validated_criteria = list(record.validated_criteria)
+        self.issuing_office = record.issuing_office
+        self.officer = record.officer
+        self.valid_from = record.valid_from
+        self.valid_until = record.valid_until
+        self.holder_ref = hashes.holder_ref
+        self.commitment = hashes.commitment
+        self.digest = hashes.digest
+
+    def to_record(self) -> CertificateRecord:
+        """The record as stored; its commitment equals ``self.commitment`` unless the row
+        was altered behind the service's back (which is what the comparison detects)."""
+        return CertificateRecord(
+            issuer=self.issuer,
+            number=self.number,
+            holder=Holder(
+                legal_name=self.holder_legal_name,
+                address=Address.model_validate(self.holder_address),
+                identification=Identification(
+                    scheme=self.holder_id_scheme, number=self.holder_id_number
+                ),
+            ),
+            business_roles=list(self.business_roles),
+            sites=[Site.model_validate(site) for site in self.sites],
+            tiers=self.tiers,
+            validated_criteria=list(self.validated_criteria),
+            issuing_office=self.issuing_office,
+            officer=self.officer,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+        )
+
+
+class CertificateEvent(Base):
+    """One certificate event read from the chain by the indexer (any issuer's).
+
+    ``(tx_hash, log_index)`` identifies a log, so re-indexing a block range is harmless.
+    """
+
+    __tablename__ = "certificate_events"
+    __table_args__ = (
+        sa.UniqueConstraint("tx_hash", "log_index"),
+        sa.Index(None, "block_number", "log_index"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True)
+    issuer: Mapped[str] = mapped_column(sa.String(4), index=True)
+    #: known when the event (or this database) names it
+    number: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    #: issued, amended, renewed, suspended, reinstated, revoked, ...
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    #: the certificate's status after the event
+    status: Mapped[str | None] = mapped_column(sa.String(16))
+    reason_code: Mapped[int | None] = mapped_column()
+    operator: Mapped[str] = mapped_column(sa.String(42))
+    version: Mapped[int | None] = mapped_column()
+    commitment: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
+    #: every decoded event argument, for what the columns above do not cover
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tx_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    block_number: Mapped[int] = mapped_column(sa.BigInteger)
+    block_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    log_index: Mapped[int] = mapped_column()
+    block_time: Mapped[datetime] = mapped_column()
+    indexed_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -1,0 +1,139 @@
+"""The request middleware: request id, access log, latency metric, last-resort errors.
+
+A pure ASGI middleware (not ``BaseHTTPMiddleware``, which buffers streaming responses such
+as the partner feed's Server-Sent Events). It sits inside Starlette's ServerErrorMiddleware,
+so an unexpected exception still gets the request id, a log line and a problem+json 500
+without a traceback; and a chain-layer error that reaches it is mapped by its category.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from fastapi.routing import iter_route_contexts
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import from_chain_error, problem_response, registry_error_response
+from .metrics import Metrics
+
+access_logger = logging.getLogger("registry_api.access")
+error_logger = logging.getLogger("registry_api.errors")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller-supplied id is echoed only if it is short and plain, so it cannot inject
+# anything into logs or headers.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID_RE.match(text) else None
+    return None
+
+
+class RouteTemplates:
+    """Finds the full path template (``/v1/admin/api-keys/{key_id}``) of the matched route,
+    so metric labels stay few whatever ids callers put in paths.
+
+    ``scope["route"]`` is the route object as its own router declared it, without the
+    prefixes of the routers that include it; the app's route contexts know the full path.
+    """
+
+    def __init__(self) -> None:
+        self._paths: dict[int, str] = {}
+
+    def _rebuild(self, app: Any) -> None:
+        self._paths = {
+            id(context.original_route): str(context.path)
+            for context in iter_route_contexts(getattr(app, "routes", []))
+            if context.path is not None
+        }
+
+    def __call__(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED_ROUTE
+        path = self._paths.get(id(route))
+        if path is None:
+            self._rebuild(scope.get("app"))
+            path = self._paths.get(id(route), getattr(route, "path", UNMATCHED_ROUTE))
+        return path
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.route_template = RouteTemplates()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status_code = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status_code = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if response_started:
+                # Too late for an error answer (a stream broke midway): log, and let the
+                # server close the connection.
+                error_logger.exception("response failed after it started")
+                raise
+            request = Request(scope)
+            mapped = from_chain_error(exc)
+            if mapped is not None:
+                response = registry_error_response(request, mapped)
+            else:
+                error_logger.exception(
+                    "unhandled %s", type(exc).__name__, extra={"request_id": request_id}
+                )
+                response = problem_response(
+                    request,
+                    status=500,
+                    title="Internal error",
+                    detail="the server failed to answer; the request id identifies the log entry",
+                    slug="internal",
+                )
+            await response(scope, receive, send_with_id)
+        finally:
+            duration = time.perf_counter() - started
+            route = self.route_template(scope)
+            self.metrics.request_latency.labels(
+                method=scope["method"], route=route, status=str(status_code)
+            ).observe(duration)
+            access_logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status_code,
+                    "duration_ms": round(duration * 1000, 2),
+                    "request_id": request_id,
+                    "key_prefix": state.get("key_prefix"),
+                },
+            )

@@ -1,0 +1,214 @@
+"""The registry service's configuration: one typed class, read from ``AEO_*`` variables.
+
+Outside development the service refuses to start with a missing or placeholder secret
+(the key-file passphrase, a database password), the way the FastAPI full-stack template's
+config does. Tests build :class:`Settings` directly or override :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from contracts import ids
+
+from .errors import ConfigurationError
+
+#: Values that mean "nobody chose a secret yet"; compared case-insensitively.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changethis", "changeme", "change-me", "password", "passphrase", "secret", "test", "admin"}
+)
+MIN_PASSPHRASE_LENGTH = 12
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ChainKind(StrEnum):
+    MEMORY = "memory"
+    ANVIL = "anvil"
+    RPC = "rpc"
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """Everything one administration's registry service needs to know at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AEO_", extra="ignore", frozen=True, validate_default=True
+    )
+
+    authority: str = Field(
+        description="This administration's authority code (2 to 4 upper-case letters).",
+        examples=["MN"],
+    )
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path | None = Field(
+        default=None, description="Defaults to ./data/<authority> (relative to the cwd)."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to a SQLite file in data_dir. "
+        "postgresql://... URLs use the psycopg (3) driver.",
+    )
+
+    chain: ChainKind = ChainKind.ANVIL
+    rpc_url: str | None = None
+    deployment_file: Path | None = Field(
+        default=None,
+        description="Deployed contract addresses; defaults to data_dir/deployment.json.",
+    )
+
+    operator_key_file: Path | None = Field(
+        default=None, description="Encrypted Ethereum keystore JSON; defaults to data_dir."
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="Encrypted PKCS#8 PEM document-signing key; defaults to data_dir."
+    )
+    passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase of both key files (or use passphrase_file)."
+    )
+    passphrase_file: Path | None = Field(
+        default=None, description="A file whose content (one line) is the key-file passphrase."
+    )
+
+    indexer_poll_interval: float = Field(default=2.0, gt=0, le=3600)
+    rate_limit_per_minute: int = Field(
+        default=600, gt=0, description="Sustained requests per minute allowed per API key."
+    )
+    rate_limit_burst: int = Field(
+        default=60, gt=0, description="Requests one API key may send at once before limiting."
+    )
+    log_level: LogLevel = "INFO"
+
+    @field_validator("authority")
+    @classmethod
+    def _authority_is_a_code(cls, value: str) -> str:
+        ids.authority_code(value)  # raises ValueError naming the rule
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _fill_defaults_and_check(self) -> Self:
+        # The model is frozen so that nobody mutates settings at run time; defaults that
+        # depend on other fields are filled here, once, before freezing matters.
+        data_dir = self.data_dir or Path("data") / self.authority.lower()
+        object.__setattr__(self, "data_dir", data_dir)
+        if self.database_url is None:
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'registry.db'}")
+        defaults = {
+            "deployment_file": data_dir / "deployment.json",
+            "operator_key_file": data_dir / "operator-key.json",
+            "signing_key_file": data_dir / "signing-key.pem",
+        }
+        for name, default in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)
+
+        if self.passphrase is not None and self.passphrase_file is not None:
+            raise ValueError("set AEO_PASSPHRASE or AEO_PASSPHRASE_FILE, not both")
+        if self.passphrase_file is not None:
+            object.__setattr__(
+                self, "passphrase", SecretStr(_read_secret_file(self.passphrase_file))
+            )
+
+        try:
+            url = make_url(self.db_url)
+        except ArgumentError as exc:
+            raise ValueError(f"database_url is not a database URL: {exc}") from None
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError(
+                f"database_url: only sqlite and postgresql are supported, got {url.drivername!r}"
+            )
+        if self.chain is ChainKind.RPC and not self.rpc_url:
+            raise ValueError("rpc_url is required when chain is 'rpc'")
+        if self.environment is Environment.PRODUCTION:
+            self._refuse_placeholders()
+        return self
+
+    def _refuse_placeholders(self) -> None:
+        passphrase = self.passphrase.get_secret_value() if self.passphrase else ""
+        if not passphrase.strip():
+            raise ValueError(
+                "passphrase is required in production (AEO_PASSPHRASE or AEO_PASSPHRASE_FILE)"
+            )
+        if _is_placeholder(passphrase) or len(passphrase) < MIN_PASSPHRASE_LENGTH:
+            raise ValueError(
+                "passphrase is a placeholder or shorter than "
+                f"{MIN_PASSPHRASE_LENGTH} characters; choose a real one for production"
+            )
+        password = make_url(self.db_url).password
+        if password is not None and (not str(password).strip() or _is_placeholder(str(password))):
+            raise ValueError("database_url carries a placeholder password; set a real one")
+        if self.chain is ChainKind.MEMORY:
+            raise ValueError("chain 'memory' keeps nothing; it is not allowed in production")
+
+    # Typed accessors: the validator above guarantees these are set.
+
+    @property
+    def data_path(self) -> Path:
+        assert self.data_dir is not None
+        return self.data_dir
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def operator_key_path(self) -> Path:
+        assert self.operator_key_file is not None
+        return self.operator_key_file
+
+    @property
+    def signing_key_path(self) -> Path:
+        assert self.signing_key_file is not None
+        return self.signing_key_file
+
+    @property
+    def deployment_path(self) -> Path:
+        assert self.deployment_file is not None
+        return self.deployment_file
+
+    def key_passphrase(self) -> str:
+        """The key-file passphrase, or ConfigurationError if none is configured."""
+        if self.passphrase is None or not self.passphrase.get_secret_value():
+            raise ConfigurationError(
+                "no key-file passphrase configured: set AEO_PASSPHRASE or AEO_PASSPHRASE_FILE"
+            )
+        return self.passphrase.get_secret_value()
+
+
+def _is_placeholder(value: str) -> bool:
+    return value.strip().lower() in PLACEHOLDER_SECRETS
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"passphrase_file {str(path)!r} cannot be read: {exc.strerror}") from None
+    # Secret files (Docker/Kubernetes secrets, `echo > file`) usually end with a newline
+    # that is not part of the secret.
+    return text.rstrip("\r\n")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()  # type: ignore[call-arg]  # pydantic-settings fills fields from env
