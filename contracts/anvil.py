@@ -138,6 +138,12 @@ class AnvilProcess:
     def _reap(self) -> None:
         if self.popen is not None and self.popen.poll() is not None:
             self.popen.wait()
+            _CHILDREN.pop(self.pid, None)
+
+
+# Processes this Python process started, by pid: whoever stops one (even through its pid file)
+# reaps it, so no zombie or "subprocess still running" warning is left behind.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def _pid_is_anvil(pid: int) -> bool:
@@ -246,6 +252,7 @@ def start_anvil(
             stderr=subprocess.STDOUT,
             start_new_session=detach,
         )
+    _CHILDREN[popen.pid] = popen
     process = AnvilProcess(
         data_dir=Path(data_dir),
         pid=popen.pid,
@@ -322,6 +329,7 @@ def running_anvil(data_dir: Path) -> AnvilProcess | None:
             state_interval=int(record.get("state_interval", DEFAULT_STATE_INTERVAL)),
             binary=str(record.get("binary", "")),
             started_at=float(record.get("started_at", 0.0)),
+            popen=_CHILDREN.get(int(record["pid"])),
         )
     except FileNotFoundError:
         return None

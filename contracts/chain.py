@@ -350,9 +350,9 @@ def advance_time(chain: Chain, seconds: int) -> int:
     if seconds < 1:
         raise ValueError(f"seconds must be at least 1; got {seconds}")
     if chain.tester is not None:
-        target = latest_timestamp(chain) + seconds
-        chain.tester.time_travel(target)
-        return target
+        # eth-tester mines the block one second before the timestamp it is given.
+        chain.tester.time_travel(latest_timestamp(chain) + seconds + 1)
+        return latest_timestamp(chain)
     _anvil_call(chain, "evm_increaseTime", [seconds])
     _anvil_call(chain, "evm_mine", [])
     return latest_timestamp(chain)

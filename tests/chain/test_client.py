@@ -1,0 +1,386 @@
+"""The typed client: reads as dataclasses, every write, and the outbox's sign-then-send path."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from eth_account import Account
+
+from contracts import client, ids
+from contracts.bootstrap import Consortium
+from contracts.chain import advance_time, latest_timestamp
+from contracts.client import (
+    AuthorityStatus,
+    CertificateStatus,
+    EffectiveStatus,
+    Issuance,
+    KeyAlgorithm,
+    MembershipAction,
+    MraState,
+    MraStatus,
+    Operation,
+    Ops,
+    ProposalStatus,
+    ReasonCode,
+    RecognitionReason,
+    RegistryReader,
+    Role,
+    Tier,
+    TxClient,
+    sign,
+)
+from contracts.errors import NonceConflictError
+
+SOURCES = Path(client.__file__).resolve().parent / "src"
+S = Tier.SECURITY_SAFETY
+
+
+def _today(consortium: Consortium) -> int:
+    return ids.day_of(latest_timestamp(consortium.chain))
+
+
+def _reader(consortium: Consortium) -> RegistryReader:
+    return RegistryReader(consortium.chain, consortium.deployment)
+
+
+# --- mirrors of the Solidity definitions -------------------------------------------------------
+
+
+def _upper_snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).upper()
+
+
+def test_the_python_enums_mirror_the_solidity_enums() -> None:
+    mirrors = {
+        "AuthorityStatus": AuthorityStatus,
+        "MembershipAction": MembershipAction,
+        "ProposalStatus": ProposalStatus,
+        "CertificateStatus": CertificateStatus,
+        "EffectiveStatus": EffectiveStatus,
+        "MraState": MraState,
+        "MraStatus": MraStatus,
+        "RecognitionReason": RecognitionReason,
+    }
+    declared = {}
+    for path in SOURCES.rglob("*.sol"):
+        for name, body in re.findall(r"enum\s+(\w+)\s*\{([^}]*)\}", path.read_text()):
+            declared[name] = [_upper_snake(m.strip()) for m in body.split(",") if m.strip()]
+    assert set(declared) == set(mirrors)
+    for name, members in declared.items():
+        assert [m.name for m in mirrors[name]] == members, name
+        assert [m.value for m in mirrors[name]] == list(range(len(members))), name
+
+
+def test_reason_codes_tiers_and_roles_mirror_the_solidity_constants() -> None:
+    reasons = dict(
+        re.findall(
+            r"uint8 internal constant (\w+) = (\d+);", (SOURCES / "ReasonCodes.sol").read_text()
+        )
+    )
+    assert {m.name: m.value for m in ReasonCode} == {k: int(v) for k, v in reasons.items()}
+    tiers = dict(
+        re.findall(
+            r"uint8 internal constant (\w+) = 1 << (\d);", (SOURCES / "Tiers.sol").read_text()
+        )
+    )
+    assert {m.name: m.value for m in Tier} == {k: 1 << int(v) for k, v in tiers.items()}
+    roles = dict(
+        re.findall(
+            r"uint8 constant ROLE_(\w+) = (\d+);",
+            (SOURCES / "interfaces" / "IAuthorities.sol").read_text(),
+        )
+    )
+    assert {m.name: m.value for m in Role} == {k: int(v) for k, v in roles.items()}
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.both_chains
+def test_the_clients_certificate_id_and_digest_agree_with_the_contracts(
+    consortium: Consortium,
+) -> None:
+    reader = _reader(consortium)
+    for issuer, number in [("MN", "MN-AEO-2025-000001"), ("KR", "A/1.2-3"), ("EAEU", "9")]:
+        assert reader.certificate_id(issuer, number) == ids.certificate_id(issuer, number)
+    holder = ids.holder_ref("EORI", "mn 123 456")
+    commitment = os.urandom(32)
+    assert reader.record_digest(holder, commitment) == ids.record_digest(holder, commitment)
+
+    today = _today(consortium)
+    consortium.operator("MN").issue("MN-DIGEST-1", S, today, today + 10, holder, commitment)
+    stored = reader.get_certificate(ids.certificate_id("MN", "MN-DIGEST-1"))
+    assert stored.digest == ids.record_digest(holder, commitment)
+
+
+@pytest.mark.both_chains
+def test_an_unknown_certificate_reads_as_unknown_never_as_active(consortium: Consortium) -> None:
+    reader = _reader(consortium)
+    unknown = ids.certificate_id("MN", "MN-NOBODY")
+    certificate = reader.get_certificate(unknown)
+    assert not certificate.known
+    assert certificate.status is CertificateStatus.NONE
+    assert certificate.effective_status is EffectiveStatus.UNKNOWN
+    assert certificate.issuer is None
+    assert reader.status_of(unknown) is EffectiveStatus.UNKNOWN
+    recognition = reader.recognizes("KZ", unknown)
+    assert not recognition.recognized
+    assert recognition.reason is RecognitionReason.UNKNOWN_CERTIFICATE
+
+
+@pytest.mark.both_chains
+def test_the_consortium_reads_back_as_dataclasses(consortium: Consortium) -> None:
+    reader = _reader(consortium)
+    assert reader.member_codes() == ["MN", "KZ", "KR"]
+    assert reader.active_member_count() == 3
+    assert reader.bootstrapper() is None
+    mn = reader.get_authority("MN")
+    assert mn.status is AuthorityStatus.ACTIVE
+    assert mn.name == "Mongolia Customs General Administration"
+    member = consortium.member("MN")
+    assert set(mn.accounts) == {member.admin.address, member.operator.address}
+    operator = reader.account_of(member.operator.address)
+    assert (operator.authority, operator.roles, operator.authority_active) == (
+        "MN",
+        Role.OPERATOR,
+        True,
+    )
+    assert not reader.account_of(Account.create().address).authority
+    assert not reader.get_authority("XX").known
+
+
+# --- writes: every function -------------------------------------------------------------------
+
+
+@pytest.mark.both_chains
+def test_a_certificate_goes_through_its_whole_lifecycle(consortium: Consortium) -> None:
+    reader = _reader(consortium)
+    operator = consortium.operator("MN")
+    today = _today(consortium)
+    operator.issue("MN-LIFE-1", S, today, today + 365, os.urandom(32), os.urandom(32))
+    certificate = ids.certificate_id("MN", "MN-LIFE-1")
+
+    holder, commitment = os.urandom(32), os.urandom(32)
+    operator.amend(certificate, S | Tier.CUSTOMS_SIMPLIFICATIONS, holder, commitment, 32)
+    amended = reader.get_certificate(certificate)
+    assert (amended.version, amended.tiers) == (2, S | Tier.CUSTOMS_SIMPLIFICATIONS)
+    assert amended.digest == ids.record_digest(holder, commitment)
+
+    operator.renew(certificate, today + 730)
+    assert reader.get_certificate(certificate).valid_until == today + 730
+
+    operator.suspend(certificate, ReasonCode.FAILED_AUDIT)
+    assert reader.status_of(certificate) is EffectiveStatus.SUSPENDED
+    operator.reinstate(certificate, ReasonCode.REMEDIED)
+    assert reader.status_of(certificate) is EffectiveStatus.ACTIVE
+    operator.revoke(certificate, ReasonCode.FRAUD)
+    assert reader.get_certificate(certificate).status is CertificateStatus.REVOKED
+
+
+@pytest.mark.both_chains
+def test_a_batch_issues_every_certificate_with_dates_given_as_dates(
+    consortium: Consortium,
+) -> None:
+    start = ids.from_day(_today(consortium))
+    items = [
+        Issuance(f"MN-BATCH-{i}", S, start, date(2030, 12, 31), os.urandom(32), os.urandom(32))
+        for i in range(5)
+    ]
+    consortium.operator("MN").issue_batch(items)
+    reader = _reader(consortium)
+    for item in items:
+        stored = reader.get_certificate(ids.certificate_id("MN", item.number))
+        assert stored.status is CertificateStatus.ACTIVE
+        assert stored.valid_until_date == date(2030, 12, 31)
+
+
+@pytest.mark.both_chains
+def test_an_mra_is_proposed_signed_suspended_resumed_and_terminated(
+    consortium: Consortium,
+) -> None:
+    reader = _reader(consortium)
+    today = _today(consortium)
+    consortium.operator("MN").propose_mra(["MN", "KZ"], [S, S], today, 0, os.urandom(32))
+    (mra_id,) = reader.mras_of("KZ")
+    assert reader.mra_status(mra_id) is MraStatus.PROPOSED
+
+    consortium.operator("KZ").sign_mra(mra_id)
+    mra = reader.get_mra(mra_id)
+    assert (mra.state, mra.status, mra.signed) == (
+        MraState.SIGNED,
+        MraStatus.IN_FORCE,
+        (True, True),
+    )
+    assert mra.tiers_of("KZ") is S
+
+    today = _today(consortium)
+    consortium.operator("MN").issue("MN-MRA-1", S, today, today + 9, os.urandom(32), os.urandom(32))
+    certificate = ids.certificate_id("MN", "MN-MRA-1")
+    assert reader.recognizes("KZ", certificate) == client.Recognition(
+        True, RecognitionReason.RECOGNIZED, mra_id
+    )
+
+    consortium.operator("KZ").suspend_mra(mra_id)
+    assert reader.recognizes("KZ", certificate).reason is RecognitionReason.MRA_SUSPENDED
+    consortium.operator("KZ").resume_mra(mra_id)
+    assert reader.mra_status(mra_id) is MraStatus.IN_FORCE
+    consortium.operator("MN").terminate_mra(mra_id)
+    assert reader.mra_status(mra_id) is MraStatus.TERMINATED
+    assert reader.recognizes("KR", certificate).reason is RecognitionReason.NO_MRA
+
+
+@pytest.mark.both_chains
+def test_admins_manage_accounts_keys_and_membership_votes(consortium: Consortium) -> None:
+    reader = _reader(consortium)
+    admin = consortium.admin("MN")
+
+    extra = Account.create().address
+    admin.add_account(extra, Role.OPERATOR | Role.ADMIN)
+    assert reader.account_of(extra).roles == Role.OPERATOR | Role.ADMIN
+    admin.remove_account(extra)
+    assert reader.account_of(extra).authority is None
+
+    es256 = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    )
+    eddsa = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(Encoding.Raw, PublicFormat.Raw)
+    )
+    admin.register_signing_key(es256, KeyAlgorithm.ES256)
+    admin.register_signing_key(eddsa, KeyAlgorithm.EDDSA)
+    key = reader.get_signing_key(ids.key_id(es256))
+    assert (key.authority, key.algorithm, key.public_key, key.revoked_at) == (
+        "MN",
+        KeyAlgorithm.ES256,
+        es256,
+        0,
+    )
+    assert reader.get_authority("MN").signing_keys == (ids.key_id(es256), ids.key_id(eddsa))
+    advance_time(consortium.chain, 60)
+    admin.revoke_signing_key(ids.key_id(eddsa))
+    assert reader.get_signing_key(ids.key_id(eddsa)).revoked_at > 0
+    assert not reader.get_signing_key(b"\x00" * 8).known
+
+    newcomer = Account.create().address
+    admin.propose_membership(MembershipAction.ADMIT, "UZ", "Uzbekistan Customs", newcomer)
+    proposal = reader.get_proposal(1)
+    assert (proposal.status, proposal.code, proposal.proposer) == (ProposalStatus.OPEN, "UZ", "MN")
+    consortium.admin("KZ").vote(1)
+    assert reader.get_proposal(1).status is ProposalStatus.EXECUTED
+    assert reader.get_authority("UZ").status is AuthorityStatus.ACTIVE
+    assert reader.has_voted(1, "KZ")
+
+
+# --- the outbox path: sign now, broadcast later ------------------------------------------------
+
+
+@pytest.mark.both_chains
+def test_transactions_signed_ahead_with_explicit_nonces_apply_when_broadcast_later(
+    consortium: Consortium,
+) -> None:
+    operator = consortium.member("MN").operator
+    tx = TxClient(consortium.chain, consortium.deployment)
+    today = _today(consortium)
+    nonce = tx.nonce(operator.address)
+    fees = tx.fees()
+    signed = []
+    for offset, number in enumerate(["MN-OUTBOX-1", "MN-OUTBOX-2"]):
+        op = Ops.issue(number, S, today, today + 9, os.urandom(32), os.urandom(32))
+        stored = Operation.from_json(op.to_json())  # as the outbox persists it
+        request = tx.prepare(stored)
+        signed.append(
+            sign(
+                request,
+                operator,
+                nonce=nonce + offset,
+                gas=tx.gas_limit(request, operator.address),
+                fees=fees,
+                chain_id=tx.chain_id,
+            )
+        )
+    assert tx.nonce(operator.address) == nonce  # nothing left the process yet
+
+    for item in signed:
+        assert tx.broadcast(item.raw) == item.hash
+    for item in signed:
+        assert tx.check(tx.wait_receipt(item.hash, timeout=30))["status"] == 1
+    # After a crash the outbox resends the same bytes: accepted, applied once.
+    assert tx.broadcast(signed[0].raw) == signed[0].hash
+    assert tx.nonce(operator.address) == nonce + 2
+    reader = _reader(consortium)
+    assert reader.get_certificate(ids.certificate_id("MN", "MN-OUTBOX-2")).known
+
+    other = sign(
+        tx.prepare(Ops.suspend(ids.certificate_id("MN", "MN-OUTBOX-1"), ReasonCode.FAILED_AUDIT)),
+        operator,
+        nonce=nonce,
+        gas=100_000,
+        fees=fees,
+        chain_id=tx.chain_id,
+    )
+    with pytest.raises(NonceConflictError) as caught:
+        tx.broadcast(other)
+    assert (caught.value.sender, caught.value.nonce) == (operator.address, nonce)
+
+
+def test_every_operation_round_trips_through_json() -> None:
+    kid = b"\x01" * 8
+    ops = [
+        Ops.issue("MN-1", S, 20000, 20365, b"\x02" * 32, b"\x03" * 32),
+        Ops.issue_batch([Issuance("MN-2", S, 20000, 20365, b"\x02" * 32, b"\x03" * 32)]),
+        Ops.amend(b"\x04" * 32, S, b"\x02" * 32, b"\x03" * 32, ReasonCode.CORRECTION),
+        Ops.renew(b"\x04" * 32, 21000),
+        Ops.suspend(b"\x04" * 32, ReasonCode.FAILED_AUDIT),
+        Ops.reinstate(b"\x04" * 32, ReasonCode.REMEDIED),
+        Ops.revoke(b"\x04" * 32, ReasonCode.FRAUD),
+        Ops.bootstrap_member("MN", "Mongolia", "0x" + "11" * 20),
+        Ops.close_bootstrap(),
+        Ops.propose_membership(MembershipAction.SUSPEND, "KZ"),
+        Ops.vote(3),
+        Ops.add_account("0x" + "11" * 20, Role.OPERATOR),
+        Ops.remove_account("0x" + "11" * 20),
+        Ops.register_signing_key(b"\x02" * 33, KeyAlgorithm.ES256, 0),
+        Ops.revoke_signing_key(kid),
+        Ops.propose_mra(["MN", "KZ"], [S, S], 20000, 0, b"\x05" * 32),
+        Ops.sign_mra(1),
+        Ops.suspend_mra(1),
+        Ops.resume_mra(1),
+        Ops.terminate_mra(1),
+    ]
+    for op in ops:
+        restored = Operation.from_json(op.to_json())
+        assert restored.contract == op.contract
+        assert restored.function == op.function
+        assert Operation.to_json(restored) == op.to_json()
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Ops.issue("mn 1", S, 1, 2, b"\x00" * 32, b"\x00" * 32), "certificate number"),
+        (lambda: Ops.issue("MN-1", S, 1, 2, b"\x00" * 31, b"\x00" * 32), "holder_ref must be 32"),
+        (lambda: Ops.issue("MN-1", 256, 1, 2, b"\x00" * 32, b"\x00" * 32), "tiers must be"),
+        (lambda: Ops.renew(b"\x00" * 32, 70000), "valid_until must be a date"),
+        (lambda: Ops.add_account("not an address", 1), "account must be a 20-byte"),
+        (lambda: Ops.propose_mra(["MN", "kz"], [S, S], 1, 0, b"\x01" * 32), "authority code"),
+        (lambda: Ops.revoke_signing_key(b"\x01" * 7), "kid must be 8 bytes"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_field(build: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()  # type: ignore[operator]
+
+
+def test_operation_json_naming_an_unknown_function_is_refused() -> None:
+    with pytest.raises(ValueError, match="has no function 'mint'"):
+        Operation.from_json({"contract": "registry", "function": "mint", "args": []})

@@ -1,0 +1,141 @@
+"""Chain fixtures every test folder can use.
+
+- ``memory_chain``: eth-tester with py-evm in process. One chain per session, rewound to a
+  snapshot before each test, so the expensive deploy and bootstrap happen once.
+- ``anvil_chain``: a real anvil process on a free port, its state in ``tmp_path``, stopped at
+  teardown. Tests using it are marked ``anvil`` automatically.
+- ``chain``: memory by default. Mark a test, class or module with ``@pytest.mark.both_chains``
+  to run it once on memory and once on anvil (the anvil run carries the ``anvil`` mark).
+- ``deployer`` (a funded account), ``deployment`` (the contracts on ``chain``) and
+  ``consortium`` (MN, KZ and KR bootstrapped, each with a fresh admin and operator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from contracts.bootstrap import Consortium, bootstrap_consortium, new_account
+from contracts.chain import Chain, ChainSettings, connect, revert_to_snapshot, snapshot
+from contracts.deploy import Deployment, deploy
+
+CHAIN_KINDS = ("memory", "anvil")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_chains: run the test on the memory chain and on a real anvil process"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_chains") and (
+        "chain_kind" in metafunc.fixturenames
+    ):
+        metafunc.parametrize(
+            "chain_kind",
+            ["memory", pytest.param("anvil", marks=pytest.mark.anvil)],
+            ids=list(CHAIN_KINDS),
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "anvil_chain" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.anvil)
+
+
+@dataclass
+class _MemoryWorld:
+    """The session's memory chain and the snapshots tests rewind to."""
+
+    chain: Chain
+    deployer: LocalAccount
+    empty: Any
+    deployment: Deployment | None = None
+    deployed: Any = None
+    consortium: Consortium | None = None
+    bootstrapped: Any = None
+
+
+@pytest.fixture(scope="session")
+def _memory_world() -> _MemoryWorld:
+    chain = connect(ChainSettings(kind="memory"))
+    deployer = new_account(chain)
+    return _MemoryWorld(chain=chain, deployer=deployer, empty=snapshot(chain))
+
+
+@pytest.fixture
+def memory_chain(_memory_world: _MemoryWorld) -> Chain:
+    """The in-process chain, rewound to its state before any deployment."""
+    revert_to_snapshot(_memory_world.chain, _memory_world.empty)
+    return _memory_world.chain
+
+
+@pytest.fixture
+def anvil_chain(tmp_path: Path) -> Iterator[Chain]:
+    """A real anvil process owned by this test (state in ``tmp_path/anvil-data``)."""
+    chain = connect(ChainSettings(kind="anvil", data_dir=tmp_path / "anvil-data"))
+    try:
+        yield chain
+    finally:
+        chain.close()
+
+
+@pytest.fixture
+def chain_kind() -> str:
+    """Which chain ``chain`` is; ``@pytest.mark.both_chains`` parametrizes it."""
+    return "memory"
+
+
+@pytest.fixture
+def chain(request: pytest.FixtureRequest, chain_kind: str) -> Chain:
+    if chain_kind not in CHAIN_KINDS:
+        raise ValueError(f"chain_kind must be one of {CHAIN_KINDS}, got {chain_kind!r}")
+    fixture: Chain = request.getfixturevalue(f"{chain_kind}_chain")
+    return fixture
+
+
+@pytest.fixture
+def deployer(request: pytest.FixtureRequest, chain: Chain) -> LocalAccount:
+    """A funded account that deploys the contracts and bootstraps the consortium."""
+    if chain.kind == "memory":
+        world: _MemoryWorld = request.getfixturevalue("_memory_world")
+        return world.deployer
+    return new_account(chain)
+
+
+@pytest.fixture
+def deployment(request: pytest.FixtureRequest, chain: Chain, deployer: LocalAccount) -> Deployment:
+    """AeoRegistry and MraRegistry deployed on ``chain`` (nothing bootstrapped yet)."""
+    if chain.kind == "memory":
+        world: _MemoryWorld = request.getfixturevalue("_memory_world")
+        if world.deployment is None:
+            world.deployment = deploy(chain, deployer)
+            world.deployed = snapshot(chain)
+        else:
+            revert_to_snapshot(chain, world.deployed)
+        return world.deployment
+    assert chain.anvil is not None
+    return deploy(chain, deployer, chain.anvil.data_dir)
+
+
+@pytest.fixture
+def consortium(
+    request: pytest.FixtureRequest, chain: Chain, deployment: Deployment, deployer: LocalAccount
+) -> Consortium:
+    """MN, KZ and KR admitted with a fresh ADMIN and OPERATOR each; bootstrap closed."""
+    if chain.kind == "memory":
+        world: _MemoryWorld = request.getfixturevalue("_memory_world")
+        if world.consortium is None:
+            world.consortium = bootstrap_consortium(chain, deployment, deployer)
+            world.bootstrapped = snapshot(chain)
+        else:
+            revert_to_snapshot(chain, world.bootstrapped)
+        return world.consortium
+    return bootstrap_consortium(chain, deployment, deployer)
