@@ -66,6 +66,7 @@ class ChainSettings:
     request_timeout: float = 10.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))  # a str from settings is fine
         if self.kind not in CHAIN_KINDS:
             raise ChainConfigError(
                 f"chain kind must be one of {', '.join(CHAIN_KINDS)}; got {self.kind!r}"

@@ -19,9 +19,17 @@ from contracts.anvil import (
 )
 from contracts.bootstrap import Consortium, bootstrap_consortium, new_account
 from contracts.chain import Chain, ChainSettings, connect, latest_timestamp
-from contracts.client import CertificateStatus, RegistryReader, Tier
+from contracts.client import (
+    CertificateStatus,
+    Ops,
+    ReasonCode,
+    RegistryReader,
+    Tier,
+    TxClient,
+    sign,
+)
 from contracts.deploy import deploy, load_deployment
-from contracts.errors import AnvilError
+from contracts.errors import AnvilError, ChainUnavailableError
 from contracts.events import CertificateIssued, fetch_events
 
 pytestmark = pytest.mark.anvil
@@ -135,3 +143,35 @@ def test_interval_mining_uses_the_block_time(tmp_path: Path) -> None:
         while chain.block_number() == start and time.monotonic() < deadline:
             time.sleep(0.1)
         assert chain.block_number() > start
+
+
+def test_a_dead_node_surfaces_as_chain_unavailable_on_reads_and_writes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    chain = connect(ChainSettings(kind="anvil", data_dir=data_dir))
+    try:
+        consortium = _founded(chain, data_dir)
+        certificate = _issue_one(consortium, "MN-DOWN-1")
+        operator = consortium.member("MN").operator
+        tx = TxClient(chain, consortium.deployment)
+        signed = sign(
+            tx.prepare(Ops.suspend(certificate, ReasonCode.FAILED_AUDIT)),
+            operator,
+            nonce=tx.nonce(operator.address),
+            gas=100_000,
+            fees=tx.fees(),
+            chain_id=tx.chain_id,
+        )
+        assert chain.anvil is not None
+        chain.anvil.kill()
+
+        reader = RegistryReader(chain, consortium.deployment)
+        with pytest.raises(ChainUnavailableError):
+            reader.get_certificate(certificate)
+        with pytest.raises(ChainUnavailableError):
+            tx.broadcast(signed)
+        with pytest.raises(ChainUnavailableError):
+            tx.wait_receipt(signed.hash, timeout=5)
+        with pytest.raises(ChainUnavailableError):
+            consortium.operator("MN").revoke(certificate, ReasonCode.FRAUD)
+    finally:
+        chain.close()
