@@ -5,7 +5,8 @@
 - ``anvil_chain``: a real anvil process on a free port, its state in ``tmp_path``, stopped at
   teardown. Tests using it are marked ``anvil`` automatically.
 - ``chain``: memory by default. Mark a test, class or module with ``@pytest.mark.both_chains``
-  to run it once on memory and once on anvil (the anvil run carries the ``anvil`` mark).
+  to run it once on memory and once on anvil (the anvil run carries the ``anvil`` mark), or
+  parametrize ``chain_kind`` yourself (``@pytest.mark.parametrize("chain_kind", ["anvil"])``).
 - ``deployer`` (a funded account), ``deployment`` (the contracts on ``chain``) and
   ``consortium`` (MN, KZ and KR bootstrapped, each with a fresh admin and operator).
 """
@@ -45,8 +46,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whatever way a test reaches anvil, it carries the ``anvil`` mark (``-m 'not anvil'``)."""
     for item in items:
-        if "anvil_chain" in getattr(item, "fixturenames", ()):
+        callspec = getattr(item, "callspec", None)
+        on_anvil = callspec is not None and callspec.params.get("chain_kind") == "anvil"
+        if on_anvil or "anvil_chain" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.anvil)
 
 
