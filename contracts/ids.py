@@ -26,7 +26,7 @@ import hashlib
 import re
 from datetime import UTC, date, datetime
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 EPOCH = date(1970, 1, 1)
 MAX_DAY = 2**16 - 1
