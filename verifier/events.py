@@ -1,11 +1,13 @@
 """The chain events the offline cache is filled from, as plain dataclasses.
 
-One class per contract event the verifier needs (names and fields follow the contracts'
-events, in snake_case, with ``bytes4`` codes as strings like ``"MN"``). Every event carries
-where it happened (``block_number``, ``log_index``) and the block's time (``at``, unix
-seconds), which dates status changes. The chain layer's decoded logs are adapted to these;
-:func:`event_from_mapping` also accepts ``{"event": "CertificateIssued", ...}`` dicts with
-hex strings for byte fields.
+One class per contract event the verifier needs. Names and fields are the contracts' events
+in snake_case (``id`` spelled ``certificate_id``, ``bytes4`` codes as strings like ``"MN"``),
+the same as the chain layer's decoded events in ``contracts.events``, so the cache takes
+those as they are: it reads events by class name and field name (see
+:meth:`verifier.offline.OfflineCache.apply_events`). Every event carries where it happened
+(``block_number``, ``log_index``) and the block's time (``block_timestamp``, unix seconds),
+which dates status changes. :func:`event_from_mapping` also accepts
+``{"event": "CertificateIssued", ...}`` dicts with hex strings for byte fields.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from verifier.rules import CertificateStatus
 class ChainEvent:
     block_number: int
     log_index: int
-    at: int
-    """The block's timestamp, unix seconds."""
+    block_timestamp: int
+    """Unix seconds."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class MraProposed(ChainEvent):
     effective_from: int
     ends_on: int
     text_hash: bytes
-    proposer: str
+    party: str
     """The proposing party; its signature counts."""
 
 
@@ -142,6 +144,18 @@ class MraTerminated(ChainEvent):
     mra_id: int
     party: str
 
+
+# Contract events that change nothing a verifier reads (accounts, votes before they execute).
+IGNORED_EVENTS = frozenset(
+    {
+        "AccountAdded",
+        "AccountRemoved",
+        "BootstrapClosed",
+        "MembershipProposed",
+        "MembershipVoted",
+        "MembershipExecuted",
+    }
+)
 
 EVENT_TYPES: dict[str, type[ChainEvent]] = {
     cls.__name__: cls

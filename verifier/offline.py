@@ -31,7 +31,7 @@ from verifier.rules import (
     CertificateStatus,
     MraParty,
     MraRecord,
-    MraStoredStatus,
+    MraState,
     RecognitionAnswer,
     effective_status,
     recognize,
@@ -176,17 +176,25 @@ class OfflineCache:
 
     # ------------------------------------------------------------ writes (the sync)
 
-    def apply_events(
-        self, events: Iterable[ev.ChainEvent | Mapping[str, Any]], sync: SyncPoint
-    ) -> int:
+    def apply_events(self, events: Iterable[object], sync: SyncPoint) -> int:
         """Applies a batch of chain events and records ``sync`` as the state reached, in one
-        transaction. Returns how many events were applied (those of already-synced blocks are
-        skipped). Raises :class:`CacheError` on an unknown event, an event that does not fit
-        the cached state (a gap in the sync), or a sync point behind the current one.
+        transaction. Returns how many events were applied.
+
+        An event is a :mod:`verifier.events` dataclass, any object with the same class name
+        and fields (the chain layer's ``contracts.events`` dataclasses), or a mapping for
+        :func:`verifier.events.event_from_mapping`. Events the verifier does not need
+        (accounts, membership votes) are ignored; events of blocks at or below the last
+        synced block are skipped, so replaying a batch is harmless. Raises
+        :class:`CacheError` on an unknown event, an event that does not fit the cached state
+        (a gap in the sync), or a sync point behind the current one.
         """
         batch = sorted(
-            (e if isinstance(e, ev.ChainEvent) else ev.event_from_mapping(e) for e in events),
-            key=lambda e: (e.block_number, e.log_index),
+            (
+                e
+                for e in (ev.event_from_mapping(e) if isinstance(e, Mapping) else e for e in events)
+                if type(e).__name__ not in ev.IGNORED_EVENTS
+            ),
+            key=_position,
         )
         with self._transaction() as db:
             current = db.execute("SELECT block_number FROM sync_state").fetchone()
@@ -197,18 +205,19 @@ class OfflineCache:
                 )
             applied = 0
             for event in batch:
-                if event.block_number <= last:
+                block_number = _position(event)[0]
+                if block_number <= last:
                     continue
-                if event.block_number > sync.block_number:
+                if block_number > sync.block_number:
                     raise CacheError(
-                        f"{type(event).__name__} in block {event.block_number} is beyond the "
+                        f"{type(event).__name__} in block {block_number} is beyond the "
                         f"sync point (block {sync.block_number})"
                     )
                 try:
                     _apply(db, event)
                 except sqlite3.IntegrityError as exc:
                     raise CacheError(
-                        f"{type(event).__name__} in block {event.block_number} conflicts with "
+                        f"{type(event).__name__} in block {block_number} conflicts with "
                         f"the cached state ({exc}): the cache and the chain disagree"
                     ) from exc
                 applied += 1
@@ -318,7 +327,7 @@ class OfflineCache:
                     MraRecord(
                         mra_id=mra_id,
                         parties=tuple(MraParty(a, t, bool(s)) for a, t, s in parties),
-                        status=MraStoredStatus(status),
+                        status=MraState(status),
                         effective_from=effective_from,
                         ends_on=ends_on,
                         text_hash=bytes(text_hash),
@@ -352,14 +361,28 @@ class OfflineCache:
 # ---------------------------------------------------------------- applying one event
 
 
-def _apply(db: sqlite3.Connection, event: ev.ChainEvent) -> None:
-    handler = _HANDLERS.get(type(event))
+def _position(event: Any) -> tuple[int, int]:
+    try:
+        return (int(event.block_number), int(event.log_index))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise CacheError(
+            f"{type(event).__name__} has no block_number/log_index: not a chain event"
+        ) from exc
+
+
+def _apply(db: sqlite3.Connection, event: Any) -> None:
+    handler = _HANDLERS.get(type(event).__name__)
     if handler is None:
-        raise CacheError(f"no handler for {type(event).__name__}")
-    handler(db, event)
+        raise CacheError(
+            f"unknown event {type(event).__name__}; known: {', '.join(sorted(_HANDLERS))}"
+        )
+    try:
+        handler(db, event)
+    except AttributeError as exc:
+        raise CacheError(f"{type(event).__name__} lacks a field: {exc}") from exc
 
 
-def _expect_one(cursor: sqlite3.Cursor, event: ev.ChainEvent, what: str) -> None:
+def _expect_one(cursor: sqlite3.Cursor, event: Any, what: str) -> None:
     if cursor.rowcount != 1:
         raise CacheError(
             f"{type(event).__name__} in block {event.block_number} names {what} the cache does "
@@ -370,7 +393,7 @@ def _expect_one(cursor: sqlite3.Cursor, event: ev.ChainEvent, what: str) -> None
 def _authority_admitted(db: sqlite3.Connection, e: Any) -> None:
     db.execute(
         "INSERT INTO authorities (code, name, status, changed_at) VALUES (?, ?, ?, ?)",
-        (e.code, e.name, AuthorityStatus.ACTIVE, e.at),
+        (e.code, e.name, AuthorityStatus.ACTIVE, e.block_timestamp),
     )
 
 
@@ -378,7 +401,7 @@ def _authority_status(status: AuthorityStatus) -> Any:
     def apply(db: sqlite3.Connection, e: Any) -> None:
         cursor = db.execute(
             "UPDATE authorities SET status = ?, changed_at = ? WHERE code = ?",
-            (status, e.at, e.code),
+            (status, e.block_timestamp, e.code),
         )
         _expect_one(cursor, e, f"authority {e.code}")
 
@@ -407,13 +430,22 @@ def _status_change(db: sqlite3.Connection, e: Any, status: CertificateStatus, re
     db.execute(
         "INSERT INTO status_changes (certificate_id, block_number, log_index, status, reason, "
         "since) VALUES (?, ?, ?, ?, ?, ?)",
-        (e.certificate_id, e.block_number, e.log_index, status, reason, e.at),
+        (
+            e.certificate_id,
+            e.block_number,
+            e.log_index,
+            int(status),
+            int(reason),
+            e.block_timestamp,
+        ),
     )
 
 
 def _certificate_issued(db: sqlite3.Connection, e: Any) -> None:
-    if ids.certificate_id(e.issuer, e.number) != e.certificate_id:
-        raise CacheError(f"CertificateIssued: id is not the id of {e.issuer}/{e.number}")
+    # The chain layer keeps the number as the contract's bytes32; the cache stores text.
+    number = e.number if isinstance(e.number, str) else ids.certificate_number_str(e.number)
+    if ids.certificate_id(e.issuer, number) != e.certificate_id:
+        raise CacheError(f"CertificateIssued: id is not the id of {e.issuer}/{number}")
     db.execute(
         "INSERT INTO certificates (id, issuer, number, tiers, status, valid_from, valid_until, "
         "version, digest, holder_ref, commitment, status_reason, status_since) "
@@ -421,15 +453,15 @@ def _certificate_issued(db: sqlite3.Connection, e: Any) -> None:
         (
             e.certificate_id,
             e.issuer,
-            e.number,
-            e.tiers,
+            number,
+            int(e.tiers),
             CertificateStatus.ACTIVE,
             e.valid_from,
             e.valid_until,
             ids.record_digest(e.holder_ref, e.commitment),
             e.holder_ref,
             e.commitment,
-            e.at,
+            e.block_timestamp,
         ),
     )
     _status_change(db, e, CertificateStatus.ACTIVE, 0)
@@ -441,7 +473,7 @@ def _certificate_amended(db: sqlite3.Connection, e: Any) -> None:
         "digest = ? WHERE id = ?",
         (
             e.version,
-            e.tiers,
+            int(e.tiers),
             e.holder_ref,
             e.commitment,
             ids.record_digest(e.holder_ref, e.commitment),
@@ -461,10 +493,10 @@ def _certificate_renewed(db: sqlite3.Connection, e: Any) -> None:
 def _certificate_status(db: sqlite3.Connection, e: Any) -> None:
     cursor = db.execute(
         "UPDATE certificates SET status = ?, status_reason = ?, status_since = ? WHERE id = ?",
-        (int(e.status), e.reason, e.at, e.certificate_id),
+        (int(e.status), int(e.reason), e.block_timestamp, e.certificate_id),
     )
     _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
-    _status_change(db, e, e.status, e.reason)
+    _status_change(db, e, CertificateStatus(int(e.status)), int(e.reason))
 
 
 def _mra_proposed(db: sqlite3.Connection, e: Any) -> None:
@@ -473,13 +505,13 @@ def _mra_proposed(db: sqlite3.Connection, e: Any) -> None:
     db.execute(
         "INSERT INTO mras (id, status, effective_from, ends_on, text_hash, changed_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (e.mra_id, MraStoredStatus.PROPOSED, e.effective_from, e.ends_on, e.text_hash, e.at),
+        (e.mra_id, MraState.PROPOSED, e.effective_from, e.ends_on, e.text_hash, e.block_timestamp),
     )
     db.executemany(
         "INSERT INTO mra_parties (mra_id, position, authority, recognized_tiers, signed) "
         "VALUES (?, ?, ?, ?, ?)",
         [
-            (e.mra_id, i, party, tiers, party == e.proposer)
+            (e.mra_id, i, party, int(tiers), party == e.party)
             for i, (party, tiers) in enumerate(zip(e.parties, e.recognized_tiers, strict=True))
         ],
     )
@@ -493,33 +525,35 @@ def _mra_signed(db: sqlite3.Connection, e: Any) -> None:
     _expect_one(cursor, e, f"party {e.party} of MRA {e.mra_id}")
 
 
-def _mra_status(status: MraStoredStatus) -> Any:
+def _mra_status(status: MraState) -> Any:
     def apply(db: sqlite3.Connection, e: Any) -> None:
         cursor = db.execute(
-            "UPDATE mras SET status = ?, changed_at = ? WHERE id = ?", (status, e.at, e.mra_id)
+            "UPDATE mras SET status = ?, changed_at = ? WHERE id = ?",
+            (status, e.block_timestamp, e.mra_id),
         )
         _expect_one(cursor, e, f"MRA {e.mra_id}")
 
     return apply
 
 
-_HANDLERS: Final[dict[type[ev.ChainEvent], Any]] = {
-    ev.AuthorityAdmitted: _authority_admitted,
-    ev.AuthoritySuspended: _authority_status(AuthorityStatus.SUSPENDED),
-    ev.AuthorityReinstated: _authority_status(AuthorityStatus.ACTIVE),
-    ev.AuthorityRemoved: _authority_status(AuthorityStatus.REMOVED),
-    ev.SigningKeyRegistered: _key_registered,
-    ev.SigningKeyRevoked: _key_revoked,
-    ev.CertificateIssued: _certificate_issued,
-    ev.CertificateAmended: _certificate_amended,
-    ev.CertificateRenewed: _certificate_renewed,
-    ev.CertificateStatusChanged: _certificate_status,
-    ev.MraProposed: _mra_proposed,
-    ev.MraSigned: _mra_signed,
-    ev.MraInForce: _mra_status(MraStoredStatus.SIGNED),
-    ev.MraSuspended: _mra_status(MraStoredStatus.SUSPENDED),
-    ev.MraResumed: _mra_status(MraStoredStatus.SIGNED),
-    ev.MraTerminated: _mra_status(MraStoredStatus.TERMINATED),
+# Keyed by class name so the chain layer's own event classes apply without conversion.
+_HANDLERS: Final[dict[str, Any]] = {
+    ev.AuthorityAdmitted.__name__: _authority_admitted,
+    ev.AuthoritySuspended.__name__: _authority_status(AuthorityStatus.SUSPENDED),
+    ev.AuthorityReinstated.__name__: _authority_status(AuthorityStatus.ACTIVE),
+    ev.AuthorityRemoved.__name__: _authority_status(AuthorityStatus.REMOVED),
+    ev.SigningKeyRegistered.__name__: _key_registered,
+    ev.SigningKeyRevoked.__name__: _key_revoked,
+    ev.CertificateIssued.__name__: _certificate_issued,
+    ev.CertificateAmended.__name__: _certificate_amended,
+    ev.CertificateRenewed.__name__: _certificate_renewed,
+    ev.CertificateStatusChanged.__name__: _certificate_status,
+    ev.MraProposed.__name__: _mra_proposed,
+    ev.MraSigned.__name__: _mra_signed,
+    ev.MraInForce.__name__: _mra_status(MraState.SIGNED),
+    ev.MraSuspended.__name__: _mra_status(MraState.SUSPENDED),
+    ev.MraResumed.__name__: _mra_status(MraState.SIGNED),
+    ev.MraTerminated.__name__: _mra_status(MraState.TERMINATED),
 }
 
 

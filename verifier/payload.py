@@ -322,8 +322,11 @@ def shorten_name(name: str, max_bytes: int) -> str:
         if len((cut + char).encode()) > room:
             break
         cut += char
-    # A combining mark left at the end would belong to a dropped base character.
-    while cut and unicodedata.combining(cut[-1]):
+    if unicodedata.combining(text[len(cut) : len(cut) + 1] or "a"):
+        # The next mark belongs to the last base character kept: drop that character (and
+        # the marks kept with it) rather than show it with half its accents.
+        while cut and unicodedata.combining(cut[-1]):
+            cut = cut[:-1]
         cut = cut[:-1]
     space = cut.rfind(" ")
     if space > 0 and len(cut[:space].encode()) >= room * 2 // 3:

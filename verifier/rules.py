@@ -6,13 +6,15 @@ holds the same data and answers with these functions instead. They mirror
 
 - Effective certificate status: Revoked > Expired > Suspended > NotYetValid > Active
   (Unknown when there is no record). ``valid_until`` is inclusive.
-- Effective MRA status: Terminated > Proposed (not every party signed) > Ended > Suspended >
-  NotYetInForce > InForce.
+- Effective MRA status: Terminated > Ended > Suspended > Proposed > NotYetInForce > InForce.
 - Recognition of certificate C by authority X: unknown certificate, certificate not active,
-  issuer not active, own certificate (recognized), then over every MRA having both X and the
+  own certificate (recognized), issuer not active, then over every MRA having both X and the
   issuer as parties: recognized if any recognizes; otherwise the reason of the closest one,
-  closest first: TierNotCovered, MraSuspended, MraNotYetInForce, MraNotSigned, MraEnded,
-  MraTerminated (ties: lowest MRA id). No such MRA: NoMra.
+  closest first: TierNotCovered, MraNotYetInForce, MraSuspended, MraNotSigned, MraEnded,
+  MraTerminated (the newest MRA on a tie). No such MRA: NoMra.
+
+The enum values equal the Solidity enums' (and ``contracts.client``'s); they are repeated
+here so that an offline verifier does not import the web3 stack.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class AuthorityStatus(IntEnum):
     REMOVED = 3
 
 
-class MraStoredStatus(IntEnum):
-    """The stored status of an MRA; SIGNED means every party signed (in force from its date)."""
+class MraState(IntEnum):
+    """The stored state of an MRA; SIGNED means every party signed (in force from its date)."""
 
     NONE = 0
     PROPOSED = 1
@@ -63,12 +65,13 @@ class MraStoredStatus(IntEnum):
 class MraStatus(IntEnum):
     """What ``mraStatus`` answers on a given day."""
 
-    PROPOSED = 0
-    NOT_YET_IN_FORCE = 1
-    IN_FORCE = 2
-    SUSPENDED = 3
-    TERMINATED = 4
-    ENDED = 5
+    UNKNOWN = 0
+    PROPOSED = 1
+    NOT_YET_IN_FORCE = 2
+    IN_FORCE = 3
+    SUSPENDED = 4
+    TERMINATED = 5
+    ENDED = 6
 
 
 class RecognitionReason(IntEnum):
@@ -96,8 +99,8 @@ class RecognitionReason(IntEnum):
 # Closest first: how near an MRA came to recognizing the certificate.
 _CLOSENESS: Final = (
     RecognitionReason.TIER_NOT_COVERED,
-    RecognitionReason.MRA_SUSPENDED,
     RecognitionReason.MRA_NOT_YET_IN_FORCE,
+    RecognitionReason.MRA_SUSPENDED,
     RecognitionReason.MRA_NOT_SIGNED,
     RecognitionReason.MRA_ENDED,
     RecognitionReason.MRA_TERMINATED,
@@ -166,7 +169,7 @@ class MraParty:
 class MraRecord:
     mra_id: int
     parties: tuple[MraParty, ...]
-    status: MraStoredStatus
+    status: MraState
     effective_from: int
     ends_on: int
     """Last day in force, inclusive; 0 = open-ended."""
@@ -178,20 +181,23 @@ class MraRecord:
 
 def mra_status(mra: MraRecord, day: int) -> MraStatus:
     """The contract's ``mraStatus`` at ``day``."""
-    if mra.status is MraStoredStatus.TERMINATED:
+    if mra.status is MraState.NONE:
+        return MraStatus.UNKNOWN
+    if mra.status is MraState.TERMINATED:
         return MraStatus.TERMINATED
-    if mra.status is MraStoredStatus.PROPOSED or not all(p.signed for p in mra.parties):
-        return MraStatus.PROPOSED
     if mra.ends_on and day > mra.ends_on:
         return MraStatus.ENDED
-    if mra.status is MraStoredStatus.SUSPENDED:
+    if mra.status is MraState.SUSPENDED:
         return MraStatus.SUSPENDED
+    if mra.status is MraState.PROPOSED:
+        return MraStatus.PROPOSED
     if day < mra.effective_from:
         return MraStatus.NOT_YET_IN_FORCE
     return MraStatus.IN_FORCE
 
 
 _REASON_OF_MRA_STATUS: Final = {
+    MraStatus.UNKNOWN: RecognitionReason.NO_MRA,
     MraStatus.PROPOSED: RecognitionReason.MRA_NOT_SIGNED,
     MraStatus.NOT_YET_IN_FORCE: RecognitionReason.MRA_NOT_YET_IN_FORCE,
     MraStatus.SUSPENDED: RecognitionReason.MRA_SUSPENDED,
@@ -224,10 +230,10 @@ def recognize(
         return RecognitionAnswer(False, RecognitionReason.UNKNOWN_CERTIFICATE)
     if status is not EffectiveStatus.ACTIVE:
         return RecognitionAnswer(False, RecognitionReason.CERTIFICATE_NOT_ACTIVE)
-    if issuer_status is not AuthorityStatus.ACTIVE:
-        return RecognitionAnswer(False, RecognitionReason.ISSUER_NOT_ACTIVE)
     if authority == issuer:
         return RecognitionAnswer(True, RecognitionReason.OWN_CERTIFICATE)
+    if issuer_status is not AuthorityStatus.ACTIVE:
+        return RecognitionAnswer(False, RecognitionReason.ISSUER_NOT_ACTIVE)
     best: tuple[int, int, RecognitionReason] | None = None
     for mra in sorted(mras, key=lambda m: m.mra_id):
         issuer_party = mra.party(issuer)
@@ -240,9 +246,12 @@ def recognize(
             reason = RecognitionReason.TIER_NOT_COVERED
         else:
             reason = _REASON_OF_MRA_STATUS[state]
-        candidate = (_CLOSENESS.index(reason), mra.mra_id, reason)
+        if reason is RecognitionReason.NO_MRA:
+            continue
+        # Lower index = closer; on a tie the newer (higher id) MRA is reported.
+        candidate = (_CLOSENESS.index(reason), -mra.mra_id, reason)
         if best is None or candidate < best:
             best = candidate
     if best is None:
         return RecognitionAnswer(False, RecognitionReason.NO_MRA)
-    return RecognitionAnswer(False, best[2], best[1])
+    return RecognitionAnswer(False, best[2], -best[1])

@@ -33,7 +33,7 @@ from verifier.rules import (
     CertificateStatus,
     MraParty,
     MraRecord,
-    MraStoredStatus,
+    MraState,
     RecognitionAnswer,
     effective_status,
     recognize,
@@ -328,7 +328,7 @@ def _mra_from_json(m: Mapping[str, Any]) -> MraRecord:
         parties=tuple(
             MraParty(p["authority"], p["recognized_tiers"], p["signed"]) for p in m["parties"]
         ),
-        status=MraStoredStatus[m["status"]],
+        status=MraState[m["status"]],
         effective_from=m["effective_from"],
         ends_on=m["ends_on"],
         text_hash=unhex(m["text_hash"]) if m.get("text_hash") else b"",

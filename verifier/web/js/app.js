@@ -2,7 +2,7 @@
 // one verdict. Built into static/app.bundle.js by `python -m verifier.web.bundle build`.
 
 import { loadConfig, RequestError, verifyImage, verifyText } from "./api.js";
-import { initLanguage, loadLanguages, setLanguage, t, translatePage } from "./i18n.js";
+import { has, initLanguage, loadLanguages, setLanguage, t, translatePage } from "./i18n.js";
 import { CameraError, Scanner } from "./scanner.js";
 import { renderVerdict } from "./verdict.js";
 
@@ -69,8 +69,12 @@ async function check(request) {
   try {
     showVerdict(await request());
   } catch (error) {
-    const code = error instanceof RequestError ? error.code : "server";
-    showError(`error.${code}`);
+    if (!(error instanceof RequestError)) {
+      // A bug in the page, not a refusal: leave a trace for whoever opens the console.
+      console.error(error);
+    }
+    const key = error instanceof RequestError ? `error.${error.code}` : "error.server";
+    showError(has(key) ? key : "error.server");
     state.scanner?.resume();
   } finally {
     setBusy(false);
@@ -120,6 +124,7 @@ function stopCamera() {
 function scanNext() {
   clearVerdict();
   clearError();
+  $("paste-text").value = "";
   if (state.scanner.running) {
     setStatus("camera.scanning");
     state.scanner.resume();

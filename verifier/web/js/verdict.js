@@ -76,43 +76,63 @@ function formatTime(value) {
   if (Number.isNaN(date.getTime())) {
     return String(value);
   }
+  // Intl refuses dateStyle together with timeZoneName; the zone matters at a border post
+  // (the status time is in the officer's clock, the registry's in UTC), so spell it out.
   return new Intl.DateTimeFormat(language(), {
-    dateStyle: "medium",
-    timeStyle: "short",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
     timeZoneName: "short",
   }).format(date);
 }
 
-function pick(claims, ...names) {
-  for (const name of names) {
-    const value = claims[name];
-    if (value !== undefined && value !== null && value !== "") {
-      return value;
-    }
-  }
-  return null;
+function tierText(names) {
+  return names.map((name) => (has(`tier.${name}`) ? t(`tier.${name}`) : name)).join(", ");
 }
 
-function facts(claims) {
+// The rows the officer reads, from the verdict JSON (verifier.verdict.Verdict.to_dict).
+// Where the registry knows better than the QR (a renewal extends validity), it wins.
+function facts(verdict) {
+  const claims = verdict.claims;
+  if (!claims) {
+    return [];
+  }
+  const registry = verdict.registry || {};
   const rows = [];
   const add = (key, value) => {
     if (value !== null && value !== undefined && value !== "") {
       rows.push([key, String(value)]);
     }
   };
-  add("field.holder", pick(claims, "holder_name"));
-  add("field.holder_id", pick(claims, "holder_id"));
-  add("field.issuer", pick(claims, "issuer"));
-  add("field.number", pick(claims, "number"));
-  add("field.tier", pick(claims, "tier"));
-  const from = formatDate(pick(claims, "valid_from"));
-  const until = formatDate(pick(claims, "valid_until"));
+  add("field.holder", claims.holder_name);
+  add("field.holder_id", [claims.holder_id_scheme, claims.holder_id].filter(Boolean).join(" "));
+  add(
+    "field.issuer",
+    verdict.issuer_name ? `${verdict.issuer_name} (${claims.issuer})` : claims.issuer,
+  );
+  add("field.number", claims.number);
+  const tiers = registry.tiers || verdict.tiers || [];
+  add("field.tier", tierText(tiers));
+  const from = formatDate(registry.valid_from || claims.valid_from_date);
+  const until = formatDate(registry.valid_until || claims.valid_until_date);
   if (from || until) {
     add("field.validity", t("field.validity_range", { from: from || "—", until: until || "—" }));
   }
-  add("field.issued_at", formatDate(pick(claims, "issued_at")));
-  add("field.version", pick(claims, "version"));
+  if (Number.isFinite(claims.issued_at)) {
+    add("field.issued_at", formatTime(new Date(claims.issued_at * 1000).toISOString()));
+  }
+  add("field.version", claims.version);
   return rows;
+}
+
+// Claims are the issuer's words only once the signature and the registry match confirm
+// them; a forged code's "holder" must not read like a fact.
+function confirmed(verdict) {
+  const stages = Array.isArray(verdict.stages) ? verdict.stages : [];
+  const passed = (name) => stages.some((stage) => stage.stage === name && stage.state === "ok");
+  return passed("signature") && passed("binding");
 }
 
 function reasonText(reason) {
@@ -141,9 +161,17 @@ export function renderVerdict(container, verdict, authority) {
   card.append(banner);
 
   const body = element("div", "verdict-body");
-  const rows = facts(verdict.claims || {});
+  const rows = facts(verdict);
   if (rows.length) {
-    const list = element("dl", "facts");
+    const trusted = confirmed(verdict);
+    body.append(
+      element(
+        "h3",
+        trusted ? "section-title" : "section-title section-title--warning",
+        t(trusted ? "facts.confirmed" : "facts.unconfirmed"),
+      ),
+    );
+    const list = element("dl", trusted ? "facts" : "facts facts--unconfirmed");
     for (const [key, value] of rows) {
       const row = element("div", "fact");
       row.append(element("dt", null, t(key)), element("dd", null, value));
@@ -170,10 +198,18 @@ export function renderVerdict(container, verdict, authority) {
   asOf.append(
     element(
       "span",
-      null,
+      "as-of-time",
       verdict.as_of ? t("asof.label", { time: formatTime(verdict.as_of) }) : t("asof.unknown"),
     ),
   );
+  const source = verdict.source;
+  if (source) {
+    const where =
+      source.kind === "offline"
+        ? t("asof.offline", { block: source.block_number ?? "?" })
+        : t("asof.live", { block: source.block_number ?? "?" });
+    asOf.append(element("span", "as-of-source", where));
+  }
   if (verdict.stale) {
     asOf.append(element("strong", "badge badge--stale", t("asof.stale")));
   }
@@ -185,12 +221,14 @@ export function renderVerdict(container, verdict, authority) {
     details.append(element("summary", null, t("stages.heading")));
     const list = element("ol", "stage-list");
     for (const stage of stages) {
-      const state = stage.status || (stage.ok ? "passed" : "failed");
-      const item = element("li", `stage stage--${state}`);
-      item.append(element("span", "stage-name", stage.name));
-      item.append(element("span", "stage-state", has(`stage.${state}`) ? t(`stage.${state}`) : state));
-      if (stage.detail || stage.error) {
-        item.append(element("span", "stage-detail", stage.detail || stage.error));
+      const item = element("li", `stage stage--${stage.state}`);
+      item.dataset.stage = stage.stage;
+      const nameKey = `stage_name.${stage.stage}`;
+      item.append(element("span", "stage-name", has(nameKey) ? t(nameKey) : stage.stage));
+      const stateKey = `stage.${stage.state}`;
+      item.append(element("span", "stage-state", has(stateKey) ? t(stateKey) : stage.state));
+      if (stage.message && stage.state !== "skipped") {
+        item.append(element("span", "stage-detail", stage.message));
       }
       list.append(item);
     }
