@@ -28,7 +28,7 @@ error_logger = logging.getLogger("registry_api.errors")
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller-supplied id is echoed only if it is short and plain, so it cannot inject
 # anything into logs or headers.
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 UNMATCHED_ROUTE = "<unmatched>"
 
 
@@ -36,7 +36,7 @@ def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text = value.decode("latin-1")
-            return text if _REQUEST_ID_RE.match(text) else None
+            return text if _REQUEST_ID_RE.fullmatch(text) else None
     return None
 
 
@@ -64,8 +64,9 @@ class RouteTemplates:
             return UNMATCHED_ROUTE
         path = self._paths.get(id(route))
         if path is None:
+            # A route added after the first request (tests do that): look again, once.
             self._rebuild(scope.get("app"))
-            path = self._paths.get(id(route), getattr(route, "path", UNMATCHED_ROUTE))
+            path = self._paths.setdefault(id(route), getattr(route, "path", UNMATCHED_ROUTE))
         return path
 
 
