@@ -127,7 +127,8 @@ class Claims:
                 raise ClaimsError(name, "must be a text string")
         for name in ("tiers", "valid_from", "valid_until", "issued_at", "version"):
             # bool is an int subclass; a CBOR true must not pass for the number 1.
-            if type(getattr(self, name)) is not int:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
                 raise ClaimsError(name, "must be an unsigned integer")
         if type(self.digest) is not bytes:
             raise ClaimsError("digest", "must be a byte string")
@@ -194,11 +195,11 @@ class Claims:
             holder_name=shorten_name(holder_name, NAME_MAX_BYTES),
             holder_id_scheme=scheme,
             holder_id=identifier,
-            tiers=tiers,
+            tiers=int(tiers),
             valid_from=valid_from_day,
             valid_until=valid_until_day,
-            issued_at=int(issued_at.timestamp()) if isinstance(issued_at, datetime) else issued_at,
-            version=version,
+            issued_at=int(issued_at.timestamp() if isinstance(issued_at, datetime) else issued_at),
+            version=int(version),
             digest=digest,
         )
 

@@ -52,8 +52,9 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
         name = claims.holder_name + ("  (shortened on the QR)" if claims.name_truncated else "")
         facts.add_row("Holder", Text(name))
         facts.add_row("Holder ID", Text(f"{claims.holder_id_scheme} {claims.holder_id}"))
+        facts.add_row("Certificate", Text(claims.number))
         issuer = claims.issuer + (f" – {verdict.issuer_name}" if verdict.issuer_name else "")
-        facts.add_row("Certificate", Text(f"{claims.number}  ({issuer})"))
+        facts.add_row("Issuer", Text(issuer))
         facts.add_row("Tier", Text(" + ".join(tier_names(claims.tiers))))
         record = verdict.certificate
         valid_from = record.valid_from if record else claims.valid_from
