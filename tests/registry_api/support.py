@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
+
 from registry_api.settings import Settings
 
 
@@ -33,3 +35,23 @@ def json_lines(text: str) -> list[dict[str, Any]]:
         if line.startswith("{"):
             entries.append(json.loads(line))
     return entries
+
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def assert_problem(
+    response: httpx.Response, status: int, slug: str | None = None
+) -> dict[str, Any]:
+    """Assert ``response`` is a complete problem+json answer; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    body: dict[str, Any] = response.json()
+    assert set(body) >= {"type", "title", "status", "detail", "instance", "request_id"}
+    assert body["status"] == status
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    if slug is not None:
+        assert body["type"] == f"urn:aeo-registry:problem:{slug}"
+    return body

@@ -17,21 +17,7 @@ from registry_api.ratelimit import TokenBucketLimiter
 from registry_api.settings import Settings
 
 from .conftest import KeyFactory
-from .support import bearer, make_settings
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: object, status: int, slug: str) -> dict[str, object]:
-    assert hasattr(response, "status_code")
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == PROBLEM  # type: ignore[attr-defined]
-    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
-    assert body["type"] == f"urn:aeo-registry:problem:{slug}"
-    assert body["status"] == status
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
+from .support import assert_problem, bearer, make_settings
 
 
 def test_a_request_without_a_token_is_401_with_a_bearer_challenge(client: TestClient) -> None:

@@ -26,19 +26,9 @@ from registry_api.errors import (
 from registry_api.settings import Settings
 
 from .conftest import KeyFactory
-from .support import bearer, json_lines
+from .support import PROBLEM_MEDIA_TYPE, assert_problem, bearer, json_lines
 
-PROBLEM = "application/problem+json"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert set(body) >= {"type", "title", "status", "detail", "instance", "request_id"}
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
+PROBLEM = PROBLEM_MEDIA_TYPE
 
 
 def fields(body: dict[str, Any]) -> dict[str, str]:
@@ -49,7 +39,7 @@ def test_a_missing_body_field_is_named(client: TestClient, admin_token: str) -> 
     response = client.post(
         "/v1/admin/api-keys", headers=bearer(admin_token), json={"role": "auditor"}
     )
-    body = problem(response, 422)
+    body = assert_problem(response, 422)
     assert body["type"] == "urn:aeo-registry:problem:invalid"
     assert body["instance"] == "/v1/admin/api-keys"
     assert fields(body) == {"body.user": "Field required"}
@@ -62,7 +52,7 @@ def test_every_bad_field_is_named_at_once(client: TestClient, admin_token: str) 
         headers=bearer(admin_token),
         json={"user": "", "role": "king", "colour": "blue"},
     )
-    body = problem(response, 422)
+    body = assert_problem(response, 422)
     assert set(fields(body)) == {"body.user", "body.role", "body.colour"}
     assert "at least 1 character" in fields(body)["body.user"]
     assert "'admin', 'issuing_officer'" in fields(body)["body.role"]
@@ -75,15 +65,17 @@ def test_malformed_json_names_the_body(client: TestClient, admin_token: str) -> 
         headers=bearer(admin_token) | {"Content-Type": "application/json"},
         content=b'{"user": "x", "role": ',
     )
-    body = problem(response, 422)
+    body = assert_problem(response, 422)
     assert list(fields(body)) == ["body"]
     assert "JSON" in fields(body)["body"]
 
 
 def test_query_and_path_parameters_are_named(client: TestClient, admin_token: str) -> None:
-    body = problem(client.get("/v1/admin/api-keys?limit=0", headers=bearer(admin_token)), 422)
+    body = assert_problem(
+        client.get("/v1/admin/api-keys?limit=0", headers=bearer(admin_token)), 422
+    )
     assert list(fields(body)) == ["query.limit"]
-    body = problem(client.get("/v1/admin/api-keys/abc", headers=bearer(admin_token)), 422)
+    body = assert_problem(client.get("/v1/admin/api-keys/abc", headers=bearer(admin_token)), 422)
     assert list(fields(body)) == ["path.key_id"]
 
 
@@ -96,26 +88,26 @@ def test_a_rule_broken_in_the_service_names_the_field(client: TestClient, admin_
     ]
     for payload, message in cases:
         response = client.post("/v1/admin/api-keys", headers=bearer(admin_token), json=payload)
-        body = problem(response, 422)
+        body = assert_problem(response, 422)
         assert list(fields(body)) == ["body.partner_authority"], payload
         assert message in fields(body)["body.partner_authority"], payload
 
 
 def test_an_unknown_path_and_a_wrong_method_are_problems(client: TestClient) -> None:
-    body = problem(client.get("/v2/nothing"), 404)
+    body = assert_problem(client.get("/v2/nothing"), 404)
     assert body["type"] == "urn:aeo-registry:problem:not-found"
-    body = problem(client.put("/healthz"), 405)
+    body = assert_problem(client.put("/healthz"), 405)
     assert body["type"] == "urn:aeo-registry:problem:method-not-allowed"
 
 
 def test_an_unknown_key_id_is_404(client: TestClient, admin_token: str) -> None:
-    body = problem(client.get("/v1/admin/api-keys/424242", headers=bearer(admin_token)), 404)
+    body = assert_problem(client.get("/v1/admin/api-keys/424242", headers=bearer(admin_token)), 404)
     assert body["detail"] == "no API key with id 424242"
 
 
 def test_revoking_the_last_admin_key_is_409(client: TestClient, admin_token: str) -> None:
     me = client.get("/v1/me", headers=bearer(admin_token)).json()
-    body = problem(
+    body = assert_problem(
         client.delete(f"/v1/admin/api-keys/{me['key_id']}", headers=bearer(admin_token)), 409
     )
     assert "last active admin key" in body["detail"]
@@ -198,10 +190,10 @@ def app_with_failing_routes(settings: Settings) -> FastAPI:
 
 def test_a_chain_revert_answers_its_category_status(app_with_failing_routes: FastAPI) -> None:
     with TestClient(app_with_failing_routes) as client:
-        body = problem(client.get("/test/revert"), 409)
+        body = assert_problem(client.get("/test/revert"), 409)
         assert body["chain_error"] == "CertificateAlreadyRevoked"
         assert body["detail"] == "CertificateAlreadyRevoked(id=0xab)"
-        problem(client.get("/test/chain-down"), 503)
+        assert_problem(client.get("/test/chain-down"), 503)
 
 
 def test_an_unexpected_error_is_a_500_problem_without_a_traceback_and_is_logged(
@@ -209,7 +201,7 @@ def test_an_unexpected_error_is_a_500_problem_without_a_traceback_and_is_logged(
 ) -> None:
     with TestClient(app_with_failing_routes) as client:
         response = client.get("/test/bug", headers={"X-Request-ID": "req-500"})
-    body = problem(response, 500)
+    body = assert_problem(response, 500)
     assert body["type"] == "urn:aeo-registry:problem:internal"
     assert "secret" not in response.text
     assert "Traceback" not in response.text
