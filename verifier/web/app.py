@@ -21,7 +21,7 @@ import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.ids import authority_code
 from verifier.errors import InputError, VerificationError
 from verifier.image import open_image, payload_text_from_image
-from verifier.pipeline import Clock, verify
+from verifier.pipeline import DEFAULT_MAX_AGE, Clock, verify
 from verifier.source import StatusSource
 
 logger = logging.getLogger(__name__)
@@ -277,6 +277,8 @@ def create_app(
     source_factory: Callable[[], StatusSource],
     as_authority: str,
     clock: Clock | None = None,
+    *,
+    max_age: timedelta = DEFAULT_MAX_AGE,
 ) -> Starlette:
     """The page and its API, verifying as administration ``as_authority`` (e.g. ``"KR"``).
 
@@ -284,7 +286,7 @@ def create_app(
     the status source to ask; it owns that source's lifetime. Returning one shared
     ``OfflineCache`` is fine (it is thread-safe); so is choosing per request between a live
     source and the cache. ``clock`` is what ``verify`` takes (a datetime or a callable);
-    ``None`` means the real time.
+    ``None`` means the real time. Status data older than ``max_age`` is flagged stale.
     """
     try:
         authority_code(as_authority)
@@ -301,6 +303,7 @@ def create_app(
             as_authority=as_authority,
             clock=clock_or_now,
             source=source_factory(),
+            max_age=max_age,
         )
         return verdict.to_json(indent=None)
 

@@ -12,6 +12,17 @@ const PAYLOAD_PREFIX = /^AEO\d+:/;
 
 const $ = (id) => document.getElementById(id);
 
+// Brings `element`'s top into view unless it already is in the upper half of the screen
+// (on a laptop the verdict column is always in view; on a phone it sits above the camera).
+function reveal(element) {
+  const top = element.getBoundingClientRect().top;
+  if (top >= 0 && top <= window.innerHeight / 2) {
+    return;
+  }
+  const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  element.scrollIntoView({ block: "start", behavior: still ? "auto" : "smooth" });
+}
+
 const state = {
   authority: "",
   languages: null,
@@ -45,11 +56,14 @@ function setBusy(busy) {
 
 function showVerdict(verdict) {
   state.verdict = verdict;
+  if (state.scanner.running) {
+    setStatus("camera.paused");
+  }
   const focusTarget = renderVerdict($("verdict"), verdict, state.authority);
   $("verdict-actions").hidden = false;
   document.body.classList.add("has-verdict");
   focusTarget.focus({ preventScroll: true });
-  $("verdict-region").scrollIntoView({ block: "start", behavior: "smooth" });
+  reveal($("verdict-region"));
 }
 
 function clearVerdict() {
@@ -132,7 +146,7 @@ function scanNext() {
   } else {
     $("camera-start").focus();
   }
-  $("scan").scrollIntoView({ block: "start", behavior: "smooth" });
+  reveal($("scan"));
 }
 
 function fillLanguageMenu() {
@@ -151,7 +165,11 @@ function fillLanguageMenu() {
 function retranslate() {
   translatePage();
   $("checking-as").textContent = t("app.checking_as", { authority: state.authority });
-  setStatus(state.scanner.running ? "camera.scanning" : "camera.idle");
+  if (!state.scanner.running) {
+    setStatus("camera.idle");
+  } else {
+    setStatus(state.verdict ? "camera.paused" : "camera.scanning");
+  }
   if (state.verdict) {
     renderVerdict($("verdict"), state.verdict, state.authority);
   }

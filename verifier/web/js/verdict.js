@@ -145,6 +145,42 @@ function outcomeText(verdict, authority) {
   return has(key) ? t(key, { authority }) : t("outcome.unknown", { outcome: verdict.outcome });
 }
 
+function factsSection(verdict) {
+  const rows = facts(verdict);
+  if (!rows.length) {
+    return [];
+  }
+  const trusted = confirmed(verdict);
+  const title = element(
+    "h3",
+    trusted ? "section-title" : "section-title section-title--warning",
+    t(trusted ? "facts.confirmed" : "facts.unconfirmed"),
+  );
+  const list = element("dl", trusted ? "facts" : "facts facts--unconfirmed");
+  for (const [key, value] of rows) {
+    const row = element("div", "fact");
+    row.append(element("dt", null, t(key)), element("dd", null, value));
+    list.append(row);
+  }
+  return [title, list];
+}
+
+function reasonsSection(verdict) {
+  const reasons = Array.isArray(verdict.reasons) ? verdict.reasons : [];
+  if (!reasons.length) {
+    return [];
+  }
+  const list = element("ul", "reasons");
+  for (const reason of reasons) {
+    const item = element("li", "reason");
+    item.dataset.code = reason.code;
+    item.append(element("span", "reason-text", reasonText(reason)));
+    item.append(element("code", "reason-code", reason.code));
+    list.append(item);
+  }
+  return [element("h3", "section-title", t("reasons.heading")), list];
+}
+
 // Fills `container` with the verdict; returns the element that should take focus.
 export function renderVerdict(container, verdict, authority) {
   const tone = toneOf(verdict.outcome);
@@ -161,38 +197,10 @@ export function renderVerdict(container, verdict, authority) {
   card.append(banner);
 
   const body = element("div", "verdict-body");
-  const rows = facts(verdict);
-  if (rows.length) {
-    const trusted = confirmed(verdict);
-    body.append(
-      element(
-        "h3",
-        trusted ? "section-title" : "section-title section-title--warning",
-        t(trusted ? "facts.confirmed" : "facts.unconfirmed"),
-      ),
-    );
-    const list = element("dl", trusted ? "facts" : "facts facts--unconfirmed");
-    for (const [key, value] of rows) {
-      const row = element("div", "fact");
-      row.append(element("dt", null, t(key)), element("dd", null, value));
-      list.append(row);
-    }
-    body.append(list);
-  }
-
-  const reasons = Array.isArray(verdict.reasons) ? verdict.reasons : [];
-  if (reasons.length) {
-    body.append(element("h3", "section-title", t("reasons.heading")));
-    const list = element("ul", "reasons");
-    for (const reason of reasons) {
-      const item = element("li", "reason");
-      item.dataset.code = reason.code;
-      item.append(element("span", "reason-text", reasonText(reason)));
-      item.append(element("code", "reason-code", reason.code));
-      list.append(item);
-    }
-    body.append(list);
-  }
+  const details = factsSection(verdict);
+  const why = reasonsSection(verdict);
+  // Green and amber: the officer compares the holder with the papers first. Red: why first.
+  body.append(...(tone === "invalid" ? [...why, ...details] : [...details, ...why]));
 
   const asOf = element("p", verdict.stale ? "as-of as-of--stale" : "as-of");
   asOf.append(
