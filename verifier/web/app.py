@@ -104,7 +104,11 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_api = scope["path"].startswith("/api/")
+        # Mounted under a prefix (the registry API may mount the page), the path still
+        # carries it; the app's own routes start after root_path.
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        is_api = path.removeprefix(root).startswith("/api/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

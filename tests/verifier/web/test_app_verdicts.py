@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from verifier.offline import OfflineCache
 from verifier.source import StatusSource
@@ -114,3 +117,18 @@ def test_a_failing_source_factory_is_a_503_problem_not_a_crash(world: World) -> 
     assert response.status_code == 503
     assert response.json()["code"] == "server"
     assert "FileNotFoundError" not in response.text
+
+
+def test_the_app_works_mounted_under_a_prefix(cache: OfflineCache, world: World) -> None:
+    outer = Starlette(
+        routes=[Mount("/verifier", app=create_app(lambda: cache, as_authority=VERIFIER, clock=NOW))]
+    )
+    with serve(outer) as url, httpx.Client(base_url=f"{url}/verifier/", timeout=60) as client:
+        page = client.get("")
+        assert page.status_code == 200
+        for reference in re.findall(r'(?:src|href)="([^"]*)"', page.text):
+            assert client.get(reference).status_code == 200, reference
+        assert client.get("static/i18n/en.json").status_code == 200
+        response = client.post("api/verify", json={"text": world.texts["recognized"]})
+    assert response.json()["outcome"] == "recognized"
+    assert response.headers["cache-control"] == "no-store"

@@ -7,26 +7,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from verifier.pipeline import STAGES
+from verifier.rules import TIER_NAMES
+from verifier.verdict import Outcome, StageState
 from verifier.web.app import STATIC_DIR
 
 I18N_DIR = STATIC_DIR / "i18n"
 JS_DIR = STATIC_DIR.parent / "js"
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
-OUTCOMES = (
-    "recognized",
-    "not_recognized",
-    "suspended",
-    "revoked",
-    "expired",
-    "not_yet_valid",
-    "superseded",
-    "unknown_certificate",
-    "untrusted_key",
-    "bad_signature",
-    "commitment_mismatch",
-    "malformed",
-    "check_unavailable",
-)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -56,9 +44,17 @@ def test_every_key_the_page_uses_is_in_the_english_catalog() -> None:
     assert sorted(used - set(english)) == []
 
 
-def test_every_outcome_has_a_sentence_in_english() -> None:
+def test_every_name_the_verdict_json_carries_has_an_english_string() -> None:
+    # The page builds these keys from the verdict; the library's enums are the source.
     english = _load(I18N_DIR / "en.json")
-    assert [o for o in OUTCOMES if f"outcome.{o}" not in english] == []
+    expected = (
+        [f"outcome.{outcome.value}" for outcome in Outcome]
+        + [f"stage_name.{stage}" for stage in STAGES]
+        + [f"stage.{state.value}" for state in StageState]
+        + [f"tier.{name}" for name in TIER_NAMES]
+        + [f"camera.{kind}" for kind in ("insecure", "denied", "missing", "failed")]
+    )
+    assert [key for key in expected if key not in english] == []
 
 
 def test_every_request_error_code_the_app_sends_to_the_page_has_a_message() -> None:

@@ -16,7 +16,7 @@ export class RequestError extends Error {
 async function send(init) {
   let response;
   try {
-    response = await fetch("/api/verify", { method: "POST", ...init });
+    response = await fetch("api/verify", { method: "POST", ...init });
   } catch (error) {
     throw new RequestError("network", String(error));
   }
@@ -75,7 +75,7 @@ export async function verifyImage(file) {
 }
 
 export async function loadConfig() {
-  const response = await fetch("/api/config", { cache: "no-cache" });
+  const response = await fetch("api/config", { cache: "no-cache" });
   if (!response.ok) {
     throw new RequestError("server", `HTTP ${response.status}`);
   }

@@ -2,7 +2,8 @@
 // the catalogs. A catalog may leave keys out: English fills the gaps, so a partial
 // translation is still usable at a border post.
 
-const BASE = "/static/i18n/";
+// Relative, so the app also works mounted under a prefix (e.g. /verifier/ in the API).
+const BASE = "static/i18n/";
 const STORAGE_KEY = "aeo-verifier-language";
 
 let fallback = {};
