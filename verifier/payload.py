@@ -506,7 +506,7 @@ def parse_cose(data: bytes) -> CoseSign1:
         obj = obj.value
     if not isinstance(obj, list) or len(obj) != 4:
         raise CoseError("not a COSE_Sign1 array of 4 elements")
-    if _canonical(obj) != _untagged(data, tagged):
+    if _canonical_or_none(obj) != _untagged(data, tagged):
         raise CoseError("COSE_Sign1 is not deterministically encoded (or has trailing bytes)")
     protected, unprotected, payload, signature = obj
     if not isinstance(protected, bytes) or not protected:
@@ -535,7 +535,7 @@ def _decode_protected(protected: bytes) -> tuple[keys.Algorithm, bytes]:
         header = cbor2.loads(protected)
     except Exception as exc:  # see parse_cose
         raise CoseError(f"protected header is not CBOR: {exc}") from exc
-    if not isinstance(header, dict) or _canonical(header) != protected:
+    if not isinstance(header, dict) or _canonical_or_none(header) != protected:
         raise CoseError("protected header is not a deterministically encoded map")
     if set(header) != {_HEADER_ALG, _HEADER_KID}:
         raise CoseError("protected header must hold exactly alg (1) and kid (4)")
@@ -559,11 +559,7 @@ def decode_claims_cbor(payload: bytes) -> dict[object, object]:
         raise CborError(f"payload is not CBOR: {exc}") from exc
     if not isinstance(claims, dict):
         raise CborError(f"payload is a CBOR {type(claims).__name__}, not a map")
-    try:
-        canonical = _canonical(claims)
-    except Exception as exc:  # an unencodable decoded value (a tag cbor2 turned into an object)
-        raise CborError(f"payload holds a value AEO1 does not use: {exc}") from exc
-    if canonical != payload:
+    if _canonical_or_none(claims) != payload:
         raise CborError(
             "payload is not deterministically encoded CBOR (key order, lengths, "
             "duplicate keys or trailing bytes)"
@@ -571,8 +567,14 @@ def decode_claims_cbor(payload: bytes) -> dict[object, object]:
     return claims
 
 
-def _canonical(obj: object) -> bytes:
-    return bytes(cbor2.dumps(obj, canonical=True))
+def _canonical_or_none(obj: object) -> bytes | None:
+    """The deterministic encoding of a decoded value; ``None`` when the value cannot be
+    encoded again (cbor2 decodes break markers and some tags into objects it cannot write),
+    which means the input was not deterministic CBOR either."""
+    try:
+        return bytes(cbor2.dumps(obj, canonical=True))
+    except Exception:  # cbor2's encode errors vary by value type; any of them means "no"
+        return None
 
 
 def _untagged(data: bytes, tagged: bool) -> bytes:
