@@ -235,6 +235,23 @@ class OfflineCache:
             )
         return applied
 
+    def reset(self) -> None:
+        """Forgets every row, the sync point included, in one transaction: after a chain
+        rewind the cached state belongs to blocks that no longer exist, and the next sync
+        must start again from the deploy block (see :func:`verifier.sync.sync`)."""
+        tables = (
+            "status_changes",
+            "mra_parties",
+            "certificates",
+            "mras",
+            "signing_keys",
+            "authorities",
+            "sync_state",
+        )
+        with self._transaction() as db:
+            for table in tables:  # children before parents, for the foreign keys
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
     # ------------------------------------------------------------ reads (StatusSource)
 
     def sync_point(self) -> SyncPoint | None:
