@@ -25,8 +25,9 @@ from .metrics import Metrics
 from .middleware import RequestContextMiddleware
 from .ratelimit import TokenBucketLimiter
 from .readiness import ReadinessCheck, database_check
-from .routes import ops, v1
+from .routes import certificates, operations, ops, v1
 from .settings import Settings, get_settings
+from .workers import ChainAccess, start_workers
 
 DESCRIPTION = """\
 One customs administration's registry of AEO certificates and Mutual Recognition
@@ -41,6 +42,8 @@ OPENAPI_TAGS = [
     {"name": "me", "description": "The calling key."},
     {"name": "api keys", "description": "Users and their API keys (administrators)."},
     {"name": "operations", "description": "Health, readiness and metrics (no key needed)."},
+    {"name": "certificates", "description": "Issue and change certificates; search, history."},
+    {"name": "accepted writes", "description": "Chain writes accepted with 202, to poll."},
 ]
 
 
@@ -97,10 +100,13 @@ def create_app(
     settings: Settings | None = None,
     *,
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    chain_access: ChainAccess | None = None,
 ) -> FastAPI:
     """Build the service for ``settings`` (default: from the ``AEO_*`` environment).
 
     ``readiness_checks`` adds named checks to ``/readyz`` beside the database's.
+    ``chain_access`` hands the sender and the indexer a connected chain (tests, the demo);
+    by default they connect as the settings say (``registry_api.workers``).
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
@@ -112,7 +118,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade_database, engine)
+        workers = await run_in_threadpool(start_workers, app, chain_access)
         yield
+        await run_in_threadpool(workers.stop)
         engine.dispose()
 
     app = FastAPI(
@@ -136,4 +144,6 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(ops.router)
     app.include_router(v1)
+    app.include_router(certificates.router, prefix="/v1")
+    app.include_router(operations.router, prefix="/v1")
     return app

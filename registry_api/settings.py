@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     )
 
     indexer_poll_interval: float = Field(default=2.0, gt=0, le=3600)
+    indexer_max_lag_blocks: int = Field(
+        default=20, ge=0, description="/readyz fails when the indexer is further behind the head."
+    )
+    sender_poll_interval: float = Field(
+        default=0.5, gt=0, le=60, description="Seconds between passes of the outbox sender."
+    )
+    run_workers: bool = Field(
+        default=True,
+        description="Run the outbox sender and the indexer in this process (false: tests "
+        "that drive them by hand, or an API-only replica).",
+    )
     rate_limit_per_minute: int = Field(
         default=600, gt=0, description="Sustained requests per minute allowed per API key."
     )

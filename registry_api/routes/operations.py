@@ -18,7 +18,7 @@ from ..outbox import IDEMPOTENCY_HEADER, check_idempotency_key, get_operation
 from ..schemas.operations import OperationPublic
 from ..schemas.problems import AUTH_PROBLEMS, problem_responses
 
-router = APIRouter(prefix="/operations", tags=["operations"])
+router = APIRouter(prefix="/operations", tags=["accepted writes"])
 
 #: the staff of this administration (partners and border officers see no operations)
 STAFF_ROLES = (Role.ADMIN, Role.ISSUING_OFFICER, Role.MRA_OFFICER, Role.AUDITOR)

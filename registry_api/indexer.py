@@ -1,0 +1,888 @@
+"""The indexer: follows the registry contracts' events into this administration's database.
+
+It is the only source of certificate history, on-chain status, the consortium's members,
+accounts, signing keys and MRAs as the API serves them, and the only writer of the partner
+feed (``feed_entries``, described in docs/api.md under "Feed entries"). Reads never ask the
+chain.
+
+Each pass of :meth:`Indexer.run_once`:
+
+1. checks that the block under the stored cursor is still the chain's (same hash); if not,
+   the chain rewound (a reorganisation, or a node restarted from an older state): the index
+   rolls back to the last block it still agrees with and re-indexes from there;
+2. reads events page by page (at most 1,000 blocks a page: Besu's log-range limit) and
+   applies each page in one database transaction, cursor (block and hash) included. Events
+   are keyed by (transaction hash, log index), so a page delivered twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
+from enum import IntEnum, IntFlag
+from typing import Any
+
+import sqlalchemy as sa
+from hexbytes import HexBytes
+from sqlalchemy.orm import Session, sessionmaker
+from web3.exceptions import BlockNotFound
+
+from contracts import ids
+from contracts.chain import Chain
+from contracts.client import (
+    OPEN_ENDED,
+    AuthorityStatus,
+    MraState,
+    RegistryReader,
+)
+from contracts.client import (
+    CertificateStatus as ChainStatus,
+)
+from contracts.deploy import Deployment
+from contracts.errors import ChainUnavailableError, translate_errors
+from contracts.events import (
+    BESU_MAX_LOG_RANGE,
+    AccountAdded,
+    AccountRemoved,
+    AuthorityAdmitted,
+    AuthorityReinstated,
+    AuthorityRemoved,
+    AuthoritySuspended,
+    BootstrapClosed,
+    CertificateAmended,
+    CertificateIssued,
+    CertificateRenewed,
+    CertificateStatusChanged,
+    ChainEvent,
+    MembershipExecuted,
+    MembershipProposed,
+    MembershipVoted,
+    MraInForce,
+    MraProposed,
+    MraResumed,
+    MraSigned,
+    MraSuspended,
+    MraTerminated,
+    SigningKeyRegistered,
+    SigningKeyRevoked,
+    iter_event_pages,
+)
+
+from .db import (
+    Authority,
+    AuthorityAccount,
+    Certificate,
+    CertificateEvent,
+    CertificateStatus,
+    FeedEntry,
+    IndexedSigningKey,
+    IndexerCursor,
+    Mra,
+    MraParty,
+    Operation,
+)
+from .metrics import Metrics
+from .outbox import operation_details
+from .records import CertificateRecord
+
+logger = logging.getLogger("registry_api.indexer")
+
+CURSOR_NAME = "registry"
+#: how many stored block hashes a rewind compares with the chain per round trip
+_SAFE_POINT_BATCH = 64
+
+CertificateChange = (
+    CertificateIssued | CertificateAmended | CertificateRenewed | CertificateStatusChanged
+)
+CertificateEventTypes = (
+    CertificateIssued,
+    CertificateAmended,
+    CertificateRenewed,
+    CertificateStatusChanged,
+)
+
+_STATUS_NAMES = {
+    ChainStatus.ACTIVE: "active",
+    ChainStatus.SUSPENDED: "suspended",
+    ChainStatus.REVOKED: "revoked",
+}
+_OWN_STATUS = {
+    "active": CertificateStatus.ACTIVE,
+    "suspended": CertificateStatus.SUSPENDED,
+    "revoked": CertificateStatus.REVOKED,
+}
+_STATUS_CHANGE_KIND = {
+    ChainStatus.ACTIVE: "reinstated",
+    ChainStatus.SUSPENDED: "suspended",
+    ChainStatus.REVOKED: "revoked",
+}
+_FEED_KINDS: dict[type[ChainEvent], str] = {
+    AuthorityAdmitted: "authority.admitted",
+    AuthoritySuspended: "authority.suspended",
+    AuthorityReinstated: "authority.reinstated",
+    AuthorityRemoved: "authority.removed",
+    BootstrapClosed: "consortium.bootstrap_closed",
+    MembershipProposed: "membership.proposed",
+    MembershipVoted: "membership.voted",
+    MembershipExecuted: "membership.executed",
+    AccountAdded: "account.added",
+    AccountRemoved: "account.removed",
+    SigningKeyRegistered: "signing_key.registered",
+    SigningKeyRevoked: "signing_key.revoked",
+    MraProposed: "mra.proposed",
+    MraSigned: "mra.signed",
+    MraInForce: "mra.in_force",
+    MraSuspended: "mra.suspended",
+    MraResumed: "mra.resumed",
+    MraTerminated: "mra.terminated",
+}
+_MRA_STATES = {
+    MraState.PROPOSED: "proposed",
+    MraState.SIGNED: "in_force",
+    MraState.SUSPENDED: "suspended",
+    MraState.TERMINATED: "terminated",
+}
+
+
+# ---------------------------------------------------------------------- JSON forms
+
+
+def jsonable(value: Any) -> Any:
+    """An event value as JSON: bytes as 0x hex, enums and flags as integers."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, IntEnum | IntFlag):
+        return int(value)
+    if isinstance(value, tuple | list):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def event_args(event: ChainEvent) -> dict[str, Any]:
+    """The event's own arguments (not where it happened), JSON-safe."""
+    meta = {f.name for f in fields(ChainEvent)}
+    return {f.name: jsonable(getattr(event, f.name)) for f in fields(event) if f.name not in meta}
+
+
+def block_time(event: ChainEvent) -> datetime:
+    return datetime.fromtimestamp(event.block_timestamp, UTC)
+
+
+def chain_position(event: ChainEvent) -> dict[str, Any]:
+    return {
+        "block_number": event.block_number,
+        "block_hash": "0x" + event.block_hash.hex(),
+        "block_time": block_time(event).isoformat().replace("+00:00", "Z"),
+        "tx_hash": "0x" + event.tx_hash.hex(),
+        "log_index": event.log_index,
+    }
+
+
+def _day_iso(day: int | None) -> str | None:
+    if day is None or day == OPEN_ENDED:
+        return None
+    return ids.from_day(day).isoformat()
+
+
+def mra_key(mra_id: int) -> bytes:
+    """An MRA's on-chain uint256 id as the 32 bytes the ``mras`` table keys it by."""
+    return mra_id.to_bytes(32, "big")
+
+
+# ---------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True, slots=True)
+class IndexerStatus:
+    ok: bool
+    block: int | None
+    head: int | None
+    last_error: str | None
+
+    @property
+    def lag(self) -> int | None:
+        if self.block is None or self.head is None:
+            return None
+        return max(self.head - self.block, 0)
+
+
+class Indexer:
+    """Indexes the events of ``deployment`` on ``chain`` for ``authority``'s database.
+
+    Thread-safe: passes are serialized, so a test can call :meth:`run_once` while the
+    worker thread runs.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        chain: Chain,
+        deployment: Deployment,
+        authority: str,
+        *,
+        metrics: Metrics | None = None,
+        page_size: int = BESU_MAX_LOG_RANGE,
+    ) -> None:
+        if not 1 <= page_size <= BESU_MAX_LOG_RANGE:
+            raise ValueError(f"page_size must be 1..{BESU_MAX_LOG_RANGE}; got {page_size}")
+        self.session_factory = session_factory
+        self.chain = chain
+        self.deployment = deployment
+        self.authority = authority
+        self.metrics = metrics
+        self.page_size = page_size
+        self.reader = RegistryReader(chain, deployment)
+        self._lock = threading.Lock()
+        self._ok = False
+        self._head: int | None = None
+        self._block: int | None = None
+        self._last_error: str | None = None
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def status(self) -> IndexerStatus:
+        return IndexerStatus(self._ok, self._block, self._head, self._last_error)
+
+    def cursor(self) -> int:
+        """The last block whose events are all in the database."""
+        with self.session_factory() as session:
+            return self._cursor(session).block_number
+
+    def run_once(self, max_pages: int | None = None) -> int:
+        """Index up to the chain head (or ``max_pages`` pages); returns the number of events
+        applied. A chain outage ends the pass quietly; the next pass resumes from the cursor."""
+        with self._lock:
+            try:
+                applied = self._run(max_pages)
+            except ChainUnavailableError as exc:
+                if self._ok or self._last_error is None:
+                    logger.warning("the chain is unavailable; indexing waits: %s", exc)
+                self._ok = False
+                self._last_error = str(exc)
+                return 0
+            self._ok = True
+            self._last_error = None
+            return applied
+
+    # ------------------------------------------------------------------ passes
+
+    def _cursor(self, session: Session) -> IndexerCursor:
+        cursor = session.get(IndexerCursor, CURSOR_NAME)
+        if cursor is None:
+            cursor = IndexerCursor(
+                name=CURSOR_NAME, block_number=self.deployment.start_block - 1, block_hash=None
+            )
+            session.add(cursor)
+            session.flush()
+        return cursor
+
+    def _block_hash(self, number: int) -> bytes | None:
+        """The canonical hash of block ``number``, or None past the head."""
+        try:
+            with translate_errors("reading a block header"):
+                block = self.chain.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+        block_hash = block.get("hash")
+        return bytes(block_hash) if block_hash is not None else None
+
+    def _run(self, max_pages: int | None) -> int:
+        head = self.chain.block_number()
+        self._head = head
+        with self.session_factory() as session:
+            cursor = self._cursor(session)
+            session.commit()
+            if cursor.block_hash is not None and (
+                cursor.block_number > head
+                or self._block_hash(cursor.block_number) != cursor.block_hash
+            ):
+                self._rewind(session, cursor, head)
+            start = cursor.block_number + 1
+        self._update_metrics(start - 1, head)
+        applied = 0
+        pages = 0
+        while start <= head and (max_pages is None or pages < max_pages):
+            stop = min(start + self.page_size - 1, head)
+            stop_hash = self._block_hash(stop)
+            page = next(iter_event_pages(self.chain, self.deployment, start, stop, self.page_size))
+            if stop_hash is None or self._block_hash(stop) != stop_hash:
+                # The chain changed under the page: the next pass starts with the rewind check.
+                logger.warning("blocks %s..%s changed while being read; retrying", start, stop)
+                break
+            with self.session_factory() as session:
+                cursor = self._cursor(session)
+                if cursor.block_number != start - 1:
+                    break  # another pass moved the cursor (cannot happen under the lock)
+                applied += self.apply_events(session, page.events)
+                cursor.block_number = stop
+                cursor.block_hash = stop_hash
+                session.commit()
+            self._update_metrics(stop, head)
+            start = stop + 1
+            pages += 1
+        return applied
+
+    def _update_metrics(self, block: int, head: int) -> None:
+        self._block = block
+        if self.metrics is not None:
+            self.metrics.indexer_block.set(block)
+            self.metrics.indexer_lag_blocks.set(max(head - block, 0))
+
+    # ------------------------------------------------------------------ applying events
+
+    def apply_events(self, session: Session, events: Sequence[ChainEvent]) -> int:
+        """Apply ``events`` (in chain order) to the session; no commit. Events already in
+        the database are skipped, so delivering them twice is harmless. Returns how many
+        were new."""
+        applied = 0
+        for event in events:
+            if isinstance(event, CertificateEventTypes):
+                if self._apply_certificate_event(session, event):
+                    applied += 1
+                continue
+            if self._seen(session, event):
+                continue
+            self._apply_consortium_event(session, event)
+            applied += 1
+            session.flush()
+        return applied
+
+    def _seen(self, session: Session, event: ChainEvent) -> bool:
+        """Whether a non-certificate event already has its feed entry (or, for events not in
+        this feed, was applied: those upserts are idempotent anyway)."""
+        tx_hash = "0x" + event.tx_hash.hex()
+        candidates = session.scalars(
+            sa.select(FeedEntry).where(
+                FeedEntry.block_number == event.block_number,
+                FeedEntry.event_id.is_(None),
+            )
+        ).all()
+        for entry in candidates:
+            position = entry.payload.get("chain") or {}
+            if (
+                position.get("tx_hash") == tx_hash
+                and position.get("log_index") == event.log_index
+                and "retracted_by" not in entry.payload
+            ):
+                return True
+        return False
+
+    # certificates
+
+    def _previous(self, session: Session, certificate_id: bytes) -> CertificateEvent | None:
+        return session.scalars(
+            sa.select(CertificateEvent)
+            .where(CertificateEvent.certificate_id == certificate_id)
+            .order_by(CertificateEvent.block_number.desc(), CertificateEvent.log_index.desc())
+            .limit(1)
+        ).first()
+
+    def _apply_certificate_event(
+        self,
+        session: Session,
+        event: CertificateChange,
+    ) -> bool:
+        exists = session.scalar(
+            sa.select(CertificateEvent.id).where(
+                CertificateEvent.tx_hash == event.tx_hash,
+                CertificateEvent.log_index == event.log_index,
+            )
+        )
+        if exists is not None:
+            return False
+        previous = self._previous(session, event.certificate_id)
+        state: dict[str, Any] = dict(previous.data.get("state", {})) if previous else {}
+        number = previous.number if previous is not None else None
+        reason: int | None = None
+        if isinstance(event, CertificateIssued):
+            number = event.number_str
+            kind = "issued"
+            state = {
+                "status": "active",
+                "version": 1,
+                "tiers": int(event.tiers),
+                "valid_from": event.valid_from,
+                "valid_until": event.valid_until,
+                "holder_ref": "0x" + event.holder_ref.hex(),
+                "commitment": "0x" + event.commitment.hex(),
+            }
+        elif isinstance(event, CertificateAmended):
+            kind = "amended"
+            reason = int(event.reason)
+            state |= {
+                "version": event.version,
+                "tiers": int(event.tiers),
+                "holder_ref": "0x" + event.holder_ref.hex(),
+                "commitment": "0x" + event.commitment.hex(),
+            }
+        elif isinstance(event, CertificateRenewed):
+            kind = "renewed"
+            reason = int(event.reason)
+            state |= {"valid_until": event.valid_until}
+        else:
+            kind = _STATUS_CHANGE_KIND[event.status]
+            reason = int(event.reason)
+            state |= {"status": _STATUS_NAMES[event.status]}
+
+        data: dict[str, Any] = {
+            "event": event.event_name,
+            "args": event_args(event),
+            "state": state,
+        }
+        operation = self._operation_of(session, event)
+        if operation is not None:
+            data["operation"] = {
+                "id": str(operation.id),
+                "kind": operation.kind,
+                "api_key_id": operation.api_key_id,
+            }
+        own = event.issuer == self.authority
+        certificate = None
+        if own and number is not None:
+            certificate = session.scalars(
+                sa.select(Certificate).where(Certificate.certificate_id == event.certificate_id)
+            ).one_or_none()
+            if certificate is not None:
+                self._apply_to_own(certificate, event, state, operation)
+                data["record"] = certificate.to_record().canonical_dict()
+
+        row = CertificateEvent(
+            certificate_id=event.certificate_id,
+            issuer=event.issuer,
+            number=number,
+            kind=kind,
+            status=state.get("status"),
+            reason_code=reason,
+            operator=event.operator,
+            version=state.get("version"),
+            commitment=bytes(HexBytes(state["commitment"])) if state.get("commitment") else None,
+            data=data,
+            tx_hash=event.tx_hash,
+            block_number=event.block_number,
+            block_hash=event.block_hash,
+            log_index=event.log_index,
+            block_time=block_time(event),
+        )
+        session.add(row)
+        session.flush()
+        if own:
+            session.add(
+                FeedEntry(
+                    event_id=row.id,
+                    kind=f"certificate.{kind}",
+                    certificate_id=event.certificate_id,
+                    number=number,
+                    tiers=state.get("tiers"),
+                    payload={
+                        "event": event.event_name,
+                        "chain": chain_position(event),
+                        "data": data["args"],
+                        "certificate": {
+                            "issuer": event.issuer,
+                            "number": number,
+                            "status": state.get("status"),
+                            "version": state.get("version"),
+                            "tiers": state.get("tiers"),
+                            "valid_from": _day_iso(state.get("valid_from")),
+                            "valid_until": _day_iso(state.get("valid_until")),
+                        },
+                    },
+                    block_number=event.block_number,
+                )
+            )
+            session.flush()
+        return True
+
+    def _operation_of(self, session: Session, event: ChainEvent) -> Operation | None:
+        """This service's operation that sent the event's transaction, if any."""
+        return session.scalars(
+            sa.select(Operation).where(Operation.tx_hash == event.tx_hash).limit(1)
+        ).first()
+
+    def _apply_to_own(
+        self,
+        certificate: Certificate,
+        event: CertificateChange,
+        state: dict[str, Any],
+        operation: Operation | None,
+    ) -> None:
+        details = operation_details(operation) if operation is not None else {}
+        if isinstance(event, CertificateAmended):
+            raw = details.get("record")
+            if raw is not None:
+                record = CertificateRecord.model_validate(raw)
+                if record.commitment() == event.commitment:
+                    certificate.apply_record(record)
+            if certificate.commitment != event.commitment:
+                logger.warning(
+                    "certificate %s was amended on-chain to a record this database does not "
+                    "hold (commitment 0x%s)",
+                    certificate.number,
+                    event.commitment.hex(),
+                )
+        elif isinstance(event, CertificateIssued) and certificate.commitment != event.commitment:
+            logger.warning(
+                "certificate %s was issued on-chain with another commitment than the stored "
+                "record's",
+                certificate.number,
+            )
+        if isinstance(event, CertificateStatusChanged):
+            certificate.status_reason = int(event.reason)
+            deadline = details.get("remedy_deadline")
+            certificate.remedy_deadline = (
+                date.fromisoformat(deadline)
+                if event.status is ChainStatus.SUSPENDED and deadline
+                else None
+            )
+        certificate.status = _OWN_STATUS[state["status"]]
+        certificate.version = int(state["version"])
+
+    # consortium and MRAs
+
+    def _feed(
+        self, session: Session, event: ChainEvent, extra: dict[str, Any] | None = None
+    ) -> None:
+        payload: dict[str, Any] = {
+            "event": event.event_name,
+            "chain": chain_position(event),
+            "data": event_args(event),
+        }
+        payload |= extra or {}
+        session.add(
+            FeedEntry(
+                event_id=None,
+                kind=_FEED_KINDS[type(event)],
+                certificate_id=None,
+                number=None,
+                tiers=None,
+                payload=payload,
+                block_number=event.block_number,
+            )
+        )
+
+    def _authority(self, session: Session, code: str, block: int) -> Authority:
+        authority = session.get(Authority, code)
+        if authority is None:
+            # Known only through a later event (a rewind dropped its admission): the chain
+            # still knows it.
+            authority = Authority(code=code, name=code, status="active", updated_block=block)
+            session.add(authority)
+            self._refresh_authority(session, authority)
+            session.flush()
+        return authority
+
+    def _apply_consortium_event(self, session: Session, event: ChainEvent) -> None:
+        block = event.block_number
+        when = block_time(event)
+        if isinstance(event, AuthorityAdmitted):
+            authority = session.get(Authority, event.code)
+            if authority is None:
+                authority = Authority(code=event.code, name=event.name, status="active")
+                session.add(authority)
+            authority.name = event.name
+            authority.status = "active"
+            authority.admitted_at = when
+            authority.status_changed_at = when
+            authority.updated_block = block
+        elif isinstance(event, AuthoritySuspended | AuthorityReinstated | AuthorityRemoved):
+            authority = self._authority(session, event.code, block)
+            authority.status = {
+                AuthoritySuspended: "suspended",
+                AuthorityReinstated: "active",
+                AuthorityRemoved: "removed",
+            }[type(event)]
+            authority.status_changed_at = when
+            authority.updated_block = block
+        elif isinstance(event, AccountAdded):
+            self._authority(session, event.authority, block)
+            account = session.get(AuthorityAccount, event.account)
+            if account is None:
+                account = AuthorityAccount(address=event.account)
+                session.add(account)
+            account.authority = event.authority
+            account.roles = int(event.roles)
+            account.updated_block = block
+        elif isinstance(event, AccountRemoved):
+            account = session.get(AuthorityAccount, event.account)
+            if account is not None:
+                session.delete(account)
+        elif isinstance(event, SigningKeyRegistered):
+            self._authority(session, event.authority, block)
+            key = session.get(IndexedSigningKey, event.kid)
+            if key is None:
+                key = IndexedSigningKey(kid=event.kid)
+                session.add(key)
+            key.authority = event.authority
+            key.algorithm = int(event.algorithm)
+            key.public_key = event.public_key
+            key.valid_from = datetime.fromtimestamp(event.valid_from, UTC)
+            key.revoked_at = None
+            key.updated_block = block
+        elif isinstance(event, SigningKeyRevoked):
+            key = session.get(IndexedSigningKey, event.kid)
+            if key is not None:
+                key.revoked_at = datetime.fromtimestamp(event.revoked_at, UTC)
+                key.updated_block = block
+        elif isinstance(
+            event, MraProposed | MraSigned | MraInForce | MraSuspended | MraResumed | MraTerminated
+        ):
+            mra = self._apply_mra_event(session, event)
+            if mra is not None and self.authority in {p.authority for p in mra.parties}:
+                self._feed(
+                    session,
+                    event,
+                    {
+                        "mra": {
+                            "mra_id": event.mra_id,
+                            "parties": [p.authority for p in mra.parties],
+                            "status": mra.status,
+                        }
+                    },
+                )
+            return
+        self._feed(session, event)
+
+    def _apply_mra_event(self, session: Session, event: ChainEvent) -> Mra | None:
+        assert isinstance(
+            event, MraProposed | MraSigned | MraInForce | MraSuspended | MraResumed | MraTerminated
+        )
+        key = mra_key(event.mra_id)
+        when = block_time(event)
+        known = session.get(Mra, key)
+        if known is not None and known.updated_block > event.block_number:
+            # An old event delivered again (MRAs of others have no feed entry to tell):
+            # the row already holds what later blocks did.
+            return known
+        if isinstance(event, MraProposed):
+            mra = session.get(Mra, key)
+            if mra is None:
+                mra = Mra(mra_id=key)
+                session.add(mra)
+            mra.status = "proposed"
+            mra.proposer = event.party
+            mra.effective_from = ids.from_day(event.effective_from)
+            mra.ends_on = ids.from_day(event.ends_on) if event.ends_on else None
+            mra.text_hash = event.text_hash
+            mra.updated_block = event.block_number
+            mra.parties = [
+                MraParty(authority=party, recognized_tiers=int(tiers), signed_at=None)
+                for party, tiers in zip(event.parties, event.recognized_tiers, strict=True)
+            ]
+            return mra
+        mra = session.get(Mra, key)
+        if mra is None:
+            mra = self._mra_from_chain(session, event.mra_id, event.block_number)
+            if mra is None:
+                return None
+        if isinstance(event, MraSigned):
+            for party in mra.parties:
+                if party.authority == event.party:
+                    party.signed_at = when
+        elif isinstance(event, MraInForce | MraResumed):
+            mra.status = "in_force"
+        elif isinstance(event, MraSuspended):
+            mra.status = "suspended"
+        elif isinstance(event, MraTerminated):
+            mra.status = "terminated"
+        mra.updated_block = event.block_number
+        return mra
+
+    # ------------------------------------------------------------------ refresh from views
+
+    def _refresh_authority(self, session: Session, authority: Authority) -> bool:
+        """Set ``authority`` from the chain's view; False when the chain does not know it."""
+        view = self.reader.get_authority(authority.code)
+        if not view.known:
+            return False
+        authority.name = view.name
+        authority.status = {
+            AuthorityStatus.ACTIVE: "active",
+            AuthorityStatus.SUSPENDED: "suspended",
+            AuthorityStatus.REMOVED: "removed",
+        }[view.status]
+        authority.admitted_at = datetime.fromtimestamp(view.admitted_at, UTC)
+        authority.status_changed_at = datetime.fromtimestamp(view.status_changed_at, UTC)
+        return True
+
+    def _mra_from_chain(self, session: Session, mra_id: int, block: int) -> Mra | None:
+        view = self.reader.get_mra(mra_id)
+        if not view.known or view.state not in _MRA_STATES:
+            return None
+        key = mra_key(mra_id)
+        mra = session.get(Mra, key)
+        if mra is None:
+            mra = Mra(mra_id=key)
+            session.add(mra)
+        signed_before = {p.authority: p.signed_at for p in mra.parties}
+        mra.status = _MRA_STATES[view.state]
+        mra.proposer = view.proposer or ""
+        mra.effective_from = ids.from_day(view.effective_from)
+        mra.ends_on = ids.from_day(view.ends_on) if view.ends_on else None
+        mra.text_hash = view.text_hash
+        mra.updated_block = block
+        proposed = datetime.fromtimestamp(view.proposed_at, UTC)
+        mra.parties = [
+            MraParty(
+                authority=party,
+                recognized_tiers=int(tiers),
+                signed_at=(signed_before.get(party) or proposed) if signed else None,
+            )
+            for party, tiers, signed in zip(
+                view.parties, view.recognized_tiers, view.signed, strict=True
+            )
+        ]
+        return mra
+
+    # ------------------------------------------------------------------ rewinds
+
+    def _safe_point(self, session: Session, cursor: IndexerCursor, head: int) -> int:
+        """The highest indexed block the chain still has with the same hash: everything at
+        or below it is unchanged (each block hash commits to its parent)."""
+        floor = self.deployment.start_block - 1
+        top = min(cursor.block_number, head)
+        known: dict[int, bytes] = {}
+        if cursor.block_hash is not None and cursor.block_number <= head:
+            known[cursor.block_number] = cursor.block_hash
+        for number, block_hash in session.execute(
+            sa.select(CertificateEvent.block_number, CertificateEvent.block_hash)
+            .where(CertificateEvent.block_number <= top)
+            .distinct()
+        ):
+            known[number] = block_hash
+        for number, payload in session.execute(
+            sa.select(FeedEntry.block_number, FeedEntry.payload).where(
+                FeedEntry.block_number <= top, FeedEntry.kind != "chain.rewound"
+            )
+        ):
+            raw = (payload.get("chain") or {}).get("block_hash")
+            if raw and "retracted_by" not in payload:
+                known[number] = bytes(HexBytes(raw))
+        for number in sorted(known, reverse=True):
+            if self._block_hash(number) == known[number]:
+                return number
+        return floor
+
+    def _rewind(self, session: Session, cursor: IndexerCursor, head: int) -> None:
+        safe = self._safe_point(session, cursor, head)
+        logger.warning(
+            "the chain no longer has block %s as indexed (head %s): rolling back to block %s",
+            cursor.block_number,
+            head,
+            safe,
+        )
+        dropped = session.scalars(
+            sa.select(CertificateEvent).where(CertificateEvent.block_number > safe)
+        ).all()
+        affected = {event.certificate_id for event in dropped}
+        retracted = session.scalars(
+            sa.select(FeedEntry)
+            .where(FeedEntry.block_number > safe, FeedEntry.kind != "chain.rewound")
+            .order_by(FeedEntry.sequence)
+        ).all()
+        retracted = [entry for entry in retracted if "retracted_by" not in entry.payload]
+        marker = FeedEntry(
+            event_id=None,
+            kind="chain.rewound",
+            certificate_id=None,
+            number=None,
+            tiers=None,
+            payload={
+                "from_block": safe + 1,
+                "retracted": [entry.sequence for entry in retracted],
+            },
+            block_number=max(safe, 0),
+        )
+        session.add(marker)
+        session.flush()
+        for entry in retracted:
+            entry.event_id = None
+            entry.payload = {**entry.payload, "retracted_by": marker.sequence}
+        session.flush()
+        for event in dropped:
+            session.delete(event)
+        session.flush()
+
+        for certificate in session.scalars(
+            sa.select(Certificate).where(Certificate.certificate_id.in_(affected))
+        ):
+            self._restore_own(session, certificate)
+        self._refresh_after(session, safe)
+
+        cursor.block_number = safe
+        cursor.block_hash = self._block_hash(safe) if safe >= self.deployment.start_block else None
+        session.commit()
+        if self.metrics is not None:
+            self.metrics.indexer_block.set(safe)
+
+    def _restore_own(self, session: Session, certificate: Certificate) -> None:
+        """Put one of ours back as its remaining history says (nothing left: pending, its
+        operation will be sent again)."""
+        latest = self._previous(session, certificate.certificate_id)
+        if latest is None:
+            certificate.status = CertificateStatus.PENDING
+            certificate.version = 1
+            certificate.status_reason = None
+            certificate.remedy_deadline = None
+            return
+        state = latest.data.get("state", {})
+        raw = latest.data.get("record")
+        if raw is not None:
+            certificate.apply_record(CertificateRecord.model_validate(raw))
+        certificate.status = _OWN_STATUS[state["status"]]
+        certificate.version = int(state["version"])
+        if latest.kind in {"suspended", "revoked"}:
+            certificate.status_reason = latest.reason_code
+        else:
+            certificate.status_reason = None
+            certificate.remedy_deadline = None
+
+    def _refresh_after(self, session: Session, safe: int) -> None:
+        """Rows last changed by dropped blocks: set them from the chain's current view (the
+        re-indexed events then replay on top and end in the same state)."""
+        for mra in session.scalars(sa.select(Mra).where(Mra.updated_block > safe)).all():
+            mra_id = int.from_bytes(mra.mra_id, "big")
+            if self._mra_from_chain(session, mra_id, safe) is None:
+                session.delete(mra)
+        for key in session.scalars(
+            sa.select(IndexedSigningKey).where(IndexedSigningKey.updated_block > safe)
+        ).all():
+            view = self.reader.get_signing_key(key.kid)
+            if not view.known:
+                session.delete(key)
+                continue
+            key.revoked_at = (
+                datetime.fromtimestamp(view.revoked_at, UTC) if view.revoked_at else None
+            )
+            key.updated_block = safe
+        for account in session.scalars(
+            sa.select(AuthorityAccount).where(AuthorityAccount.updated_block > safe)
+        ).all():
+            info = self.reader.account_of(account.address)
+            if info.authority is None:
+                session.delete(account)
+                continue
+            account.authority = info.authority
+            account.roles = int(info.roles)
+            account.updated_block = safe
+        session.flush()
+        for authority in session.scalars(
+            sa.select(Authority).where(Authority.updated_block > safe)
+        ).all():
+            if self._refresh_authority(session, authority):
+                authority.updated_block = safe
+                continue
+            for account in session.scalars(
+                sa.select(AuthorityAccount).where(AuthorityAccount.authority == authority.code)
+            ).all():
+                session.delete(account)
+            for key in session.scalars(
+                sa.select(IndexedSigningKey).where(IndexedSigningKey.authority == authority.code)
+            ).all():
+                session.delete(key)
+            session.flush()
+            session.delete(authority)
+        session.flush()

@@ -1,0 +1,468 @@
+"""The outbox sender: turns accepted operations into mined transactions, exactly once.
+
+One sender works for this administration's operator account. Each pass of
+:meth:`OutboxSender.run_once`:
+
+1. reconciles with the chain when needed (at start, and after the chain failed): mined
+   receipts are recorded; operations whose transaction vanished because the node lost its
+   last blocks go back to ``signed`` and are rebroadcast with their stored bytes; a nonce
+   that a transaction not ours consumed sends its operation back to ``pending`` (it is
+   signed anew: ours can never be mined); the next nonce is the larger of the chain's
+   pending nonce and one above the highest nonce this outbox holds in flight;
+2. broadcasts ``signed`` operations (stored bytes, in nonce order) and follows
+   ``submitted`` ones to their receipt (``confirmed`` or ``failed`` with the decoded
+   revert); a submitted transaction the node no longer knows is broadcast again;
+3. takes ``pending`` operations in the order they were accepted: estimates gas (a revert
+   here fails the operation with the decoded reason and sends nothing), signs with the next
+   nonce, **commits the signed raw transaction, its hash and nonce**, and only then
+   broadcasts it.
+
+So a crash at any point leaves either an unsigned operation (signed later), or stored bytes
+that are broadcast again (the node answers "already known", or mines them once): never two
+transactions for one operation, never a lost one. While the chain is down every pass ends
+early and operations wait in their state; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy.orm import Session, sessionmaker
+from web3.types import TxReceipt
+
+from contracts.client import Fees, TxClient, sign
+from contracts.errors import (
+    ChainError,
+    ChainUnavailableError,
+    ContractRevertError,
+    NonceConflictError,
+    TransactionRejectedError,
+)
+
+from ..db import (
+    OPEN_OPERATION_STATES,
+    Certificate,
+    CertificateStatus,
+    Operation,
+    OperationState,
+    utc_now,
+)
+from ..metrics import Metrics
+from . import operation_call, operation_details
+
+logger = logging.getLogger("registry_api.outbox")
+
+#: operations signed per pass at most (a pass also commits each one: keep it bounded)
+DEFAULT_BATCH = 200
+#: broadcasts the node refuses (not a nonce conflict) before the operation is failed
+MAX_REJECTIONS = 10
+
+
+class FailPoint(StrEnum):
+    """Where a test can make the sender stop dead, as a ``kill -9`` would."""
+
+    AFTER_SIGN = "after_sign"  # signed bytes committed, nothing broadcast
+    AFTER_BROADCAST = "after_broadcast"  # broadcast, state not yet recorded as submitted
+    BEFORE_RECEIPT = "before_receipt"  # the receipt exists, not yet recorded
+
+
+class SimulatedCrash(BaseException):
+    """Raised at a :class:`FailPoint`; a BaseException so no handler on the way catches it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SenderStatus:
+    """What readiness reports about the sender."""
+
+    chain_ok: bool
+    last_error: str | None
+    next_nonce: int | None
+
+
+class OutboxSender:
+    """Sends this administration's operations from ``account``. Thread-safe: passes are
+    serialized, so a test may call :meth:`run_once` while the worker thread runs."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        tx: TxClient,
+        account: LocalAccount,
+        *,
+        metrics: Metrics | None = None,
+        batch: int = DEFAULT_BATCH,
+        fail_points: Collection[FailPoint] = (),
+    ) -> None:
+        self.session_factory = session_factory
+        self.tx = tx
+        self.account = account
+        self.address = to_checksum_address(account.address)
+        self.metrics = metrics
+        self.batch = batch
+        self.fail_points = frozenset(fail_points)
+        self._lock = threading.Lock()
+        self._next_nonce: int | None = None
+        self._needs_recovery = True
+        self._chain_ok = False
+        self._last_error: str | None = None
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def status(self) -> SenderStatus:
+        return SenderStatus(self._chain_ok, self._last_error, self._next_nonce)
+
+    def run_once(self) -> int:
+        """One pass (see the module documentation); returns how many operations changed
+        state. A chain outage ends the pass quietly: the next one reconciles first."""
+        with self._lock:
+            changed = 0
+            try:
+                if self._needs_recovery:
+                    changed += self._recover()
+                    self._needs_recovery = False
+                changed += self._advance_in_flight()
+                changed += self._send_pending()
+                changed += self._advance_in_flight()
+            except ChainUnavailableError as exc:
+                self._chain_down(exc)
+                return changed
+            self._chain_ok = True
+            self._last_error = None
+            return changed
+
+    def open_operations(self) -> int:
+        """Operations not yet confirmed or failed (the outbox depth)."""
+        with self.session_factory() as session:
+            return (
+                session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(Operation)
+                    .where(Operation.state.in_(OPEN_OPERATION_STATES))
+                )
+                or 0
+            )
+
+    def run_until_idle(self, max_passes: int = 1000) -> int:
+        """Passes until no operation is open (or no pass changes anything); for tests and
+        scripts on an automining chain. Returns the number of state changes."""
+        total = 0
+        for _ in range(max_passes):
+            changed = self.run_once()
+            total += changed
+            if not self._chain_ok or self.open_operations() == 0 or changed == 0:
+                break
+        return total
+
+    # ------------------------------------------------------------------ recovery
+
+    def _recover(self) -> int:
+        """Reconcile the stored operations of this account with the chain."""
+        latest = self.tx.nonce(self.address, "latest")
+        pending = self.tx.nonce(self.address, "pending")
+        changed = 0
+        with self.session_factory() as session:
+            # A node that lost its last blocks forgot transactions we recorded as mined:
+            # their nonces are at or above the account's mined nonce again.
+            lost = session.scalars(
+                sa.select(Operation)
+                .where(
+                    Operation.sender == self.address,
+                    Operation.nonce >= latest,
+                    Operation.state.in_((OperationState.CONFIRMED, OperationState.FAILED)),
+                    Operation.block_number.is_not(None),
+                )
+                .order_by(Operation.nonce)
+            ).all()
+            for operation in lost:
+                if operation.tx_hash is not None and self.tx.receipt(operation.tx_hash):
+                    continue
+                logger.warning(
+                    "operation %s: its transaction (nonce %s) is no longer on the chain; "
+                    "broadcasting the stored transaction again",
+                    operation.id,
+                    operation.nonce,
+                )
+                self._reopen(session, operation)
+                changed += 1
+
+            in_flight = self._in_flight(session)
+            for operation in in_flight:
+                assert operation.tx_hash is not None
+                assert operation.nonce is not None
+                receipt = self.tx.receipt(operation.tx_hash)
+                if receipt is not None:
+                    self._finish_mined(session, operation, receipt)
+                    changed += 1
+                elif operation.nonce < latest:
+                    logger.warning(
+                        "operation %s: nonce %s was used by a transaction that is not ours; "
+                        "signing it again with a new nonce",
+                        operation.id,
+                        operation.nonce,
+                    )
+                    self._unsign(operation)
+                    changed += 1
+            session.commit()
+            highest = session.scalar(
+                sa.select(sa.func.max(Operation.nonce)).where(
+                    Operation.sender == self.address,
+                    Operation.state.in_((OperationState.SIGNED, OperationState.SUBMITTED)),
+                )
+            )
+        self._next_nonce = max(pending, latest, (highest + 1) if highest is not None else 0)
+        return changed
+
+    def _reopen(self, session: Session, operation: Operation) -> None:
+        operation.state = OperationState.SIGNED
+        operation.block_number = None
+        operation.finished_at = None
+        operation.error = None
+        payload = dict(operation.payload)
+        payload.pop("receipt", None)
+        operation.payload = payload
+        creates = operation_details(operation).get("creates") or []
+        if creates:
+            session.execute(
+                sa.update(Certificate)
+                .where(
+                    Certificate.number.in_(creates), Certificate.status == CertificateStatus.FAILED
+                )
+                .values(status=CertificateStatus.PENDING)
+            )
+
+    @staticmethod
+    def _unsign(operation: Operation) -> None:
+        operation.state = OperationState.PENDING
+        operation.nonce = None
+        operation.signed_raw_tx = None
+        operation.tx_hash = None
+        operation.sender = None
+        operation.submitted_at = None
+
+    # ------------------------------------------------------------------ in flight
+
+    def _in_flight(self, session: Session) -> Sequence[Operation]:
+        return session.scalars(
+            sa.select(Operation)
+            .where(
+                Operation.sender == self.address,
+                Operation.state.in_((OperationState.SIGNED, OperationState.SUBMITTED)),
+            )
+            .order_by(Operation.nonce)
+        ).all()
+
+    def _advance_in_flight(self) -> int:
+        """Broadcast signed operations and record the receipts of submitted ones."""
+        changed = 0
+        with self.session_factory() as session:
+            for operation in self._in_flight(session):
+                assert operation.tx_hash is not None
+                assert operation.signed_raw_tx is not None
+                receipt = self.tx.receipt(operation.tx_hash)
+                if receipt is not None:
+                    self._fail_point(FailPoint.BEFORE_RECEIPT)
+                    self._finish_mined(session, operation, receipt)
+                    session.commit()
+                    changed += 1
+                    continue
+                if operation.state is OperationState.SUBMITTED and self.tx.transaction_known(
+                    operation.tx_hash
+                ):
+                    continue  # in the node's pool: wait for a block
+                # Signed but never broadcast (a crash), or broadcast and forgotten by the
+                # node: the same bytes again.
+                if self._broadcast(session, operation):
+                    changed += 1
+                else:
+                    break  # later nonces would only queue behind this one
+        return changed
+
+    def _broadcast(self, session: Session, operation: Operation) -> bool:
+        """Broadcast the stored bytes; True when the node took them."""
+        assert operation.signed_raw_tx is not None
+        try:
+            self.tx.broadcast(operation.signed_raw_tx)
+        except NonceConflictError as exc:
+            logger.warning("operation %s: %s; signing it again", operation.id, exc)
+            self._unsign(operation)
+            session.commit()
+            self._needs_recovery = True
+            return False
+        except TransactionRejectedError as exc:
+            operation.attempts += 1
+            self._last_error = f"the node refused operation {operation.id}: {exc}"
+            logger.error("%s (attempt %s)", self._last_error, operation.attempts)
+            if operation.attempts >= MAX_REJECTIONS:
+                self._fail(session, operation, f"the chain node refused the transaction: {exc}")
+                self._unsign_after(session, operation.nonce)
+                self._needs_recovery = True
+            session.commit()
+            return False
+        self._fail_point(FailPoint.AFTER_BROADCAST)
+        if operation.state is not OperationState.SUBMITTED:
+            operation.state = OperationState.SUBMITTED
+            operation.submitted_at = utc_now()
+        session.commit()
+        return True
+
+    def _unsign_after(self, session: Session, nonce: int | None) -> None:
+        """Send every later signed-but-unmined operation back to pending: the failed one's
+        nonce is free again, and nonces must stay without gaps."""
+        if nonce is None:
+            return
+        for operation in self._in_flight(session):
+            if operation.nonce is not None and operation.nonce > nonce:
+                self._unsign(operation)
+
+    def _finish_mined(self, session: Session, operation: Operation, receipt: TxReceipt) -> None:
+        operation.block_number = int(receipt["blockNumber"])
+        payload = dict(operation.payload)
+        payload["receipt"] = {
+            "gas_used": int(receipt["gasUsed"]),
+            "block_hash": "0x" + bytes(receipt["blockHash"]).hex(),
+            "status": int(receipt["status"]),
+        }
+        operation.payload = payload
+        if receipt["status"] == 1:
+            operation.state = OperationState.CONFIRMED
+            operation.finished_at = utc_now()
+            operation.error = None
+            self._count(operation, "confirmed")
+            return
+        revert = self.tx.revert_of(receipt)
+        reason = (
+            f"{revert.name}: the transaction was mined but reverted ({revert})"
+            if revert is not None
+            else "the transaction was mined but reverted"
+        )
+        self._fail(session, operation, reason)
+
+    def _fail(self, session: Session, operation: Operation, reason: str) -> None:
+        operation.state = OperationState.FAILED
+        operation.error = reason
+        operation.finished_at = utc_now()
+        creates = operation_details(operation).get("creates") or []
+        if creates:
+            session.execute(
+                sa.update(Certificate)
+                .where(
+                    Certificate.number.in_(creates),
+                    Certificate.status == CertificateStatus.PENDING,
+                )
+                .values(status=CertificateStatus.FAILED)
+            )
+        self._count(operation, "failed")
+        logger.info("operation %s (%s) failed: %s", operation.id, operation.kind, reason)
+
+    def _count(self, operation: Operation, outcome: str) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.operations_finished.labels(kind=operation.kind, outcome=outcome).inc()
+        if outcome == "confirmed":
+            elapsed = (_finished(operation) - operation.created_at).total_seconds()
+            self.metrics.confirmation_seconds.labels(kind=operation.kind).observe(elapsed)
+
+    # ------------------------------------------------------------------ new work
+
+    def _has_in_flight(self, session: Session) -> bool:
+        return bool(self._in_flight(session))
+
+    def _send_pending(self) -> int:
+        changed = 0
+        fees: Fees | None = None
+        with self.session_factory() as session:
+            pending = session.scalars(
+                sa.select(Operation)
+                .where(Operation.state == OperationState.PENDING)
+                .order_by(Operation.created_at, Operation.id)
+                .limit(self.batch)
+            ).all()
+            for operation in pending:
+                if self._needs_recovery:
+                    break  # a conflict this pass: reconcile before using more nonces
+                try:
+                    call = operation_call(operation)
+                    request = self.tx.prepare(call)
+                    gas = self.tx.gas_limit(request, self.address)
+                except ContractRevertError as exc:
+                    if self._has_in_flight(session):
+                        # It may depend on our own transactions not mined yet (suspend
+                        # after issue): decide once they are.
+                        break
+                    self._fail(
+                        session,
+                        operation,
+                        f"{exc.name}: the contract refused the operation at gas estimation; "
+                        f"no transaction was sent ({exc})",
+                    )
+                    session.commit()
+                    changed += 1
+                    continue
+                except (ValueError, KeyError, TypeError) as exc:
+                    self._fail(session, operation, f"the operation cannot be encoded: {exc}")
+                    session.commit()
+                    changed += 1
+                    continue
+                if fees is None:
+                    fees = self.tx.fees()
+                assert self._next_nonce is not None
+                signed = sign(
+                    request,
+                    self.account,
+                    nonce=self._next_nonce,
+                    gas=gas,
+                    fees=fees,
+                    chain_id=self.tx.chain_id,
+                )
+                operation.state = OperationState.SIGNED
+                operation.sender = self.address
+                operation.nonce = signed.nonce
+                operation.signed_raw_tx = bytes(signed.raw)
+                operation.tx_hash = bytes(signed.hash)
+                operation.attempts += 1
+                # The bytes are durable before anything leaves the process.
+                session.commit()
+                self._next_nonce += 1
+                changed += 1
+                self._fail_point(FailPoint.AFTER_SIGN)
+                if not self._broadcast(session, operation):
+                    break
+        return changed
+
+    # ------------------------------------------------------------------ helpers
+
+    def _fail_point(self, point: FailPoint) -> None:
+        if point in self.fail_points:
+            raise SimulatedCrash(point.value)
+
+    def _chain_down(self, exc: ChainError) -> None:
+        if self._chain_ok or self._last_error is None:
+            logger.warning("the chain is unavailable; operations wait: %s", exc)
+        self._chain_ok = False
+        self._last_error = str(exc)
+        self._needs_recovery = True
+
+
+def _finished(operation: Operation) -> datetime:
+    return operation.finished_at or utc_now()
+
+
+def describe(receipt: TxReceipt) -> dict[str, Any]:
+    """A receipt's essentials, JSON-safe (for logs)."""
+    return {
+        "tx_hash": HexBytes(receipt["transactionHash"]).to_0x_hex(),
+        "block_number": int(receipt["blockNumber"]),
+        "gas_used": int(receipt["gasUsed"]),
+        "status": int(receipt["status"]),
+    }

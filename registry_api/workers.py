@@ -1,0 +1,282 @@
+"""The service's background workers: the outbox sender and the indexer, one thread each.
+
+``create_app`` starts them in its lifespan (unless ``AEO_RUN_WORKERS=false``) and stops
+them on shutdown; ``app.state.workers`` holds them, so tests and scripts can drive a pass
+by hand with ``app.state.workers.sender.run_once()`` / ``.indexer.run_once()`` or
+``.settle()``. Both also add their readiness checks (``chain``, ``indexer``, ``sender``).
+
+The chain is reached through a :class:`ChainAccess`: built from the settings (deployment
+file, chain kind, operator key file), or handed to ``create_app(chain_access=...)`` by
+tests and by the demo, which already hold a connected chain.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from eth_account.signers.local import LocalAccount
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from contracts.chain import Chain, ChainSettings, connect
+from contracts.client import TxClient
+from contracts.deploy import Deployment
+from contracts.errors import ChainError
+
+from .errors import ConfigurationError
+from .indexer import Indexer
+from .keystore import load_operator_key
+from .metrics import Metrics
+from .outbox.sender import OutboxSender
+from .readiness import CheckResult, ReadinessCheck
+from .settings import ChainKind, Environment, Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+logger = logging.getLogger("registry_api.workers")
+
+
+@dataclass(frozen=True)
+class ChainAccess:
+    """How this service reaches the consortium chain.
+
+    ``operator`` None makes a service that indexes and reads but sends nothing (its writes
+    are accepted and wait; readiness says so). ``owns_chain``: close the chain at shutdown.
+    """
+
+    chain: Chain
+    deployment: Deployment
+    operator: LocalAccount | None = field(default=None, repr=False)
+    owns_chain: bool = False
+
+
+def chain_access_from_settings(settings: Settings) -> ChainAccess | None:
+    """Connect as the settings say. Without a recorded deployment the service still serves
+    (development: it answers, accepts writes, and says in its log why nothing is sent);
+    in production that is a configuration error."""
+    path = settings.deployment_path
+    problem: str | None = None
+    if settings.chain is ChainKind.MEMORY:
+        problem = (
+            "the memory chain lives in one process: pass create_app(chain_access=...) to "
+            "run the sender and the indexer on it"
+        )
+    elif not path.exists():
+        problem = f"no deployment recorded at {path} (deploy the contracts first)"
+    if problem is not None:
+        if settings.environment is Environment.PRODUCTION:
+            raise ConfigurationError(problem)
+        logger.warning("the sender and the indexer are not running: %s", problem)
+        return None
+    deployment = Deployment.load(path)
+    chain = connect(
+        ChainSettings(
+            kind=settings.chain.value,
+            rpc_url=settings.rpc_url,
+            data_dir=settings.data_path,
+            chain_id=deployment.chain_id,
+        )
+    )
+    operator: LocalAccount | None = None
+    if settings.operator_key_path.exists():
+        operator = load_operator_key(
+            settings.operator_key_path, settings.key_passphrase()
+        ).account()
+    else:
+        logger.warning(
+            "no operator key file at %s: writes are accepted but not sent",
+            settings.operator_key_path,
+        )
+    return ChainAccess(chain=chain, deployment=deployment, operator=operator, owns_chain=True)
+
+
+class _Loop:
+    """Runs ``step`` every ``interval`` seconds in a daemon thread until stopped; a step
+    that made progress is followed by another one at once."""
+
+    def __init__(self, name: str, step: Callable[[], int], interval: float) -> None:
+        self.name = name
+        self.step = step
+        self.interval = interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.error("worker %s did not stop within %s s", self.name, timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            progressed = 0
+            try:
+                progressed = self.step()
+            except Exception:
+                # A bug in one pass must not end the worker: log it and try again later.
+                logger.exception("worker %s failed a pass", self.name)
+            if progressed:
+                continue
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+
+class Workers:
+    """The sender and the indexer of one service (either may be None: no chain access, or
+    no operator key)."""
+
+    def __init__(
+        self,
+        *,
+        access: ChainAccess | None,
+        sender: OutboxSender | None,
+        indexer: Indexer | None,
+        settings: Settings,
+    ) -> None:
+        self.access = access
+        self.sender = sender
+        self.indexer = indexer
+        self.settings = settings
+        self._loops: list[_Loop] = []
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        metrics: Metrics | None,
+        access: ChainAccess | None,
+    ) -> Workers:
+        if access is None:
+            return cls(access=None, sender=None, indexer=None, settings=settings)
+        indexer = Indexer(
+            session_factory, access.chain, access.deployment, settings.authority, metrics=metrics
+        )
+        sender = None
+        if access.operator is not None:
+            sender = OutboxSender(
+                session_factory,
+                TxClient(access.chain, access.deployment),
+                access.operator,
+                metrics=metrics,
+            )
+        return cls(access=access, sender=sender, indexer=indexer, settings=settings)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._loops)
+
+    def start(self) -> None:
+        if self._loops:
+            return
+        if self.sender is not None:
+            self._loops.append(
+                _Loop("outbox-sender", self.sender.run_once, self.settings.sender_poll_interval)
+            )
+        if self.indexer is not None:
+            indexer = self.indexer
+            self._loops.append(
+                _Loop("indexer", indexer.run_once, self.settings.indexer_poll_interval)
+            )
+        for loop in self._loops:
+            loop.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for loop in self._loops:
+            loop.stop(timeout)
+        self._loops = []
+        if self.access is not None and self.access.owns_chain:
+            self.access.chain.close()
+
+    def wake_sender(self) -> None:
+        """Start a sender pass now (a write was just accepted)."""
+        for loop in self._loops:
+            if loop.name == "outbox-sender":
+                loop.wake()
+
+    def settle(self, max_rounds: int = 50) -> None:
+        """Send every open operation and index the chain up to its head (tests, scripts;
+        on a chain that mines each transaction at once)."""
+        for _ in range(max_rounds):
+            changed = self.sender.run_until_idle() if self.sender is not None else 0
+            indexed = self.indexer.run_once() if self.indexer is not None else 0
+            if not changed and not indexed:
+                return
+
+    # ------------------------------------------------------------------ readiness
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        if self.access is None:
+            return {}
+        checks: dict[str, ReadinessCheck] = {"chain": self._chain_check}
+        if self.indexer is not None:
+            checks["indexer"] = self._indexer_check
+        checks["sender"] = self._sender_check
+        return checks
+
+    def _chain_check(self) -> CheckResult:
+        assert self.access is not None
+        try:
+            head = self.access.chain.block_number()
+        except ChainError as exc:
+            return CheckResult(False, f"the chain node does not answer: {exc}"[:300])
+        return CheckResult(True, f"block {head}")
+
+    def _indexer_check(self) -> CheckResult:
+        assert self.access is not None
+        assert self.indexer is not None
+        head = self.access.chain.block_number()
+        block = self.indexer.cursor()
+        lag = max(head - block, 0)
+        limit = self.settings.indexer_max_lag_blocks
+        status = self.indexer.status
+        if status.last_error:
+            return CheckResult(False, f"block {block}, {lag} behind: {status.last_error}"[:300])
+        if lag > limit:
+            return CheckResult(False, f"block {block}, {lag} blocks behind the head (> {limit})")
+        return CheckResult(True, f"block {block}, {lag} behind the head")
+
+    def _sender_check(self) -> CheckResult:
+        if self.sender is None:
+            return CheckResult(False, "no operator key: writes are accepted but not sent")
+        status = self.sender.status
+        if status.last_error:
+            return CheckResult(False, f"operations wait: {status.last_error}"[:300])
+        return CheckResult(True, f"next nonce {status.next_nonce}")
+
+
+def start_workers(app: FastAPI, access: ChainAccess | None) -> Workers:
+    """Build the workers for ``app`` (lifespan start-up), register their readiness checks,
+    and start their threads unless the settings turn them off."""
+    settings: Settings = app.state.settings
+    if access is None:
+        access = chain_access_from_settings(settings)
+    workers = Workers.build(settings, app.state.session_factory, app.state.metrics, access)
+    checks: dict[str, ReadinessCheck] = app.state.readiness_checks
+    for name, check in workers.readiness_checks().items():
+        checks.setdefault(name, check)
+    app.state.workers = workers
+    if settings.run_workers:
+        workers.start()
+    return workers
+
+
+def wake_sender(request: Request) -> None:
+    """Tell the sender a write was accepted (a no-op when workers are not running)."""
+    workers: Workers | None = getattr(request.app.state, "workers", None)
+    if workers is not None:
+        workers.wake_sender()
