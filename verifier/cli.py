@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -16,6 +17,9 @@ from verifier.pipeline import DEFAULT_MAX_AGE, Clock, verify
 from verifier.render import print_verdict
 from verifier.source import StatusSource
 from verifier.verdict import EXIT_USAGE
+
+# Payload text starts with its version prefix (AEO1:); anything else may be a file.
+PREFIX_HINT = "AEO"
 
 
 def run_verify(
@@ -37,7 +41,12 @@ def run_verify(
     except ValueError as exc:
         print(f"error: --as: {exc}", file=sys.stderr if out is None else stream)
         return EXIT_USAGE
-    verdict = verify(target, as_authority=as_authority, clock=clock, source=source, max_age=max_age)
+    data: str | Path = target
+    if not target.lstrip().upper().startswith(PREFIX_HINT):
+        candidate = Path(target)
+        if candidate.is_file():
+            data = candidate
+    verdict = verify(data, as_authority=as_authority, clock=clock, source=source, max_age=max_age)
     if json_output:
         stream.write(verdict.to_json() + "\n")
     else:

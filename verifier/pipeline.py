@@ -12,7 +12,6 @@ answer). Stage order and outcome precedence are documented in docs/qr-format.md.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -93,7 +92,6 @@ DEFAULT_MAX_AGE: Final = timedelta(hours=24)
 # issuer servers and border laptops do not share a clock.
 CLOCK_SKEW: Final = timedelta(minutes=5)
 
-_PATH_OR_TEXT_RE = re.compile(r"^\s*[A-Z0-9]{2,8}:")
 _T = TypeVar("_T")
 
 
@@ -109,15 +107,9 @@ def read_input(data: object) -> str:
     if isinstance(data, os.PathLike):
         return _text_from_file(Path(data))
     if isinstance(data, str):
-        # Payload text starts with its prefix; anything else naming an existing file is a path.
-        if not _PATH_OR_TEXT_RE.match(data) and len(data) < 4096:
-            path = Path(data)
-            try:
-                is_file = path.is_file()
-            except (OSError, ValueError):
-                is_file = False
-            if is_file:
-                return _text_from_file(path)
+        # A string is always payload text, never a path: callers that take text from the
+        # network must not be able to make the verifier open local files. File paths come
+        # as os.PathLike (the CLI converts an existing file argument to a Path).
         return _checked_text(data)
     raise InputError(f"cannot verify a {type(data).__name__}: give text, bytes, an image or a path")
 

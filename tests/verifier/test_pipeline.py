@@ -455,8 +455,17 @@ def test_qr_image_as_pil_bytes_and_path_all_verify(world: World, tmp_path: Path)
     png = _qr_png(world.text())
     path = tmp_path / "certificate.png"
     path.write_bytes(png)
-    for data in (Image.open(io.BytesIO(png)), png, path, str(path)):
+    for data in (Image.open(io.BytesIO(png)), png, path):
         assert check(world, data).outcome is Outcome.RECOGNIZED, data
+
+
+def test_a_string_naming_a_file_is_text_not_a_path(world: World, tmp_path: Path) -> None:
+    # Text arrives from the network (the web page, the API); it must never open local files.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("AEO1:do-not-read")
+    verdict = check(world, str(secret))
+    assert verdict.outcome is Outcome.MALFORMED
+    assert "do-not-read" not in verdict.to_json()
 
 
 def test_text_with_surrounding_whitespace_verifies(world: World) -> None:
