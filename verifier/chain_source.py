@@ -84,8 +84,7 @@ class ChainStatusSource:
     # ------------------------------------------------------------ StatusSource
 
     def info(self) -> SourceInfo:
-        block = _ask("reading the latest block", lambda: self._latest_block())
-        number, block_hash, timestamp = block
+        number, block_hash, timestamp = _ask("reading the latest block", self._latest_block)
         moment = datetime.fromtimestamp(timestamp, UTC)
         return SourceInfo(
             kind="chain",

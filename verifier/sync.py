@@ -32,7 +32,7 @@ from verifier import events as ev
 from verifier.errors import CacheError, SourceUnavailable
 from verifier.offline import OfflineCache, SyncPoint
 
-__all__ = ["SyncProgress", "SyncReport", "cache_event", "sync"]
+__all__ = ["ProgressCallback", "SyncProgress", "SyncReport", "cache_event", "sync"]
 
 
 @dataclass(frozen=True)

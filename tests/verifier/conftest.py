@@ -168,7 +168,7 @@ def chain_world(consortium: Consortium) -> ChainWorld:
 
 
 @pytest.fixture
-def cache(tmp_path: Path) -> Iterator[OfflineCache]:
+def offline_cache(tmp_path: Path) -> Iterator[OfflineCache]:
     with OfflineCache(tmp_path / "verifier-cache.sqlite") as opened:
         yield opened
 

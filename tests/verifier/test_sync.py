@@ -33,7 +33,7 @@ from verifier.verdict import Outcome
 
 def run_sync(
     world: ChainWorld,
-    cache: OfflineCache,
+    offline_cache: OfflineCache,
     *,
     page_size: int = BESU_MAX_LOG_RANGE,
     progress: ProgressCallback | None = None,
@@ -41,12 +41,14 @@ def run_sync(
     """Syncs with the clock at the chain's time, as a border post's laptop would read it."""
     at = world.now()
     deployment = world.consortium.deployment
-    return sync(world.chain, deployment, cache, progress, page_size=page_size, clock=lambda: at)
+    return sync(
+        world.chain, deployment, offline_cache, progress, page_size=page_size, clock=lambda: at
+    )
 
 
-def dump(cache: OfflineCache) -> dict[str, list[tuple[object, ...]]]:
+def dump(offline_cache: OfflineCache) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table but the sync point, to compare two caches."""
-    with sqlite3.connect(cache.path) as db:
+    with sqlite3.connect(offline_cache.path) as db:
         tables = [
             name
             for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -66,10 +68,12 @@ def fresh_cache(tmp_path: Path, world: ChainWorld, name: str) -> OfflineCache:
 
 
 def test_a_first_sync_fills_the_cache_from_the_deploy_block(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
     at = chain_world.now()
-    report = sync(chain_world.chain, chain_world.consortium.deployment, cache, clock=lambda: at)
+    report = sync(
+        chain_world.chain, chain_world.consortium.deployment, offline_cache, clock=lambda: at
+    )
 
     head = chain_world.chain.w3.eth.get_block("latest")
     assert report.from_block == chain_world.consortium.deployment.start_block
@@ -83,33 +87,33 @@ def test_a_first_sync_fills_the_cache_from_the_deploy_block(
     assert report.events_read == len(
         fetch_events(chain_world.chain, chain_world.consortium.deployment)
     )
-    assert cache.counts() == {
+    assert offline_cache.counts() == {
         "authorities": 3,
         "signing_keys": 1,
         "certificates": 1,
         "status_changes": 1,
         "mras": 1,
     }
-    info = cache.info()
+    info = offline_cache.info()
     assert (info.kind, info.as_of, info.block_number) == ("offline", at, report.to_block)
 
 
 def test_the_synced_cache_answers_as_the_chain_does(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
     operator = chain_world.consortium.operator("MN")
     operator.suspend(chain_world.certificate_id, ReasonCode.FAILED_AUDIT)
     operator.reinstate(chain_world.certificate_id, ReasonCode.REMEDIED)
     chain_world.amend()
-    run_sync(chain_world, cache)
+    run_sync(chain_world, offline_cache)
     online = chain_world.online()
 
-    assert cache.certificate(chain_world.certificate_id) == online.certificate(
+    assert offline_cache.certificate(chain_world.certificate_id) == online.certificate(
         chain_world.certificate_id
     )
-    assert cache.signing_key(chain_world.kid) == online.signing_key(chain_world.kid)
+    assert offline_cache.signing_key(chain_world.kid) == online.signing_key(chain_world.kid)
     for code in ("MN", "KZ", "KR"):
-        assert cache.authority(code) == online.authority(code)
+        assert offline_cache.authority(code) == online.authority(code)
 
 
 def test_every_chain_event_adapts_to_a_cache_event_or_is_skipped_on_purpose(
@@ -134,30 +138,32 @@ def test_every_chain_event_adapts_to_a_cache_event_or_is_skipped_on_purpose(
 
 
 def test_a_sync_with_nothing_new_only_moves_the_sync_time(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
-    first = run_sync(chain_world, cache)
+    first = run_sync(chain_world, offline_cache)
     later = first.synced_at + timedelta(hours=3)
 
-    again = sync(chain_world.chain, chain_world.consortium.deployment, cache, clock=lambda: later)
+    again = sync(
+        chain_world.chain, chain_world.consortium.deployment, offline_cache, clock=lambda: later
+    )
 
     assert (again.pages, again.events_read, again.events_applied) == (0, 0, 0)
     assert again.to_block == first.to_block
     assert not again.from_scratch
-    assert cache.info().as_of == later
+    assert offline_cache.info().as_of == later
 
 
 def test_an_incremental_sync_reads_only_new_blocks_and_picks_up_a_suspension(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
-    first = run_sync(chain_world, cache)
+    first = run_sync(chain_world, offline_cache)
     chain_world.consortium.operator("MN").suspend(
         chain_world.certificate_id, ReasonCode.FAILED_AUDIT
     )
-    before = chain_world.verify(chain_world.text, cache)
+    before = chain_world.verify(chain_world.text, offline_cache)
 
-    second = run_sync(chain_world, cache)
-    after = chain_world.verify(chain_world.text, cache)
+    second = run_sync(chain_world, offline_cache)
+    after = chain_world.verify(chain_world.text, offline_cache)
 
     assert before.outcome is Outcome.RECOGNIZED
     assert before.as_of == first.synced_at
@@ -169,11 +175,11 @@ def test_an_incremental_sync_reads_only_new_blocks_and_picks_up_a_suspension(
 
 
 def test_progress_is_reported_after_every_page(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
     seen: list[SyncProgress] = []
 
-    report = run_sync(chain_world, cache, page_size=4, progress=seen.append)
+    report = run_sync(chain_world, offline_cache, page_size=4, progress=seen.append)
 
     assert len(seen) == report.pages > 1
     assert [p.done for p in seen] == sorted({p.done for p in seen})
@@ -187,94 +193,96 @@ class Interrupted(Exception):
 
 
 def test_an_interrupted_sync_keeps_its_pages_and_the_next_one_resumes(
-    tmp_path: Path, chain_world: ChainWorld, cache: OfflineCache
+    tmp_path: Path, chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
     def stop_after_first_page(progress: SyncProgress) -> None:
         raise Interrupted
 
     with pytest.raises(Interrupted):
-        run_sync(chain_world, cache, page_size=4, progress=stop_after_first_page)
-    point = cache.sync_point()
+        run_sync(chain_world, offline_cache, page_size=4, progress=stop_after_first_page)
+    point = offline_cache.sync_point()
     assert point is not None
     first_page_end = chain_world.consortium.deployment.start_block + 3
     assert point.block_number == first_page_end
     # A part-synced cache vouches only for the time of the block it reached.
-    assert cache.info().as_of == point.block_time
+    assert offline_cache.info().as_of == point.block_time
 
-    resumed = run_sync(chain_world, cache, page_size=4)
+    resumed = run_sync(chain_world, offline_cache, page_size=4)
 
     assert resumed.from_block == first_page_end + 1
     assert not resumed.from_scratch
-    assert dump(cache) == dump(fresh_cache(tmp_path, chain_world, "fresh.sqlite"))
+    assert dump(offline_cache) == dump(fresh_cache(tmp_path, chain_world, "fresh.sqlite"))
 
 
 @pytest.mark.both_chains
 def test_a_rewound_chain_makes_the_next_sync_start_again_from_scratch(
-    tmp_path: Path, chain_world: ChainWorld, cache: OfflineCache
+    tmp_path: Path, chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
     chain = chain_world.chain
     fork_point = snapshot(chain)
     abandoned = issue(chain_world.consortium, "MN-AEO-FORK")
-    run_sync(chain_world, cache)
-    assert cache.certificate(abandoned.certificate_id) is not None
+    run_sync(chain_world, offline_cache)
+    assert offline_cache.certificate(abandoned.certificate_id) is not None
     revert_to_snapshot(chain, fork_point)
     kept = issue(chain_world.consortium, "MN-AEO-KEPT")
     chain_world.consortium.operator("MN").suspend(
         chain_world.certificate_id, ReasonCode.FAILED_AUDIT
     )
 
-    report = run_sync(chain_world, cache)
+    report = run_sync(chain_world, offline_cache)
 
     assert report.rewound
     assert report.from_scratch
     assert report.from_block == chain_world.consortium.deployment.start_block
-    assert cache.certificate(abandoned.certificate_id) is None
-    assert cache.certificate(kept.certificate_id) is not None
+    assert offline_cache.certificate(abandoned.certificate_id) is None
+    assert offline_cache.certificate(kept.certificate_id) is not None
     online = chain_world.online()
     for certificate_id in (chain_world.certificate_id, kept.certificate_id):
-        assert cache.certificate(certificate_id) == online.certificate(certificate_id)
-    assert dump(cache) == dump(fresh_cache(tmp_path, chain_world, "fresh.sqlite"))
+        assert offline_cache.certificate(certificate_id) == online.certificate(certificate_id)
+    assert dump(offline_cache) == dump(fresh_cache(tmp_path, chain_world, "fresh.sqlite"))
 
 
 def test_a_chain_shorter_than_the_cache_counts_as_a_rewind(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
     fork_point = snapshot(chain_world.chain)
     issue(chain_world.consortium, "MN-AEO-FORK")
-    run_sync(chain_world, cache)
+    run_sync(chain_world, offline_cache)
     revert_to_snapshot(chain_world.chain, fork_point)
 
-    report = run_sync(chain_world, cache)
+    report = run_sync(chain_world, offline_cache)
 
     assert report.rewound
-    assert cache.counts()["certificates"] == 1
+    assert offline_cache.counts()["certificates"] == 1
 
 
 def test_a_sync_against_a_dead_node_raises_and_keeps_the_cache(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
-    first = run_sync(chain_world, cache)
+    first = run_sync(chain_world, offline_cache)
 
     with pytest.raises(SourceUnavailable, match="cannot sync the offline cache"):
-        sync(dead_chain(), chain_world.consortium.deployment, cache)
+        sync(dead_chain(), chain_world.consortium.deployment, offline_cache)
 
-    assert cache.sync_point() is not None
-    assert cache.info().as_of == first.synced_at
+    assert offline_cache.sync_point() is not None
+    assert offline_cache.info().as_of == first.synced_at
 
 
 def test_a_chain_without_the_deployment_is_refused(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
     deployment = chain_world.consortium.deployment
     ahead = replace(deployment, start_block=chain_world.chain.block_number() + 10)
 
     with pytest.raises(CacheError, match="not the chain the deployment is on"):
-        sync(chain_world.chain, ahead, cache)
+        sync(chain_world.chain, ahead, offline_cache)
 
 
-def test_a_page_size_below_one_is_refused(chain_world: ChainWorld, cache: OfflineCache) -> None:
+def test_a_page_size_below_one_is_refused(
+    chain_world: ChainWorld, offline_cache: OfflineCache
+) -> None:
     with pytest.raises(ValueError, match="page_size must be at least 1"):
-        sync(chain_world.chain, chain_world.consortium.deployment, cache, page_size=0)
+        sync(chain_world.chain, chain_world.consortium.deployment, offline_cache, page_size=0)
 
 
 # ---------------------------------------------------------------- verdicts offline
@@ -282,14 +290,14 @@ def test_a_page_size_below_one_is_refused(chain_world: ChainWorld, cache: Offlin
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
 def test_offline_verdict_equals_the_online_one_in_every_scenario(
-    chain_world: ChainWorld, cache: OfflineCache, scenario: Scenario
+    chain_world: ChainWorld, offline_cache: OfflineCache, scenario: Scenario
 ) -> None:
     text = scenario.act(chain_world)
     clock = chain_world.now()
     online = chain_world.verify(text, chain_world.online(), scenario.as_authority, clock=clock)
-    report = run_sync(chain_world, cache)
+    report = run_sync(chain_world, offline_cache)
 
-    offline = chain_world.verify(text, cache, scenario.as_authority, clock=clock)
+    offline = chain_world.verify(text, offline_cache, scenario.as_authority, clock=clock)
 
     assert offline.outcome is scenario.outcome, offline.reasons
     assert offline.reasons[0].code == scenario.code
@@ -305,13 +313,13 @@ def test_offline_verdict_equals_the_online_one_in_every_scenario(
 
 
 def test_a_cache_older_than_the_max_age_is_flagged_stale(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
-    report = run_sync(chain_world, cache)
+    report = run_sync(chain_world, offline_cache)
     later = report.synced_at + DEFAULT_MAX_AGE + timedelta(hours=1)
 
-    fresh = chain_world.verify(chain_world.text, cache, clock=report.synced_at)
-    stale = chain_world.verify(chain_world.text, cache, clock=later)
+    fresh = chain_world.verify(chain_world.text, offline_cache, clock=report.synced_at)
+    stale = chain_world.verify(chain_world.text, offline_cache, clock=later)
 
     assert not fresh.stale
     assert stale.stale
@@ -321,19 +329,19 @@ def test_a_cache_older_than_the_max_age_is_flagged_stale(
 
 @pytest.mark.both_chains
 def test_a_border_post_syncs_then_verifies_offline_through_a_suspension(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
-    first = run_sync(chain_world, cache)
-    assert chain_world.verify(chain_world.text, cache).outcome is Outcome.RECOGNIZED
+    first = run_sync(chain_world, offline_cache)
+    assert chain_world.verify(chain_world.text, offline_cache).outcome is Outcome.RECOGNIZED
 
     receipt = chain_world.consortium.operator("MN").suspend(
         chain_world.certificate_id, ReasonCode.FAILED_AUDIT
     )
     since = int(chain_world.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
     online = chain_world.verify(chain_world.text, chain_world.online())
-    not_yet = chain_world.verify(chain_world.text, cache)
-    second = run_sync(chain_world, cache)
-    offline = chain_world.verify(chain_world.text, cache)
+    not_yet = chain_world.verify(chain_world.text, offline_cache)
+    second = run_sync(chain_world, offline_cache)
+    offline = chain_world.verify(chain_world.text, offline_cache)
 
     assert online.outcome is Outcome.SUSPENDED
     assert (not_yet.outcome, not_yet.as_of) == (Outcome.RECOGNIZED, first.synced_at)
@@ -347,24 +355,24 @@ def test_a_border_post_syncs_then_verifies_offline_through_a_suspension(
 
 @pytest.mark.parametrize("chain_kind", ["anvil"])
 def test_when_the_node_goes_down_online_checks_are_unavailable_and_offline_ones_go_on(
-    chain_world: ChainWorld, cache: OfflineCache
+    chain_world: ChainWorld, offline_cache: OfflineCache
 ) -> None:
-    report = run_sync(chain_world, cache)
+    report = run_sync(chain_world, offline_cache)
     clock = chain_world.now()
     online = chain_world.online()
 
     chain_world.chain.close()  # stops the anvil process this test started
 
     down = chain_world.verify(chain_world.text, online, clock=clock)
-    offline = chain_world.verify(chain_world.text, cache, clock=clock)
+    offline = chain_world.verify(chain_world.text, offline_cache, clock=clock)
     assert down.outcome is Outcome.CHECK_UNAVAILABLE
     assert "did not answer" in down.reasons[0].message
     assert (offline.outcome, offline.as_of) == (Outcome.RECOGNIZED, report.synced_at)
     with pytest.raises(SourceUnavailable):
-        run_sync_without_chain_clock(chain_world, cache)
-    assert cache.info().as_of == report.synced_at
+        run_sync_without_chain_clock(chain_world, offline_cache)
+    assert offline_cache.info().as_of == report.synced_at
 
 
-def run_sync_without_chain_clock(world: ChainWorld, cache: OfflineCache) -> SyncReport:
+def run_sync_without_chain_clock(world: ChainWorld, offline_cache: OfflineCache) -> SyncReport:
     # The chain's clock cannot be read from a dead node; the sync must fail before using one.
-    return sync(world.chain, world.consortium.deployment, cache)
+    return sync(world.chain, world.consortium.deployment, offline_cache)
