@@ -1,0 +1,679 @@
+"""``aeo``: run the AEO registry from one command line.
+
+Every command works on a data directory (``--data-dir``, default ./data; see
+``scripts.workspace``). Errors are one ``error: ...`` line on stderr, never a traceback;
+exit code 2 means a bad argument, 1 a command that could not do its work. ``aeo verify``
+exits 0 (recognized), 1 (valid, not recognized), 3 (any other verdict) or 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from contracts import ids
+from contracts.anvil import DEFAULT_CHAIN_ID, anvil_status, running_anvil, start_anvil, stop_anvil
+from contracts.errors import ChainError
+from registry_api.errors import RegistryError
+from scripts import consortium as founding
+from scripts.errors import ScriptError, UsageError
+from scripts.services import require_free_ports
+from scripts.workspace import DEFAULT_CHAIN_PORT, DEFAULT_DATA_DIR, Workspace
+from verifier.errors import VerificationError
+from verifier.payload import PREFIX
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="aeo",
+    help="The AEO certificate and MRA registry: chain, consortium, services, verifier, demo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+chain_app = typer.Typer(help="The local development chain (anvil), state kept in the data dir.")
+consortium_app = typer.Typer(help="Found the consortium of customs administrations.")
+verifier_app = typer.Typer(help="The border officer's verifier: web page and offline cache.")
+keys_app = typer.Typer(help="Encrypted key files (document-signing and operator keys).")
+bench_app = typer.Typer(help="Benchmarks (print figures; assert nothing).")
+for sub, name in (
+    (chain_app, "chain"),
+    (consortium_app, "consortium"),
+    (verifier_app, "verifier"),
+    (keys_app, "keys"),
+    (bench_app, "bench"),
+):
+    sub.info.no_args_is_help = True
+    app.add_typer(sub, name=name)
+
+
+def _authority(value: str, option: str) -> str:
+    try:
+        ids.authority_code(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+    return value
+
+
+def _as_option(value: str) -> str:
+    return _authority(value, "'--as'")
+
+
+def _authority_option(value: str) -> str:
+    return _authority(value, "'--authority'")
+
+
+def _port(value: int | None) -> int | None:
+    if value is not None and not 0 < value < 65536:
+        raise typer.BadParameter(f"must be 1..65535, got {value}")
+    return value
+
+
+def _rpc(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"must be an http(s) URL, got {value!r}")
+    return value
+
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        help="The data directory (chain state, deployment, keys, databases).",
+        file_okay=False,
+    ),
+]
+RpcUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--rpc-url",
+        help="A JSON-RPC node to use instead of the data directory's chain.",
+        show_default=False,
+        callback=_rpc,
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn every error into one line and an exit code: users never see a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise
+        except ScriptError as exc:
+            raise _fail(exc.message, exc.exit_code) from None
+        except ValidationError as exc:
+            messages = []
+            for error in exc.errors():
+                field = ".".join(str(p) for p in error["loc"]) or "settings"
+                messages.append(f"AEO_{field.upper()}: {error['msg']}")
+            raise _fail("; ".join(messages), 2) from None
+        except RegistryError as exc:
+            raise _fail(exc.detail, 1) from None
+        except (ChainError, VerificationError) as exc:
+            raise _fail(str(exc), 1) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", 130) from None
+        except Exception as exc:
+            if os.environ.get("AEO_DEBUG"):
+                raise
+            raise _fail(
+                f"unexpected {type(exc).__name__}: {exc} (set AEO_DEBUG=1 for the traceback)", 1
+            ) from None
+
+    return run
+
+
+# ---------------------------------------------------------------- aeo chain
+
+
+@chain_app.command("up")
+@friendly_errors
+def chain_up(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1.", callback=_port)
+    ] = DEFAULT_CHAIN_PORT,
+    block_time: Annotated[
+        float | None,
+        typer.Option(help="Seconds per block; default: one block per transaction.", min=0.01),
+    ] = None,
+    chain_id: Annotated[int, typer.Option(help="Chain id of a new chain.", min=1)] = (
+        DEFAULT_CHAIN_ID
+    ),
+) -> None:
+    """Start anvil in the background, its state persisted under DATA_DIR/anvil."""
+    workspace = Workspace(data_dir)
+    existing = running_anvil(workspace.data_dir)
+    if existing is not None:
+        out.print(f"the chain already runs at {existing.url} (pid {existing.pid})")
+        return
+    require_free_ports({"--port": port})
+    process = start_anvil(
+        workspace.data_dir, port=port, block_time=block_time, chain_id=chain_id, detach=True
+    )
+    out.print(f"chain {process.chain_id} runs at {process.url} (pid {process.pid})")
+    out.print(f"state: {process.state_file}  log: {process.log_file}")
+
+
+@chain_app.command("down")
+@friendly_errors
+def chain_down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Stop the background anvil cleanly (it writes its state before exiting)."""
+    workspace = Workspace(data_dir)
+    if stop_anvil(workspace.data_dir):
+        out.print("the chain is stopped; its state is kept")
+    else:
+        out.print("no chain is running for this data directory")
+
+
+@chain_app.command("status")
+@friendly_errors
+def chain_status(data_dir: DataDir = DEFAULT_DATA_DIR, json_output: JsonFlag = False) -> None:
+    """Say whether the chain runs. Exit code 0 when it runs and answers, 1 otherwise."""
+    status = anvil_status(Workspace(data_dir).data_dir)
+    report = {
+        "running": status.running,
+        "answering": status.answering,
+        "pid": status.pid,
+        "url": status.url,
+        "chain_id": status.chain_id,
+        "block_number": status.block_number,
+        "state_file": str(status.state_file),
+        "state_saved": status.state_file.exists(),
+    }
+    if json_output:
+        out.print_json(data=report)
+    elif not status.running:
+        saved = "a saved state" if status.state_file.exists() else "no saved state"
+        out.print(f"not running ({saved} at {status.state_file})")
+    else:
+        answer = f"block {status.block_number}" if status.answering else "not answering"
+        out.print(f"running at {status.url} (pid {status.pid}, chain {status.chain_id}, {answer})")
+    if not (status.running and status.answering):
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------- aeo deploy / consortium
+
+
+@app.command("deploy")
+@friendly_errors
+def deploy_command(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    rpc_url: RpcUrl = None,
+    generate_passphrase: Annotated[
+        bool,
+        typer.Option(
+            help="Encrypt the deployer key with a random passphrase kept in "
+            "DATA_DIR/deployer/secrets (0600) instead of AEO_PASSPHRASE(_FILE)."
+        ),
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Deploy the registry contracts, once: a second run finds and checks the first."""
+    workspace = Workspace(data_dir)
+    with workspace.connect(rpc_url) as chain:
+        result = founding.deploy_registry(workspace, chain, generate_passphrase=generate_passphrase)
+    deployment = result.deployment
+    if json_output:
+        out.print_json(data={"created": result.created, **deployment.to_json()})
+        return
+    verb = "deployed" if result.created else "already deployed (checked)"
+    out.print(f"registry {verb} on chain {deployment.chain_id}")
+    out.print(f"  AeoRegistry  {deployment.registry}")
+    out.print(f"  MraRegistry  {deployment.mras}")
+    out.print(f"  from block   {deployment.start_block}")
+    out.print(f"  recorded in  {result.path}")
+
+
+@consortium_app.command("bootstrap")
+@friendly_errors
+def consortium_bootstrap(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    member: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--member",
+            help="A founding member: CODE or CODE=Name (repeat). Default: MN, KZ, KR.",
+            show_default=False,
+        ),
+    ] = None,
+    rpc_url: RpcUrl = None,
+    generate_passphrases: Annotated[
+        bool,
+        typer.Option(
+            "--generate-passphrase",
+            help="Give each administration (and the deployer) a random passphrase in "
+            "DATA_DIR/<CODE>/secrets (0600) instead of AEO_PASSPHRASE(_FILE).",
+        ),
+    ] = False,
+) -> None:
+    """Admit the founding members, write each one's encrypted keys and settings under
+    DATA_DIR/<CODE>/, and publish each one's document-signing key on chain."""
+    members = founding.parse_members(member or list(founding.DEFAULT_CODES))
+    workspace = Workspace(data_dir)
+    with workspace.connect(rpc_url) as chain:
+        deployment = workspace.deployment(chain)
+        result = founding.bootstrap(
+            workspace,
+            chain,
+            deployment,
+            members,
+            generate_passphrases=generate_passphrases,
+            say=lambda message: err.print(message),
+        )
+    verb = "founded" if result.created else "already founded (settings rewritten)"
+    out.print(f"consortium {verb}: {', '.join(result.record.codes)}")
+    for rec in result.record.members:
+        out.print(
+            f"  {rec.code}  {rec.name}: operator {rec.operator}, signing key {rec.signing_kid}, "
+            f"settings {workspace.registry_env(rec.code)}"
+        )
+
+
+# ---------------------------------------------------------------- aeo serve
+
+
+@app.command("serve")
+@friendly_errors
+def serve(
+    authority: Annotated[
+        str,
+        typer.Option(
+            help="The administration whose registry API to run (MN, KZ, KR...).",
+            callback=_authority_option,
+        ),
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port; default: the one consortium.json records.",
+            callback=_port,
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Run one administration's registry API (uvicorn) with its database and keys."""
+    import uvicorn
+
+    from registry_api.app import create_app
+
+    workspace = Workspace(data_dir)
+    settings = founding.registry_settings(workspace, authority)
+    if port is None:
+        port = workspace.consortium().member(authority).port
+    err.print(f"{authority} registry API on http://{host}:{port} (OpenAPI at /docs)")
+    # The app logs every request itself (JSON lines with the request id).
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+
+
+# ---------------------------------------------------------------- aeo verify / verifier
+
+
+def _target(value: str) -> str:
+    if value.startswith(PREFIX):
+        return value
+    path = Path(value)
+    looks_like_path = os.sep in value or path.suffix.lower() in {
+        ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".txt", ".pdf",
+    }  # fmt: skip
+    if looks_like_path and not path.is_file():
+        raise typer.BadParameter(f"{value} is not a file", param_hint="'PATH_OR_TEXT'")
+    return value
+
+
+CacheOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        help="Offline cache file; default DATA_DIR/verifier-cache.sqlite.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+MaxAge = Annotated[
+    float, typer.Option("--max-age-hours", help="Flag offline status data older than this.", min=0)
+]
+
+
+@app.command("verify")
+@friendly_errors
+def verify_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH_OR_TEXT",
+            help="A photo or scan of the QR code (PNG, JPEG...), or its AEO1: text.",
+            callback=_target,
+        ),
+    ],
+    as_authority: Annotated[
+        str,
+        typer.Option("--as", help="The verifying administration (e.g. KR).", callback=_as_option),
+    ],
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use the synced offline cache, not the chain.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the verdict as one JSON object.")
+    ] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    rpc_url: RpcUrl = None,
+    cache: CacheOption = None,
+    max_age_hours: MaxAge = 24.0,
+) -> None:
+    """Verify a certificate's QR code. Exit code 0: valid and recognized; 1: valid, not
+    recognized; 3: any other verdict (suspended, revoked, expired, forged, unreadable,
+    a check that could not be made); 2: bad arguments."""
+    from scripts.verifying import OnlineSource, closing, offline_source
+    from verifier.cli import run_verify
+
+    workspace = Workspace(data_dir)
+    online: OnlineSource | None = None
+    if offline:
+        source = offline_source(cache or workspace.verifier_cache)
+    else:
+        online = OnlineSource(workspace, rpc_url)
+        source = online.get()
+    try:
+        with closing(source):
+            code = run_verify(
+                target,
+                as_authority,
+                source,
+                _now,
+                json_output,
+                max_age=timedelta(hours=max_age_hours),
+            )
+    finally:
+        if online is not None:
+            online.close()
+    raise typer.Exit(code)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@verifier_app.command("sync")
+@friendly_errors
+def verifier_sync(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    rpc_url: RpcUrl = None,
+    cache: CacheOption = None,
+) -> None:
+    """Fill the offline cache from the chain's events (keys, statuses, MRAs); resumes where
+    the last sync stopped."""
+    from scripts.verifying import sync_cache
+
+    workspace = Workspace(data_dir)
+    path = cache or workspace.verifier_cache
+    with Progress(
+        TextColumn("syncing blocks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("sync", total=None)
+
+        def advance(step: Any) -> None:
+            progress.update(task, total=step.total, completed=step.done)
+
+        report = sync_cache(workspace, path, advance, rpc_url)
+    how = "from scratch" if report.from_scratch else f"from block {report.from_block}"
+    if report.rewound:
+        how = "from scratch (the chain no longer had the cached block)"
+    out.print(
+        f"offline cache {path} reflects block {report.to_block} "
+        f"({report.events_applied} events applied, synced {how}); "
+        f"status as of {report.synced_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+@verifier_app.command("serve")
+@friendly_errors
+def verifier_serve(
+    as_authority: Annotated[
+        str,
+        typer.Option("--as", help="The verifying administration (e.g. KR).", callback=_as_option),
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port; default: the one consortium.json records (8100).",
+            callback=_port,
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Verify against the synced cache only.")
+    ] = False,
+    rpc_url: RpcUrl = None,
+    cache: CacheOption = None,
+    max_age_hours: MaxAge = 24.0,
+) -> None:
+    """Serve the border officer's scan page (camera, photo upload, paste)."""
+    import uvicorn
+
+    from scripts.verifying import OnlineSource, offline_source
+    from verifier.source import StatusSource
+    from verifier.web.app import create_app
+
+    workspace = Workspace(data_dir)
+    if port is None:
+        port = workspace.consortium().verifier_port if workspace.has_consortium() else 8100
+    online: OnlineSource | None = None
+    factory: Callable[[], StatusSource]
+    if offline:
+        path = cache or workspace.verifier_cache
+        if not path.is_file():
+            raise ScriptError(f"the offline cache {path} does not exist (aeo verifier sync)")
+        fixed = offline_source(path)
+        factory = lambda: fixed  # noqa: E731 - the page asks per request
+    else:
+        online = OnlineSource(workspace, rpc_url)
+        factory = online.get
+    page = create_app(factory, as_authority, max_age=timedelta(hours=max_age_hours))
+    err.print(f"border officer page for {as_authority} on http://{host}:{port}/")
+    try:
+        uvicorn.run(page, host=host, port=port, log_level="warning")
+    finally:
+        if online is not None:
+            online.close()
+
+
+# ---------------------------------------------------------------- aeo keys
+
+
+class KeyKind(StrEnum):
+    SIGNING = "signing"
+    OPERATOR = "operator"
+
+
+class Algorithm(StrEnum):
+    ES256 = "ES256"
+    EDDSA = "EdDSA"
+
+
+def _key_description(kind: KeyKind, path: Path, passphrase: str | None) -> dict[str, str]:
+    from registry_api.keystore import load_signing_key, operator_address
+
+    if kind is KeyKind.OPERATOR:
+        return {"kind": "operator", "path": str(path), "address": operator_address(path)}
+    assert passphrase is not None
+    key = load_signing_key(path, passphrase)
+    return {
+        "kind": "signing",
+        "path": str(path),
+        "algorithm": key.algorithm.value,
+        "kid": key.kid.hex(),
+        "public_key": key.public.public_key.hex(),
+    }
+
+
+def _print_key(description: dict[str, str], json_output: bool) -> None:
+    if json_output:
+        out.print_json(data=description)
+        return
+    for name, value in description.items():
+        out.print(f"{name:<11} {value}")
+
+
+@keys_app.command("new")
+@friendly_errors
+def keys_new(
+    path: Annotated[
+        Path, typer.Argument(help="Where to write the encrypted key file (must not exist).")
+    ],
+    kind: Annotated[KeyKind, typer.Option(help="signing (QR payloads) or operator (txs).")] = (
+        KeyKind.SIGNING
+    ),
+    algorithm: Annotated[Algorithm, typer.Option(help="Signing algorithm.")] = Algorithm.ES256,
+    json_output: JsonFlag = False,
+) -> None:
+    """Create an encrypted key file (passphrase from AEO_PASSPHRASE or AEO_PASSPHRASE_FILE)
+    and print its public data."""
+    from registry_api.keystore import SigningAlgorithm, create_operator_key, create_signing_key
+    from scripts.passphrases import ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, from_environment
+
+    if path.exists():
+        raise UsageError(f"PATH: {path} exists; key files are never overwritten")
+    passphrase = from_environment()
+    if passphrase is None:
+        raise UsageError(f"set {ENV_PASSPHRASE} or {ENV_PASSPHRASE_FILE} to encrypt the key")
+    if kind is KeyKind.OPERATOR:
+        create_operator_key(path, passphrase)
+    else:
+        create_signing_key(path, passphrase, SigningAlgorithm(algorithm.value))
+    _print_key(_key_description(kind, path, passphrase), json_output)
+
+
+@keys_app.command("show-public")
+@friendly_errors
+def keys_show_public(
+    path: Annotated[
+        Path, typer.Argument(help="An encrypted key file.", exists=True, dir_okay=False)
+    ],
+    json_output: JsonFlag = False,
+) -> None:
+    """Print a key file's public data: the address of an operator keystore (.json), or the
+    algorithm, key id and public key of a signing key (.pem; needs the passphrase)."""
+    from scripts.passphrases import passphrase_for
+
+    kind = KeyKind.OPERATOR if path.suffix.lower() == ".json" else KeyKind.SIGNING
+    passphrase = passphrase_for(path.parent) if kind is KeyKind.SIGNING else None
+    _print_key(_key_description(kind, path, passphrase), json_output)
+
+
+# ---------------------------------------------------------------- aeo bench
+
+
+class BenchChain(StrEnum):
+    MEMORY = "memory"
+    ANVIL = "anvil"
+
+
+@bench_app.command("gas")
+@friendly_errors
+def bench_gas(
+    json_output: JsonFlag = False,
+    chain_kind: Annotated[
+        BenchChain, typer.Option("--chain", help="Where to measure: in process or a real anvil.")
+    ] = BenchChain.MEMORY,
+) -> None:
+    """Gas of every registry operation, from real receipts on a fresh chain."""
+    from contracts.chain import ChainSettings, connect
+    from contracts.gas import TARGETS, gas_report
+
+    with (
+        err.status("deploying and measuring every operation..."),
+        tempfile.TemporaryDirectory(prefix="aeo-gas-") as tmp,
+        connect(ChainSettings(kind=chain_kind.value, data_dir=Path(tmp))) as chain,
+    ):
+        report = gas_report(chain)
+    if json_output:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    table = Table("operation", "gas", "target", title=f"gas on {chain_kind.value}")
+    for name, gas in report.items():
+        target = TARGETS.get(name)
+        mark = "" if target is None else (f"≤ {target:,}" + (" ✓" if gas <= target else " ✗"))
+        table.add_row(name, f"{gas:,}", mark)
+    out.print(table)
+
+
+# ---------------------------------------------------------------- aeo demo
+
+
+@app.command("demo")
+@friendly_errors
+def demo_command(
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Wipe the data directory first and start afresh.")
+    ] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    chain_port: Annotated[
+        int, typer.Option(help="anvil's port.", callback=_port)
+    ] = DEFAULT_CHAIN_PORT,
+    base_port: Annotated[
+        int,
+        typer.Option(
+            help="The verifier page's port; the registry APIs take the next ones (MN, KZ, KR).",
+            callback=_port,
+        ),
+    ] = 8100,
+) -> None:
+    """Run the whole system: chain, three administrations, an MRA, example certificates,
+    the APIs and the border page. Ctrl-C stops everything; a second run resumes."""
+    from scripts.demo import DemoOptions, run_demo
+
+    raise typer.Exit(
+        run_demo(
+            DemoOptions(data_dir=data_dir, reset=reset, chain_port=chain_port, base_port=base_port),
+            out,
+        )
+    )
+
+
+def main() -> None:
+    """The ``aeo`` console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
