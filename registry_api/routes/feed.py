@@ -1,0 +1,168 @@
+"""The event feed: cursor pages (``GET /v1/feed``) and a live Server-Sent Events stream
+(``GET /v1/feed/stream``), each filtered to what the caller may see (services.feed)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from contracts import ids
+
+from ..auth import AuthenticatedKey, Role, require_roles
+from ..deps import SessionDep
+from ..errors import FieldError, InvalidError
+from ..schemas.feed import FeedPage
+from ..schemas.problems import AUTH_PROBLEMS, problem_responses
+from ..services import feed as service
+
+router = APIRouter(prefix="/feed", tags=["feed"])
+
+FeedReader = Annotated[
+    AuthenticatedKey,
+    Depends(
+        require_roles(
+            Role.PARTNER, Role.ADMIN, Role.AUDITOR, Role.MRA_OFFICER, Role.ISSUING_OFFICER
+        )
+    ),
+]
+MAX_CURSOR = 2**63 - 1
+#: entries sent per look at the index while a stream catches up
+STREAM_BATCH = 200
+#: how long a disconnected EventSource waits before reconnecting (milliseconds)
+RETRY_MS = 3000
+Cursor = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=MAX_CURSOR,
+        description="Entries after this sequence (0: from the beginning). Pass the previous "
+        "page's next_cursor.",
+        examples=[0],
+    ),
+]
+
+
+def _audience(session: Session, caller: AuthenticatedKey) -> service.Audience:
+    return service.audience_of(
+        session,
+        role=caller.role,
+        partner_authority=caller.partner_authority,
+        own=caller.authority,
+        day=ids.utc_now_day(),
+    )
+
+
+@router.get(
+    "",
+    summary="A page of feed entries after a cursor, oldest first",
+    response_model=FeedPage,
+    responses=problem_responses(*AUTH_PROBLEMS, 422),
+)
+def read_feed(
+    caller: FeedReader,
+    session: SessionDep,
+    after: Cursor = 0,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
+) -> FeedPage:
+    return service.read_page(session, _audience(session, caller), after=after, limit=limit)
+
+
+def stream_start(
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_CURSOR,
+            description="Replay entries after this sequence first (default: only new ones). "
+            "A Last-Event-ID header (an EventSource reconnecting) takes precedence.",
+        ),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", description="The last event id received (reconnection)."),
+    ] = None,
+) -> int | None:
+    """Where the stream starts: after Last-Event-ID, else after ``after``, else at the head
+    (None)."""
+    if last_event_id is not None:
+        text = last_event_id.strip()
+        if not text.isdigit() or int(text) > MAX_CURSOR:
+            raise InvalidError(
+                "Last-Event-ID must be a feed sequence (a whole number)",
+                errors=[FieldError("header.Last-Event-ID", "must be a whole number")],
+            )
+        return int(text)
+    return after
+
+
+_STREAM_EXAMPLE = (
+    "retry: 3000\n\n"
+    'event: certificate.suspended\ndata: {"sequence":42,"kind":"certificate.suspended",...}\n'
+    "id: 42\n\n"
+    ": heartbeat\n\n"
+)
+
+
+@router.get(
+    "/stream",
+    summary="A live stream of feed entries (Server-Sent Events; event id = sequence)",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "`text/event-stream`: each event's `id` is the entry's sequence, "
+            "its `event` the kind, its `data` the entry's JSON (as in GET /v1/feed); comment "
+            "lines are heartbeats.",
+            "content": {"text/event-stream": {"example": _STREAM_EXAMPLE}},
+        },
+        **problem_responses(*AUTH_PROBLEMS, 422),
+    },
+)
+async def stream_feed(
+    request: Request,
+    caller: FeedReader,
+    session: SessionDep,
+    start: Annotated[int | None, Depends(stream_start)],
+) -> AsyncIterator[ServerSentEvent]:
+    # The request's session authenticated the caller; a stream lives for hours, so it
+    # gives its connection back now and each look at the index uses a fresh session.
+    session.close()
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    tuning: service.FeedStreamSettings = (
+        getattr(request.app.state, "feed_stream", None) or service.FeedStreamSettings()
+    )
+
+    def first_cursor() -> int:
+        with factory() as look:
+            return service.head(look) if start is None else start
+
+    def next_page(cursor: int) -> FeedPage:
+        with factory() as look:
+            return service.read_page(
+                look, _audience(look, caller), after=cursor, limit=STREAM_BATCH
+            )
+
+    cursor = await run_in_threadpool(first_cursor)
+    yield ServerSentEvent(retry=RETRY_MS)
+    quiet = 0.0
+    while True:
+        page = await run_in_threadpool(next_page, cursor)
+        for entry in page.data:
+            yield ServerSentEvent(
+                id=str(entry.sequence), event=entry.kind, raw_data=entry.model_dump_json()
+            )
+        cursor = page.next_cursor
+        if page.data:
+            quiet = 0.0
+        if page.has_more:
+            continue
+        if quiet >= tuning.stream_heartbeat:
+            yield ServerSentEvent(comment="heartbeat")
+            quiet = 0.0
+        await anyio.sleep(tuning.stream_poll_interval)
+        quiet += tuning.stream_poll_interval

@@ -1,0 +1,135 @@
+"""Webhooks: ``WebhookCreate`` in; ``WebhookPublic``, ``WebhookCreated`` (with the secret,
+once), ``WebhooksPublic``, ``DeliveryPublic`` and ``DeliveriesPublic`` out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
+
+from ..db import ApiKey, DeliveryState, Webhook, WebhookDelivery
+
+MAX_URL_LENGTH = 2048
+
+_WEBHOOK_EXAMPLE: JsonDict = {
+    "id": 3,
+    "url": "https://risk.customs.example.kz/aeo/mn-events",
+    "active": True,
+    "key_prefix": "3f9a1c0b7d2e",
+    "partner_authority": "KZ",
+    "created_at": "2025-03-01T08:30:00Z",
+    "disabled_at": None,
+}
+_DELIVERY_EXAMPLE: JsonDict = {
+    "id": 118,
+    "event_id": 42,
+    "state": "delivered",
+    "attempts": 2,
+    "last_status_code": 200,
+    "last_error": None,
+    "next_attempt_at": None,
+    "created_at": "2025-03-02T09:12:45Z",
+    "delivered_at": "2025-03-02T09:12:52Z",
+}
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"url": "https://risk.customs.example.kz/aeo/mn-events"}]},
+    )
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_LENGTH)] = Field(
+        description="Where to POST each feed entry: https (http is accepted outside "
+        "production), no user name or password in it (verify our signature instead)."
+    )
+
+
+class WebhookPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_WEBHOOK_EXAMPLE]})
+
+    id: int
+    url: str
+    active: bool = Field(description="False once disabled (failure streak, revoked key).")
+    key_prefix: str = Field(
+        description="The API key that registered it (its deliveries carry what that key may see)."
+    )
+    partner_authority: str | None
+    created_at: datetime
+    disabled_at: datetime | None
+
+    @classmethod
+    def of(cls, webhook: Webhook, key: ApiKey) -> WebhookPublic:
+        return cls(
+            id=webhook.id,
+            url=webhook.url,
+            active=webhook.active,
+            key_prefix=key.prefix,
+            partner_authority=key.partner_authority,
+            created_at=webhook.created_at,
+            disabled_at=webhook.disabled_at,
+        )
+
+
+class WebhookCreated(WebhookPublic):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [_WEBHOOK_EXAMPLE | {"secret": "whsec_" + "x" * 43}]}
+    )
+
+    secret: str = Field(
+        description="The HMAC key of AEO-Signature. Shown once: store it now (docs/api.md "
+        "shows how to verify a delivery)."
+    )
+
+
+class WebhooksPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"data": [_WEBHOOK_EXAMPLE], "count": 1}]}
+    )
+
+    data: list[WebhookPublic]
+    count: int
+
+
+class DeliveryPublic(BaseModel):
+    """One feed entry's delivery to one webhook, with its attempts so far."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_DELIVERY_EXAMPLE]})
+
+    id: int
+    event_id: int = Field(description="The feed entry's sequence (AEO-Event-Id).")
+    state: DeliveryState = Field(
+        description="pending (being tried), delivered (answered 2xx), failed (the webhook "
+        "was disabled on it)."
+    )
+    attempts: int = Field(description="Attempts so far (since the webhook was last enabled).")
+    last_status_code: int | None = Field(description="The last attempt's HTTP status.")
+    last_error: str | None = Field(description="Why the last attempt failed.")
+    next_attempt_at: datetime | None = Field(description="When a pending one is tried next.")
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery) -> DeliveryPublic:
+        return cls(
+            id=delivery.id,
+            event_id=delivery.feed_sequence,
+            state=delivery.state,
+            attempts=delivery.attempts,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
+            next_attempt_at=delivery.next_attempt_at,
+            created_at=delivery.created_at,
+            delivered_at=delivery.delivered_at,
+        )
+
+
+class DeliveriesPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"data": [_DELIVERY_EXAMPLE], "count": 1}]}
+    )
+
+    data: list[DeliveryPublic]
+    count: int

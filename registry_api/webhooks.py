@@ -1,0 +1,467 @@
+"""The webhook dispatcher: delivers the partner feed to the URLs partners registered.
+
+Per webhook, feed entries go out one at a time, in feed order: entry N+1 is not sent before
+N was answered with a 2xx. Each attempt POSTs one entry's JSON (``FeedEntryPublic``) with
+
+- ``AEO-Event-Id``: the entry's sequence. Delivery is at least once (a crash between the
+  receiver's 2xx and our record of it sends the entry again), so receivers keep the ids
+  they processed and ignore repeats: exactly once per event id from their side.
+- ``AEO-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>``.
+
+An attempt fails on anything but a 2xx: another status (redirects are not followed), a
+timeout, a refused connection. The entry is tried again after an exponential delay with
+jitter (``backoff_base * 2**(n-1)`` capped at ``backoff_cap``, times a random factor in
+[0.5, 1]); after ``disable_after_failures`` failures in a row the webhook is disabled and
+its head delivery marked ``failed`` (``POST /v1/webhooks/{id}/enable`` resumes it from that
+entry). A webhook whose API key is revoked is disabled too.
+
+Every delivery row is the delivery log: attempts, last status code, last error, when it was
+delivered. Each attempt's latency is logged (``registry_api.webhooks``) and measured
+(``aeo_webhook_delivery_seconds``).
+
+The dispatcher works in its own threads with its own database sessions and holds no lock
+the API needs, so a slow receiver never slows a request. Run one dispatcher per database
+(the app starts one in its lifespan).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import sqlalchemy as sa
+from fastapi import FastAPI
+from prometheus_client import Counter, Histogram
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from contracts import ids
+
+from . import __version__
+from .db import ApiKey, DeliveryState, FeedEntry, Webhook, WebhookDelivery, utc_now
+from .metrics import Metrics
+from .services import feed
+
+logger = logging.getLogger("registry_api.webhooks")
+
+EVENT_ID_HEADER = "AEO-Event-Id"
+SIGNATURE_HEADER = "AEO-Signature"
+WEBHOOK_ID_HEADER = "AEO-Webhook-Id"
+EVENT_KIND_HEADER = "AEO-Event-Kind"
+#: how much of a failure's description the delivery log keeps
+MAX_ERROR_LENGTH = 500
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class WebhookSettings(BaseSettings):
+    """How the dispatcher delivers (``AEO_WEBHOOK_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="AEO_WEBHOOK_", extra="ignore", frozen=True)
+
+    timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds per network step of one attempt."
+    )
+    backoff_base: float = Field(default=5.0, gt=0, description="Delay after the first failure.")
+    backoff_cap: float = Field(default=3600.0, gt=0, description="Longest delay between tries.")
+    disable_after_failures: int = Field(
+        default=80,
+        ge=1,
+        description="Failures in a row that disable a webhook (80 with the defaults: about "
+        "two and a half days of retrying).",
+    )
+    poll_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between rounds when there is no work."
+    )
+    batch: int = Field(
+        default=100, ge=1, description="Entries one webhook may receive per round (fairness)."
+    )
+    workers: int = Field(default=4, ge=1, le=64, description="Webhooks served in parallel.")
+
+
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The ``AEO-Signature`` header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def backoff(attempts: int, settings: WebhookSettings, draw: Callable[[], float]) -> float:
+    """Seconds to wait after the ``attempts``-th failure in a row of one delivery."""
+    exponent = min(attempts - 1, 62)  # 2**62 s is past any cap; avoids float overflow
+    delay = min(settings.backoff_cap, settings.backoff_base * 2.0**exponent)
+    # Jitter spreads retries of many webhooks that failed together (a partner outage).
+    return delay * (0.5 + 0.5 * draw())
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one POST gave."""
+
+    ok: bool
+    status_code: int | None
+    error: str | None
+    latency: float
+
+    @property
+    def outcome(self) -> str:
+        if self.ok:
+            return "delivered"
+        if self.status_code is not None:
+            return "http_error"
+        return "timeout" if self.error and self.error.startswith("timed out") else "network_error"
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    """What a round did (for tests and logs)."""
+
+    delivered: int = 0
+    failed_attempts: int = 0
+    disabled: int = 0
+    #: some webhook has more due entries than one round sends
+    more: bool = False
+
+    def add(self, other: DispatchReport) -> None:
+        self.delivered += other.delivered
+        self.failed_attempts += other.failed_attempts
+        self.disabled += other.disabled
+        self.more = self.more or other.more
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    webhook_id: int
+    delivery_id: int
+    sequence: int
+    kind: str
+    url: str
+    secret: str
+    body: bytes
+
+
+class WebhookDispatcher:
+    """Delivers feed entries to every active webhook; ``run_once`` does one round,
+    ``start``/``stop`` run rounds in a background thread.
+
+    ``clock`` decides when retries are due (tests move it forward instead of waiting);
+    signatures always carry the real time, which receivers compare with their own clock.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        authority: str,
+        settings: WebhookSettings | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self.session_factory = session_factory
+        self.authority = authority
+        self.settings = settings or WebhookSettings()
+        self.clock = clock
+        self._draw = draw
+        self._client: httpx.Client | None = None
+        self._client_guard = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._latency: Histogram | None = None
+        self._attempts: Counter | None = None
+        if metrics is not None:
+            self._latency = Histogram(
+                "aeo_webhook_delivery_seconds",
+                "Latency of webhook delivery attempts, by outcome.",
+                ["outcome"],
+                buckets=LATENCY_BUCKETS,
+                registry=metrics.registry,
+            )
+            self._attempts = Counter(
+                "aeo_webhook_attempts",
+                "Webhook delivery attempts, by outcome (delivered, http_error, timeout, "
+                "network_error).",
+                ["outcome"],
+                registry=metrics.registry,
+            )
+
+    # ------------------------------------------------------------ running
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"webhooks-{self.authority}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the background thread (an attempt in flight finishes or times out) and
+        release the HTTP connections."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout if timeout is not None else self.settings.timeout + 5)
+            self._thread = None
+        with self._pool_guard:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+        with self._client_guard:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                report = self.run_once()
+            except Exception:  # a round must never end the worker; the next one retries
+                logger.exception("webhook round failed")
+                report = DispatchReport()
+            if not report.more:
+                self._stopping.wait(self.settings.poll_interval)
+
+    def run_once(self) -> DispatchReport:
+        """One round: every active webhook gets its due entries, in order, up to ``batch``
+        each, webhooks in parallel. Safe to call while the background thread runs: a
+        webhook is served by one thread at a time."""
+        with self.session_factory() as session:
+            webhook_ids = list(
+                session.scalars(
+                    sa.select(Webhook.id).where(Webhook.active.is_(True)).order_by(Webhook.id)
+                ).all()
+            )
+        report = DispatchReport()
+        if not webhook_ids:
+            return report
+        if len(webhook_ids) == 1:
+            report.add(self.serve(webhook_ids[0]))
+            return report
+        for partial in self._executor().map(self.serve, webhook_ids):
+            report.add(partial)
+        return report
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_guard:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.settings.workers,
+                    thread_name_prefix=f"webhooks-{self.authority}",
+                )
+            return self._pool
+
+    def _http(self) -> httpx.Client:
+        with self._client_guard:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self.settings.timeout),
+                    follow_redirects=False,
+                    headers={
+                        "User-Agent": f"aeo-registry/{__version__} ({self.authority} webhooks)"
+                    },
+                )
+            return self._client
+
+    def _lock(self, webhook_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(webhook_id, threading.Lock())
+
+    # ------------------------------------------------------------ one webhook
+
+    def serve(self, webhook_id: int) -> DispatchReport:
+        """Deliver ``webhook_id``'s due entries in order until one fails, none is due, or
+        ``batch`` went out."""
+        report = DispatchReport()
+        with self._lock(webhook_id):
+            for _ in range(self.settings.batch):
+                job = self._next_job(webhook_id, report)
+                if job is None:
+                    return report
+                attempt = self._post(job)
+                self._record(job, attempt, report)
+                if not attempt.ok:
+                    return report
+            report.more = True
+        return report
+
+    def _next_job(self, webhook_id: int, report: DispatchReport) -> _Job | None:
+        now = self.clock()
+        with self.session_factory() as session:
+            webhook = session.get(Webhook, webhook_id)
+            if webhook is None or not webhook.active:
+                return None
+            key = session.get(ApiKey, webhook.api_key_id)
+            if key is None or key.revoked_at is not None:
+                webhook.active = False
+                webhook.disabled_at = now
+                session.commit()
+                report.disabled += 1
+                logger.warning(
+                    "webhook disabled: its API key was revoked", extra={"webhook_id": webhook_id}
+                )
+                return None
+            delivery = session.scalars(
+                sa.select(WebhookDelivery)
+                .where(
+                    WebhookDelivery.webhook_id == webhook_id,
+                    WebhookDelivery.state == DeliveryState.PENDING,
+                )
+                .order_by(WebhookDelivery.feed_sequence)
+                .limit(1)
+            ).first()
+            if delivery is None:
+                delivery = self._queue_next(session, webhook, key, now)
+                if delivery is None:
+                    return None
+            elif delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+                return None
+            entry = session.get(FeedEntry, delivery.feed_sequence)
+            assert entry is not None  # feed entries are never deleted
+            return _Job(
+                webhook_id=webhook_id,
+                delivery_id=delivery.id,
+                sequence=entry.sequence,
+                kind=entry.kind,
+                url=webhook.url,
+                secret=webhook.secret,
+                body=feed.entry_json(entry).encode("utf-8"),
+            )
+
+    def _queue_next(
+        self, session: Session, webhook: Webhook, key: ApiKey, now: datetime
+    ) -> WebhookDelivery | None:
+        """Create the delivery of the next entry the webhook's key may see, if any.
+
+        Only called when the webhook has no pending delivery, and always for an entry after
+        every delivery it has: this is what keeps deliveries in feed order.
+        """
+        last = session.scalar(
+            sa.select(sa.func.max(WebhookDelivery.feed_sequence)).where(
+                WebhookDelivery.webhook_id == webhook.id
+            )
+        )
+        audience = feed.audience_of(
+            session,
+            role=key.role,
+            partner_authority=key.partner_authority,
+            own=self.authority,
+            day=ids.day_of(int(now.timestamp())),
+        )
+        # A new webhook receives what is recorded from its registration on (older entries
+        # are in /v1/feed).
+        entry = feed.next_entry(session, audience, after=last or 0, not_before=webhook.created_at)
+        if entry is None:
+            return None
+        delivery = WebhookDelivery(
+            webhook_id=webhook.id,
+            feed_sequence=entry.sequence,
+            state=DeliveryState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        session.add(delivery)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another dispatcher (a second process on the same database) queued it first.
+            session.rollback()
+            return None
+        return delivery
+
+    def _post(self, job: _Job) -> Attempt:
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            EVENT_ID_HEADER: str(job.sequence),
+            EVENT_KIND_HEADER: job.kind,
+            WEBHOOK_ID_HEADER: str(job.webhook_id),
+            SIGNATURE_HEADER: signature(job.secret, job.body, timestamp),
+        }
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            # Streamed so that only the status line and headers are read: a receiver's
+            # answer body is not ours to download.
+            with self._http().stream("POST", job.url, content=job.body, headers=headers) as answer:
+                status_code = answer.status_code
+        except httpx.TimeoutException:
+            error = f"timed out after {self.settings.timeout:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # any failure of one attempt is that attempt's failure
+            error = f"{type(exc).__name__}: {exc}"
+        latency = time.perf_counter() - started
+        ok = status_code is not None and 200 <= status_code < 300
+        if status_code is not None and not ok:
+            error = f"answered HTTP {status_code}"
+        attempt = Attempt(ok, status_code, error[:MAX_ERROR_LENGTH] if error else None, latency)
+        if self._latency is not None and self._attempts is not None:
+            self._latency.labels(outcome=attempt.outcome).observe(latency)
+            self._attempts.labels(outcome=attempt.outcome).inc()
+        return attempt
+
+    def _record(self, job: _Job, attempt: Attempt, report: DispatchReport) -> None:
+        now = self.clock()
+        with self.session_factory() as session:
+            delivery = session.get(WebhookDelivery, job.delivery_id)
+            webhook = session.get(Webhook, job.webhook_id)
+            if delivery is None or webhook is None:
+                return  # the webhook was deleted during the attempt
+            delivery.attempts += 1
+            delivery.last_status_code = attempt.status_code
+            delivery.last_error = attempt.error
+            if attempt.ok:
+                delivery.state = DeliveryState.DELIVERED
+                delivery.delivered_at = now
+                delivery.next_attempt_at = None
+                report.delivered += 1
+            elif delivery.attempts >= self.settings.disable_after_failures:
+                delivery.state = DeliveryState.FAILED
+                delivery.next_attempt_at = None
+                webhook.active = False
+                webhook.disabled_at = now
+                report.failed_attempts += 1
+                report.disabled += 1
+            else:
+                delay = backoff(delivery.attempts, self.settings, self._draw)
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+                report.failed_attempts += 1
+            session.commit()
+            logger.info(
+                "webhook attempt",
+                extra={
+                    "webhook_id": job.webhook_id,
+                    "event_id": job.sequence,
+                    "outcome": attempt.outcome,
+                    "status_code": attempt.status_code,
+                    "latency_ms": round(attempt.latency * 1000, 2),
+                    "attempts": delivery.attempts,
+                    "disabled": not webhook.active,
+                },
+            )
+
+
+def dispatcher_for(app: FastAPI) -> WebhookDispatcher:
+    """The dispatcher of ``app`` (``create_app`` keeps it in ``app.state.webhooks``; its
+    lifespan starts it when ``run_workers`` is on), with ``AEO_WEBHOOK_*`` settings."""
+    return WebhookDispatcher(
+        app.state.session_factory,
+        authority=app.state.settings.authority,
+        settings=WebhookSettings(),
+        metrics=app.state.metrics,
+    )
