@@ -446,7 +446,7 @@ class Indexer:
             certificate = session.scalars(
                 sa.select(Certificate).where(Certificate.certificate_id == event.certificate_id)
             ).one_or_none()
-            if certificate is not None:
+            if certificate is not None and self._describes(certificate, event):
                 self._apply_to_own(certificate, event, state, operation)
                 data["record"] = certificate.to_record().canonical_dict()
 
@@ -497,6 +497,27 @@ class Indexer:
             session.flush()
         return True
 
+    @staticmethod
+    def _describes(certificate: Certificate, event: CertificateChange) -> bool:
+        """Whether our row is the record of the chain's certificate. Not when its issue
+        failed, nor when the number was issued on-chain with another record (by a process
+        this database does not know): then the row keeps its own status, and reads show
+        the chain's state beside a proof that does not match."""
+        if certificate.status is CertificateStatus.FAILED:
+            return False
+        if isinstance(event, CertificateIssued) and certificate.commitment != event.commitment:
+            logger.warning(
+                "certificate %s was issued on-chain with another record than the stored one "
+                "(commitment 0x%s); the stored record is not the chain's",
+                certificate.number,
+                event.commitment.hex(),
+            )
+            return False
+        return not (
+            certificate.status is CertificateStatus.PENDING
+            and not isinstance(event, CertificateIssued)
+        )
+
     def _operation_of(self, session: Session, event: ChainEvent) -> Operation | None:
         """This service's operation that sent the event's transaction, if any."""
         return session.scalars(
@@ -524,12 +545,6 @@ class Indexer:
                     certificate.number,
                     event.commitment.hex(),
                 )
-        elif isinstance(event, CertificateIssued) and certificate.commitment != event.commitment:
-            logger.warning(
-                "certificate %s was issued on-chain with another commitment than the stored "
-                "record's",
-                certificate.number,
-            )
         if isinstance(event, CertificateStatusChanged):
             certificate.status_reason = int(event.reason)
             deadline = details.get("remedy_deadline")
@@ -821,8 +836,10 @@ class Indexer:
     def _restore_own(self, session: Session, certificate: Certificate) -> None:
         """Put one of ours back as its remaining history says (nothing left: pending, its
         operation will be sent again)."""
+        if certificate.status is CertificateStatus.FAILED:
+            return
         latest = self._previous(session, certificate.certificate_id)
-        if latest is None:
+        if latest is None or "record" not in latest.data:
             certificate.status = CertificateStatus.PENDING
             certificate.version = 1
             certificate.status_reason = None

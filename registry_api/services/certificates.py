@@ -1,0 +1,739 @@
+"""Certificate rules: what each lifecycle action requires, checked before anything is queued.
+
+Every write builds the contract call, records the operation through the outbox (with the
+off-chain change where there is one) and returns it; the chain applies it later and the
+indexer brings the result back. A request that the database can already tell is wrong (an
+unknown number, a reason code the action does not take, suspending a revoked certificate)
+is refused here with a 404 / 422 / 409 problem, so no doomed transaction is queued.
+
+The state these checks use is the certificate's *projected* state: its indexed status with
+the accepted operations not yet indexed applied in order, so "issue, then suspend at once"
+is accepted before the issue is mined, and "suspend twice" is refused the second time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from contracts import ids
+from contracts.client import OPEN_ENDED, Ops, ReasonCode
+
+from ..auth import AuthenticatedKey
+from ..db import (
+    OPEN_OPERATION_STATES,
+    ApiKey,
+    Certificate,
+    CertificateEvent,
+    CertificateStatus,
+    IndexerCursor,
+    Operation,
+    OperationState,
+)
+from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
+from ..indexer import CURSOR_NAME
+from ..outbox import Accepted, ChainCall, enqueue_once, operation_details, request_fingerprint
+from ..records import CertificateRecord
+from ..schemas.certificates import (
+    CertificateAmend,
+    CertificateCreate,
+    CertificateReinstate,
+    CertificateRenew,
+    CertificateRevoke,
+    CertificateSuspend,
+    RecordFields,
+)
+
+# ---------------------------------------------------------------------- reason codes
+
+
+class Action(StrEnum):
+    ISSUE = "issue"
+    AMEND = "amend"
+    RENEW = "renew"
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+    REVOKE = "revoke"
+
+
+_FINDINGS = frozenset(
+    {
+        ReasonCode.FAILED_AUDIT,
+        ReasonCode.NON_COMPLIANCE,
+        ReasonCode.HOLDER_REQUEST,
+        ReasonCode.ADMINISTRATIVE_ERROR,
+        ReasonCode.INSOLVENCY,
+        ReasonCode.SECURITY_BREACH,
+    }
+)
+#: which reason codes each action takes: the table of docs/reason-codes.md, as
+#: contracts/src/ReasonCodes.sol enforces it (fraud and ceased trading are final: they
+#: revoke but never suspend)
+ALLOWED_REASONS: Mapping[Action, frozenset[ReasonCode]] = {
+    Action.SUSPEND: _FINDINGS,
+    Action.REVOKE: _FINDINGS | {ReasonCode.CEASED_TRADING, ReasonCode.FRAUD},
+    Action.REINSTATE: frozenset({ReasonCode.REMEDIED, ReasonCode.SUSPENDED_IN_ERROR}),
+    Action.AMEND: frozenset(
+        {
+            ReasonCode.DATA_CHANGE,
+            ReasonCode.TIER_CHANGE,
+            ReasonCode.SITES_CHANGE,
+            ReasonCode.CORRECTION,
+        }
+    ),
+    Action.RENEW: frozenset({ReasonCode.REASSESSED}),
+}
+
+
+def reason_name(code: int | None) -> str | None:
+    if code is None:
+        return None
+    try:
+        return ReasonCode(code).name
+    except ValueError:
+        return f"UNKNOWN_{code}"
+
+
+def check_reason(action: Action, code: int) -> ReasonCode:
+    """The reason code, or a 422 naming ``body.reason_code`` and the codes ``action`` takes."""
+    allowed = ALLOWED_REASONS[action]
+    if code in {int(reason) for reason in allowed}:
+        return ReasonCode(code)
+    listed = ", ".join(f"{int(r)} ({r.name})" for r in sorted(allowed))
+    message = f"must be one of {listed} to {action.value} a certificate"
+    raise InvalidError(
+        f"reason code {code} cannot {action.value} a certificate; {message} "
+        "(see docs/reason-codes.md)",
+        errors=[FieldError("body.reason_code", message)],
+    )
+
+
+# ---------------------------------------------------------------------- records
+
+
+def build_record(authority: str, number: str, fields: RecordFields) -> CertificateRecord:
+    """The full record, or a 422 naming each offending ``body`` field."""
+    values = fields.model_dump(exclude={"reason_code", "number"}, exclude_none=True)
+    try:
+        return CertificateRecord(issuer=authority, number=number, **values)
+    except ValidationError as exc:
+        errors = [
+            FieldError(
+                ".".join(["body", *(str(p) for p in error["loc"])]) or "body",
+                str(error["msg"]),
+            )
+            for error in exc.errors()
+        ]
+        detail = errors[0].message if len(errors) == 1 else f"{len(errors)} fields are invalid"
+        raise InvalidError(detail, errors=errors) from None
+
+
+def record_json(record: CertificateRecord) -> dict[str, Any]:
+    """The record as JSON members (what ``CertificateRecord.model_validate`` reads back)."""
+    return record.model_dump(mode="json", exclude_none=True)
+
+
+# ---------------------------------------------------------------------- state
+
+
+def get_certificate(session: Session, number: str) -> Certificate:
+    certificate = session.scalars(
+        sa.select(Certificate).where(Certificate.number == number)
+    ).one_or_none()
+    if certificate is None:
+        raise NotFoundError(f"no certificate {number!r} issued by this administration")
+    return certificate
+
+
+def latest_event(session: Session, certificate_id: bytes) -> CertificateEvent | None:
+    return session.scalars(
+        sa.select(CertificateEvent)
+        .where(CertificateEvent.certificate_id == certificate_id)
+        .order_by(CertificateEvent.block_number.desc(), CertificateEvent.log_index.desc())
+        .limit(1)
+    ).first()
+
+
+def indexed_block(session: Session) -> int:
+    cursor = session.get(IndexerCursor, CURSOR_NAME)
+    return cursor.block_number if cursor is not None else -1
+
+
+def unindexed_operations(session: Session, number: str) -> Sequence[Operation]:
+    """Accepted operations on ``number`` whose effect the index does not show yet: still
+    open, or confirmed in a block the indexer has not reached."""
+    return session.scalars(
+        sa.select(Operation)
+        .where(
+            Operation.certificate_number == number,
+            sa.or_(
+                Operation.state.in_(OPEN_OPERATION_STATES),
+                sa.and_(
+                    Operation.state == OperationState.CONFIRMED,
+                    Operation.block_number > indexed_block(session),
+                ),
+            ),
+        )
+        .order_by(Operation.created_at, Operation.id)
+    ).all()
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """A certificate's state once every accepted operation has applied."""
+
+    status: CertificateStatus
+    #: day number (ids.to_day); OPEN_ENDED for no end date
+    valid_until: int
+    pending: tuple[Operation, ...]
+
+
+def _day_or_open(value: date | None) -> int:
+    return ids.to_day(value) if value is not None else OPEN_ENDED
+
+
+def chain_valid_until(session: Session, certificate: Certificate) -> int:
+    """The validity the chain holds (renewals included), as a day number."""
+    event = latest_event(session, certificate.certificate_id)
+    if event is not None and "valid_until" in event.data.get("state", {}):
+        return int(event.data["state"]["valid_until"])
+    return _day_or_open(certificate.valid_until)
+
+
+def project(session: Session, certificate: Certificate) -> Projection:
+    status = certificate.status
+    valid_until = chain_valid_until(session, certificate)
+    pending = unindexed_operations(session, certificate.number)
+    for operation in pending:
+        if operation.kind == Action.ISSUE and status is CertificateStatus.PENDING:
+            status = CertificateStatus.ACTIVE
+        elif operation.kind == Action.SUSPEND:
+            status = CertificateStatus.SUSPENDED
+        elif operation.kind == Action.REINSTATE:
+            status = CertificateStatus.ACTIVE
+        elif operation.kind == Action.REVOKE:
+            status = CertificateStatus.REVOKED
+        elif operation.kind == Action.RENEW:
+            renewed = operation_details(operation).get("valid_until")
+            if renewed is not None:
+                valid_until = _day_or_open(date.fromisoformat(renewed))
+    if status is CertificateStatus.PENDING:
+        # Issued by an operation this projection does not name (a batch): once it is
+        # accepted, later changes queue behind it.
+        status = CertificateStatus.ACTIVE
+    return Projection(status=status, valid_until=valid_until, pending=tuple(pending))
+
+
+def _refuse_final(certificate: Certificate, projection: Projection, action: Action) -> None:
+    if certificate.status is CertificateStatus.FAILED:
+        raise ConflictError(
+            f"certificate {certificate.number} was never issued (its issue operation failed); "
+            f"it cannot be {_past(action)}"
+        )
+    if projection.status is CertificateStatus.REVOKED:
+        raise ConflictError(
+            f"certificate {certificate.number} is revoked; revocation is final and it cannot "
+            f"be {_past(action)}"
+        )
+
+
+def _past(action: Action) -> str:
+    return {
+        Action.AMEND: "amended",
+        Action.RENEW: "renewed",
+        Action.SUSPEND: "suspended",
+        Action.REINSTATE: "reinstated",
+        Action.REVOKE: "revoked",
+        Action.ISSUE: "issued",
+    }[action]
+
+
+def _require_status(
+    certificate: Certificate,
+    projection: Projection,
+    action: Action,
+    required: CertificateStatus,
+) -> None:
+    if projection.status is not required:
+        queued = " once the operations already accepted apply" if projection.pending else ""
+        raise ConflictError(
+            f"certificate {certificate.number} is {projection.status.value}{queued}; only an "
+            f"{required.value} certificate can be {_past(action)}"
+        )
+
+
+# ---------------------------------------------------------------------- writes
+
+
+def _accept(
+    session: Session,
+    *,
+    key: AuthenticatedKey,
+    idempotency_key: str,
+    action: Action,
+    number: str,
+    body: Any,
+    build: Any,
+) -> Accepted:
+    return enqueue_once(
+        session,
+        key=key,
+        idempotency_key=idempotency_key,
+        kind=action.value,
+        subject=number,
+        request_fingerprint=request_fingerprint(action.value, number, body.model_dump(mode="json")),
+        prepare=build,
+    )
+
+
+def issue_certificate(
+    session: Session, *, key: AuthenticatedKey, idempotency_key: str, body: CertificateCreate
+) -> Accepted:
+    """Store the record (status ``pending``) and queue its issuance."""
+    record = build_record(key.authority, body.number, body)
+    hashes = record.hashes()
+
+    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+        existing = session.scalars(
+            sa.select(Certificate).where(Certificate.number == record.number)
+        ).one_or_none()
+        if existing is not None and existing.status is not CertificateStatus.FAILED:
+            raise ConflictError(
+                f"certificate {record.number} already exists ({existing.status.value})",
+                errors=[FieldError("body.number", "is already issued by this administration")],
+            )
+        if existing is not None:
+            # A number whose issue failed may be issued again: the row takes the new record.
+            existing.apply_record(record)
+            existing.status = CertificateStatus.PENDING
+            existing.version = 1
+            existing.status_reason = None
+            existing.remedy_deadline = None
+        else:
+            session.add(Certificate.from_record(record))
+        call = Ops.issue(
+            record.number,
+            record.tiers,
+            record.valid_from,
+            _day_or_open(record.valid_until),
+            hashes.holder_ref,
+            hashes.commitment,
+        )
+        return call, {"creates": [record.number]}
+
+    return _accept(
+        session,
+        key=key,
+        idempotency_key=idempotency_key,
+        action=Action.ISSUE,
+        number=body.number,
+        body=body,
+        build=prepare,
+    )
+
+
+def amend_certificate(
+    session: Session,
+    *,
+    key: AuthenticatedKey,
+    idempotency_key: str,
+    number: str,
+    body: CertificateAmend,
+) -> Accepted:
+    """Queue an amendment to the whole new ``body`` record; the stored record changes when
+    the amendment's event is indexed."""
+    reason = check_reason(Action.AMEND, body.reason_code)
+    record = build_record(key.authority, number, body)
+    hashes = record.hashes()
+
+    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+        certificate = get_certificate(session, number)
+        projection = project(session, certificate)
+        _refuse_final(certificate, projection, Action.AMEND)
+        if record.valid_from != certificate.valid_from:
+            raise InvalidError(
+                "an amendment cannot move the start of validity",
+                errors=[
+                    FieldError("body.valid_from", f"must stay {certificate.valid_from.isoformat()}")
+                ],
+            )
+        if _day_or_open(record.valid_until) != projection.valid_until:
+            current = _day_iso(projection.valid_until) or "absent (open-ended)"
+            raise InvalidError(
+                "validity changes by renewal, not by amendment",
+                errors=[FieldError("body.valid_until", f"must stay {current}")],
+            )
+        call = Ops.amend(
+            certificate.certificate_id, record.tiers, hashes.holder_ref, hashes.commitment, reason
+        )
+        return call, {"record": record_json(record)}
+
+    return _accept(
+        session,
+        key=key,
+        idempotency_key=idempotency_key,
+        action=Action.AMEND,
+        number=number,
+        body=body,
+        build=prepare,
+    )
+
+
+def renew_certificate(
+    session: Session,
+    *,
+    key: AuthenticatedKey,
+    idempotency_key: str,
+    number: str,
+    body: CertificateRenew,
+) -> Accepted:
+    reason = check_reason(Action.RENEW, body.reason_code)
+    try:
+        new_until = ids.to_day(body.valid_until)
+    except ValueError as exc:
+        raise InvalidError(str(exc), errors=[FieldError("body.valid_until", str(exc))]) from None
+
+    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+        certificate = get_certificate(session, number)
+        projection = project(session, certificate)
+        _refuse_final(certificate, projection, Action.RENEW)
+        _require_status(certificate, projection, Action.RENEW, CertificateStatus.ACTIVE)
+        if new_until <= projection.valid_until:
+            current = _day_iso(projection.valid_until) or "open-ended"
+            raise ConflictError(
+                f"certificate {number} is already valid until {current}; a renewal must extend it",
+                errors=[FieldError("body.valid_until", f"must be later than {current}")],
+            )
+        call = Ops.renew(certificate.certificate_id, new_until, reason)
+        return call, {"valid_until": body.valid_until.isoformat()}
+
+    return _accept(
+        session,
+        key=key,
+        idempotency_key=idempotency_key,
+        action=Action.RENEW,
+        number=number,
+        body=body,
+        build=prepare,
+    )
+
+
+def suspend_certificate(
+    session: Session,
+    *,
+    key: AuthenticatedKey,
+    idempotency_key: str,
+    number: str,
+    body: CertificateSuspend,
+    today: date | None = None,
+) -> Accepted:
+    reason = check_reason(Action.SUSPEND, body.reason_code)
+    today = today or datetime.now(UTC).date()
+    if body.remedy_deadline is not None and body.remedy_deadline < today:
+        raise InvalidError(
+            "the remedy deadline is in the past",
+            errors=[FieldError("body.remedy_deadline", f"must be {today.isoformat()} or later")],
+        )
+
+    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+        certificate = get_certificate(session, number)
+        projection = project(session, certificate)
+        _refuse_final(certificate, projection, Action.SUSPEND)
+        _require_status(certificate, projection, Action.SUSPEND, CertificateStatus.ACTIVE)
+        details: dict[str, Any] = {}
+        if body.remedy_deadline is not None:
+            details["remedy_deadline"] = body.remedy_deadline.isoformat()
+        return Ops.suspend(certificate.certificate_id, reason), details
+
+    return _accept(
+        session,
+        key=key,
+        idempotency_key=idempotency_key,
+        action=Action.SUSPEND,
+        number=number,
+        body=body,
+        build=prepare,
+    )
+
+
+def reinstate_certificate(
+    session: Session,
+    *,
+    key: AuthenticatedKey,
+    idempotency_key: str,
+    number: str,
+    body: CertificateReinstate,
+) -> Accepted:
+    reason = check_reason(Action.REINSTATE, body.reason_code)
+
+    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+        certificate = get_certificate(session, number)
+        projection = project(session, certificate)
+        _refuse_final(certificate, projection, Action.REINSTATE)
+        _require_status(certificate, projection, Action.REINSTATE, CertificateStatus.SUSPENDED)
+        return Ops.reinstate(certificate.certificate_id, reason), {}
+
+    return _accept(
+        session,
+        key=key,
+        idempotency_key=idempotency_key,
+        action=Action.REINSTATE,
+        number=number,
+        body=body,
+        build=prepare,
+    )
+
+
+def revoke_certificate(
+    session: Session,
+    *,
+    key: AuthenticatedKey,
+    idempotency_key: str,
+    number: str,
+    body: CertificateRevoke,
+) -> Accepted:
+    reason = check_reason(Action.REVOKE, body.reason_code)
+
+    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+        certificate = get_certificate(session, number)
+        projection = project(session, certificate)
+        _refuse_final(certificate, projection, Action.REVOKE)
+        return Ops.revoke(certificate.certificate_id, reason), {}
+
+    return _accept(
+        session,
+        key=key,
+        idempotency_key=idempotency_key,
+        action=Action.REVOKE,
+        number=number,
+        body=body,
+        build=prepare,
+    )
+
+
+# ---------------------------------------------------------------------- reads
+
+
+def _day_iso(day: int | None) -> str | None:
+    if day is None or day == OPEN_ENDED:
+        return None
+    return ids.from_day(day).isoformat()
+
+
+def date_of(day: int | None) -> date | None:
+    if day is None or day == OPEN_ENDED:
+        return None
+    return ids.from_day(day)
+
+
+def effective_status(
+    status: CertificateStatus, valid_from: date, valid_until: date | None, today: date
+) -> str:
+    """The status as a border officer would read it today."""
+    if status is not CertificateStatus.ACTIVE:
+        return status.value
+    if valid_until is not None and today > valid_until:
+        return "expired"
+    if today < valid_from:
+        return "not_yet_valid"
+    return "active"
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateView:
+    """One certificate with what the index knows of it (routes shape it into JSON)."""
+
+    certificate: Certificate
+    record: CertificateRecord
+    latest: CertificateEvent | None
+    valid_until: date | None
+    effective_status: str
+    pending: tuple[Operation, ...]
+
+    @property
+    def chain_state(self) -> dict[str, Any] | None:
+        if self.latest is None:
+            return None
+        state: dict[str, Any] = self.latest.data.get("state", {})
+        return state
+
+    @property
+    def proof_matches(self) -> bool:
+        state = self.chain_state
+        if state is None:
+            return False
+        hashes = self.record.hashes()
+        return bool(
+            state.get("commitment") == "0x" + hashes.commitment.hex()
+            and state.get("holder_ref") == "0x" + hashes.holder_ref.hex()
+        )
+
+
+def read_certificate(session: Session, number: str, today: date | None = None) -> CertificateView:
+    """The certificate, its chain state from the index, and its proof. No chain call."""
+    today = today or datetime.now(UTC).date()
+    certificate = get_certificate(session, number)
+    latest = latest_event(session, certificate.certificate_id)
+    valid_until = date_of(chain_valid_until(session, certificate))
+    pending = tuple(
+        op for op in unindexed_operations(session, number) if op.state is not OperationState.FAILED
+    )
+    return CertificateView(
+        certificate=certificate,
+        record=certificate.to_record(),
+        latest=latest,
+        valid_until=valid_until,
+        effective_status=effective_status(
+            certificate.status, certificate.valid_from, valid_until, today
+        ),
+        pending=pending,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    event: CertificateEvent
+    requested_by: str | None
+
+
+def certificate_history(session: Session, number: str) -> list[HistoryItem]:
+    """Every indexed event of the certificate, oldest first, with the user who asked for it
+    when this service sent it."""
+    certificate = get_certificate(session, number)
+    events = session.scalars(
+        sa.select(CertificateEvent)
+        .where(CertificateEvent.certificate_id == certificate.certificate_id)
+        .order_by(CertificateEvent.block_number, CertificateEvent.log_index)
+    ).all()
+    key_ids = {int(e.data["operation"]["api_key_id"]) for e in events if e.data.get("operation")}
+    users: dict[int, str] = {}
+    if key_ids:
+        for key in session.scalars(sa.select(ApiKey).where(ApiKey.id.in_(key_ids))):
+            users[key.id] = key.user.name
+    return [
+        HistoryItem(
+            event=event,
+            requested_by=(
+                users.get(int(event.data["operation"]["api_key_id"]))
+                if event.data.get("operation")
+                else None
+            ),
+        )
+        for event in events
+    ]
+
+
+def operation_remedy_deadline(session: Session, operation_id: str | None) -> date | None:
+    if operation_id is None:
+        return None
+    operation = session.get(Operation, uuid.UUID(operation_id))
+    if operation is None:
+        return None
+    deadline = operation_details(operation).get("remedy_deadline")
+    return date.fromisoformat(deadline) if deadline else None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    number: str | None = None
+    holder_id: str | None = None
+    holder_name: str | None = None
+    status: str | None = None
+    tier: int | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+#: the statuses a search can ask for: the stored ones, and the two derived from dates
+SEARCH_STATUSES = (*(s.value for s in CertificateStatus), "expired", "not_yet_valid")
+
+
+def _renewed_until() -> sa.ScalarSelect[Any]:
+    """The latest renewal's day for the outer certificate row (None: never renewed)."""
+    day = CertificateEvent.data[("state", "valid_until")].as_integer()
+    return (
+        sa.select(sa.func.max(day))
+        .where(
+            CertificateEvent.certificate_id == Certificate.certificate_id,
+            CertificateEvent.kind == "renewed",
+        )
+        .scalar_subquery()
+    )
+
+
+def _valid_on_or_after(day_value: date) -> sa.ColumnElement[bool]:
+    """The certificate is still valid on ``day_value`` (renewals counted)."""
+    renewed = _renewed_until()
+    return sa.or_(
+        sa.and_(renewed.is_not(None), renewed >= ids.to_day(day_value)),
+        sa.and_(
+            renewed.is_(None),
+            sa.or_(Certificate.valid_until.is_(None), Certificate.valid_until >= day_value),
+        ),
+    )
+
+
+def search_certificates(
+    session: Session,
+    filters: SearchFilters,
+    *,
+    limit: int,
+    offset: int,
+    today: date | None = None,
+) -> tuple[list[CertificateView], int]:
+    """One page of matching certificates (by number) and how many match in all."""
+    today = today or datetime.now(UTC).date()
+    query = sa.select(Certificate)
+    if filters.number:
+        query = query.where(Certificate.number == filters.number)
+    if filters.holder_id:
+        scheme, _, number = filters.holder_id.rpartition(":")
+        query = query.where(Certificate.holder_id_number == number)
+        if scheme:
+            query = query.where(Certificate.holder_id_scheme == scheme.upper())
+    if filters.holder_name:
+        pattern = filters.holder_name.casefold()
+        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Certificate.holder_name_folded.like(f"%{escaped}%", escape="\\"))
+    if filters.tier:
+        query = query.where(Certificate.tiers.op("&")(filters.tier) != 0)
+    if filters.valid_from is not None:
+        query = query.where(_valid_on_or_after(filters.valid_from))
+    if filters.valid_to is not None:
+        query = query.where(Certificate.valid_from <= filters.valid_to)
+    if filters.status in {s.value for s in CertificateStatus if s is not CertificateStatus.ACTIVE}:
+        query = query.where(Certificate.status == CertificateStatus(filters.status))
+    elif filters.status is not None:
+        query = query.where(Certificate.status == CertificateStatus.ACTIVE)
+        if filters.status == "active":
+            query = query.where(Certificate.valid_from <= today, _valid_on_or_after(today))
+        elif filters.status == "expired":
+            query = query.where(sa.not_(_valid_on_or_after(today)))
+        elif filters.status == "not_yet_valid":
+            query = query.where(Certificate.valid_from > today)
+    count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Certificate.number).limit(limit).offset(offset)).all()
+    views = []
+    for certificate in rows:
+        valid_until = date_of(chain_valid_until(session, certificate))
+        views.append(
+            CertificateView(
+                certificate=certificate,
+                record=certificate.to_record(),
+                latest=None,
+                valid_until=valid_until,
+                effective_status=effective_status(
+                    certificate.status, certificate.valid_from, valid_until, today
+                ),
+                pending=(),
+            )
+        )
+    return views, count
