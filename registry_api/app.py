@@ -25,7 +25,8 @@ from .metrics import Metrics
 from .middleware import RequestContextMiddleware
 from .ratelimit import TokenBucketLimiter
 from .readiness import ReadinessCheck, database_check
-from .routes import certificates, operations, ops, v1
+from .routes import admin_chain, certificates, documents, imports, operations, ops, v1
+from .services.imports import start_import_worker
 from .settings import Settings, get_settings
 from .workers import ChainAccess, start_workers
 
@@ -44,6 +45,12 @@ OPENAPI_TAGS = [
     {"name": "operations", "description": "Health, readiness and metrics (no key needed)."},
     {"name": "certificates", "description": "Issue and change certificates; search, history."},
     {"name": "accepted writes", "description": "Chain writes accepted with 202, to poll."},
+    {"name": "certificate documents", "description": "QR code (PNG, SVG), payload, PDF."},
+    {"name": "bulk import", "description": "Load an existing AEO list from CSV or JSON."},
+    {
+        "name": "consortium administration",
+        "description": "Signing keys, accounts and membership votes (administrators).",
+    },
 ]
 
 
@@ -119,7 +126,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade_database, engine)
         workers = await run_in_threadpool(start_workers, app, chain_access)
+        import_worker = start_import_worker(app)
         yield
+        await run_in_threadpool(import_worker.stop)
         await run_in_threadpool(workers.stop)
         engine.dispose()
 
@@ -145,5 +154,8 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(v1)
     app.include_router(certificates.router, prefix="/v1")
+    app.include_router(documents.router, prefix="/v1")
+    app.include_router(imports.router, prefix="/v1")
+    app.include_router(admin_chain.router, prefix="/v1")
     app.include_router(operations.router, prefix="/v1")
     return app
