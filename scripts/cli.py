@@ -558,7 +558,10 @@ def _print_key(description: dict[str, str], json_output: bool) -> None:
 @friendly_errors
 def keys_new(
     path: Annotated[
-        Path, typer.Argument(help="Where to write the encrypted key file (must not exist).")
+        Path,
+        typer.Argument(
+            metavar="PATH", help="Where to write the encrypted key file (must not exist)."
+        ),
     ],
     kind: Annotated[KeyKind, typer.Option(help="signing (QR payloads) or operator (txs).")] = (
         KeyKind.SIGNING
@@ -587,7 +590,8 @@ def keys_new(
 @friendly_errors
 def keys_show_public(
     path: Annotated[
-        Path, typer.Argument(help="An encrypted key file.", exists=True, dir_okay=False)
+        Path,
+        typer.Argument(metavar="PATH", help="An encrypted key file.", exists=True, dir_okay=False),
     ],
     json_output: JsonFlag = False,
 ) -> None:

@@ -1,0 +1,58 @@
+"""Every command of ``aeo`` explains itself with --help."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from scripts.cli import app
+
+COMMANDS = [
+    [],
+    ["chain"],
+    ["chain", "up"],
+    ["chain", "down"],
+    ["chain", "status"],
+    ["deploy"],
+    ["consortium"],
+    ["consortium", "bootstrap"],
+    ["serve"],
+    ["verify"],
+    ["verifier"],
+    ["verifier", "sync"],
+    ["verifier", "serve"],
+    ["keys"],
+    ["keys", "new"],
+    ["keys", "show-public"],
+    ["bench"],
+    ["bench", "gas"],
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "aeo")
+def test_every_command_has_help(cli: CliRunner, command: list[str]) -> None:
+    result = cli.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"Usage: aeo {' '.join(command)}".rstrip() in " ".join(result.output.split())
+
+
+def test_every_registered_command_is_in_the_help_test() -> None:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    found: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        found.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(group, [])
+    assert sorted(found) == sorted(COMMANDS)
+
+
+def test_aeo_without_a_command_shows_the_commands(cli: CliRunner) -> None:
+    result = cli.invoke(app, [])
+    assert "demo" in result.output
+    assert "verify" in result.output
