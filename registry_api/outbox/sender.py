@@ -31,12 +31,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
-from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import TxReceipt
 
@@ -112,6 +110,8 @@ class OutboxSender:
         self.fail_points = frozenset(fail_points)
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
+        #: the highest nonce of ours the chain has mined, as far as this sender knows
+        self._mined_nonce: int | None = None
         self._needs_recovery = True
         self._chain_ok = False
         self._last_error: str | None = None
@@ -128,6 +128,8 @@ class OutboxSender:
         with self._lock:
             changed = 0
             try:
+                if not self._needs_recovery and self._chain_forgot_ours():
+                    self._needs_recovery = True
                 if self._needs_recovery:
                     changed += self._recover()
                     self._needs_recovery = False
@@ -165,6 +167,13 @@ class OutboxSender:
         return total
 
     # ------------------------------------------------------------------ recovery
+
+    def _chain_forgot_ours(self) -> bool:
+        """The node's mined nonce fell back below one of our mined transactions: it lost
+        blocks (restarted from an older state, or reorganised). One cheap call per pass."""
+        if self._mined_nonce is None:
+            return False
+        return self.tx.nonce(self.address, "latest") <= self._mined_nonce
 
     def _recover(self) -> int:
         """Reconcile the stored operations of this account with the chain."""
@@ -218,6 +227,11 @@ class OutboxSender:
                 sa.select(sa.func.max(Operation.nonce)).where(
                     Operation.sender == self.address,
                     Operation.state.in_((OperationState.SIGNED, OperationState.SUBMITTED)),
+                )
+            )
+            self._mined_nonce = session.scalar(
+                sa.select(sa.func.max(Operation.nonce)).where(
+                    Operation.sender == self.address, Operation.block_number.is_not(None)
                 )
             )
         self._next_nonce = max(pending, latest, (highest + 1) if highest is not None else 0)
@@ -327,6 +341,8 @@ class OutboxSender:
 
     def _finish_mined(self, session: Session, operation: Operation, receipt: TxReceipt) -> None:
         operation.block_number = int(receipt["blockNumber"])
+        if operation.nonce is not None:
+            self._mined_nonce = max(self._mined_nonce or 0, operation.nonce)
         payload = dict(operation.payload)
         payload["receipt"] = {
             "gas_used": int(receipt["gasUsed"]),
@@ -456,13 +472,3 @@ class OutboxSender:
 
 def _finished(operation: Operation) -> datetime:
     return operation.finished_at or utc_now()
-
-
-def describe(receipt: TxReceipt) -> dict[str, Any]:
-    """A receipt's essentials, JSON-safe (for logs)."""
-    return {
-        "tx_hash": HexBytes(receipt["transactionHash"]).to_0x_hex(),
-        "block_number": int(receipt["blockNumber"]),
-        "gas_used": int(receipt["gasUsed"]),
-        "status": int(receipt["status"]),
-    }
