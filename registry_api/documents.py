@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Final
 
 import segno
+from reportlab.lib import units
 from reportlab.lib.colors import Color, HexColor, white
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib import units
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -625,8 +625,8 @@ def _qr_block(canvas: Canvas, f: Fonts, page: _Page, text: str, top: float) -> N
     )
     _paragraph(
         canvas,
-        "Scan with the AEO verifier: it checks the issuer's signature and the certificate's "
-        "live status on the consortium registry, also offline.",
+        "Scan with an AEO verifier: it checks the issuer's signature and the certificate's "
+        "status on the consortium registry, online or from a synced offline copy.",
         note,
         x - 2 * mm,
         y - 3 * mm,

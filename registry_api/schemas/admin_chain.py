@@ -54,7 +54,7 @@ class SigningKeyRegister(BaseModel):
     )
     valid_from: datetime | None = Field(
         default=None,
-        description="When verifiers start trusting the key; default: the block's time.",
+        description="When verifiers start trusting the key; default: now.",
     )
 
 

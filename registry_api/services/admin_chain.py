@@ -106,7 +106,12 @@ def register_signing_key(
     idempotency_key: str,
     body: SigningKeyRegister,
 ) -> Accepted:
-    """Publish one of this registry's key files on-chain (the configured one by default)."""
+    """Publish one of this registry's key files on-chain (the configured one by default).
+
+    The key is trusted from ``valid_from``, by default this service's clock now rather than
+    the block's time: the documents this service signs right after state that time as
+    their ``issued_at``, and a chain whose clock runs ahead must not make them predate
+    their key."""
     fingerprint = request_fingerprint(
         "register_signing_key", None, body.model_dump(mode="json", exclude_unset=True)
     )
@@ -123,7 +128,7 @@ def register_signing_key(
         call = Ops.register_signing_key(
             key.public.public_key,
             key.algorithm.chain_code,
-            _timestamp(body.valid_from, "valid_from"),
+            _timestamp(body.valid_from or datetime.now(UTC), "valid_from"),
         )
         return call, {"kid": key.kid.hex()}
 
@@ -216,7 +221,8 @@ def rotate_signing_key(
                 revoke=revoke,
                 created=False,
             )
-        old = current_signing_key(session, settings, now or datetime.now(UTC)).key
+        now = now or datetime.now(UTC)
+        old = current_signing_key(session, settings, now).key
         algorithm = body.algorithm or old.algorithm
         new = _new_key_file(settings, algorithm)
         try:
@@ -225,7 +231,9 @@ def rotate_signing_key(
                 key=caller,
                 idempotency_key=idempotency_key,
                 kind="register_signing_key",
-                operation=Ops.register_signing_key(new.public.public_key, algorithm.chain_code),
+                operation=Ops.register_signing_key(
+                    new.public.public_key, algorithm.chain_code, _timestamp(now, "valid_from")
+                ),
                 subject=None,
                 request_fingerprint=fingerprint,
                 details={"kid": new.kid.hex(), "rotation": True},
@@ -532,7 +540,7 @@ def _check_proposal(session: Session, settings: Settings, body: MembershipPropos
     if not applicable:
         raise ConflictError(
             f"cannot {body.action.value} {body.authority}: it is {member.status}",
-            extra={"reason": "not_applicable", "status": member.status},
+            extra={"reason": "not_applicable", "member_status": member.status},
         )
 
 

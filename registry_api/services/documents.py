@@ -156,17 +156,17 @@ def documentable_certificate(session: Session, settings: Settings, number: str) 
         raise ConflictError(
             f"certificate {number} is not confirmed on-chain yet (its issuance is pending); "
             "its documents are available once it is",
-            extra={"reason": "not_confirmed", "status": status.value},
+            extra={"reason": "not_confirmed", "certificate_status": status.value},
         )
     if status is CertificateStatus.FAILED:
         raise ConflictError(
             f"certificate {number} was never issued on-chain (its issuance failed)",
-            extra={"reason": "not_confirmed", "status": status.value},
+            extra={"reason": "not_confirmed", "certificate_status": status.value},
         )
     if status is CertificateStatus.REVOKED:
         raise ConflictError(
             f"certificate {number} is revoked; no document is produced for it",
-            extra={"reason": "revoked", "status": status.value},
+            extra={"reason": "revoked", "certificate_status": status.value},
         )
     if certificate.to_record().commitment() != certificate.commitment:
         # The row was changed behind the service's back: a QR code would bind claims to a
