@@ -1,0 +1,42 @@
+"""The API's reason-code table is the contract's: a code passes the API's check exactly when
+the contract accepts it for that action."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from contracts import ids
+from contracts.bootstrap import Consortium
+from contracts.client import Ops, ReasonCode
+from contracts.errors import ContractRevertError
+from registry_api.services.certificates import ALLOWED_REASONS, Action
+
+
+def test_every_reason_code_is_allowed_by_the_api_exactly_when_the_contract_allows_it(
+    consortium: Consortium,
+) -> None:
+    operator = consortium.operator("MN")
+    operator.issue("MN-R-1", 2, date(2025, 1, 15), date(2028, 1, 14), b"\x01" * 32, b"\x02" * 32)
+    certificate_id = ids.certificate_id("MN", "MN-R-1")
+    builders = {
+        Action.SUSPEND: lambda code: Ops.suspend(certificate_id, code),
+        Action.REVOKE: lambda code: Ops.revoke(certificate_id, code),
+        Action.REINSTATE: lambda code: Ops.reinstate(certificate_id, code),
+        Action.AMEND: lambda code: Ops.amend(certificate_id, 2, b"\x01" * 32, b"\x03" * 32, code),
+        Action.RENEW: lambda code: Ops.renew(certificate_id, date(2030, 1, 1), code),
+    }
+    checked = 0
+    for action, build in builders.items():
+        allowed_by_api = {int(code) for code in ALLOWED_REASONS[action]}
+        for code in range(64):
+            try:
+                operator.call(build(code))
+                refused = False
+            except ContractRevertError as exc:
+                refused = exc.name == "CertificateReasonNotAllowed"
+            assert (not refused) == (code in allowed_by_api), (action, code)
+            checked += 1
+    assert checked == 5 * 64
+    assert {int(c) for c in ReasonCode} == set().union(
+        *({int(c) for c in codes} for codes in ALLOWED_REASONS.values())
+    )
