@@ -5,11 +5,13 @@ later ``aeo consortium bootstrap`` signs as the same account (the contract lets 
 deployer admit the founding members, until the bootstrap is closed).
 
 ``bootstrap`` admits the members with ``contracts.bootstrap.bootstrap_consortium`` and then,
-for each administration, writes under ``data/<CODE>/`` what its registry service needs: the
-operator key and the admin key (Ethereum keystores), a document-signing key (encrypted
-PKCS#8), all under that administration's passphrase, and ``registry.env`` (its ``AEO_*``
-settings); it publishes the signing key on chain with the admin account. A second run finds
-the consortium recorded in ``consortium.json`` and only rewrites the settings files.
+for each administration, writes under ``data/<CODE>/`` what its registry service needs, all
+encrypted under that administration's passphrase: the operator key (the service's account,
+given the ADMIN role besides OPERATOR so that the service can register and rotate signing
+keys through its API), the admin key (Ethereum keystores), a document-signing key (PKCS#8),
+and ``registry.env`` (its ``AEO_*`` settings). It publishes each signing key on chain with
+the admin account. A second run finds the consortium recorded in ``consortium.json`` and
+only rewrites the settings files.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from eth_account.signers.local import LocalAccount
 from contracts import ids
 from contracts.bootstrap import DEFAULT_MEMBERS, bootstrap_consortium, new_account
 from contracts.chain import Chain
-from contracts.client import RegistryReader, RegistryWriter
+from contracts.client import RegistryReader, RegistryWriter, Role
 from contracts.deploy import Deployment, deploy
 from registry_api.keystore import (
     SigningAlgorithm,
@@ -235,6 +237,11 @@ def bootstrap(
     for code, name in members:
         founded = consortium.member(code)
         passphrase = member_passphrases[code]
+        # The registry service registers and rotates signing keys and manages accounts
+        # through its API, from its one account: that account needs ADMIN besides OPERATOR.
+        admin = consortium.admin(code)
+        admin.remove_account(founded.operator.address)
+        admin.add_account(founded.operator.address, Role.ADMIN | Role.OPERATOR)
         say(f"{code}: writing encrypted keys to {workspace.member_dir(code)}")
         create_operator_key(
             workspace.operator_key(code), passphrase, private_key=bytes(founded.operator.key)
@@ -244,9 +251,7 @@ def bootstrap(
         )
         signing = _signing_key(workspace, code, passphrase)
         say(f"{code}: publishing document-signing key {signing.kid.hex()} on chain")
-        consortium.admin(code).register_signing_key(
-            signing.public.public_key, signing.algorithm.chain_code
-        )
+        admin.register_signing_key(signing.public.public_key, signing.algorithm.chain_code)
         write_registry_env(workspace, code, url, deployment_file)
         records.append(
             MemberRecord(

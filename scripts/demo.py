@@ -125,6 +125,9 @@ class Demo:
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        # A shell starting the demo in the background leaves SIGINT ignored; Ctrl-C and
+        # `kill -INT` must stop it all the same.
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
         started = time.monotonic()
         try:
             self._start()

@@ -33,7 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 from contracts import ids
-from contracts.client import Tier
+from contracts.client import ReasonCode, Tier
 from scripts.api_client import ApiError, RegistryClient
 from scripts.errors import ServiceError
 from scripts.workspace import ConsortiumRecord, Workspace
@@ -75,7 +75,7 @@ class Example:
     until_days: int  # valid_until, days relative to today
     site: tuple[str, str] | None = None  # (name, street) in the same city
     then: str | None = None  # "suspend" or "revoke" after issuance
-    reason: str | None = None
+    reason: int | None = None
     note: str = ""
     criteria: tuple[str, ...] = field(default=tuple(CRITERIA))
 
@@ -136,7 +136,7 @@ EXAMPLES: tuple[Example, ...] = (
         "TIN", "5894312", ("FF", "WH", "CA"), S,
         "Zamyn-Uud Customs House", "D. Oyunchimeg", -300, 3 * 365 - 300,
         site=("Bonded warehouse", "Railway Terminal Road 2"),
-        then="suspend", reason="failed_audit",
+        then="suspend", reason=int(ReasonCode.FAILED_AUDIT),
         note="suspended after a failed audit",
     ),
     Example(
@@ -160,7 +160,7 @@ EXAMPLES: tuple[Example, ...] = (
         "Dry Port Special Economic Zone, Building 1", "Khorgos", "041315", "Zhetysu Region",
         "BIN", "150740021876", ("FF", "CA", "CB"), S,
         "Khorgos Customs Post", "Y. Sarsenbayev", -200, 5 * 365 - 200,
-        then="revoke", reason="fraud",
+        then="revoke", reason=int(ReasonCode.FRAUD),
         note="revoked for fraud",
     ),
     Example(
@@ -303,7 +303,9 @@ class _Seeder:
             _download(officer, f"{base}/certificate.pdf", pdf)
             status = "expired" if example.until_days < 0 else "active"
             if example.then is not None:
-                change = {"reason": example.reason}
+                change: dict[str, Any] = {"reason_code": example.reason}
+                if example.then == "suspend":
+                    change["remedy_deadline"] = (today + timedelta(days=60)).isoformat()
                 officer.wait_operation(
                     officer.write(
                         f"{base}/{example.then}", change, _key(example.then, example.number)
@@ -436,10 +438,11 @@ def _try_panel(
         png = display(Path(chosen["png"]))
         verify = f"{aeo} verify {png} --as KR{flag}"
         suspend = (
-            f"curl -s -X POST {commands['mn_api']}/v1/certificates/{chosen['number']}/suspend "
+            f"curl -s -w '\\n' -X POST "
+            f"{commands['mn_api']}/v1/certificates/{chosen['number']}/suspend "
             f"-H 'Authorization: Bearer {commands['mn_issuing_token']}' "
             f"-H 'Idempotency-Key: try-suspend-{chosen['number']}' "
-            "-H 'Content-Type: application/json' -d '{\"reason\": \"failed_audit\"}'"
+            "-H 'Content-Type: application/json' -d '{\"reason_code\": 1}'"
             f" && sleep 3 && {verify}"
         )
         lines += [

@@ -119,7 +119,7 @@ def test_a_photo_of_the_qr_code_verifies_like_its_text(
     cli: CliRunner, synced: Synced, tmp_path: Path
 ) -> None:
     image = tmp_path / "certificate.png"
-    segno.make(synced.active.text, error="m").save(image, scale=6)
+    segno.make(synced.active.text, error="m").save(str(image), scale=6)
     code, verdict = _verify(
         cli, str(image), "--as", "KR", "--offline", "--data-dir", str(synced.data_dir)
     )
