@@ -140,20 +140,24 @@ async def _upload(request: Request) -> _Upload:
             "the multipart form cannot be read (one file in field 'file', at most)",
             errors=[FieldError("body", "is not a readable multipart form")],
         ) from None
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidError(
-            "the form has no file in field 'file'",
-            errors=[FieldError(FILE_FIELD, "is required (a file)")],
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidError(
+                "the form has no file in field 'file'",
+                errors=[FieldError(FILE_FIELD, "is required (a file)")],
+            )
+        data = await upload.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise _too_large()
+        explicit = form.get("format")
+        fmt = detect_format(
+            explicit if isinstance(explicit, str) else None, upload.filename, upload.content_type
         )
-    data = await upload.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise _too_large()
-    explicit = form.get("format")
-    fmt = detect_format(
-        explicit if isinstance(explicit, str) else None, upload.filename, upload.content_type
-    )
-    return _Upload(data, upload.filename, fmt)
+        return _Upload(data, upload.filename, fmt)
+    finally:
+        # The form spools the file to a temporary file: close it now, not at collection.
+        await form.close()
 
 
 def _accept(

@@ -422,15 +422,14 @@ class ImportRunner:
         for row, error in failed:
             row.outcome = RowOutcome.FAILED
             row.errors = [{"field": "row", "message": _chain_failure(error)}]
-        counts = dict(
-            session.execute(
+        counts: dict[RowOutcome, int] = {
+            outcome: count
+            for outcome, count in session.execute(
                 sa.select(ImportRow.outcome, sa.func.count())
                 .where(ImportRow.job_id == job.id)
                 .group_by(ImportRow.outcome)
             )
-            .tuples()
-            .all()
-        )
+        }
         job.issued_rows = counts.get(RowOutcome.ISSUED, 0)
         job.skipped_rows = counts.get(RowOutcome.SKIPPED, 0)
         job.failed_rows = counts.get(RowOutcome.FAILED, 0)

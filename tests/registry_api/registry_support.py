@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
@@ -19,7 +20,7 @@ from contracts.bootstrap import Consortium, new_account
 from contracts.client import OPEN_ENDED, Issuance, Ops, Role
 from registry_api.app import create_app
 from registry_api.auth import AuthenticatedKey
-from registry_api.db import Certificate
+from registry_api.db import Certificate, ImportJob, ImportState
 from registry_api.db import Role as ApiRole
 from registry_api.keystore import SigningAlgorithm, create_signing_key, load_signing_key
 from registry_api.outbox import enqueue, request_fingerprint
@@ -174,11 +175,17 @@ def import_worker(registry: ChainApp) -> ImportWorker:
 
 
 def run_imports(registry: ChainApp, max_rounds: int = 20) -> None:
-    """Drive the import runner, the sender and the indexer until the imports are done."""
+    """Drive the import runner, the sender and the indexer until no import is unfinished."""
     runner = import_worker(registry).runner
     for _ in range(max_rounds):
-        steps = runner.run_once()
+        runner.run_once()
         registry.settle()
-        if not steps:
+        with registry.session() as session:
+            unfinished = session.scalar(
+                sa.select(sa.func.count())
+                .select_from(ImportJob)
+                .where(ImportJob.state.in_((ImportState.QUEUED, ImportState.RUNNING)))
+            )
+        if not unfinished:
             return
-    raise AssertionError(f"imports still progressing after {max_rounds} rounds")
+    raise AssertionError(f"imports still unfinished after {max_rounds} rounds")
