@@ -35,7 +35,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
-from web3.types import EventData, TxReceipt, Wei
+from web3.types import EventData, TxParams, TxReceipt, Wei
 
 from contracts import ids
 
@@ -51,6 +51,9 @@ PROPOSAL_LIFETIME = 7 * 86_400
 ROLE_ADMIN = 1
 ROLE_OPERATOR = 2
 FUNDING_WEI = Wei(10**20)
+TX_GAS_LIMIT = 3_000_000
+MAX_FEE_PER_GAS = Wei(100 * 10**9)
+PRIORITY_FEE_PER_GAS = Wei(10**9)
 DAY = 86_400
 
 
@@ -281,6 +284,7 @@ class Consortium:
     deployer: LocalAccount
     members: dict[str, Member]
     funder: str
+    chain_id: int
     _numbers: Iterator[int] = field(default_factory=lambda: iter(range(1, 10**9)))
 
     # -- accounts and transactions
@@ -294,12 +298,23 @@ class Consortium:
             self.w3.eth.wait_for_transaction_receipt(tx_hash)
         return account
 
+    def _transaction(self, account: LocalAccount, fn: ContractFunction) -> TxParams:
+        # Every field given, so building costs no RPC round trip and no gas estimate: a call
+        # that should succeed but reverts then fails loudly at submission or in its receipt.
+        return fn.build_transaction(
+            {
+                "from": account.address,
+                "nonce": self.w3.eth.get_transaction_count(account.address),
+                "gas": TX_GAS_LIMIT,
+                "maxFeePerGas": MAX_FEE_PER_GAS,
+                "maxPriorityFeePerGas": PRIORITY_FEE_PER_GAS,
+                "chainId": self.chain_id,
+            }
+        )
+
     def transact(self, account: LocalAccount, fn: ContractFunction) -> TxReceipt:
         """Sign `fn` with `account`'s key, send it, and return its (successful) receipt."""
-        tx = fn.build_transaction(
-            {"from": account.address, "nonce": self.w3.eth.get_transaction_count(account.address)}
-        )
-        signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+        signed = account.sign_transaction(self._transaction(account, fn))  # type: ignore[arg-type]
         receipt = self.w3.eth.wait_for_transaction_receipt(
             self.w3.eth.send_raw_transaction(signed.raw_transaction)
         )
@@ -310,14 +325,7 @@ class Consortium:
     def send_failing(self, account: LocalAccount, fn: ContractFunction) -> None:
         """Send `fn` for real (fixed gas, no estimate) and check the chain refused it: eth-tester
         raises at submission, a JSON-RPC node mines it with status 0."""
-        tx = fn.build_transaction(
-            {
-                "from": account.address,
-                "nonce": self.w3.eth.get_transaction_count(account.address),
-                "gas": 3_000_000,
-            }
-        )
-        signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+        signed = account.sign_transaction(self._transaction(account, fn))  # type: ignore[arg-type]
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except (ContractLogicError, TransactionFailed):
@@ -472,7 +480,7 @@ def deploy_and_bootstrap(
 
     registry = deploy("AeoRegistry", vote_threshold_bps, proposal_lifetime)
     mras = deploy("MraRegistry", registry.address)
-    consortium = Consortium(w3, registry, mras, deployer, {}, funder)
+    consortium = Consortium(w3, registry, mras, deployer, {}, funder, w3.eth.chain_id)
     for code in codes:
         member = Member(code, consortium.new_account(), consortium.new_account())
         consortium.transact(
@@ -513,7 +521,9 @@ def deployed(w3: Web3) -> Deployed:
 
 @pytest.fixture
 def chain(deployed: Deployed) -> Iterator[Consortium]:
-    """The bootstrapped consortium as it was right after deployment (reverted after each test)."""
+    """The bootstrapped consortium as it was right after deployment (reverted after each test),
+    at noon of the next day so that no test crosses midnight by accident."""
+    deployed.consortium.travel_to_day(deployed.consortium.today() + 1)
     yield deployed.consortium
     revert_to_snapshot(deployed.consortium.w3, deployed.snapshot)
     # anvil forgets a snapshot once reverted to it.
