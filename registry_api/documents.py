@@ -221,6 +221,8 @@ class CertificateDocument:
     """Everything the printed certificate shows."""
 
     record: CertificateRecord
+    #: the validity the chain holds now (a renewal extends it past ``record.valid_until``)
+    valid_until: date | None
     administration_name: str
     certificate_id: bytes
     commitment: bytes
@@ -399,7 +401,7 @@ def certificate_pdf(document: CertificateDocument) -> bytes:
     # between are fitted into what remains.
     details_floor = _bottom(canvas, f, page, document, _qr_version(document.payload))
     details_top = y - 6 * mm
-    _details(canvas, f, page, record, details_top, details_floor)
+    _details(canvas, f, page, document, details_top, details_floor)
     _qr_block(canvas, f, page, document.payload, details_top)
 
     canvas.showPage()
@@ -523,12 +525,10 @@ def _holder(canvas: Canvas, f: Fonts, page: _Page, record: CertificateRecord, y:
 
 
 def _detail_rows(
-    record: CertificateRecord, sites_shown: int, criteria_listed: bool
+    record: CertificateRecord, valid_until: date | None, sites_shown: int, criteria_listed: bool
 ) -> list[tuple[str, str]]:
     validity_end = (
-        _long_date(record.valid_until)
-        if record.valid_until is not None
-        else "Open-ended, subject to monitoring"
+        _long_date(valid_until) if valid_until is not None else "Open-ended, subject to monitoring"
     )
     rows: list[tuple[str, str]] = [
         ("Program tier(s)", "<br/>".join(_escape(w) for w in tier_words(record.tiers))),
@@ -564,12 +564,13 @@ def _details(
     canvas: Canvas,
     f: Fonts,
     page: _Page,
-    record: CertificateRecord,
+    document: CertificateDocument,
     top: float,
     floor: float,
 ) -> None:
     """The label/value table left of the QR code, fitted between ``top`` and ``floor``:
     long records list fewer sites, then count the criteria, then use smaller type."""
+    record = document.record
     width = page.inner_width - page.qr_size - 10 * mm
     label_width = 37 * mm
     label = ParagraphStyle("label", fontName=f.bold, fontSize=7.5, leading=11, textColor=MUTED)
@@ -586,7 +587,7 @@ def _details(
         )
         chosen = [
             (Paragraph(caption.upper(), label), Paragraph(text, value))
-            for caption, text in _detail_rows(record, sites, listed)
+            for caption, text in _detail_rows(record, document.valid_until, sites, listed)
         ]
         height = sum(
             max(

@@ -23,7 +23,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from ..documents import CertificateDocument, make_qr
 from ..errors import ConfigurationError, ConflictError, NotFoundError, UnavailableError
 from ..keystore import SigningKey, load_signing_key
 from ..settings import Settings
+from .certificates import chain_valid_until
 
 logger = logging.getLogger("registry_api.documents")
 
@@ -228,9 +229,17 @@ class PayloadCache:
             return signed
 
 
-def claims_of(certificate: Certificate, issued_at: datetime) -> aeo1.Claims:
-    """The AEO1 claims for a stored certificate (raises a 409 when its identification
-    cannot be carried by a QR code)."""
+def current_valid_until(session: Session, certificate: Certificate) -> date | None:
+    """The validity the chain holds now: a renewal moves it past the record's own date."""
+    day = chain_valid_until(session, certificate)
+    return None if day == OPEN_ENDED else ids.from_day(day)
+
+
+def claims_of(
+    certificate: Certificate, valid_until: date | None, issued_at: datetime
+) -> aeo1.Claims:
+    """The AEO1 claims for a stored certificate, valid until ``valid_until`` (raises a 409
+    when its identification cannot be carried by a QR code)."""
     try:
         return aeo1.Claims.from_record(
             issuer=certificate.issuer,
@@ -240,7 +249,7 @@ def claims_of(certificate: Certificate, issued_at: datetime) -> aeo1.Claims:
             holder_id=certificate.holder_id_number,
             tiers=certificate.tiers,
             valid_from=certificate.valid_from,
-            valid_until=certificate.valid_until or ids.from_day(OPEN_ENDED),
+            valid_until=valid_until or ids.from_day(OPEN_ENDED),
             issued_at=issued_at,
             version=certificate.version,
             commitment=certificate.commitment,
@@ -263,7 +272,7 @@ def signed_payload(
     now = now or datetime.now(UTC)
     active = current_signing_key(session, settings, now)
     kid = active.key.kid
-    claims = claims_of(certificate, now)
+    claims = claims_of(certificate, current_valid_until(session, certificate), now)
     cached = cache.lookup(kid, claims)
     if cached is not None:
         return cached
@@ -296,6 +305,7 @@ def certificate_document(
     authority = session.get(Authority, settings.authority)
     return CertificateDocument(
         record=record,
+        valid_until=current_valid_until(session, certificate),
         administration_name=authority.name if authority is not None else settings.authority,
         certificate_id=certificate.certificate_id,
         commitment=certificate.commitment,

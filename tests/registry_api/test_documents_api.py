@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from contracts import ids
 from contracts.bootstrap import Consortium
 from contracts.client import ReasonCode, RegistryReader, RegistryWriter
 from registry_api.db import Certificate, Role
@@ -199,3 +200,22 @@ def test_the_same_certificate_version_gets_the_same_qr_code_every_time(
     image = Image.open(io.BytesIO(first))
     assert image.format == "PNG"
     image.close()
+
+
+def test_a_renewed_certificate_states_its_new_validity(
+    registry: Callable[..., ChainApp], tmp_path: Path
+) -> None:
+    mn = registry("MN")
+    register_key_on_chain(mn)
+    issue(mn, record(NUMBER))  # valid until 2030-01-14
+    writer = RegistryWriter(
+        mn.consortium.chain, mn.consortium.deployment, mn.workers.sender.account
+    )
+    writer.renew(record(NUMBER).certificate_id(), date(2033, 1, 14))
+    mn.settle()
+
+    claims = aeo1.decode(get(mn, NUMBER, "payload").text).claims
+    assert claims.valid_until == ids.to_day(date(2033, 1, 14))
+    text = pdf_text(get(mn, NUMBER, "certificate.pdf").content, tmp_path)
+    assert "14 January 2033 (2033-01-14)" in text
+    assert "2030-01-14" not in text

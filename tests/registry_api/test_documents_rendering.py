@@ -95,6 +95,7 @@ def signed_document(
     )
     return CertificateDocument(
         record=certificate,
+        valid_until=certificate.valid_until,
         administration_name="Mongolia Customs General Administration",
         certificate_id=hashes.certificate_id,
         commitment=hashes.commitment,
