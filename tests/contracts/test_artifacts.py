@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .conftest import Consortium, load_artifact
@@ -51,3 +53,19 @@ def test_deployed_runtime_code_is_the_artifacts_byte_for_byte(chain: Consortium)
     for name, contract in (("AeoRegistry", chain.registry), ("MraRegistry", chain.mras)):
         on_chain = bytes(chain.w3.eth.get_code(contract.address))
         assert on_chain == code_of(load_artifact(name), "deployedBytecode")
+
+
+def test_every_custom_error_of_both_contracts_is_asserted_by_some_test() -> None:
+    """Guards the promise that each error is tested with its exact values: a new error without
+    an `assert_reverts`/`reverts` naming it fails here."""
+    sources = "".join(
+        path.read_text(encoding="utf-8") for path in Path(__file__).parent.glob("test_*.py")
+    )
+    errors = {
+        item["name"]
+        for name in DEPLOYED_CONTRACTS
+        for item in load_artifact(name)["abi"]
+        if item["type"] == "error"
+    }
+    assert len(errors) > 50
+    assert sorted(error for error in errors if f'"{error}"' not in sources) == []
