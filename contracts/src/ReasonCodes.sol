@@ -37,8 +37,9 @@ library ReasonCodes {
     uint64 internal constant AMEND = (_BIT << DATA_CHANGE) | (_BIT << TIER_CHANGE) | (_BIT << SITES_CHANGE) | (_BIT << CORRECTION);
     uint64 internal constant RENEW = _BIT << REASSESSED;
 
-    /// @dev True when `allowed` contains `reason`; codes of 64 and above are in no set.
+    /// @dev True when `allowed` contains `reason`. Codes of 64 and above are in no set: shifting a
+    /// 64-bit mask by 64 or more leaves 0.
     function isAllowed(uint64 allowed, uint8 reason) internal pure returns (bool) {
-        return reason < 64 && (allowed >> reason) & 1 == 1;
+        return (allowed >> reason) & 1 == 1;
     }
 }
