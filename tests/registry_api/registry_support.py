@@ -49,9 +49,11 @@ def open_registry(
     *,
     as_admin: bool = True,
     signing_key: SigningAlgorithm | None = SigningAlgorithm.ES256,
+    run_workers: bool = False,
     **overrides: Any,
 ) -> ChainApp:
-    """A started registry of ``authority`` on the consortium's chain, workers driven by hand.
+    """A started registry of ``authority`` on the consortium's chain; its workers are driven
+    by hand unless ``run_workers``.
 
     ``as_admin``: it sends from an account with the ADMIN role too (else the member's plain
     operator). ``signing_key``: create its document-signing key file (not registered)."""
@@ -60,7 +62,9 @@ def open_registry(
         data_dir,
         f"sqlite:///{data_dir / 'registry.db'}",
         authority=authority,
-        run_workers=False,
+        run_workers=run_workers,
+        sender_poll_interval=0.05,
+        indexer_poll_interval=0.1,
         # Generated per test: no passphrase lives in the code.
         passphrase=secrets.token_urlsafe(18),
         **overrides,

@@ -5,6 +5,7 @@ idempotency, and batches the chain refuses."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from functools import partial
@@ -417,3 +418,19 @@ def test_a_job_resumes_after_a_restart_from_what_the_database_holds(
     assert done["counts"]["confirmed"] == 4
     assert len(done["operations"]) == 1
     assert json.dumps(done["errors"]).count('"row"') == 3
+
+
+def test_with_background_workers_an_upload_completes_on_its_own(
+    registry: Callable[..., ChainApp],
+) -> None:
+    """The app's own threads (import worker, sender, indexer) carry the job through."""
+    mn = registry("MN", run_workers=True)
+    job = upload(mn, MIXED, key="background").json()
+    deadline = time.monotonic() + 60
+    body = progress(mn, job["id"])
+    while body["state"] != "completed" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        body = progress(mn, job["id"])
+    assert body["state"] == "completed"
+    assert body["counts"]["confirmed"] == 4
+    assert body["counts"]["invalid"] == 3
