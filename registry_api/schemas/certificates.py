@@ -237,6 +237,28 @@ class CertificateSummary(BaseModel):
 
 
 class CertificatesPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": [
+                        {
+                            "number": "MN-AEO-2025-0001",
+                            "holder_legal_name": "Tavan Bogd Trade LLC",
+                            "holder_identification": "TIN:5012345",
+                            "tiers": 2,
+                            "status": "active",
+                            "effective_status": "active",
+                            "valid_from": "2025-01-15",
+                            "valid_until": "2028-01-14",
+                        }
+                    ],
+                    "count": 1,
+                }
+            ]
+        }
+    )
+
     data: list[CertificateSummary]
     count: int = Field(description="How many certificates match, over all pages.")
 
