@@ -118,6 +118,7 @@ class OutboxSender:
         self._needs_recovery = True
         self._chain_ok = False
         self._last_error: str | None = None
+        self._refusal: str | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -130,6 +131,7 @@ class OutboxSender:
         state. A chain outage ends the pass quietly: the next one reconciles first."""
         with self._lock:
             changed = 0
+            self._refusal = None
             try:
                 if not self._needs_recovery and self._chain_forgot_ours():
                     self._needs_recovery = True
@@ -143,7 +145,8 @@ class OutboxSender:
                 self._chain_down(exc)
                 return changed
             self._chain_ok = True
-            self._last_error = None
+            # A node that refused a transaction this pass keeps the sender "not ready".
+            self._last_error = self._refusal
             return changed
 
     def open_operations(self) -> int:
@@ -318,8 +321,8 @@ class OutboxSender:
             return False
         except TransactionRejectedError as exc:
             operation.attempts += 1
-            self._last_error = f"the node refused operation {operation.id}: {exc}"
-            logger.error("%s (attempt %s)", self._last_error, operation.attempts)
+            self._refusal = f"the node refused operation {operation.id}: {exc}"
+            logger.error("%s (attempt %s)", self._refusal, operation.attempts)
             if operation.attempts >= MAX_REJECTIONS:
                 self._fail(session, operation, f"the chain node refused the transaction: {exc}")
                 self._unsign_after(session, operation.nonce)
