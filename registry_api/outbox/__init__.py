@@ -37,7 +37,7 @@ from contracts.client import Operation as ChainCall
 
 from ..auth import AuthenticatedKey
 from ..db import Operation, OperationState
-from ..errors import FieldError, InvalidError, NotFoundError
+from ..errors import FieldError, InvalidError, NotFoundError, RegistryError
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
@@ -214,7 +214,9 @@ def enqueue_once(
        details; the operation is recorded and everything is committed together.
     3. If a concurrent request won a unique constraint meanwhile (the same idempotency
        key, or the same certificate number), roll back and start again once: step 1 then
-       finds the winner's operation, or ``prepare`` raises the conflict it now sees.
+       finds the winner's operation, or ``prepare`` raises the conflict it now sees. When
+       ``prepare`` refuses because an identical request just committed, that request's
+       operation is the answer.
     """
     check_idempotency_key(idempotency_key)
     for attempt in range(2):
@@ -228,7 +230,22 @@ def enqueue_once(
             session.commit()  # end the read transaction (SQLite holds a snapshot otherwise)
             return Accepted(existing, created=False)
         try:
-            call, details = prepare(session)
+            try:
+                call, details = prepare(session)
+            except RegistryError:
+                # A concurrent identical request may have committed between our look-up
+                # and ``prepare`` (which then sees its rows): answer its operation.
+                session.rollback()
+                winner = find_operation(
+                    session,
+                    key=key,
+                    idempotency_key=idempotency_key,
+                    request_fingerprint=request_fingerprint,
+                )
+                if winner is not None:
+                    session.commit()
+                    return Accepted(winner, created=False)
+                raise
             row = enqueue(
                 session,
                 key=key,
