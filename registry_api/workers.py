@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 from eth_account.signers.local import LocalAccount
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
 
 from contracts.chain import Chain, ChainSettings, connect
 from contracts.client import TxClient
 from contracts.deploy import Deployment
-from contracts.errors import ChainError
+from contracts.errors import ChainError, ChainUnavailableError
 
 from .errors import ConfigurationError
 from .indexer import Indexer
@@ -74,14 +75,22 @@ def chain_access_from_settings(settings: Settings) -> ChainAccess | None:
         logger.warning("the sender and the indexer are not running: %s", problem)
         return None
     deployment = Deployment.load(path)
-    chain = connect(
-        ChainSettings(
-            kind=settings.chain.value,
-            rpc_url=settings.rpc_url,
-            data_dir=settings.data_path,
-            chain_id=deployment.chain_id,
-        )
+    chain_settings = ChainSettings(
+        kind=settings.chain.value,
+        rpc_url=settings.rpc_url,
+        data_dir=settings.data_path,
+        chain_id=deployment.chain_id,
     )
+    try:
+        chain = connect(chain_settings)
+    except ChainUnavailableError as exc:
+        if settings.chain is not ChainKind.RPC or settings.rpc_url is None:
+            raise
+        # The service must start (and accept writes) while its node is down; the workers
+        # wait for it, and the sender checks the chain id once it answers.
+        logger.warning("the chain node does not answer yet; the workers will wait: %s", exc)
+        provider = Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10})
+        chain = Chain("rpc", Web3(provider), chain_settings)
     operator: LocalAccount | None = None
     if settings.operator_key_path.exists():
         operator = load_operator_key(

@@ -42,6 +42,7 @@ from web3.types import TxReceipt
 
 from contracts.client import Fees, TxClient, TxRequest, contract_of, sign
 from contracts.errors import (
+    ChainConfigError,
     ChainError,
     ChainUnavailableError,
     ContractRevertError,
@@ -141,7 +142,7 @@ class OutboxSender:
                 changed += self._advance_in_flight()
                 changed += self._send_pending()
                 changed += self._advance_in_flight()
-            except ChainUnavailableError as exc:
+            except (ChainUnavailableError, ChainConfigError) as exc:
                 self._chain_down(exc)
                 return changed
             self._chain_ok = True
@@ -183,6 +184,12 @@ class OutboxSender:
 
     def _recover(self) -> int:
         """Reconcile the stored operations of this account with the chain."""
+        deployment = self.tx.deployment
+        if deployment is not None and self.tx.chain_id != deployment.chain_id:
+            raise ChainConfigError(
+                f"the node is chain {self.tx.chain_id}, the deployment is on chain "
+                f"{deployment.chain_id}: nothing is sent"
+            )
         latest = self.tx.nonce(self.address, "latest")
         pending = self.tx.nonce(self.address, "pending")
         changed = 0

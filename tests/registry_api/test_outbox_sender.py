@@ -19,6 +19,7 @@ from contracts.client import RegistryWriter, TxClient
 from contracts.client import Role as ChainRole
 from registry_api.app import create_app
 from registry_api.db import Operation, OperationState, Role
+from registry_api.keystore import create_operator_key
 from registry_api.outbox.sender import FailPoint, OutboxSender, SimulatedCrash
 from registry_api.workers import ChainAccess
 
@@ -239,3 +240,41 @@ def test_metrics_show_the_outbox_depth_and_confirmation_times(mn: ChainApp) -> N
     assert 'aeo_operation_confirmation_seconds_count{kind="issue"} 1.0' in text
     assert 'aeo_operations_finished_total{kind="issue",outcome="confirmed"} 1.0' in text
     assert "aeo_indexer_lag_blocks 0.0" in text
+
+
+def test_a_service_configured_for_a_node_that_is_down_starts_and_accepts_writes(
+    tmp_path: Path, mn: ChainApp
+) -> None:
+    """Settings only (deployment file, rpc URL, encrypted operator key), as in production:
+    the node does not answer at start-up, yet the service serves and queues writes."""
+    consortium = mn.consortium
+    data_dir = tmp_path / "configured"
+    consortium.deployment.save(data_dir / "deployment.json")
+    passphrase = "correct horse battery staple"
+    create_operator_key(
+        data_dir / "operator-key.json",
+        passphrase,
+        private_key=consortium.member("MN").operator.key,
+        scrypt_n=2**4,
+    )
+    settings = make_settings(
+        data_dir,
+        f"sqlite:///{data_dir / 'registry.db'}",
+        chain="rpc",
+        rpc_url=f"http://127.0.0.1:{free_port()}",
+        passphrase=passphrase,
+        deployment_file=data_dir / "deployment.json",
+        operator_key_file=data_dir / "operator-key.json",
+        run_workers=True,
+    )
+    with TestClient(create_app(settings)) as client:
+        service = ChainApp("MN", client.app, client, consortium)
+        headers = service.headers(Role.ISSUING_OFFICER)
+        accepted = post(client, "/v1/certificates", record_body(NUMBER), headers)
+        assert accepted.status_code == 202
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["chain"]["ok"] is False
+        assert service.workers.sender is not None
+        assert service.workers.sender.address == consortium.member("MN").operator.address
+        assert operation(service, headers, accepted.json()["id"])["state"] == "pending"
