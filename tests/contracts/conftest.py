@@ -1,13 +1,16 @@
-"""A deployed, bootstrapped consortium for the contract behaviour tests.
+"""A deployed, bootstrapped consortium for the contract behaviour tests, on both backends.
 
-`deploy_and_bootstrap(w3)` deploys AeoRegistry and MraRegistry from the committed artifacts and
-bootstraps MN, KZ and KR, each with an ADMIN and an OPERATOR account (fresh keys, funded from the
-node's first account, transactions signed locally). The `w3` fixture picks the chain: eth-tester
-with py-evm in process here; a conftest closer to the root may override it (an anvil backend):
-everything below only uses standard JSON-RPC plus `time_travel`, `take_snapshot` and
-`revert_to_snapshot`, which speak both eth-tester and anvil.
+`deploy_and_bootstrap(backend)` deploys AeoRegistry and MraRegistry from the committed artifacts
+and bootstraps MN, KZ and KR, each with an ADMIN and an OPERATOR account (fresh keys funded through
+`contracts.chain.fund`, transactions signed locally). The session fixture `backend` is
+parametrized: every test that touches a chain runs once on `memory` (eth-tester with py-evm in
+process) and once on `anvil` (one real anvil process for the session, started through the chain
+layer with no node accounts); the anvil runs carry the `anvil` mark. Everything below uses
+standard JSON-RPC plus the chain layer's development helpers (fund, mine, advance_time,
+snapshots), so the same test code reads the same on both.
 
-Deployment happens once per session; each test starts from a snapshot taken right after it.
+Deployment happens once per backend; each test starts from an `evm_snapshot` taken right after
+it and is reverted to it afterwards, which keeps the anvil run fast.
 """
 
 from __future__ import annotations
@@ -30,14 +33,16 @@ from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
-from web3 import EthereumTesterProvider, Web3
+from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
-from web3.types import EventData, TxParams, TxReceipt, Wei
+from web3.types import EventData, RPCEndpoint, TxParams, TxReceipt, Wei
 
+from contracts import chain as chain_layer
 from contracts import ids
+from contracts.chain import Chain, ChainSettings, connect
 
 ARTIFACT_DIR = Path(ids.__file__).resolve().parent / "artifacts"
 CODES = ("MN", "KZ", "KR")
@@ -223,38 +228,29 @@ def assert_reverts(
 # ---------------------------------------------------------------- chain helpers
 
 
-def _eth_tester(w3: Web3) -> Any:
-    """The in-process EthereumTester behind `w3`, or None on a JSON-RPC node."""
-    provider = w3.provider
-    return provider.ethereum_tester if isinstance(provider, EthereumTesterProvider) else None
+def time_travel(backend: Chain, timestamp: int) -> None:
+    """Mine a block whose timestamp is exactly `timestamp` (later than the latest block's)."""
+    seconds = timestamp - chain_layer.latest_timestamp(backend)
+    assert seconds >= 1, f"cannot travel back in time ({seconds} s)"
+    if backend.kind == "memory":
+        chain_layer.advance_time(backend, seconds)
+        return
+    # advance_time is relative to anvil's wall clock: the block lands one second late whenever a
+    # second has ticked since the last block, and the 23:59:59 boundary tests need the exact
+    # second. Pin the next block's time instead, then mine it through the chain layer.
+    response = backend.w3.provider.make_request(
+        RPCEndpoint("evm_setNextBlockTimestamp"), [timestamp]
+    )
+    assert "error" not in response, f"evm_setNextBlockTimestamp failed: {response}"
+    chain_layer.mine(backend)
 
 
-def time_travel(w3: Web3, timestamp: int) -> None:
-    """Make the latest block's timestamp `timestamp` (what calls see), on eth-tester or on a dev
-    node such as anvil."""
-    tester = _eth_tester(w3)
-    if tester is not None:
-        # eth-tester's time_travel sets the *pending* block's time and mines the one before it.
-        tester.time_travel(timestamp)
-        tester.mine_blocks()
-    else:
-        w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
-        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+def take_snapshot(backend: Chain) -> Any:
+    return chain_layer.snapshot(backend)
 
 
-def take_snapshot(w3: Web3) -> Any:
-    tester = _eth_tester(w3)
-    if tester is not None:
-        return tester.take_snapshot()
-    return w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-
-
-def revert_to_snapshot(w3: Web3, snapshot: Any) -> None:
-    tester = _eth_tester(w3)
-    if tester is not None:
-        tester.revert_to_snapshot(snapshot)
-    else:
-        w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+def revert_to_snapshot(backend: Chain, snapshot: Any) -> None:
+    chain_layer.revert_to_snapshot(backend, snapshot)
 
 
 #: gas used per contract function, from every receipt of the session (printed with AEO_GAS_REPORT=1)
@@ -278,24 +274,24 @@ class Member:
 class Consortium:
     """The deployed contracts, the founding members, and helpers to act on them."""
 
-    w3: Web3
+    backend: Chain
     registry: Contract
     mras: Contract
     deployer: LocalAccount
     members: dict[str, Member]
-    funder: str
     chain_id: int
     _numbers: Iterator[int] = field(default_factory=lambda: iter(range(1, 10**9)))
+
+    @property
+    def w3(self) -> Web3:
+        return self.backend.w3
 
     # -- accounts and transactions
 
     def new_account(self, funded: bool = True) -> LocalAccount:
         account: LocalAccount = Account.create()
         if funded:
-            tx_hash = self.w3.eth.send_transaction(
-                {"from": self.funder, "to": account.address, "value": FUNDING_WEI}
-            )
-            self.w3.eth.wait_for_transaction_receipt(tx_hash)
+            chain_layer.fund(self.backend, account.address, FUNDING_WEI)
         return account
 
     def _transaction(self, account: LocalAccount, fn: ContractFunction) -> TxParams:
@@ -356,7 +352,7 @@ class Consortium:
 
     def travel_to_day(self, day: int, second: int = 43_200) -> None:
         """Mine a block at noon (by default) of `day`."""
-        time_travel(self.w3, day * DAY + second)
+        time_travel(self.backend, day * DAY + second)
 
     # -- certificates
 
@@ -448,7 +444,7 @@ class Consortium:
 
 
 def deploy_and_bootstrap(
-    w3: Web3,
+    backend: Chain,
     *,
     codes: Sequence[str] = CODES,
     vote_threshold_bps: int = VOTE_THRESHOLD_BPS,
@@ -456,12 +452,10 @@ def deploy_and_bootstrap(
     close_bootstrap: bool = True,
 ) -> Consortium:
     """Deploy both contracts from their artifacts and bootstrap `codes`, each with one ADMIN and
-    one OPERATOR account. Works on any chain whose first account is unlocked and funded."""
-    funder = w3.eth.accounts[0]
+    one OPERATOR account, on a development chain (accounts are funded by the chain layer)."""
+    w3 = backend.w3
     deployer: LocalAccount = Account.create()
-    w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_transaction({"from": funder, "to": deployer.address, "value": FUNDING_WEI})
-    )
+    chain_layer.fund(backend, deployer.address, FUNDING_WEI)
 
     def deploy(name: str, *args: Any) -> Contract:
         artifact = load_artifact(name)
@@ -480,7 +474,7 @@ def deploy_and_bootstrap(
 
     registry = deploy("AeoRegistry", vote_threshold_bps, proposal_lifetime)
     mras = deploy("MraRegistry", registry.address)
-    consortium = Consortium(w3, registry, mras, deployer, {}, funder, w3.eth.chain_id)
+    consortium = Consortium(backend, registry, mras, deployer, {}, backend.chain_id)
     for code in codes:
         member = Member(code, consortium.new_account(), consortium.new_account())
         consortium.transact(
@@ -501,10 +495,33 @@ def deploy_and_bootstrap(
 # ---------------------------------------------------------------- fixtures
 
 
+BACKENDS = ("memory", pytest.param("anvil", marks=pytest.mark.anvil))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Chain]:
+    """The chain under test: eth-tester in process, or one real anvil process for the session
+    (its state in a temporary data dir, stopped at the end). A test or module that must run on
+    one backend only parametrizes it: `@pytest.mark.parametrize("backend", ["memory"],
+    indirect=True)`."""
+    kind = request.param
+    if kind == "memory":
+        backend = connect(ChainSettings(kind="memory"))
+    elif kind == "anvil":
+        backend = connect(ChainSettings(kind="anvil", data_dir=tmp_path_factory.mktemp("anvil")))
+    else:
+        raise ValueError(f"backend must be 'memory' or 'anvil', got {kind!r}")
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
 @pytest.fixture(scope="session")
-def w3() -> Web3:
-    """The chain under test; override this fixture to run the suite on another backend."""
-    return Web3(EthereumTesterProvider())
+def w3(backend: Chain) -> Web3:
+    return backend.w3
 
 
 @dataclass
@@ -514,9 +531,9 @@ class Deployed:
 
 
 @pytest.fixture(scope="session")
-def deployed(w3: Web3) -> Deployed:
-    consortium = deploy_and_bootstrap(w3)
-    return Deployed(consortium, take_snapshot(w3))
+def deployed(backend: Chain) -> Deployed:
+    consortium = deploy_and_bootstrap(backend)
+    return Deployed(consortium, take_snapshot(backend))
 
 
 @pytest.fixture
@@ -525,9 +542,9 @@ def chain(deployed: Deployed) -> Iterator[Consortium]:
     at noon of the next day so that no test crosses midnight by accident."""
     deployed.consortium.travel_to_day(deployed.consortium.today() + 1)
     yield deployed.consortium
-    revert_to_snapshot(deployed.consortium.w3, deployed.snapshot)
+    revert_to_snapshot(deployed.consortium.backend, deployed.snapshot)
     # anvil forgets a snapshot once reverted to it.
-    deployed.snapshot = take_snapshot(deployed.consortium.w3)
+    deployed.snapshot = take_snapshot(deployed.consortium.backend)
 
 
 @pytest.fixture

@@ -124,22 +124,22 @@ class Prepared:
 @pytest.fixture(scope="module")
 def prepared(deployed: Deployed) -> Iterator[Prepared]:
     """The world, built once for the module on top of the fresh deployment."""
-    w3 = deployed.consortium.w3
+    backend = deployed.consortium.backend
     deployed.consortium.travel_to_day(deployed.consortium.today() + 1)
     state = Prepared(prepare(deployed.consortium), None)
-    state.snapshot = take_snapshot(w3)
+    state.snapshot = take_snapshot(backend)
     yield state
-    revert_to_snapshot(w3, deployed.snapshot)
-    deployed.snapshot = take_snapshot(w3)
+    revert_to_snapshot(backend, deployed.snapshot)
+    deployed.snapshot = take_snapshot(backend)
 
 
 @pytest.fixture
 def world(prepared: Prepared) -> Iterator[World]:
     """The prepared world, as it was before each test (these tests do not use `chain`)."""
     yield prepared.world
-    w3 = prepared.world.chain.w3
-    revert_to_snapshot(w3, prepared.snapshot)
-    prepared.snapshot = take_snapshot(w3)
+    backend = prepared.world.chain.backend
+    revert_to_snapshot(backend, prepared.snapshot)
+    prepared.snapshot = take_snapshot(backend)
 
 
 Expectation = tuple[str, list[Any]] | None

@@ -6,9 +6,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
 from contracts import ids
+from contracts.chain import Chain
 
 from .conftest import (
     NAMES,
@@ -111,9 +111,9 @@ def test_bootstrap_admits_each_founding_member_with_its_admin(chain: Consortium)
 
 
 def test_bootstrap_member_emits_admission_and_the_admin_account(
-    w3: Web3, chain: Consortium
+    backend: Chain, chain: Consortium
 ) -> None:
-    fresh = deploy_and_bootstrap(w3, codes=(), close_bootstrap=False)
+    fresh = deploy_and_bootstrap(backend, codes=(), close_bootstrap=False)
     admin = fresh.new_account(funded=False)
     receipt = fresh.transact(
         fresh.deployer,
@@ -135,8 +135,8 @@ def test_bootstrap_member_emits_admission_and_the_admin_account(
     }
 
 
-def test_bootstrap_by_anyone_but_the_deployer_is_refused(w3: Web3, chain: Consortium) -> None:
-    fresh = deploy_and_bootstrap(w3, codes=(), close_bootstrap=False)
+def test_bootstrap_by_anyone_but_the_deployer_is_refused(backend: Chain, chain: Consortium) -> None:
+    fresh = deploy_and_bootstrap(backend, codes=(), close_bootstrap=False)
     stranger = fresh.new_account()
     fresh.reverts(
         stranger,
@@ -154,8 +154,8 @@ def test_bootstrap_by_anyone_but_the_deployer_is_refused(w3: Web3, chain: Consor
     )
 
 
-def test_closing_an_empty_bootstrap_is_refused(w3: Web3, chain: Consortium) -> None:
-    fresh = deploy_and_bootstrap(w3, codes=(), close_bootstrap=False)
+def test_closing_an_empty_bootstrap_is_refused(backend: Chain, chain: Consortium) -> None:
+    fresh = deploy_and_bootstrap(backend, codes=(), close_bootstrap=False)
     fresh.reverts(fresh.deployer, fresh.registry.functions.closeBootstrap(), "AuthorityNoMembers")
 
 
@@ -171,8 +171,8 @@ def test_after_closing_the_bootstrap_the_deployer_has_no_power(chain: Consortium
     chain.reverts(chain.deployer, functions.closeBootstrap(), "AuthorityBootstrapClosed")
 
 
-def test_closing_the_bootstrap_emits_the_member_count(w3: Web3, chain: Consortium) -> None:
-    fresh = deploy_and_bootstrap(w3, codes=("MN", "KZ"), close_bootstrap=False)
+def test_closing_the_bootstrap_emits_the_member_count(backend: Chain, chain: Consortium) -> None:
+    fresh = deploy_and_bootstrap(backend, codes=("MN", "KZ"), close_bootstrap=False)
     assert fresh.registry.functions.bootstrapper().call() == fresh.deployer.address
     receipt = fresh.transact(fresh.deployer, fresh.registry.functions.closeBootstrap())
     assert fresh.event(receipt, fresh.registry, "BootstrapClosed")["args"]["memberCount"] == 2
@@ -190,8 +190,10 @@ def test_closing_the_bootstrap_emits_the_member_count(w3: Web3, chain: Consortiu
         b"\x00" * 4,
     ],
 )
-def test_bootstrap_of_a_malformed_code_is_refused(w3: Web3, chain: Consortium, code: bytes) -> None:
-    fresh = deploy_and_bootstrap(w3, codes=(), close_bootstrap=False)
+def test_bootstrap_of_a_malformed_code_is_refused(
+    backend: Chain, chain: Consortium, code: bytes
+) -> None:
+    fresh = deploy_and_bootstrap(backend, codes=(), close_bootstrap=False)
     admin = fresh.new_account(funded=False)
     fresh.reverts(
         fresh.deployer,
@@ -202,15 +204,17 @@ def test_bootstrap_of_a_malformed_code_is_refused(w3: Web3, chain: Consortium, c
 
 
 @pytest.mark.parametrize("code", ["MN", "KAZ", "EAEU"])
-def test_bootstrap_accepts_two_to_four_letter_codes(w3: Web3, chain: Consortium, code: str) -> None:
-    fresh = deploy_and_bootstrap(w3, codes=(code,), close_bootstrap=False)
+def test_bootstrap_accepts_two_to_four_letter_codes(
+    backend: Chain, chain: Consortium, code: str
+) -> None:
+    fresh = deploy_and_bootstrap(backend, codes=(code,), close_bootstrap=False)
     assert authority(fresh, code)["status"] == AuthorityStatus.ACTIVE
 
 
 def test_bootstrap_of_an_admitted_code_or_account_or_a_bad_name_is_refused(
-    w3: Web3, chain: Consortium
+    backend: Chain, chain: Consortium
 ) -> None:
-    fresh = deploy_and_bootstrap(w3, codes=("MN",), close_bootstrap=False)
+    fresh = deploy_and_bootstrap(backend, codes=("MN",), close_bootstrap=False)
     mn = fresh.members["MN"]
     functions = fresh.registry.functions
     new = fresh.new_account(funded=False).address

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from web3 import Web3
 
 from contracts import ids
+from contracts.chain import Chain
 
 from .conftest import (
     PROPOSAL_LIFETIME,
@@ -121,8 +121,8 @@ def test_proposal_view_records_the_vote(chain: Consortium, mn: Member) -> None:
     assert proposal(chain, 999)["status"] == ProposalStatus.NONE
 
 
-def test_a_lone_member_admits_by_itself(w3: Web3, chain: Consortium) -> None:
-    alone = deploy_and_bootstrap(w3, codes=("MN",))
+def test_a_lone_member_admits_by_itself(backend: Chain, chain: Consortium) -> None:
+    alone = deploy_and_bootstrap(backend, codes=("MN",))
     receipt = alone.transact(
         alone.members["MN"].admin,
         alone.registry.functions.proposeMembership(
@@ -133,8 +133,8 @@ def test_a_lone_member_admits_by_itself(w3: Web3, chain: Consortium) -> None:
     assert alone.registry.functions.authorityStatus(UZ).call() == AuthorityStatus.ACTIVE
 
 
-def test_two_thirds_plus_of_three_needs_all_three(w3: Web3, chain: Consortium) -> None:
-    strict = deploy_and_bootstrap(w3, vote_threshold_bps=6667)
+def test_two_thirds_plus_of_three_needs_all_three(backend: Chain, chain: Consortium) -> None:
+    strict = deploy_and_bootstrap(backend, vote_threshold_bps=6667)
     proposal_id = propose_admit(strict, strict.members["MN"], strict.new_account(False).address)
     strict.transact(
         strict.members["KZ"].admin, strict.registry.functions.voteOnMembership(proposal_id)
