@@ -55,7 +55,10 @@ test: deps  ## the whole suite
 test-fast: install  ## the quick subset (no anvil, browser or slow tests)
 	$(PY) -m pytest -q -m 'not anvil and not browser and not slow' -x
 
-demo: deps  ## start the whole system (anvil, three administrations, the verifier page)
+# The demo needs no browser; its PDFs need the DejaVu fonts (Cyrillic names).
+DEMO_DEBIAN_PACKAGES := fonts-dejavu-core
+demo: install  ## start the whole system (anvil, three administrations, the verifier page); DEMO_ARGS=--reset starts afresh
+	@scripts/ensure-debian-packages.sh $(DEMO_DEBIAN_PACKAGES)
 	$(VENV)/bin/aeo demo $(DEMO_ARGS)
 
 bench: install  ## run every benchmark and write docs/benchmarks.md

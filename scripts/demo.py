@@ -34,10 +34,11 @@ from contracts.anvil import AnvilProcess, anvil_dir, running_anvil, start_anvil
 from contracts.bootstrap import DEFAULT_MEMBERS
 from contracts.chain import Chain
 from contracts.deploy import Deployment
+from contracts.errors import DeploymentMismatchError
 from registry_api.bootstrap import create_admin_key
 from scripts import consortium as founding
 from scripts.api_client import RegistryClient
-from scripts.errors import ServiceError, UsageError
+from scripts.errors import ScriptError, ServiceError, UsageError
 from scripts.services import Child, require_free_ports, start_child, stop_children
 from scripts.verifying import sync_cache
 from scripts.workspace import ConsortiumRecord, Workspace, read_json, write_json
@@ -129,22 +130,25 @@ class Demo:
         # `kill -INT` must stop it all the same.
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
         started = time.monotonic()
+        error: ScriptError | None = None
         try:
             self._start()
             self.console.print(self._summary(time.monotonic() - started))
             if self.options.wait:
                 self._watch()
-            return 0
         except (KeyboardInterrupt, _Stop):
             self.console.print("\nstopping...")
-            return 0
-        except ServiceError as exc:
-            self.console.print(f"[red]error:[/red] {exc.message}")
-            return 1
+        except ScriptError as exc:
+            error = exc
         finally:
-            self._stop()
+            self._stop(resumable=error is None)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        if error is not None:
+            # Last, so that it is what the user sees.
+            self.console.print(f"[red]error:[/red] {error.message}", soft_wrap=True)
+            return error.exit_code
+        return 0
 
     def _start(self) -> None:
         options, workspace = self.options, self.workspace
@@ -153,9 +157,14 @@ class Demo:
             self.console.print(f"reset: {workspace.data_dir} wiped")
         self.resumed = workspace.demo_keys.exists()
         if self.resumed:
+            seeded = (
+                "nothing is seeded again"
+                if workspace.demo_seeded.exists()
+                else "the example data interrupted last time is completed, nothing twice"
+            )
             self.console.print(
                 f"[bold]Resuming[/bold] from {_display_path(workspace.data_dir)} (an earlier "
-                "run's chain, keys and databases); nothing is seeded again. "
+                f"run's chain, keys and databases); {seeded}. "
                 "Start afresh with: aeo demo --reset"
             )
         ports = {"--base-port": options.base_port}
@@ -175,9 +184,16 @@ class Demo:
             progress.advance(steps)
             try:
                 step("contracts")
-                deployment = founding.deploy_registry(
-                    workspace, chain, generate_passphrase=True
-                ).deployment
+                try:
+                    deployment = founding.deploy_registry(
+                        workspace, chain, generate_passphrase=True
+                    ).deployment
+                except DeploymentMismatchError as exc:
+                    raise ScriptError(
+                        f"{exc}. The contracts of this checkout are not the ones deployed "
+                        f"in {_display_path(workspace.data_dir)} (they changed since): start "
+                        "afresh with `aeo demo --reset` (make demo DEMO_ARGS=--reset)"
+                    ) from None
                 progress.advance(steps)
                 step("consortium")
                 self.record = self._consortium(chain, deployment)
@@ -335,13 +351,14 @@ class Demo:
                 raise ServiceError(f"the chain stopped unexpectedly; see {self.anvil.log_file}")
             time.sleep(0.5)
 
-    def _stop(self) -> None:
+    def _stop(self, *, resumable: bool = True) -> None:
         if self.children:
             stop_children(self.children)
             self.children = []
         if self.anvil is not None:
             self.anvil.stop()  # SIGTERM: anvil writes its state file before exiting
             self.anvil = None
+        if resumable:
             self.console.print(
                 f"stopped; the state is kept in {_display_path(self.workspace.data_dir)} "
                 "(run the demo again to resume)"

@@ -270,7 +270,8 @@ class _Seeder:
                 kr.write(f"/v1/mras/{mra['id']}/sign", {}, _key("mra", str(mra["id"]), "KR"))
             )
         in_force = _wait_for(
-            lambda: _in_force(mn.get(f"/v1/mras/{mra['id']}")), "the MRA to be in force at MN"
+            lambda: _in_force(_get_or_none(mn, f"/v1/mras/{mra['id']}")),
+            "the MRA to be in force at MN",
         )
         return {
             "id": in_force["id"],
@@ -333,8 +334,18 @@ def _find_mra(listing: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _in_force(mra: dict[str, Any]) -> dict[str, Any] | None:
-    return mra if mra.get("state") == "in_force" else None
+def _in_force(mra: dict[str, Any] | None) -> dict[str, Any] | None:
+    return mra if mra is not None and mra.get("state") == "in_force" else None
+
+
+def _get_or_none(client: RegistryClient, path: str) -> Any:
+    """GET ``path``, or None while this registry's indexer has not seen it yet (404)."""
+    try:
+        return client.get(path)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def _download(client: RegistryClient, path: str, target: Path) -> bool:
