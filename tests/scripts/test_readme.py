@@ -1,0 +1,25 @@
+"""The README's configuration table stays true to the settings class."""
+
+from __future__ import annotations
+
+import re
+
+from registry_api.settings import Settings
+from tests.scripts.conftest import PROJECT_DIR
+
+
+def test_readme_lists_every_registry_setting_and_no_other() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(AEO_[A-Z_]+)` \|", section, flags=re.MULTILINE)
+    assert rows == [f"AEO_{name.upper()}" for name in Settings.model_fields]
+
+
+def test_readme_defaults_match_the_settings() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if default is None or not isinstance(default, int | float | str):
+            continue
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        assert f"| `AEO_{name.upper()}` | `{shown}` |" in readme, name
