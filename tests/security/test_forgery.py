@@ -1,0 +1,356 @@
+"""Forged QR codes against a deployed consortium on the memory chain, one test per forgery
+class, each verified online (``ChainStatusSource``) and offline (an ``OfflineCache`` synced
+from the same chain).
+
+The registry is the verifier tests' ``chain_world``: MN has a registered ES256 signing key,
+MN and KR have an MRA covering tier S, MN issued ``MN-AEO-0001`` and its genuine QR text.
+KR verifies unless a test says otherwise. Each test asserts the outcome, the deciding reason
+code and the stage that refused (docs/qr-format.md, section 7).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import cbor2
+import pytest
+
+from contracts import ids
+from contracts.client import ReasonCode
+from tests.security.forge import claims_payload, cose_array, with_claims_changed, wrap_cose
+from tests.verifier.conftest import NUMBER, TIER_C, TIER_S, ChainWorld, claims_for, issue
+from verifier import keys
+from verifier.offline import OfflineCache
+from verifier.payload import Claims, decode, encode
+from verifier.sync import sync
+from verifier.verdict import Outcome, StageState, Verdict, outcome_of_reason
+
+Scan = Callable[..., Verdict]
+SOURCES = ("online", "offline")
+OTHER_NUMBER = "MN-AEO-0002"
+QR_FORMAT_DOC = Path(__file__).resolve().parents[2] / "docs" / "qr-format.md"
+
+
+@pytest.fixture(params=SOURCES)
+def scan(
+    request: pytest.FixtureRequest, chain_world: ChainWorld, offline_cache: OfflineCache
+) -> Scan:
+    """Verifies a text against the chain as it is now: live, or through a fresh sync."""
+
+    def run(text: str, as_authority: str = "KR") -> Verdict:
+        at = chain_world.now()
+        if request.param == "online":
+            verdict = chain_world.verify(text, chain_world.online(), as_authority, clock=at)
+            assert verdict.source is not None
+            assert verdict.source.kind == "chain"
+            return verdict
+        sync(chain_world.chain, chain_world.consortium.deployment, offline_cache, clock=lambda: at)
+        verdict = chain_world.verify(text, offline_cache, as_authority, clock=at)
+        assert verdict.offline
+        return verdict
+
+    return run
+
+
+def assert_refused(verdict: Verdict, outcome: Outcome, stage: str, code: str) -> None:
+    """``outcome`` decided by ``code``, recorded as the failure of ``stage``."""
+    assert verdict.outcome is outcome, verdict.reasons
+    assert verdict.reasons[0].code == code, verdict.reasons
+    refused = verdict.stage(stage)
+    assert (refused.state, refused.code) == (StageState.FAILED, code), refused
+    assert outcome_of_reason(code) is outcome
+
+
+def assert_nothing_checked_against_the_registry(verdict: Verdict) -> None:
+    """A signature that fails vouches for nothing: no claim is compared with the chain."""
+    for stage in ("key_validity", "binding", "status", "validity_dates", "recognition"):
+        assert verdict.stage(stage).state is StageState.SKIPPED, verdict.stage(stage)
+
+
+def now_claims(world: ChainWorld, number: str = NUMBER, version: int = 1) -> Claims:
+    """The claims of ``number`` as MN's system would sign them at the chain's current time."""
+    return claims_for(
+        world.chain, number, TIER_S, world.claims.valid_from, world.claims.valid_until, version
+    )
+
+
+def test_the_genuine_qr_is_recognized_by_both_sources(chain_world: ChainWorld, scan: Scan) -> None:
+    """The baseline every forgery below departs from."""
+    verdict = scan(chain_world.text)
+
+    assert verdict.outcome is Outcome.RECOGNIZED, verdict.reasons
+    assert all(stage.state is StageState.OK for stage in verdict.stages)
+
+
+# ---------------------------------------------------------------- untrusted keys
+
+
+@pytest.mark.parametrize("algorithm", list(keys.Algorithm), ids=lambda a: a.name)
+def test_qr_signed_with_an_unregistered_key_is_untrusted(
+    chain_world: ChainWorld, scan: Scan, algorithm: keys.Algorithm
+) -> None:
+    attacker = keys.generate_private_key(algorithm)
+
+    verdict = scan(encode(chain_world.claims, attacker))
+
+    assert_refused(verdict, Outcome.UNTRUSTED_KEY, "signature", "unknown_key")
+    assert verdict.signing_key is None
+    assert_nothing_checked_against_the_registry(verdict)
+
+
+def test_qr_signed_with_a_key_after_its_revocation_is_untrusted(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    world = chain_world
+    world.consortium.admin("MN").revoke_signing_key(world.kid)  # effective at this block
+    key = world.online().signing_key(world.kid)
+    assert key is not None
+    claims = now_claims(world)
+    assert claims.issued_at >= key.revoked_at > 0
+
+    verdict = scan(world.sign(claims))
+
+    assert_refused(verdict, Outcome.UNTRUSTED_KEY, "key_validity", "key_revoked")
+    assert verdict.stage("signature").state is StageState.OK  # the key did sign it
+    assert verdict.signing_key is not None
+    assert verdict.signing_key.revoked_at == key.revoked_at
+
+
+def test_qr_backdated_by_a_stolen_key_revoked_from_its_valid_from_is_untrusted(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """A thief can write any issued-at; revoking a compromised key from the moment it became
+    valid leaves no signing time that passes (docs/qr-format.md, section 3)."""
+    world = chain_world
+    world.consortium.admin("MN").revoke_signing_key(world.kid, world.key_valid_from)
+    backdated = replace(now_claims(world), issued_at=world.key_valid_from)
+
+    verdict = scan(world.sign(backdated))
+
+    assert_refused(verdict, Outcome.UNTRUSTED_KEY, "key_validity", "key_revoked")
+
+
+def test_qr_post_dated_beyond_the_verifiers_clock_is_untrusted(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """Post-dating would let a stolen key sign "after" a revocation planned for later."""
+    world = chain_world
+    future = replace(now_claims(world), issued_at=int(world.now().timestamp()) + 3600)
+
+    verdict = scan(world.sign(future))
+
+    assert_refused(verdict, Outcome.UNTRUSTED_KEY, "key_validity", "signed_in_future")
+
+
+def test_qr_signed_with_another_administrations_key_is_untrusted(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """KZ's properly registered key signs a QR for MN's real certificate: the signature
+    verifies, but only the issuing administration's keys vouch for its certificates."""
+    world = chain_world
+    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    world.consortium.admin("KZ").register_signing_key(
+        keys.public_key_bytes(kz_key), keys.Algorithm.ES256
+    )
+
+    verdict = scan(encode(now_claims(world), kz_key))
+
+    assert_refused(verdict, Outcome.UNTRUSTED_KEY, "key_validity", "key_wrong_authority")
+    assert verdict.stage("signature").state is StageState.OK
+    assert verdict.signing_key is not None
+    assert verdict.signing_key.authority == "KZ"
+    # Everything else matches the registry: the key alone makes it untrusted.
+    assert verdict.stage("binding").state is StageState.OK
+    assert [r.code for r in verdict.reasons] == ["key_wrong_authority"]
+
+
+def test_the_format_document_gives_the_same_verdict_for_another_administrations_key() -> None:
+    doc = QR_FORMAT_DOC.read_text(encoding="utf-8")
+    key_validity_row = next(
+        line for line in doc.splitlines() if line.startswith("| `key_validity` |")
+    )
+
+    assert "`key_wrong_authority`" in key_validity_row
+    assert "registered on chain by the **issuing** authority" in doc
+    # The precedence line puts untrusted_key between the signature and the registry checks.
+    assert re.search(r"bad_signature > untrusted_key > commitment_mismatch", doc)
+    assert outcome_of_reason("key_wrong_authority") is Outcome.UNTRUSTED_KEY
+
+
+# ---------------------------------------------------------------- tampered content
+
+
+# Each claim a holder or a smuggler would want to change, and the change.
+CHANGES_AFTER_SIGNING: dict[str, Callable[[Claims], object]] = {
+    "holder_name": lambda claims: "Forged Freight LLC",
+    "tiers": lambda claims: TIER_S | TIER_C,
+    "valid_until": lambda claims: claims.valid_until + 5 * 365,
+    "version": lambda claims: claims.version + 1,
+    "holder_id": lambda claims: "MN6099999",
+    "issued_at": lambda claims: claims.issued_at - 3600,
+}
+
+
+@pytest.mark.parametrize("field", list(CHANGES_AFTER_SIGNING))
+def test_claims_changed_after_signing_are_a_bad_signature(
+    chain_world: ChainWorld, scan: Scan, field: str
+) -> None:
+    changed = CHANGES_AFTER_SIGNING[field](chain_world.claims)
+    forged = with_claims_changed(chain_world.text, **{field: changed})
+    assert getattr(decode(forged).claims, field) == changed
+
+    verdict = scan(forged)
+
+    assert_refused(verdict, Outcome.BAD_SIGNATURE, "signature", "bad_signature")
+    assert_nothing_checked_against_the_registry(verdict)
+
+
+def test_certificate_number_swapped_and_re_signed_by_an_attacker_key_is_untrusted(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    world = chain_world
+    issue(world.consortium, OTHER_NUMBER)
+    attacker = keys.generate_private_key(keys.Algorithm.ES256)
+    swapped = replace(world.claims, number=OTHER_NUMBER)
+
+    verdict = scan(encode(swapped, attacker))
+
+    assert_refused(verdict, Outcome.UNTRUSTED_KEY, "signature", "unknown_key")
+    assert verdict.claims is not None
+    assert verdict.claims.certificate_id == ids.certificate_id("MN", OTHER_NUMBER)
+
+
+def test_certificate_number_swapped_under_the_original_signature_is_a_bad_signature(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    world = chain_world
+    issue(world.consortium, OTHER_NUMBER)
+
+    verdict = scan(with_claims_changed(world.text, number=OTHER_NUMBER))
+
+    assert_refused(verdict, Outcome.BAD_SIGNATURE, "signature", "bad_signature")
+    assert_nothing_checked_against_the_registry(verdict)
+
+
+def test_protected_header_algorithm_swapped_under_the_original_signature_is_a_bad_signature(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """Algorithm confusion: the header says EdDSA, the registered key is ES256."""
+    world = chain_world
+    cose = decode(world.text).cose
+    protected = bytes(cbor2.dumps({1: keys.Algorithm.EDDSA.cose, 4: world.kid}, canonical=True))
+
+    verdict = scan(wrap_cose(cose_array(protected, cose.payload, cose.signature)))
+
+    assert_refused(verdict, Outcome.BAD_SIGNATURE, "signature", "algorithm_mismatch")
+    assert_nothing_checked_against_the_registry(verdict)
+
+
+def test_key_id_swapped_to_another_registered_key_is_a_bad_signature(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """The signature stays MN's, the header names a key of KZ's: it does not verify."""
+    world = chain_world
+    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    world.consortium.admin("KZ").register_signing_key(
+        keys.public_key_bytes(kz_key), keys.Algorithm.ES256
+    )
+    cose = decode(world.text).cose
+    protected = bytes(
+        cbor2.dumps({1: keys.Algorithm.ES256.cose, 4: keys.key_id_of(kz_key)}, canonical=True)
+    )
+
+    verdict = scan(wrap_cose(cose_array(protected, cose.payload, cose.signature)))
+
+    assert_refused(verdict, Outcome.BAD_SIGNATURE, "signature", "bad_signature")
+
+
+# ---------------------------------------------------------------- genuine but not current
+
+
+def test_valid_signature_on_an_outdated_version_is_superseded(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    world = chain_world
+    outdated = world.text
+    world.amend()
+
+    verdict = scan(outdated)
+
+    assert_refused(verdict, Outcome.SUPERSEDED, "binding", "superseded")
+    assert verdict.certificate is not None
+    assert verdict.certificate.version == 2
+    assert verdict.stage("signature").state is StageState.OK
+    assert verdict.stage("key_validity").state is StageState.OK
+
+
+def test_replayed_qr_of_a_revoked_certificate_is_revoked(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    world = chain_world
+    world.consortium.operator("MN").revoke(world.certificate_id, ReasonCode.FRAUD)
+
+    verdict = scan(world.text)
+
+    assert_refused(verdict, Outcome.REVOKED, "status", "revoked")
+    assert "FRAUD" in verdict.reasons[0].message
+    assert verdict.stage("binding").state is StageState.OK
+
+
+def test_legitimately_signed_qr_whose_digest_differs_from_the_chain_is_a_commitment_mismatch(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """The issuer's system signed a changed record (another commitment) as version 1
+    without amending the certificate on chain."""
+    world = chain_world
+    changed_record = ids.record_digest(world.claims.holder_ref, os.urandom(32))
+    signed = world.sign(replace(now_claims(world), digest=changed_record))
+
+    verdict = scan(signed)
+
+    assert_refused(verdict, Outcome.COMMITMENT_MISMATCH, "binding", "commitment_mismatch")
+    assert "digest differs" in verdict.reasons[0].message
+    assert verdict.stage("signature").state is StageState.OK
+
+
+def test_qr_signed_before_its_amendment_reached_the_chain_is_a_commitment_mismatch(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """Version 2 signed while the chain still holds version 1; once the amendment lands,
+    the same text verifies."""
+    world = chain_world
+    early = world.sign(now_claims(world, version=2))
+
+    verdict = scan(early)
+
+    assert_refused(verdict, Outcome.COMMITMENT_MISMATCH, "binding", "commitment_mismatch")
+    assert "version 2" in verdict.reasons[0].message
+    world.amend()
+    assert scan(early).outcome is Outcome.RECOGNIZED
+
+
+def test_legitimately_signed_qr_pairing_the_real_digest_with_another_holder_is_a_mismatch(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """The digest is the chain's, the holder identification another company's: the holder
+    reference of the certificate's issue event exposes it."""
+    world = chain_world
+    other_holder = replace(now_claims(world), holder_id="MN6099999")
+    assert other_holder.digest == world.claims.digest
+
+    verdict = scan(world.sign(other_holder))
+
+    assert_refused(verdict, Outcome.COMMITMENT_MISMATCH, "binding", "commitment_mismatch")
+    assert "holder identification" in verdict.reasons[0].message
+
+
+def test_claims_payload_helper_reproduces_the_issuers_encoding(chain_world: ChainWorld) -> None:
+    """The forgeries above keep everything but what they change: the helper re-encodes an
+    unchanged payload byte for byte."""
+    decoded = decode(chain_world.text)
+    assert claims_payload(decoded.claims) == decoded.cose.payload
+    assert with_claims_changed(chain_world.text) == chain_world.text
