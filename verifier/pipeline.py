@@ -115,13 +115,19 @@ def read_input(data: object) -> str:
 
 
 def _text_from_file(path: Path) -> str:
+    too_large = InputError(f"file {path} is larger than a photo should be", code="too_large")
     try:
-        size = path.stat().st_size
-        if size > MAX_IMAGE_BYTES:
-            raise InputError(f"file {path} is larger than a photo should be", code="too_large")
-        return _text_from_bytes(path.read_bytes())
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            raise too_large
+        with path.open("rb") as handle:
+            # Devices and pipes report size 0 (/dev/zero never ends): only a bounded read
+            # keeps the limit.
+            data = handle.read(MAX_IMAGE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_IMAGE_BYTES:
+        raise too_large
+    return _text_from_bytes(data)
 
 
 def _text_from_bytes(data: bytes) -> str:
