@@ -36,6 +36,10 @@ contracts: install  ## compile contracts/src into the committed artifacts
 contracts-check: install  ## fail if the committed artifacts differ from the sources
 	$(PY) -m contracts.compiler check
 
+.PHONY: slither
+slither: install  ## slither on contracts/src; fails on any finding not triaged in slither.db.json
+	scripts/slither.sh
+
 .PHONY: web
 web: install  ## rebuild the border officer page's script bundle (committed; drift is a test)
 	$(PY) -m verifier.web.bundle build
