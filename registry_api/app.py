@@ -25,9 +25,22 @@ from .metrics import Metrics
 from .middleware import RequestContextMiddleware
 from .ratelimit import TokenBucketLimiter
 from .readiness import ReadinessCheck, database_check
-from .routes import admin_chain, certificates, documents, imports, operations, ops, v1
+from .routes import (
+    admin_chain,
+    certificates,
+    documents,
+    feed,
+    imports,
+    mras,
+    operations,
+    ops,
+    partner,
+    v1,
+)
+from .routes import webhooks as webhook_routes
 from .services.imports import start_import_worker
 from .settings import Settings, get_settings
+from .webhooks import start_webhook_dispatcher
 from .workers import ChainAccess, start_workers
 
 DESCRIPTION = """\
@@ -51,6 +64,10 @@ OPENAPI_TAGS = [
         "name": "consortium administration",
         "description": "Signing keys, accounts and membership votes (administrators).",
     },
+    {"name": "mras", "description": "Mutual Recognition Arrangements, and recognition."},
+    {"name": "partners", "description": "Certificates a partner administration may read."},
+    {"name": "feed", "description": "Every change, as cursor pages and a live stream."},
+    {"name": "webhooks", "description": "Feed entries POSTed to partners' URLs, signed."},
 ]
 
 
@@ -127,7 +144,9 @@ def create_app(
         await run_in_threadpool(upgrade_database, engine)
         workers = await run_in_threadpool(start_workers, app, chain_access)
         import_worker = start_import_worker(app)
+        webhooks = start_webhook_dispatcher(app)
         yield
+        await run_in_threadpool(webhooks.stop)
         await run_in_threadpool(import_worker.stop)
         await run_in_threadpool(workers.stop)
         engine.dispose()
@@ -158,4 +177,8 @@ def create_app(
     app.include_router(imports.router, prefix="/v1")
     app.include_router(admin_chain.router, prefix="/v1")
     app.include_router(operations.router, prefix="/v1")
+    app.include_router(mras.router, prefix="/v1")
+    app.include_router(partner.router, prefix="/v1")
+    app.include_router(feed.router, prefix="/v1")
+    app.include_router(webhook_routes.router, prefix="/v1")
     return app

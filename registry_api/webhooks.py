@@ -32,6 +32,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from . import __version__
 from .db import ApiKey, DeliveryState, FeedEntry, Webhook, WebhookDelivery, utc_now
 from .metrics import Metrics
 from .services import feed
+from .settings import Settings
 
 logger = logging.getLogger("registry_api.webhooks")
 
@@ -77,8 +79,8 @@ class WebhookSettings(BaseSettings):
     disable_after_failures: int = Field(
         default=80,
         ge=1,
-        description="Failures in a row that disable a webhook (80 with the defaults: about "
-        "two and a half days of retrying).",
+        description="Failures in a row that disable a webhook (80 with the other defaults: "
+        "35 to 70 hours of retrying).",
     )
     poll_interval: float = Field(
         default=1.0, gt=0, le=60, description="Seconds between rounds when there is no work."
@@ -180,23 +182,7 @@ class WebhookDispatcher:
         self._pool_guard = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._latency: Histogram | None = None
-        self._attempts: Counter | None = None
-        if metrics is not None:
-            self._latency = Histogram(
-                "aeo_webhook_delivery_seconds",
-                "Latency of webhook delivery attempts, by outcome.",
-                ["outcome"],
-                buckets=LATENCY_BUCKETS,
-                registry=metrics.registry,
-            )
-            self._attempts = Counter(
-                "aeo_webhook_attempts",
-                "Webhook delivery attempts, by outcome (delivered, http_error, timeout, "
-                "network_error).",
-                ["outcome"],
-                registry=metrics.registry,
-            )
+        self._metrics = _webhook_metrics(metrics) if metrics is not None else None
 
     # ------------------------------------------------------------ running
 
@@ -410,9 +396,9 @@ class WebhookDispatcher:
         if status_code is not None and not ok:
             error = f"answered HTTP {status_code}"
         attempt = Attempt(ok, status_code, error[:MAX_ERROR_LENGTH] if error else None, latency)
-        if self._latency is not None and self._attempts is not None:
-            self._latency.labels(outcome=attempt.outcome).observe(latency)
-            self._attempts.labels(outcome=attempt.outcome).inc()
+        if self._metrics is not None:
+            self._metrics.latency.labels(outcome=attempt.outcome).observe(latency)
+            self._metrics.attempts.labels(outcome=attempt.outcome).inc()
         return attempt
 
     def _record(self, job: _Job, attempt: Attempt, report: DispatchReport) -> None:
@@ -456,12 +442,52 @@ class WebhookDispatcher:
             )
 
 
-def dispatcher_for(app: FastAPI) -> WebhookDispatcher:
-    """The dispatcher of ``app`` (``create_app`` keeps it in ``app.state.webhooks``; its
-    lifespan starts it when ``run_workers`` is on), with ``AEO_WEBHOOK_*`` settings."""
-    return WebhookDispatcher(
+@dataclass(frozen=True, slots=True)
+class _DispatchMetrics:
+    latency: Histogram
+    attempts: Counter
+
+
+#: one set per Metrics registry: an app started twice (tests) must not register them twice
+_METRICS: weakref.WeakKeyDictionary[Metrics, _DispatchMetrics] = weakref.WeakKeyDictionary()
+_METRICS_GUARD = threading.Lock()
+
+
+def _webhook_metrics(metrics: Metrics) -> _DispatchMetrics:
+    with _METRICS_GUARD:
+        found = _METRICS.get(metrics)
+        if found is None:
+            found = _METRICS[metrics] = _DispatchMetrics(
+                latency=Histogram(
+                    "aeo_webhook_delivery_seconds",
+                    "Latency of webhook delivery attempts, by outcome.",
+                    ["outcome"],
+                    buckets=LATENCY_BUCKETS,
+                    registry=metrics.registry,
+                ),
+                attempts=Counter(
+                    "aeo_webhook_attempts",
+                    "Webhook delivery attempts, by outcome (delivered, http_error, timeout, "
+                    "network_error).",
+                    ["outcome"],
+                    registry=metrics.registry,
+                ),
+            )
+        return found
+
+
+def start_webhook_dispatcher(app: FastAPI) -> WebhookDispatcher:
+    """Build the app's dispatcher (``app.state.webhooks``, with ``AEO_WEBHOOK_*`` settings)
+    and start its thread unless the settings turn workers off (tests then call
+    ``app.state.webhooks.run_once()``). The lifespan stops it on shutdown."""
+    settings: Settings = app.state.settings
+    dispatcher = WebhookDispatcher(
         app.state.session_factory,
-        authority=app.state.settings.authority,
+        authority=settings.authority,
         settings=WebhookSettings(),
         metrics=app.state.metrics,
     )
+    app.state.webhooks = dispatcher
+    if settings.run_workers:
+        dispatcher.start()
+    return dispatcher

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -15,8 +15,15 @@ from starlette.concurrency import run_in_threadpool
 from contracts import ids
 
 from ..auth import AuthenticatedKey, Role, require_roles
+from ..db import ApiKey
 from ..deps import SessionDep
-from ..errors import FieldError, InvalidError
+from ..errors import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_TYPE_PREFIX,
+    FieldError,
+    InvalidError,
+    RegistryError,
+)
 from ..schemas.feed import FeedPage
 from ..schemas.problems import AUTH_PROBLEMS, problem_responses
 from ..services import feed as service
@@ -101,6 +108,69 @@ def stream_start(
     return after
 
 
+class NotAcceptableError(RegistryError):
+    status = 406
+    slug = "not-acceptable"
+    title = "Not acceptable"
+
+
+EVENT_STREAM = "text/event-stream"
+
+
+def event_stream_accepted(
+    accept: Annotated[
+        str | None,
+        Header(
+            description="Must name text/event-stream (EventSource sends it).",
+            examples=[EVENT_STREAM],
+        ),
+    ] = None,
+) -> None:
+    """Only a client that asks for an event stream gets one: a plain HTTP client (a
+    crawler, a fuzzer, curl without the header) would otherwise hold a request that never
+    ends."""
+    if accept is None or EVENT_STREAM not in accept.lower():
+        raise NotAcceptableError(
+            f"this is a Server-Sent Events stream; send 'Accept: {EVENT_STREAM}' "
+            "(or read pages from GET /v1/feed)",
+            errors=[FieldError("header.Accept", f"must include {EVENT_STREAM}")],
+        )
+
+
+_NOT_ACCEPTABLE = {
+    "description": "The client did not ask for text/event-stream.",
+    "content": {
+        PROBLEM_MEDIA_TYPE: {
+            "example": {
+                "type": PROBLEM_TYPE_PREFIX + "not-acceptable",
+                "title": "Not acceptable",
+                "status": 406,
+                "detail": "this is a Server-Sent Events stream; send 'Accept: "
+                "text/event-stream' (or read pages from GET /v1/feed)",
+                "instance": "/v1/feed/stream",
+                "request_id": "5f0c6b1e9a2d4c3b8e7f6a5b4c3d2e1f",
+                "errors": [{"field": "header.Accept", "message": "must include text/event-stream"}],
+            }
+        }
+    },
+}
+
+
+def _stream_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Problem answers of the stream route, declared without ``model``: FastAPI would file a
+    model under the route's own media type (text/event-stream), which errors never use."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status, response in problem_responses(*statuses).items():
+        media = response["content"][PROBLEM_MEDIA_TYPE]
+        documented[status] = {
+            "description": response["description"],
+            "content": {
+                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}, **media}
+            },
+        }
+    return documented
+
+
 _STREAM_EXAMPLE = (
     "retry: 3000\n\n"
     'event: certificate.suspended\ndata: {"sequence":42,"kind":"certificate.suspended",...}\n'
@@ -120,12 +190,14 @@ _STREAM_EXAMPLE = (
             "lines are heartbeats.",
             "content": {"text/event-stream": {"example": _STREAM_EXAMPLE}},
         },
-        **problem_responses(*AUTH_PROBLEMS, 422),
+        406: _NOT_ACCEPTABLE,
+        **_stream_problems(*AUTH_PROBLEMS, 422),
     },
 )
 async def stream_feed(
     request: Request,
     caller: FeedReader,
+    _accepted: Annotated[None, Depends(event_stream_accepted)],
     session: SessionDep,
     start: Annotated[int | None, Depends(stream_start)],
 ) -> AsyncIterator[ServerSentEvent]:
@@ -141,8 +213,12 @@ async def stream_feed(
         with factory() as look:
             return service.head(look) if start is None else start
 
-    def next_page(cursor: int) -> FeedPage:
+    def next_page(cursor: int) -> FeedPage | None:
+        """The next page, or None once the caller's key was revoked (the stream ends)."""
         with factory() as look:
+            key = look.get(ApiKey, caller.id)
+            if key is None or key.revoked_at is not None:
+                return None
             return service.read_page(
                 look, _audience(look, caller), after=cursor, limit=STREAM_BATCH
             )
@@ -150,8 +226,13 @@ async def stream_feed(
     cursor = await run_in_threadpool(first_cursor)
     yield ServerSentEvent(retry=RETRY_MS)
     quiet = 0.0
-    while True:
+    # A stream ends after a while and the client reconnects with Last-Event-ID: that
+    # rebalances connections across replicas and re-checks what the caller may see.
+    deadline = anyio.current_time() + tuning.stream_max_seconds
+    while anyio.current_time() < deadline:
         page = await run_in_threadpool(next_page, cursor)
+        if page is None:
+            return
         for entry in page.data:
             yield ServerSentEvent(
                 id=str(entry.sequence), event=entry.kind, raw_data=entry.model_dump_json()

@@ -186,7 +186,7 @@ def read_mra(mra_id: MraId, _caller: MraReader, session: SessionDep) -> MraPubli
 
 
 @router.get(
-    "/recognition/{issuer}/{number:path}",
+    "/recognition/{issuer}/{number}",
     summary="Does this administration recognize a certificate today, and if not, why",
     response_model=RecognitionPublic,
     responses=problem_responses(*AUTH_PROBLEMS, 422),
@@ -198,7 +198,7 @@ def read_recognition(
     number: Annotated[
         CertificateNumber,
         Path(
-            description="The certificate number (it may contain '/').",
+            description="The certificate number.",
             examples=["KR-AEO-AA-0042"],
         ),
     ],

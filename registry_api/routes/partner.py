@@ -11,30 +11,34 @@ from fastapi import APIRouter, Depends, Path, Query
 from contracts import ids
 
 from ..auth import AuthenticatedKey, Role, require_roles
-from ..db import Certificate
 from ..deps import SessionDep
 from ..records import CertificateNumber
 from ..schemas.mras import SharedCertificatePublic, SharedCertificatesPublic
 from ..schemas.problems import AUTH_PROBLEMS, problem_responses
 from ..services import mras as service
+from ..services.certificates import CertificateView, record_json
 
 router = APIRouter(prefix="/partner", tags=["partners"])
 
 PartnerKey = Annotated[AuthenticatedKey, Depends(require_roles(Role.PARTNER))]
 
 
-def shared_public(certificate: Certificate, day: int) -> SharedCertificatePublic:
-    effective = service.own_effective_status(certificate, day)
+def shared_public(view: CertificateView) -> SharedCertificatePublic:
+    certificate = view.certificate
+    state = view.chain_state or {}
     return SharedCertificatePublic(
-        certificate_id="0x" + certificate.certificate_id.hex(),
         number=certificate.number,
+        issuer=certificate.issuer,
+        certificate_id="0x" + certificate.certificate_id.hex(),
+        record=record_json(view.record),
         status=certificate.status.value,
-        effective_status=effective.name.lower(),
+        effective_status=view.effective_status,
         status_reason=certificate.status_reason,
         remedy_deadline=certificate.remedy_deadline,
         version=certificate.version,
-        commitment="0x" + certificate.commitment.hex(),
-        record=certificate.to_record(),
+        valid_until=view.valid_until,
+        commitment=state.get("commitment"),
+        proof_matches=view.proof_matches,
         updated_at=certificate.updated_at,
     )
 
@@ -66,11 +70,11 @@ def list_shared_certificates(
         limit=limit,
         offset=offset,
     )
-    return SharedCertificatesPublic(data=[shared_public(row, day) for row in rows], count=count)
+    return SharedCertificatesPublic(data=[shared_public(view) for view in rows], count=count)
 
 
 @router.get(
-    "/certificates/{number:path}",
+    "/certificates/{number}",
     summary="One certificate's full record, if the caller's administration recognizes it",
     response_model=SharedCertificatePublic,
     responses=problem_responses(*AUTH_PROBLEMS, 404, 422),
@@ -78,13 +82,13 @@ def list_shared_certificates(
 def read_shared_certificate(
     number: Annotated[
         CertificateNumber,
-        Path(description="The certificate number (it may contain '/').", examples=["MN-AEO-1"]),
+        Path(description="The certificate number.", examples=["MN-AEO-1"]),
     ],
     caller: PartnerKey,
     session: SessionDep,
 ) -> SharedCertificatePublic:
     day = ids.utc_now_day()
-    row = service.partner_certificate(
+    view = service.partner_certificate(
         session, own=caller.authority, partner=_partner(caller), day=day, number=number
     )
-    return shared_public(row, day)
+    return shared_public(view)

@@ -4,14 +4,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from contracts import ids
 
-from ..records import MAX_TIERS, AuthorityCode, CertificateRecord
+from ..records import MAX_TIERS, AuthorityCode
 
 #: an MRA has 2 to 8 parties (MraRegistry packs eight in one storage slot)
 MIN_PARTIES = 2
@@ -85,14 +92,19 @@ class MraCreate(BaseModel):
         )
     )
 
+    @field_validator("parties")
+    @classmethod
+    def _distinct_parties(cls, parties: list[MraPartyIn]) -> list[MraPartyIn]:
+        codes = [party.authority for party in parties]
+        duplicates = sorted({code for code in codes if codes.count(code) > 1})
+        if duplicates:
+            raise ValueError(f"lists {', '.join(duplicates)} more than once")
+        return parties
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if (self.text is None) == (self.text_hash is None):
             raise ValueError("send exactly one of text and text_hash")
-        codes = [party.authority for party in self.parties]
-        duplicates = sorted({code for code in codes if codes.count(code) > 1})
-        if duplicates:
-            raise ValueError(f"parties lists {', '.join(duplicates)} more than once")
         ids.to_day(self.effective_from)
         if self.ends_on is not None:
             ids.to_day(self.ends_on)
@@ -235,41 +247,48 @@ _RECORD_EXAMPLE: JsonDict = {
     "valid_from": "2025-01-15",
 }
 _SHARED_EXAMPLE: JsonDict = {
-    "certificate_id": "0x6b50a03c95270ae002c4144bf4cdc3cc7c5ad6bfe5fcb662d8419440ae80279d",
     "number": "MN-AEO-2025-0001",
+    "issuer": "MN",
+    "certificate_id": "0x6b50a03c95270ae002c4144bf4cdc3cc7c5ad6bfe5fcb662d8419440ae80279d",
+    "record": _RECORD_EXAMPLE,
     "status": "active",
     "effective_status": "active",
     "status_reason": None,
     "remedy_deadline": None,
     "version": 1,
+    "valid_until": None,
     "commitment": "0x88427e74b50beec5c50f3b4c1e336de2222ecc5ae489b77173e2c623614b819c",
-    "record": _RECORD_EXAMPLE,
+    "proof_matches": True,
     "updated_at": "2025-03-02T09:12:45Z",
 }
 
 
 class SharedCertificatePublic(BaseModel):
     """One of this administration's certificates as a partner under an MRA in force sees it:
-    the full record and its status."""
+    the full record, its status, and whether the record matches the chain's commitment."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_SHARED_EXAMPLE]})
 
-    certificate_id: str
     number: str
-    status: str = Field(description="The stored status: active, suspended or revoked.")
+    issuer: str
+    certificate_id: str
+    record: dict[str, Any] = Field(description="The full record (canonical JSON members).")
+    status: str = Field(description="active, suspended or revoked.")
     effective_status: str = Field(
-        description="With the dates applied today: active, suspended, revoked, expired or "
-        "not_yet_valid."
+        description="Today: the status, or expired / not_yet_valid for an active certificate."
     )
     status_reason: int | None = Field(
         description="Reason code of the last suspension or revocation."
     )
     remedy_deadline: date | None
     version: int = Field(description="The on-chain version (1 at issue, +1 per amendment).")
-    commitment: str = Field(
-        description="keccak256 of the record's canonical form, as the chain holds it."
+    valid_until: date | None = Field(description="The validity on-chain (after renewals).")
+    commitment: str | None = Field(
+        description="The commitment the chain holds: keccak256 of the record's canonical form."
     )
-    record: CertificateRecord
+    proof_matches: bool = Field(
+        description="The record shown hashes to the chain's commitment and holder reference."
+    )
     updated_at: datetime
 
 

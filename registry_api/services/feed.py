@@ -51,6 +51,13 @@ class FeedStreamSettings(BaseSettings):
         description="Seconds of silence after which the stream sends a comment line, so "
         "proxies keep the connection open.",
     )
+    stream_max_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="Seconds after which the service ends a stream; clients reconnect with "
+        "Last-Event-ID and lose nothing.",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ from ..errors import ConflictError, FieldError, ForbiddenError, InvalidError, No
 from ..indexer import mra_key
 from ..outbox import Accepted, ChainCall, enqueue_once, request_fingerprint
 from ..schemas.mras import MraCreate
+from . import certificates
+from .certificates import CertificateView
 
 #: the indexer's ``mras.status`` values and the contract state each stands for
 STORED_STATES: dict[str, rules.MraState] = {
@@ -202,7 +204,7 @@ def partner_certificates(
     day: int,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[Certificate], int]:
+) -> tuple[list[CertificateView], int]:
     """This administration's certificates ``partner`` recognizes under an MRA in force on
     ``day`` (any status: a partner must see suspensions and revocations), by number."""
     tiers = covered_tiers(session, own=own, partner=partner, day=day)
@@ -210,26 +212,20 @@ def partner_certificates(
         return [], 0
     where = _shared(tiers)
     count = session.scalar(sa.select(sa.func.count(Certificate.id)).where(where)) or 0
-    rows = session.scalars(
-        sa.select(Certificate).where(where).order_by(Certificate.number).limit(limit).offset(offset)
+    numbers = session.scalars(
+        sa.select(Certificate.number)
+        .where(where)
+        .order_by(Certificate.number)
+        .limit(limit)
+        .offset(offset)
     ).all()
-    return list(rows), count
-
-
-def own_effective_status(certificate: Certificate, day: int) -> rules.EffectiveStatus:
-    """What the contract's ``statusOf`` answers on ``day`` for one of this administration's
-    certificates on-chain (as this database holds it)."""
-    return rules.effective_status(
-        STORED_CERTIFICATE_STATUS.get(certificate.status.value, rules.CertificateStatus.NONE),
-        ids.to_day(certificate.valid_from),
-        ids.to_day(certificate.valid_until) if certificate.valid_until else ids.MAX_DAY,
-        day,
-    )
+    today = ids.from_day(day)
+    return [certificates.read_certificate(session, number, today) for number in numbers], count
 
 
 def partner_certificate(
     session: Session, *, own: str, partner: str, day: int, number: str
-) -> Certificate:
+) -> CertificateView:
     """One certificate ``partner`` may read; NotFoundError both when it does not exist and
     when it is not shared, so a partner learns nothing about the others."""
     tiers = covered_tiers(session, own=own, partner=partner, day=day)
@@ -240,7 +236,7 @@ def partner_certificate(
         ).one_or_none()
     if row is None:
         raise NotFoundError(f"no certificate {number} is shared with {partner}")
-    return row
+    return certificates.read_certificate(session, number, ids.from_day(day))
 
 
 # ---------------------------------------------------------------- recognition

@@ -278,15 +278,3 @@ def sse_events(lines: Iterator[str]) -> Iterator[dict[str, str]]:
         else:
             name, _, value = line.partition(":")
             event[name] = value[1:] if value.startswith(" ") else value
-
-
-def with_partner_routes(service: ChainApp) -> ChainApp:
-    """Mount the MRA, feed, partner and webhook routes when the app does not yet."""
-    from registry_api.routes import feed, mras, partner, webhooks
-
-    paths = {getattr(route, "path", "") for route in service.app.routes}
-    if "/v1/mras" not in paths:
-        for module in (mras, feed, partner, webhooks):
-            service.app.include_router(module.router, prefix="/v1")
-        service.app.openapi_schema = None
-    return service

@@ -12,13 +12,13 @@ from contracts.client import ReasonCode
 from registry_api.db import Role
 
 from .conftest import ChainApp, ChainAppFactory
-from .feed_support import C, S, issue, propose_mra, record, with_partner_routes
+from .feed_support import C, S, issue, propose_mra, record
 from .support import assert_problem
 
 
 @pytest.fixture
 def mn(chain_app: ChainAppFactory) -> ChainApp:
-    return with_partner_routes(chain_app("MN"))
+    return chain_app("MN")
 
 
 def amend(service: ChainApp, number: str, tiers: int) -> None:

@@ -18,7 +18,7 @@ from registry_api.db import Role
 from registry_api.services.feed import FeedStreamSettings
 
 from .conftest import ChainApp, ChainAppFactory
-from .feed_support import ApiServer, S, issue, propose_mra, sse_events, with_partner_routes
+from .feed_support import ApiServer, S, issue, propose_mra, sse_events
 from .support import assert_problem
 
 WAIT = 30.0  # seconds: a bound for a broken stream, never reached when it works
@@ -26,7 +26,7 @@ WAIT = 30.0  # seconds: a bound for a broken stream, never reached when it works
 
 @pytest.fixture
 def mn(chain_app: ChainAppFactory) -> ChainApp:
-    service = with_partner_routes(chain_app("MN"))
+    service = chain_app("MN")
     # Poll and beat often, so an idle stream shows a heartbeat within the test.
     service.app.state.feed_stream = FeedStreamSettings(
         stream_poll_interval=0.05, stream_heartbeat=0.2
@@ -41,6 +41,8 @@ class Stream:
     """Reads one SSE response in a thread; the test takes parsed events from ``events``."""
 
     def __init__(self, url: str, headers: dict[str, str]) -> None:
+        headers = {"Accept": "text/event-stream"} | headers
+        self.ended = threading.Event()
         self.events: queue.Queue[dict[str, str]] = queue.Queue()
         self.status: queue.Queue[int] = queue.Queue()
         self._stop = threading.Event()
@@ -48,16 +50,19 @@ class Stream:
         self._thread.start()
 
     def _read(self, url: str, headers: dict[str, str]) -> None:
-        with (
-            httpx.Client(timeout=WAIT) as client,
-            client.stream("GET", url, headers=headers) as response,
-        ):
-            self.status.put(response.status_code)
-            lines: Iterator[str] = response.iter_lines()
-            for event in sse_events(lines):
-                self.events.put(event)
-                if self._stop.is_set():
-                    return  # heartbeats keep arriving, so this is reached soon
+        try:
+            with (
+                httpx.Client(timeout=WAIT) as client,
+                client.stream("GET", url, headers=headers) as response,
+            ):
+                self.status.put(response.status_code)
+                lines: Iterator[str] = response.iter_lines()
+                for event in sse_events(lines):
+                    self.events.put(event)
+                    if self._stop.is_set():
+                        return  # heartbeats keep arriving, so this is reached soon
+        finally:
+            self.ended.set()
 
     def next(self, *, skip_comments: bool = True) -> dict[str, str]:
         while True:
@@ -141,9 +146,47 @@ def test_without_a_cursor_the_stream_starts_at_the_head(mn: ChainApp) -> None:
             stream.close()
 
 
+def test_the_stream_ends_when_the_key_is_revoked_or_its_time_is_up(mn: ChainApp) -> None:
+    admin = mn.headers(Role.ADMIN)
+    created = mn.client.post(
+        "/v1/admin/api-keys",
+        json={"user": "KR risk unit", "role": "partner", "partner_authority": "KR"},
+        headers=admin,
+    ).json()
+    with ApiServer(mn.app) as server:
+        stream = Stream(
+            f"{server.url}/v1/feed/stream", {"Authorization": f"Bearer {created['token']}"}
+        )
+        try:
+            assert stream.status.get(timeout=WAIT) == 200
+            stream.next()  # retry
+            assert mn.client.delete(f"/v1/admin/api-keys/{created['id']}", headers=admin)
+            assert stream.ended.wait(WAIT)
+        finally:
+            stream.close()
+
+        mn.app.state.feed_stream = FeedStreamSettings(
+            stream_poll_interval=0.05, stream_heartbeat=0.2, stream_max_seconds=0.5
+        )
+        stream = Stream(f"{server.url}/v1/feed/stream", mn.headers(Role.AUDITOR))
+        try:
+            assert stream.ended.wait(WAIT)  # the client reconnects with Last-Event-ID
+        finally:
+            stream.close()
+
+
+def test_a_client_that_does_not_ask_for_an_event_stream_gets_406(mn: ChainApp) -> None:
+    answer = mn.client.get("/v1/feed/stream", headers=mn.headers(Role.AUDITOR))
+    body = assert_problem(answer, 406, "not-acceptable")
+    assert body["errors"] == [
+        {"field": "header.Accept", "message": "must include text/event-stream"}
+    ]
+
+
 def test_a_bad_last_event_id_or_no_key_is_refused_before_streaming(mn: ChainApp) -> None:
     answer = mn.client.get(
-        "/v1/feed/stream", headers=mn.headers(Role.AUDITOR, **{"Last-Event-ID": "abc"})
+        "/v1/feed/stream",
+        headers=mn.headers(Role.AUDITOR, **{"Last-Event-ID": "abc", "Accept": "text/event-stream"}),
     )
     assert assert_problem(answer, 422)["errors"][0]["field"] == "header.Last-Event-ID"
     assert_problem(mn.client.get("/v1/feed/stream"), 401)

@@ -16,7 +16,7 @@ from registry_api.db import Role
 from registry_api.services import mras as service
 
 from .conftest import ChainApp, ChainAppFactory
-from .feed_support import C, S, chain_day, issue, propose_mra, suspend_member, with_partner_routes
+from .feed_support import C, S, chain_day, issue, propose_mra, suspend_member
 from .support import assert_problem
 
 
@@ -130,7 +130,7 @@ CASES = [
 
 @pytest.fixture
 def mn(chain_app: ChainAppFactory) -> ChainApp:
-    return with_partner_routes(chain_app("MN"))
+    return chain_app("MN")
 
 
 def test_the_cases_cover_every_reason_the_contract_gives() -> None:
@@ -168,16 +168,6 @@ def test_recognition_from_the_index_agrees_with_the_contract(mn: ChainApp, case:
     assert body["mra_id"] == (contract.mra_id or None)
     assert body["certificate_id"] == "0x" + ids.certificate_id(issuer, number).hex()
     assert body["as_of"] == ids.from_day(ids.utc_now_day()).isoformat()
-
-
-def test_a_number_with_a_slash_is_answered(mn: ChainApp) -> None:
-    propose_mra(mn.consortium, "MN", {"MN": S, "KR": S})
-    issue(mn.consortium, "KR/2025/0042", S, issuer="KR")
-    mn.settle()
-    answer = mn.client.get("/v1/recognition/KR/KR/2025/0042", headers=mn.headers(Role.MRA_OFFICER))
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["reason"] == "recognized"
-    assert answer.json()["certificate_status"] == "active"
 
 
 @pytest.mark.parametrize(
