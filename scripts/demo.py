@@ -16,6 +16,7 @@ data directory first.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import time
@@ -97,6 +98,21 @@ def reset_data_dir(workspace: Workspace) -> None:
         process.stop()
     if path.exists():
         shutil.rmtree(path)
+
+
+def _orphaned(marker: Path) -> bool:
+    """Did a demo process that no longer runs start the running anvil?"""
+    try:
+        pid = int(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return pid == os.getpid()
 
 
 def _display_path(path: Path) -> str:
@@ -227,12 +243,20 @@ class Demo:
     def _chain(self) -> Chain:
         workspace = self.workspace
         existing = running_anvil(workspace.data_dir)
+        marker = workspace.demo_dir / "anvil-started-by"
         if existing is None:
             saved = (anvil_dir(workspace.data_dir) / "state.json").exists()
             # Its own session: a Ctrl-C reaches the demo, which stops anvil last.
             self.anvil = start_anvil(workspace.data_dir, port=self.options.chain_port, detach=True)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
             if saved:
                 self.console.print(f"chain restarted from its saved state ({self.anvil.url})")
+        elif _orphaned(marker):
+            # A demo that was killed (SIGKILL) left its anvil running: this run adopts it.
+            self.anvil = existing
+            marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+            self.console.print(f"taking over the chain an earlier demo left at {existing.url}")
         else:
             self.console.print(f"using the chain already running at {existing.url}")
         chain = workspace.connect()
@@ -358,6 +382,7 @@ class Demo:
         if self.anvil is not None:
             self.anvil.stop()  # SIGTERM: anvil writes its state file before exiting
             self.anvil = None
+            (self.workspace.demo_dir / "anvil-started-by").unlink(missing_ok=True)
         if resumable:
             self.console.print(
                 f"stopped; the state is kept in {_display_path(self.workspace.data_dir)} "

@@ -8,6 +8,7 @@ process racing to shut down at once.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -40,6 +41,19 @@ def require_free_ports(ports: Mapping[str, int]) -> None:
                 f"{option}: port {port} on 127.0.0.1 is already in use by another program; "
                 f"choose another with {option}"
             )
+
+
+# Resolved here, not in the child: between fork and exec the child must not load libraries
+# or take locks another thread of the parent (Rich's refresh thread) might hold.
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the parent dies (Linux), so a demo killed
+    with SIGKILL leaves no service holding its port."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -130,6 +144,7 @@ def start_child(
             env=environment,
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     return Child(name=name, url=url, log=log, popen=popen)
 
