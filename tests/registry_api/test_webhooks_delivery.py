@@ -116,6 +116,17 @@ def head(mn: ChainApp) -> int:
     return cursor
 
 
+def subscribe(
+    mn: ChainApp, partner: dict[str, str], receiver: Receiver, events: int
+) -> tuple[dict[str, Any], list[int]]:
+    """KR's webhook to ``receiver``, then ``events`` entries KR may see: the webhook and the
+    event ids it must receive."""
+    start = head(mn)
+    webhook = register(mn, partner, receiver.url)
+    shared_events(mn, events)
+    return webhook, partner_feed(mn, partner, start)
+
+
 def deliveries(mn: ChainApp, headers: dict[str, str], webhook_id: int) -> list[dict[str, Any]]:
     answer = mn.client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=headers)
     assert answer.status_code == 200, answer.text
@@ -182,10 +193,7 @@ def test_a_receiver_answering_500_gets_the_event_again_and_nothing_after_it_unti
     clock: Clock,
     dispatcher: DispatcherFactory,
 ) -> None:
-    start = head(mn)
-    webhook = register(mn, partner, receiver.url)
-    shared_events(mn, 3)
-    expected = partner_feed(mn, partner, start)
+    webhook, expected = subscribe(mn, partner, receiver, events=3)
     receiver.plan = [500, 503]
     receiver.up()
     worker = dispatcher()
@@ -224,10 +232,7 @@ def test_a_slow_receiver_times_out_and_gets_the_event_again(
     clock: Clock,
     dispatcher: DispatcherFactory,
 ) -> None:
-    start = head(mn)
-    webhook = register(mn, partner, receiver.url)
-    shared_events(mn, 2)
-    expected = partner_feed(mn, partner, start)
+    webhook, expected = subscribe(mn, partner, receiver, events=2)
     receiver.plan = ["hold"]
     receiver.up()
     worker = dispatcher(timeout=0.5)
@@ -286,10 +291,7 @@ def test_a_failure_streak_disables_the_webhook_until_it_is_enabled(
     clock: Clock,
     dispatcher: DispatcherFactory,
 ) -> None:
-    start = head(mn)
-    webhook = register(mn, partner, receiver.url)
-    shared_events(mn, 2)
-    expected = partner_feed(mn, partner, start)
+    webhook, expected = subscribe(mn, partner, receiver, events=2)
     receiver.plan = [500, 500, 500]
     receiver.up()
     worker = dispatcher(disable_after_failures=3)
