@@ -521,6 +521,7 @@ def backend(
 
 @pytest.fixture(scope="session")
 def w3(backend: Chain) -> Web3:
+    """The web3 of `backend`, for a test that only reads the chain."""
     return backend.w3
 
 
