@@ -33,6 +33,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class Harness:
         self.runs = runs
         self.json_path = json_path
         self.tally = Tally()
+        self.started = time.perf_counter()
         self.key = seeds.world.es256
         self.protected = bytes(
             cbor2.dumps({1: keys.algorithm_of(self.key).cose, 4: keys.key_id_of(self.key)})
@@ -91,6 +93,7 @@ class Harness:
             raise AssertionError(f"{family}: {shown}: {problems}")
 
     def report(self) -> None:
+        self.tally.seconds = time.perf_counter() - self.started
         print(self.tally.report(), file=sys.stderr, flush=True)
         if self.json_path is not None:
             figures = self.tally.to_dict()
