@@ -64,6 +64,10 @@ def standard_input() -> dict[str, Any]:
 def solc_binary() -> Path:
     """A native solc of the pinned version if installed, else the solcjs adapter."""
     native = shutil.which("solc")
+    # slither's dependency solc-select puts a `solc` shim in the virtualenv that tries to
+    # download compilers; it is not a native solc, so only look outside the venv.
+    if native and Path(native).resolve().is_relative_to(Path(sys.prefix).resolve()):
+        native = None
     if native:
         try:
             if str(solcx.wrapper.get_solc_version(native)) == SOLC_VERSION:
