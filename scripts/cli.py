@@ -22,6 +22,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -115,7 +116,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -176,7 +177,7 @@ def chain_up(
     if existing is not None:
         out.print(f"the chain already runs at {existing.url} (pid {existing.pid})")
         return
-    require_free_ports({"--port": port})
+    require_free_ports([("--port", port)])
     process = start_anvil(
         workspace.data_dir, port=port, block_time=block_time, chain_id=chain_id, detach=True
     )
@@ -198,7 +199,7 @@ def chain_down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 @chain_app.command("status")
 @friendly_errors
 def chain_status(data_dir: DataDir = DEFAULT_DATA_DIR, json_output: JsonFlag = False) -> None:
-    """Say whether the chain runs. Exit code 0 when it runs and answers, 1 otherwise."""
+    """Say whether the chain runs (exit code 0 when it runs and answers, 1 otherwise)."""
     status = anvil_status(Workspace(data_dir).data_dir)
     report = {
         "running": status.running,
@@ -277,8 +278,11 @@ def consortium_bootstrap(
         ),
     ] = False,
 ) -> None:
-    """Admit the founding members, write each one's encrypted keys and settings under
-    DATA_DIR/<CODE>/, and publish each one's document-signing key on chain."""
+    """Found the consortium: admit its members and write their keys and settings.
+
+    Each administration gets encrypted keys and its registry.env under DATA_DIR/<CODE>/, and
+    its document-signing key is published on chain. For development and demonstration
+    networks: every member's keys are generated on this machine (see docs/deployment.md)."""
     members = founding.parse_members(member or list(founding.DEFAULT_CODES))
     workspace = Workspace(data_dir)
     with workspace.connect(rpc_url) as chain:
@@ -393,9 +397,11 @@ def verify_command(
     cache: CacheOption = None,
     max_age_hours: MaxAge = 24.0,
 ) -> None:
-    """Verify a certificate's QR code. Exit code 0: valid and recognized; 1: valid, not
-    recognized; 3: any other verdict (suspended, revoked, expired, forged, unreadable,
-    a check that could not be made); 2: bad arguments."""
+    """Verify a certificate's QR code (a photo, a scan or its text).
+
+    Exit code 0: valid and recognized; 1: valid, not recognized; 3: any other verdict
+    (suspended, revoked, expired, forged, unreadable, a check that could not be made);
+    2: bad arguments."""
     from scripts.verifying import OnlineSource, closing, offline_source
     from verifier.cli import run_verify
 
@@ -433,8 +439,10 @@ def verifier_sync(
     rpc_url: RpcUrl = None,
     cache: CacheOption = None,
 ) -> None:
-    """Fill the offline cache from the chain's events (keys, statuses, MRAs); resumes where
-    the last sync stopped."""
+    """Fill the offline cache from the chain's events.
+
+    Keys, certificate statuses and MRAs, for verifying without a network; a sync resumes
+    where the last one stopped."""
     from scripts.verifying import sync_cache
 
     workspace = Workspace(data_dir)
@@ -569,8 +577,9 @@ def keys_new(
     algorithm: Annotated[Algorithm, typer.Option(help="Signing algorithm.")] = Algorithm.ES256,
     json_output: JsonFlag = False,
 ) -> None:
-    """Create an encrypted key file (passphrase from AEO_PASSPHRASE or AEO_PASSPHRASE_FILE)
-    and print its public data."""
+    """Create an encrypted key file and print its public data.
+
+    The passphrase comes from AEO_PASSPHRASE or AEO_PASSPHRASE_FILE."""
     from registry_api.keystore import SigningAlgorithm, create_operator_key, create_signing_key
     from scripts.passphrases import ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, from_environment
 
@@ -595,8 +604,10 @@ def keys_show_public(
     ],
     json_output: JsonFlag = False,
 ) -> None:
-    """Print a key file's public data: the address of an operator keystore (.json), or the
-    algorithm, key id and public key of a signing key (.pem; needs the passphrase)."""
+    """Print a key file's public data.
+
+    The address of an operator keystore (.json), or the algorithm, key id and public key of
+    a signing key (.pem; needs its passphrase)."""
     from scripts.passphrases import passphrase_for
 
     kind = KeyKind.OPERATOR if path.suffix.lower() == ".json" else KeyKind.SIGNING
@@ -662,8 +673,11 @@ def demo_command(
         ),
     ] = 8100,
 ) -> None:
-    """Run the whole system: chain, three administrations, an MRA, example certificates,
-    the APIs and the border page. Ctrl-C stops everything; a second run resumes."""
+    """Run the whole system on this machine, with example data.
+
+    anvil, three administrations (MN, KZ, KR) with their registry APIs, an MRA, example
+    certificates with QR codes and PDFs, and the border officer page. Ctrl-C stops
+    everything; a second run resumes from the data directory."""
     from scripts.demo import DemoOptions, run_demo
 
     raise typer.Exit(

@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -38,6 +39,7 @@ from contracts.deploy import Deployment
 from contracts.errors import DeploymentMismatchError
 from registry_api.bootstrap import create_admin_key
 from scripts import consortium as founding
+from scripts import seed
 from scripts.api_client import RegistryClient
 from scripts.errors import ScriptError, ServiceError, UsageError
 from scripts.services import Child, require_free_ports, start_child, stop_children
@@ -65,8 +67,6 @@ class DemoOptions:
     reset: bool = False
     chain_port: int = 8545
     base_port: int = 8100
-    wait: bool = True
-    """Keep running until Ctrl-C (False: start, seed, print, stop; for scripted runs)."""
 
 
 class _Stop(Exception):
@@ -150,8 +150,7 @@ class Demo:
         try:
             self._start()
             self.console.print(self._summary(time.monotonic() - started))
-            if self.options.wait:
-                self._watch()
+            self._watch()
         except (KeyboardInterrupt, _Stop):
             self.console.print("\nstopping...")
         except ScriptError as exc:
@@ -162,7 +161,7 @@ class Demo:
                 signal.signal(sig, handler)
         if error is not None:
             # Last, so that it is what the user sees.
-            self.console.print(f"[red]error:[/red] {error.message}", soft_wrap=True)
+            self.console.print(f"[red]error:[/red] {escape(error.message)}", soft_wrap=True)
             return error.exit_code
         return 0
 
@@ -183,10 +182,9 @@ class Demo:
                 f"run's chain, keys and databases); {seeded}. "
                 "Start afresh with: aeo demo --reset"
             )
-        ports = {"--base-port": options.base_port}
-        ports.update({f"--base-port (+{i})": options.base_port + i for i in (1, 2, 3)})
+        ports = [("--base-port", options.base_port + i) for i in range(4)]
         if running_anvil(workspace.data_dir) is None:
-            ports["--chain-port"] = options.chain_port
+            ports.append(("--chain-port", options.chain_port))
         require_free_ports(ports)
 
         with self._progress() as progress:
@@ -221,7 +219,7 @@ class Demo:
                 self.tokens = self._api_keys()
                 progress.advance(steps)
                 step("example data")
-                self.seed_summary = self._seed(chain, deployment, progress)
+                self.seed_summary = self._seed(progress)
                 progress.advance(steps)
                 step("offline cache")
                 sync_cache(workspace, workspace.verifier_cache)
@@ -344,21 +342,19 @@ class Demo:
         )
         return tokens
 
-    def _seed(self, chain: Chain, deployment: Deployment, progress: Progress) -> dict[str, Any]:
-        from scripts import seed
-
+    def _seed(self, progress: Progress) -> dict[str, Any]:
         assert self.record is not None
         if self.workspace.demo_seeded.exists():
             summary: dict[str, Any] = read_json(self.workspace.demo_seeded)
             return summary
         summary = seed.seed_demo(
             self.workspace,
-            self.record,
             {code: self._api_url(code) for code in self.record.codes},
             self.tokens,
             progress,
         )
-        write_json(self.workspace.demo_seeded, summary)
+        if not summary["missing_routes"]:  # a later run, on a complete API, seeds it all
+            write_json(self.workspace.demo_seeded, summary)
         return summary
 
     # ------------------------------------------------------------ while running
@@ -394,8 +390,6 @@ class Demo:
     # ------------------------------------------------------------ the table
 
     def _summary(self, seconds: float) -> Group:
-        from scripts import seed
-
         assert self.record is not None
         services = Table("service", "URL", "OpenAPI", title="Services", title_justify="left")
         for column in services.columns:

@@ -36,7 +36,7 @@ from contracts import ids
 from contracts.client import ReasonCode, Tier
 from scripts.api_client import ApiError, RegistryClient
 from scripts.errors import ServiceError
-from scripts.workspace import ConsortiumRecord, Workspace
+from scripts.workspace import Workspace
 
 CRITERIA = ["COMPLIANCE", "RECORD_KEEPING", "SOLVENCY", "COMPETENCE", "SECURITY"]
 
@@ -236,7 +236,6 @@ def _key(*parts: str) -> str:
 @dataclass
 class _Seeder:
     workspace: Workspace
-    record: ConsortiumRecord
     urls: dict[str, str]
     tokens: dict[str, dict[str, str]]
     progress: Progress
@@ -256,7 +255,7 @@ class _Seeder:
             return summary
 
     def mra(self) -> dict[str, Any]:
-        """MN proposes, KR signs; returns the MRA as KR's registry indexed it."""
+        """MN proposes, KR signs; returns the MRA once MN's registry indexed it in force."""
         mn = self.client("MN", "mra_officer")
         kr = self.client("KR", "mra_officer")
         today = ids.from_day(ids.utc_now_day())
@@ -296,12 +295,14 @@ class _Seeder:
             png = out / f"{example.number}.png"
             pdf = out / f"{example.number}.pdf"
             base = f"/v1/certificates/{example.number}"
-            # Documents first: a revoked certificate gets no new paper.
-            _wait_for(
-                functools.partial(_download, officer, f"{base}/qr.png", png),
-                f"the QR code of {example.number}",
-            )
-            _download(officer, f"{base}/certificate.pdf", pdf)
+            # Documents first (a revoked certificate gets no new paper), and only once: a
+            # resumed run finds them from the interrupted one.
+            if not (png.exists() and pdf.exists()):
+                _wait_for(
+                    functools.partial(_download, officer, f"{base}/qr.png", png),
+                    f"the QR code of {example.number}",
+                )
+                _download(officer, f"{base}/certificate.pdf", pdf)
             status = "expired" if example.until_days < 0 else "active"
             if example.then is not None:
                 change: dict[str, Any] = {"reason_code": example.reason}
@@ -373,13 +374,12 @@ def _wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any
 
 def seed_demo(
     workspace: Workspace,
-    record: ConsortiumRecord,
     urls: dict[str, str],
     tokens: dict[str, dict[str, str]],
     progress: Progress,
 ) -> dict[str, Any]:
     """Put the example data in through the APIs; returns what the summary table shows."""
-    return _Seeder(workspace, record, urls, tokens, progress).run()
+    return _Seeder(workspace, urls, tokens, progress).run()
 
 
 # ---------------------------------------------------------------- the demo's table

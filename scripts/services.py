@@ -33,9 +33,9 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def require_free_ports(ports: Mapping[str, int]) -> None:
+def require_free_ports(ports: Sequence[tuple[str, int]]) -> None:
     """Refuse to start when a port is taken, naming the option that chooses it."""
-    for option, port in ports.items():
+    for option, port in ports:
         if port_in_use(port):
             raise UsageError(
                 f"{option}: port {port} on 127.0.0.1 is already in use by another program; "
