@@ -13,6 +13,7 @@ conversion below is format plumbing, the arithmetic stays in ``cryptography``.
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum
 
 from cryptography.exceptions import InvalidSignature
@@ -93,7 +94,17 @@ def key_id_of(key: PrivateKey | PublicKey) -> bytes:
 
 
 def load_public_key(algorithm: Algorithm, data: bytes) -> PublicKey:
-    """The published bytes back to a key object. Raises ValueError when they are not one."""
+    """The published bytes back to a key object. Raises ValueError when they are not one.
+
+    Cached: decompressing a P-256 point costs about a third of a signature check, and a
+    verifier meets the same few published keys on every scan (key objects are immutable;
+    a refusal is not cached, it raises again).
+    """
+    return _load_public_key(Algorithm(algorithm), bytes(data))
+
+
+@functools.lru_cache(maxsize=1024)
+def _load_public_key(algorithm: Algorithm, data: bytes) -> PublicKey:
     if len(data) != algorithm.public_key_length:
         raise ValueError(
             f"{algorithm.name} public key must be {algorithm.public_key_length} bytes, "

@@ -123,16 +123,27 @@ class SyncPoint:
     synced_at: datetime
 
 
+_MEMO_LIMIT: Final = 4096
+
+
 class OfflineCache:
     """A :class:`~verifier.source.StatusSource` over a local SQLite file.
 
     Safe to share between threads (a web page verifying while a sync writes): every call
     holds the connection's lock for its one short transaction.
+
+    The small, rarely changing answers (sync point, signing keys, authorities, MRAs between
+    two parties) are kept in memory between calls and forgotten as soon as the file
+    changes: SQLite's ``data_version`` moves when another connection (``aeo verifier sync``
+    in another process) commits, and this connection's own writes clear them too.
+    Certificates are always read from the file.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._memo: dict[tuple[object, ...], Any] = {}
+        self._data_version: int | None = None
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -161,17 +172,24 @@ class OfflineCache:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._memo.clear()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._memo.clear()
             self._db.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version or len(self._memo) > _MEMO_LIMIT:
+                self._memo.clear()
+                self._data_version = version
             yield self._db
 
     # ------------------------------------------------------------ writes (the sync)
@@ -256,12 +274,17 @@ class OfflineCache:
 
     def sync_point(self) -> SyncPoint | None:
         with self._read() as db:
+            if ("sync_point",) in self._memo:
+                memo: SyncPoint | None = self._memo[("sync_point",)]
+                return memo
             row = db.execute(
                 "SELECT block_number, block_hash, block_time, synced_at FROM sync_state"
             ).fetchone()
-        if row is None:
-            return None
-        return SyncPoint(row[0], bytes(row[1]), _dt(row[2]), _dt(row[3]))
+            point = (
+                None if row is None else SyncPoint(row[0], bytes(row[1]), _dt(row[2]), _dt(row[3]))
+            )
+            self._memo[("sync_point",)] = point
+        return point
 
     def info(self) -> SourceInfo:
         point = self.sync_point()
@@ -279,14 +302,22 @@ class OfflineCache:
 
     def signing_key(self, kid: bytes) -> SigningKeyRecord | None:
         with self._read() as db:
+            memo_key = ("signing_key", kid)
+            if memo_key in self._memo:
+                memo: SigningKeyRecord | None = self._memo[memo_key]
+                return memo
             row = db.execute(
                 "SELECT authority, algorithm, public_key, valid_from, revoked_at "
                 "FROM signing_keys WHERE kid = ?",
                 (kid,),
             ).fetchone()
-        if row is None:
-            return None
-        return SigningKeyRecord(kid, row[0], Algorithm(row[1]), bytes(row[2]), row[3], row[4])
+            record = (
+                None
+                if row is None
+                else SigningKeyRecord(kid, row[0], Algorithm(row[1]), bytes(row[2]), row[3], row[4])
+            )
+            self._memo[memo_key] = record
+        return record
 
     def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
         with self._read() as db:
@@ -318,14 +349,23 @@ class OfflineCache:
 
     def authority(self, code: str) -> AuthorityRecord | None:
         with self._read() as db:
+            memo_key = ("authority", code)
+            if memo_key in self._memo:
+                memo: AuthorityRecord | None = self._memo[memo_key]
+                return memo
             row = db.execute(
                 "SELECT name, status FROM authorities WHERE code = ?", (code,)
             ).fetchone()
-        return AuthorityRecord(code, row[0], AuthorityStatus(row[1])) if row else None
+            record = AuthorityRecord(code, row[0], AuthorityStatus(row[1])) if row else None
+            self._memo[memo_key] = record
+        return record
 
     def mras_between(self, first: str, second: str) -> list[MraRecord]:
         """Every MRA having both authorities as parties."""
         with self._read() as db:
+            memo_key = ("mras_between", first, second)
+            if memo_key in self._memo:
+                return list(self._memo[memo_key])
             rows = db.execute(
                 "SELECT m.id, m.status, m.effective_from, m.ends_on, m.text_hash FROM mras m "
                 "WHERE EXISTS (SELECT 1 FROM mra_parties p WHERE p.mra_id = m.id AND "
@@ -350,6 +390,7 @@ class OfflineCache:
                         text_hash=bytes(text_hash),
                     )
                 )
+            self._memo[memo_key] = tuple(result)
         return result
 
     def recognition(

@@ -378,3 +378,23 @@ def test_offline_verifications_per_second(world: World, cache: OfflineCache) -> 
     assert verdict.outcome is Outcome.RECOGNIZED
     rate = count / elapsed
     print(f"\noffline verifications: {rate:.0f} per second ({1000 / rate:.2f} ms each)")
+
+
+def test_cache_sees_a_sync_written_through_another_connection(
+    world: World, cache: OfflineCache
+) -> None:
+    assert offline_verify(world, cache).outcome is Outcome.RECOGNIZED
+    with OfflineCache(cache.path) as syncer:
+        suspended = ev.CertificateStatusChanged(
+            certificate_id=world.claims.certificate_id,
+            status=CertificateStatus.SUSPENDED,
+            reason=1,
+            **at(6),
+        )
+        mra_suspended = ev.MraSuspended(mra_id=1, party="KR", **at(6, 1))
+        syncer.apply_events([suspended, mra_suspended], sync_point(6))
+    verdict = offline_verify(world, cache)
+    assert verdict.outcome is Outcome.SUSPENDED
+    assert verdict.source is not None
+    assert verdict.source.block_number == 6
+    assert cache.mras_between("KR", "MN")[0].status is MraState.SUSPENDED

@@ -347,3 +347,10 @@ def test_claims_payload_that_is_not_one_deterministic_map_is_refused(
 ) -> None:
     with pytest.raises(CborError, match=message):
         decode_claims_cbor(payload)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 64, 195, 255])
+def test_base45_decoding_agrees_with_the_reference_library(size: int) -> None:
+    data = bytes((i * 37 + size) % 256 for i in range(size)) + b"\xff\xff"
+    text = base45.b45encode(data).decode("ascii")
+    assert decode_base45(text) == bytes(base45.b45decode(text)) == data
