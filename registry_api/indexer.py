@@ -84,6 +84,7 @@ from .db import (
     MraParty,
     Operation,
 )
+from .faults import CrashAt, CrashPoint
 from .metrics import Metrics
 from .outbox import operation_details
 from .records import CertificateRecord
@@ -225,6 +226,7 @@ class Indexer:
         *,
         metrics: Metrics | None = None,
         page_size: int = BESU_MAX_LOG_RANGE,
+        crash_at: CrashAt | None = None,
     ) -> None:
         if not 1 <= page_size <= BESU_MAX_LOG_RANGE:
             raise ValueError(f"page_size must be 1..{BESU_MAX_LOG_RANGE}; got {page_size}")
@@ -234,6 +236,8 @@ class Indexer:
         self.authority = authority
         self.metrics = metrics
         self.page_size = page_size
+        #: the AEO_FAULT_CRASH_AT test hook (registry_api.faults), None in real use
+        self.crash_at = crash_at
         self.reader = RegistryReader(chain, deployment)
         self._lock = threading.Lock()
         self._ok = False
@@ -321,6 +325,8 @@ class Indexer:
                 cursor.block_number = stop
                 cursor.block_hash = stop_hash
                 session.commit()
+            if self.crash_at is not None:
+                self.crash_at.reached(CrashPoint.AFTER_INDEX_PAGE)
             self._update_metrics(stop, head)
             start = stop + 1
             pages += 1

@@ -7,6 +7,7 @@ config does. Tests build :class:`Settings` directly or override :func:`get_setti
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 from contracts import ids
 
 from .errors import ConfigurationError
+from .faults import CRASH_AT_ENV, refusal_in_production
 
 #: Values that mean "nobody chose a secret yet"; compared case-insensitively.
 PLACEHOLDER_SECRETS = frozenset(
@@ -168,6 +170,9 @@ class Settings(BaseSettings):
             raise ValueError("database_url carries a placeholder password; set a real one")
         if self.chain is ChainKind.MEMORY:
             raise ValueError("chain 'memory' keeps nothing; it is not allowed in production")
+        # Not a setting (a test hook, docs/operations.md): read from the process environment.
+        if os.environ.get(CRASH_AT_ENV, "").strip():
+            raise ValueError(refusal_in_production())
 
     # Typed accessors: the validator above guarantees these are set.
 

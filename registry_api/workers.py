@@ -29,6 +29,7 @@ from contracts.deploy import Deployment
 from contracts.errors import ChainError, ChainUnavailableError
 
 from .errors import ConfigurationError
+from .faults import CrashAt, crash_hook_from_environment
 from .indexer import Indexer
 from .keystore import load_operator_key
 from .metrics import Metrics
@@ -169,11 +170,18 @@ class Workers:
         session_factory: sessionmaker[Session],
         metrics: Metrics | None,
         access: ChainAccess | None,
+        *,
+        crash_at: CrashAt | None = None,
     ) -> Workers:
         if access is None:
             return cls(access=None, sender=None, indexer=None, settings=settings)
         indexer = Indexer(
-            session_factory, access.chain, access.deployment, settings.authority, metrics=metrics
+            session_factory,
+            access.chain,
+            access.deployment,
+            settings.authority,
+            metrics=metrics,
+            crash_at=crash_at,
         )
         sender = None
         if access.operator is not None:
@@ -182,6 +190,7 @@ class Workers:
                 TxClient(access.chain, access.deployment),
                 access.operator,
                 metrics=metrics,
+                crash_at=crash_at,
             )
         return cls(access=access, sender=sender, indexer=indexer, settings=settings)
 
@@ -272,9 +281,12 @@ def start_workers(app: FastAPI, access: ChainAccess | None) -> Workers:
     """Build the workers for ``app`` (lifespan start-up), register their readiness checks,
     and start their threads unless the settings turn them off."""
     settings: Settings = app.state.settings
+    crash_at = crash_hook_from_environment(settings)
     if access is None:
         access = chain_access_from_settings(settings)
-    workers = Workers.build(settings, app.state.session_factory, app.state.metrics, access)
+    workers = Workers.build(
+        settings, app.state.session_factory, app.state.metrics, access, crash_at=crash_at
+    )
     checks: dict[str, ReadinessCheck] = app.state.readiness_checks
     for name, check in workers.readiness_checks().items():
         checks.setdefault(name, check)

@@ -58,6 +58,7 @@ from ..db import (
     OperationState,
     utc_now,
 )
+from ..faults import CrashAt, CrashPoint
 from ..metrics import Metrics
 from . import ChainCall, operation_call, operation_details
 
@@ -103,6 +104,7 @@ class OutboxSender:
         metrics: Metrics | None = None,
         batch: int = DEFAULT_BATCH,
         fail_points: Collection[FailPoint] = (),
+        crash_at: CrashAt | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.tx = tx
@@ -111,6 +113,8 @@ class OutboxSender:
         self.metrics = metrics
         self.batch = batch
         self.fail_points = frozenset(fail_points)
+        #: the AEO_FAULT_CRASH_AT test hook (registry_api.faults), None in real use
+        self.crash_at = crash_at
         self._lock = threading.Lock()
         self._contracts: dict[str, Contract] = {}
         self._next_nonce: int | None = None
@@ -445,6 +449,8 @@ class OutboxSender:
                 if fees is None:
                     fees = self.tx.fees()
                 assert self._next_nonce is not None
+                if self.crash_at is not None:
+                    self.crash_at.reached(CrashPoint.BEFORE_SIGN)
                 signed = sign(
                     request,
                     self.account,
@@ -483,6 +489,8 @@ class OutboxSender:
         return TxRequest(to=contract.address, data=HexBytes(data))
 
     def _fail_point(self, point: FailPoint) -> None:
+        if self.crash_at is not None:
+            self.crash_at.reached(CrashPoint(point.value))
         if point in self.fail_points:
             raise SimulatedCrash(point.value)
 
