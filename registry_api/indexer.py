@@ -854,7 +854,9 @@ class Indexer:
         state = latest.data.get("state", {})
         raw = latest.data.get("record")
         if raw is not None:
-            certificate.apply_record(CertificateRecord.model_validate(raw))
+            # Stored in canonical form, which adds the "schema" member the model refuses.
+            fields = {name: value for name, value in raw.items() if name != "schema"}
+            certificate.apply_record(CertificateRecord.model_validate(fields))
         certificate.status = _OWN_STATUS[state["status"]]
         certificate.version = int(state["version"])
         if latest.kind in {"suspended", "revoked"}:
