@@ -148,6 +148,7 @@ def test_an_import_killed_at_every_step_holds_each_certificate_exactly_once(
     receipts = [world.receipt(tx_hash) for tx_hash in hashes]
     assert all(receipt is not None and receipt["status"] == 1 for receipt in receipts)
     assert index_differences(mn) == []
+    assert mn.worker_failures() == []
 
     report(
         "import_crash",

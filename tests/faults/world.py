@@ -308,6 +308,15 @@ class Registry:
         if self._engine is not None:
             self._engine.dispose()
 
+    def log_count(self, text: str) -> int:
+        """How many times ``text`` occurs in the service's log (all its runs)."""
+        return self.log.read_text(encoding="utf-8", errors="replace").count(text)
+
+    def worker_failures(self) -> list[str]:
+        """Log lines of a background pass that raised: a bug, whatever the fault."""
+        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return [line[:300] for line in lines if "failed a pass" in line]
+
     # -------------------------------------------------------------- its database
 
     def session(self) -> Session:
@@ -344,8 +353,13 @@ class Registry:
             return cursor.block_number if cursor is not None else -1
 
     def caught_up(self) -> bool:
-        """The indexer holds every block of the chain's head."""
-        return self.cursor() >= self.world.chain.block_number()
+        """The indexer's cursor is the chain's head block (same number, same hash)."""
+        with self.session() as session:
+            cursor = session.get(IndexerCursor, "registry")
+        if cursor is None or cursor.block_hash is None:
+            return False
+        head = self.world.chain.w3.eth.get_block("latest")
+        return cursor.block_number == head["number"] and cursor.block_hash == bytes(head["hash"])
 
 
 # ---------------------------------------------------------------- the index against the chain

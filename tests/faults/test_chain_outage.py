@@ -1,0 +1,242 @@
+"""Fault 2: the chain node crashes (``kill -9`` anvil) under a stream of writes to a real
+registry process and stays down for 30 seconds; and a node that comes back from an older
+state, having lost the last writes.
+
+In-process counterparts: tests/registry_api/test_certificates_anvil.py
+(``test_a_crashed_node_delays_writes_and_loses_none``: the app in the test process, two
+writes, anvil killed and restarted at once) and tests/registry_api/test_outbox_sender.py
+(``test_writes_are_accepted_while_the_chain_is_down_and_applied_when_it_is_back``,
+``test_when_the_chain_loses_its_last_blocks_the_stored_transaction_is_sent_again``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from registry_api.db import FeedEntry, OperationState
+
+from .world import Registry, World, eventually, index_differences, record_body, report
+
+pytestmark = pytest.mark.anvil
+
+OUTAGE_SECONDS = 30.0
+
+
+@dataclass
+class Answer:
+    number: str
+    phase: str
+    status: int | None
+    body: dict[str, Any] | None
+    content_type: str | None
+
+
+@dataclass
+class Writers:
+    """Issuing officers who keep issuing certificates, one request at a time, each with its
+    own Idempotency-Key; what each request was answered is kept."""
+
+    registry: Registry
+    token: str
+    pause: float = 0.2
+    phase: str = "before"
+    answers: list[Answer] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="writers", daemon=True)
+
+    def __enter__(self) -> Writers:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def _run(self) -> None:
+        with self.registry.client(self.token, timeout=20.0) as api:
+            n = 0
+            while not self._stop.is_set():
+                n += 1
+                number = f"MN-OUT-{n:04d}"
+                phase = self.phase
+                try:
+                    answer = api.post(
+                        "/v1/certificates",
+                        json=record_body(number),
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                    )
+                except Exception:
+                    self.answers.append(Answer(number, phase, None, None, None))
+                else:
+                    self.answers.append(
+                        Answer(
+                            number,
+                            phase,
+                            answer.status_code,
+                            answer.json(),
+                            answer.headers.get("content-type"),
+                        )
+                    )
+                self._stop.wait(self.pause)
+
+    def accepted(self, phase: str | None = None) -> list[str]:
+        return [
+            a.number
+            for a in list(self.answers)
+            if a.status == 202 and (phase is None or a.phase == phase)
+        ]
+
+
+def confirmed(registry: Registry) -> int:
+    return sum(op.state is OperationState.CONFIRMED for op in registry.operations())
+
+
+def all_confirmed(registry: Registry, count: int) -> bool:
+    operations = registry.operations()
+    return len(operations) == count and all(
+        op.state is OperationState.CONFIRMED for op in operations
+    )
+
+
+def readiness(registry: Registry) -> tuple[int, dict[str, Any]]:
+    answer = httpx.get(registry.url + "/readyz", timeout=20.0)
+    return answer.status_code, answer.json()
+
+
+def assert_each_accepted_write_applied_once(
+    world: World, mn: Registry, accepted: list[str]
+) -> None:
+    issued = world.issued_counts()
+    mine = {number: count for number, count in issued.items() if number.startswith("MN-")}
+    assert mine == dict.fromkeys(accepted, 1)
+    operations = mn.operations()
+    nonces = sorted(op.nonce for op in operations if op.nonce is not None)
+    assert nonces == list(range(nonces[0], nonces[0] + len(operations)))
+    assert world.operator_nonce("MN") == world.operator_nonce("MN", "pending") == nonces[-1] + 1
+    assert index_differences(mn) == []
+    assert mn.worker_failures() == []
+
+
+@pytest.mark.slow
+def test_writes_during_a_30_second_node_outage_are_accepted_and_applied_once(
+    world: World,
+) -> None:
+    mn = world.registry("MN")
+    mn.start()
+    with Writers(mn, mn.token()) as writers:
+        eventually(lambda: confirmed(mn) >= 5, "writes confirmed before the crash")
+        writers.phase = "outage"
+        world.kill_node()
+        down_at = time.monotonic()
+
+        _status, body = eventually(
+            lambda: (answer := readiness(mn))[0] == 503 and answer, "readiness reports the outage"
+        )
+        assert body["type"].endswith(":not-ready")
+        assert body["checks"]["chain"]["ok"] is False
+        assert body["checks"]["chain"]["detail"].startswith("the chain node does not answer")
+        assert body["checks"]["sender"]["ok"] is False
+        assert body["checks"]["database"]["ok"] is True
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
+        during = len(writers.accepted("outage"))
+        assert confirmed(mn) < len(writers.accepted())  # they wait in the outbox
+
+        writers.phase = "after"
+        world.start_node()
+        back_at = time.monotonic()
+        eventually(lambda: len(writers.accepted("after")) >= 5, "writes after the restart")
+    accepted = writers.accepted()
+    eventually(lambda: all_confirmed(mn, len(accepted)), "every accepted write confirmed")
+    applied = time.monotonic() - back_at
+    eventually(mn.caught_up, "the index reached the chain's head")
+    eventually(lambda: readiness(mn)[0] == 200, "ready again")
+
+    refused = [a for a in writers.answers if a.status != 202]
+    for answer in refused:  # the only other answer allowed is a clear 503 problem
+        assert answer.status == 503, answer
+        assert answer.content_type == "application/problem+json"
+        assert answer.body is not None
+        assert answer.body["detail"]
+    assert_each_accepted_write_applied_once(world, mn, accepted)
+    report(
+        "chain_outage",
+        outage_s=OUTAGE_SECONDS,
+        writes_accepted=len(accepted),
+        accepted_while_down=during,
+        refused_503=len(refused),
+        node_restart_to_all_confirmed_s=round(applied, 1),
+        resent_after_lost_blocks=mn.log_count("is no longer on the chain"),
+        duplicates=0,
+    )
+
+
+def test_a_node_restarted_from_an_older_state_gets_the_lost_writes_again(world: World) -> None:
+    mn = world.registry("MN")
+    mn.start()
+    officer = mn.token()
+    kept = [f"MN-KEPT-{n}" for n in range(1, 6)]
+    lost = [f"MN-LOST-{n}" for n in range(1, 6)]
+    with mn.client(officer) as api:
+
+        def write(path: str, body: dict[str, Any]) -> None:
+            answer = api.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+            assert answer.status_code == 202, answer.text
+
+        for number in kept:
+            write("/v1/certificates", record_body(number))
+        eventually(lambda: all_confirmed(mn, len(kept)), "the first writes confirmed")
+        eventually(mn.caught_up, "the first writes indexed")
+        world.stop_node()  # a clean stop writes the state file: the older copy
+        older = world.state_file.with_name("state.older.json")
+        shutil.copyfile(world.state_file, older)
+        world.start_node()
+
+        for number in lost:
+            write("/v1/certificates", record_body(number))
+        for number in kept[:2]:
+            write(f"/v1/certificates/{number}/suspend", {"reason_code": 1})
+        writes = len(kept) + len(lost) + 2
+        eventually(lambda: all_confirmed(mn, writes), "the later writes confirmed")
+        eventually(mn.caught_up, "the later writes indexed")
+        hashes = {op.id: op.tx_hash for op in mn.operations()}
+
+        world.kill_node()
+        shutil.copyfile(older, world.state_file)  # the node comes back from the older state
+        world.start_node()
+        back_at = time.monotonic()
+        eventually(
+            lambda: mn.log_count("is no longer on the chain") == len(lost) + 2,
+            "the sender noticed every lost transaction",
+        )
+        eventually(lambda: all_confirmed(mn, writes), "the lost writes confirmed again")
+        eventually(lambda: mn.caught_up() and not index_differences(mn), "the index re-applied")
+        recovered = time.monotonic() - back_at
+
+        for number in kept[:2]:
+            assert api.get(f"/v1/certificates/{number}").json()["status"] == "suspended"
+    assert {op.id: op.tx_hash for op in mn.operations()} == hashes  # the stored bytes again
+    with mn.session() as session:
+        rewound = session.scalars(sa.select(FeedEntry).where(FeedEntry.kind == "chain.rewound"))
+        [marker] = list(rewound)
+    assert len(marker.payload["retracted"]) == len(lost) + 2
+    assert mn.log_count("rolling back to block") == 1
+    assert_each_accepted_write_applied_once(world, mn, kept + lost)
+    report(
+        "chain_lost_state",
+        writes_lost_by_the_node=len(lost) + 2,
+        resent_from_the_outbox=mn.log_count("is no longer on the chain"),
+        feed_entries_retracted=len(marker.payload["retracted"]),
+        node_restart_to_index_equal_s=round(recovered, 1),
+        duplicates=0,
+    )
