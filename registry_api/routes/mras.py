@@ -137,7 +137,8 @@ for _action in service.MraAction:
     "/mras",
     summary="List MRAs as indexed, with their effective status today",
     response_model=MrasPublic,
-    responses=problem_responses(*AUTH_PROBLEMS, 422),
+    # 404: an operation_id no write answered with
+    responses=problem_responses(*AUTH_PROBLEMS, 404, 422),
 )
 def list_mras(
     _caller: MraReader,
