@@ -23,7 +23,7 @@ from ..schemas.admin_chain import (
     SigningKeysPublic,
 )
 from ..schemas.operations import OperationPublic
-from ..schemas.problems import AUTH_PROBLEMS, problem_responses
+from ..schemas.problems import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
 from ..services import admin_chain as service
 from ..workers import Workers, wake_sender
 from .operations import IdempotencyKeyDep, accepted
@@ -39,6 +39,7 @@ AuthorityFilter = Annotated[
     ),
 ]
 _WRITE_PROBLEMS = problem_responses(*AUTH_PROBLEMS, 404, 409, 422, 503)
+_BODY_WRITE_PROBLEMS = problem_responses(*AUTH_PROBLEMS, *BODY_PROBLEMS, 404, 409, 503)
 
 
 def _own_address(request: Request) -> str | None:
@@ -71,7 +72,7 @@ def list_signing_keys(
     summary="Register this registry's document-signing key (its key file) on-chain",
     response_model=OperationPublic,
     status_code=202,
-    responses=_WRITE_PROBLEMS,
+    responses=_BODY_WRITE_PROBLEMS,
 )
 def register_signing_key(
     caller: AdminKey,
@@ -102,7 +103,7 @@ def register_signing_key(
     summary="Rotate: a new key file, registered on-chain, then the current key revoked",
     response_model=SigningKeyRotation,
     status_code=202,
-    responses=_WRITE_PROBLEMS,
+    responses=_BODY_WRITE_PROBLEMS,
 )
 def rotate_signing_key(
     caller: AdminKey,
@@ -139,7 +140,7 @@ def rotate_signing_key(
     summary="Revoke one of this administration's signing keys on-chain",
     response_model=OperationPublic,
     status_code=202,
-    responses=_WRITE_PROBLEMS,
+    responses=_BODY_WRITE_PROBLEMS,
 )
 def revoke_signing_key(
     kid: Annotated[
@@ -193,7 +194,7 @@ def list_accounts(
     summary="Add an operator (or admin) account for this administration",
     response_model=OperationPublic,
     status_code=202,
-    responses=_WRITE_PROBLEMS,
+    responses=_BODY_WRITE_PROBLEMS,
 )
 def add_account(
     body: AccountCreate,
@@ -268,7 +269,7 @@ def list_membership_proposals(
     summary="Propose to admit, suspend, reinstate or remove a member (counts as our vote)",
     response_model=OperationPublic,
     status_code=202,
-    responses=_WRITE_PROBLEMS,
+    responses=_BODY_WRITE_PROBLEMS,
 )
 def propose_membership(
     body: MembershipProposalCreate,

@@ -11,7 +11,7 @@ from ..auth import AdminKey
 from ..db import Role
 from ..deps import SessionDep, SettingsDep
 from ..schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
-from ..schemas.problems import AUTH_PROBLEMS, problem_responses
+from ..schemas.problems import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
 from ..services import api_keys as service
 
 router = APIRouter(prefix="/admin/api-keys", tags=["api keys"])
@@ -28,7 +28,7 @@ KeyId = Annotated[
     status_code=status.HTTP_201_CREATED,
     summary="Create an API key for a user; the token is in this answer only",
     response_model=ApiKeyCreated,
-    responses=problem_responses(*AUTH_PROBLEMS, 422),
+    responses=problem_responses(*AUTH_PROBLEMS, *BODY_PROBLEMS),
 )
 def create_api_key(
     body: ApiKeyCreate,

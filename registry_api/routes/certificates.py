@@ -35,7 +35,7 @@ from ..schemas.certificates import (
     ReasonPublic,
 )
 from ..schemas.operations import OperationPublic
-from ..schemas.problems import AUTH_PROBLEMS, problem_responses
+from ..schemas.problems import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
 from ..services import certificates as service
 from ..workers import wake_sender
 from .operations import IdempotencyKeyDep, accepted
@@ -51,7 +51,7 @@ NumberPath = Annotated[
     CertificateNumber,
     Path(description="The certificate number.", examples=["MN-AEO-2025-0001"]),
 ]
-WRITE_PROBLEMS = problem_responses(*AUTH_PROBLEMS, 404, 409, 422)
+WRITE_PROBLEMS = problem_responses(*AUTH_PROBLEMS, *BODY_PROBLEMS, 404, 409)
 
 
 def _answer(request: Request, response: Response, outcome: Accepted) -> OperationPublic:

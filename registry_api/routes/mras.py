@@ -18,7 +18,7 @@ from ..outbox import get_operation
 from ..records import AuthorityCode, CertificateNumber
 from ..schemas.mras import MraCreate, MraPartyPublic, MraPublic, MrasPublic, RecognitionPublic
 from ..schemas.operations import OperationPublic
-from ..schemas.problems import AUTH_PROBLEMS, problem_responses
+from ..schemas.problems import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
 from ..services import mras as service
 from ..workers import wake_sender
 from .operations import IdempotencyKeyDep, accepted
@@ -68,7 +68,7 @@ def mra_public(mra: Mra, day: int) -> MraPublic:
     summary="Propose an MRA (this administration signs it by proposing)",
     status_code=202,
     response_model=OperationPublic,
-    responses=problem_responses(*AUTH_PROBLEMS, 422),
+    responses=problem_responses(*AUTH_PROBLEMS, *BODY_PROBLEMS),
 )
 def propose_mra(
     body: MraCreate,

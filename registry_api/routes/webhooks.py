@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..db import DeliveryState
 from ..deps import SessionDep, SettingsDep
-from ..schemas.problems import AUTH_PROBLEMS, problem_responses
+from ..schemas.problems import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
 from ..schemas.webhooks import (
     DeliveriesPublic,
     DeliveryPublic,
@@ -33,7 +33,7 @@ WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The webhook's i
     status_code=status.HTTP_201_CREATED,
     summary="Register a URL for feed entries; the signing secret is in this answer only",
     response_model=WebhookCreated,
-    responses=problem_responses(*AUTH_PROBLEMS, 409, 422),
+    responses=problem_responses(*AUTH_PROBLEMS, *BODY_PROBLEMS, 409),
 )
 def create_webhook(
     body: WebhookCreate,

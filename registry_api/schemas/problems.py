@@ -41,6 +41,10 @@ def _example(status: int, slug: str, title: str, detail: str, **extra: Any) -> d
 
 
 PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
+    400: (
+        "The body cannot be read (bytes that are not UTF-8 JSON)",
+        _example(400, "http-error", "Bad Request", "There was an error parsing the body"),
+    ),
     401: (
         "No valid API key",
         _example(401, "unauthorized", "Not authenticated", "the API key is not valid"),
@@ -99,6 +103,9 @@ PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
 
 #: what every authenticated route can answer besides its own errors
 AUTH_PROBLEMS = (401, 403, 429)
+#: what a route that reads a JSON body answers for one it cannot read (400: FastAPI refuses
+#: bytes that are not UTF-8 before any field is looked at) or whose fields are wrong (422)
+BODY_PROBLEMS = (400, 422)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -92,3 +93,22 @@ def test_an_unknown_operation_filter_on_the_mra_list_is_a_documented_404(
     response = client.get(f"/v1/mras?operation_id={uuid.uuid4()}", headers=bearer(admin_token))
     assert_problem(response, 404, "not-found")
     assert "404" in documented(app, "GET", "/v1/mras")
+
+
+def test_every_route_that_reads_a_json_body_documents_the_400_for_one_it_cannot_read(
+    app: FastAPI, client: TestClient, admin_token: str
+) -> None:
+    not_utf8 = b"\xff\xfe{"
+    sent = 0
+    for path, method, operation in operations(app.openapi()):
+        media = operation.get("requestBody", {}).get("content", {})
+        if "application/json" not in media or "multipart/form-data" in media:
+            continue  # the import reads its body itself: a 422 naming the file
+        url = re.sub(r"\{[a-z_]+\}", "1", path)
+        headers = bearer(admin_token) | {"Content-Type": "application/json", "Idempotency-Key": "k"}
+        response = client.request(method, url, content=not_utf8, headers=headers)
+        body = assert_problem(response, 400, "http-error")
+        assert body["detail"] == "There was an error parsing the body"
+        assert "400" in operation["responses"], f"{method.upper()} {path}"
+        sent += 1
+    assert sent >= 10
