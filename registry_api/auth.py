@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -151,7 +150,8 @@ class RoleRequirement:
     def __init__(self, roles: frozenset[Role]) -> None:
         self.roles = roles
 
-    def __call__(self, key: CurrentKey) -> AuthenticatedKey:
+    async def __call__(self, key: CurrentKey) -> AuthenticatedKey:
+        # async: a pure check; a plain def would cost a thread-pool hop per request.
         if key.role not in self.roles:
             allowed = ", ".join(sorted(role.value for role in self.roles))
             raise ForbiddenError(
@@ -163,7 +163,7 @@ class RoleRequirement:
         return f"require_roles({', '.join(sorted(r.value for r in self.roles))})"
 
 
-def require_roles(*roles: Role) -> Callable[[AuthenticatedKey], AuthenticatedKey]:
+def require_roles(*roles: Role) -> RoleRequirement:
     """A dependency admitting only keys with one of ``roles`` (403 for the others)."""
     if not roles:
         raise ValueError("require_roles needs at least one role")

@@ -233,7 +233,7 @@ def _public(view: service.CertificateView) -> CertificatePublic:
             chain_commitment=state.get("commitment") if state else None,
             holder_ref="0x" + hashes.holder_ref.hex(),
             chain_holder_ref=state.get("holder_ref") if state else None,
-            matches=view.proof_matches,
+            matches=view.matches(hashes),
             canonical=hashes.canonical.decode("utf-8"),
         ),
         pending_operations=[str(op.id) for op in view.pending],

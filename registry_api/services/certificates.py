@@ -41,7 +41,7 @@ from ..db import (
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
 from ..indexer import CURSOR_NAME
 from ..outbox import Accepted, ChainCall, enqueue_once, operation_details, request_fingerprint
-from ..records import CertificateRecord
+from ..records import CertificateRecord, RecordHashes
 from ..schemas.certificates import (
     CertificateAmend,
     CertificateCreate,
@@ -144,22 +144,46 @@ def record_json(record: CertificateRecord) -> dict[str, Any]:
 # ---------------------------------------------------------------------- state
 
 
+# The reads every certificate request makes, built once with bound parameters: building
+# a SQLAlchemy statement costs more Python time than SQLite takes to run it.
+_BY_NUMBER = sa.select(Certificate).where(Certificate.number == sa.bindparam("number"))
+_LATEST_EVENT = (
+    sa.select(CertificateEvent)
+    .where(CertificateEvent.certificate_id == sa.bindparam("certificate_id"))
+    .order_by(CertificateEvent.block_number.desc(), CertificateEvent.log_index.desc())
+    .limit(1)
+)
+_INDEXED_BLOCK = sa.func.coalesce(
+    sa.select(IndexerCursor.block_number)
+    .where(IndexerCursor.name == CURSOR_NAME)
+    .scalar_subquery(),
+    -1,
+)
+_UNINDEXED = (
+    sa.select(Operation)
+    .where(
+        Operation.certificate_number == sa.bindparam("number"),
+        sa.or_(
+            Operation.state.in_(OPEN_OPERATION_STATES),
+            sa.and_(
+                Operation.state == OperationState.CONFIRMED,
+                Operation.block_number > _INDEXED_BLOCK,
+            ),
+        ),
+    )
+    .order_by(Operation.created_at, Operation.id)
+)
+
+
 def get_certificate(session: Session, number: str) -> Certificate:
-    certificate = session.scalars(
-        sa.select(Certificate).where(Certificate.number == number)
-    ).one_or_none()
+    certificate = session.scalars(_BY_NUMBER, {"number": number}).one_or_none()
     if certificate is None:
         raise NotFoundError(f"no certificate {number!r} issued by this administration")
     return certificate
 
 
 def latest_event(session: Session, certificate_id: bytes) -> CertificateEvent | None:
-    return session.scalars(
-        sa.select(CertificateEvent)
-        .where(CertificateEvent.certificate_id == certificate_id)
-        .order_by(CertificateEvent.block_number.desc(), CertificateEvent.log_index.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_LATEST_EVENT, {"certificate_id": certificate_id}).first()
 
 
 def indexed_block(session: Session) -> int:
@@ -169,21 +193,9 @@ def indexed_block(session: Session) -> int:
 
 def unindexed_operations(session: Session, number: str) -> Sequence[Operation]:
     """Accepted operations on ``number`` whose effect the index does not show yet: still
-    open, or confirmed in a block the indexer has not reached."""
-    return session.scalars(
-        sa.select(Operation)
-        .where(
-            Operation.certificate_number == number,
-            sa.or_(
-                Operation.state.in_(OPEN_OPERATION_STATES),
-                sa.and_(
-                    Operation.state == OperationState.CONFIRMED,
-                    Operation.block_number > indexed_block(session),
-                ),
-            ),
-        )
-        .order_by(Operation.created_at, Operation.id)
-    ).all()
+    open, or confirmed in a block the indexer has not reached (the cursor is read in the
+    same statement)."""
+    return session.scalars(_UNINDEXED, {"number": number}).all()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +212,12 @@ def _day_or_open(value: date | None) -> int:
     return ids.to_day(value) if value is not None else OPEN_ENDED
 
 
-def chain_valid_until(session: Session, certificate: Certificate) -> int:
-    """The validity the chain holds (renewals included), as a day number."""
-    event = latest_event(session, certificate.certificate_id)
+def chain_valid_until(
+    session: Session, certificate: Certificate, latest: CertificateEvent | None = None
+) -> int:
+    """The validity the chain holds (renewals included), as a day number; ``latest`` is the
+    certificate's latest indexed event when the caller has read it already."""
+    event = latest if latest is not None else latest_event(session, certificate.certificate_id)
     if event is not None and "valid_until" in event.data.get("state", {}):
         return int(event.data["state"]["valid_until"])
     return _day_or_open(certificate.valid_until)
@@ -567,10 +582,14 @@ class CertificateView:
 
     @property
     def proof_matches(self) -> bool:
+        return self.matches(self.record.hashes())
+
+    def matches(self, hashes: RecordHashes) -> bool:
+        """Whether the chain state holds ``hashes`` (this record's, computed by the caller
+        who needs them anyway)."""
         state = self.chain_state
         if state is None:
             return False
-        hashes = self.record.hashes()
         return bool(
             state.get("commitment") == "0x" + hashes.commitment.hex()
             and state.get("holder_ref") == "0x" + hashes.holder_ref.hex()
@@ -582,7 +601,7 @@ def read_certificate(session: Session, number: str, today: date | None = None) -
     today = today or datetime.now(UTC).date()
     certificate = get_certificate(session, number)
     latest = latest_event(session, certificate.certificate_id)
-    valid_until = date_of(chain_valid_until(session, certificate))
+    valid_until = date_of(chain_valid_until(session, certificate, latest))
     pending = tuple(
         op for op in unindexed_operations(session, number) if op.state is not OperationState.FAILED
     )
