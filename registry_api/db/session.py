@@ -42,6 +42,13 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # Requests run in a thread pool; a pooled connection may serve any thread.
         kwargs.setdefault("connect_args", {"check_same_thread": False})
+        if database and database != ":memory:":
+            # No cap on connections: SQLite's own locks (busy_timeout) arbitrate writers. A
+            # request keeps its connection between its thread-pool hops, so with a capped
+            # pool (5 + 10) a burst of 55 requests left every thread waiting for a
+            # connection held by a request waiting for a thread, for the pool's 30 s
+            # timeout, then answered 500 (tests/faults/test_concurrent_writers.py).
+            kwargs.setdefault("max_overflow", -1)
         engine = sa.create_engine(parsed, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
