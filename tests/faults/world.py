@@ -19,12 +19,13 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import sqlalchemy as sa
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
+from eth_typing import ABIFunction
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_output_types
 from hexbytes import HexBytes
 from sqlalchemy.engine import Engine
@@ -70,7 +71,7 @@ FAST_WORKERS = {
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T], what: str, timeout: float = WAIT_TIMEOUT) -> T:
+def eventually(check: Callable[[], T | None], what: str, timeout: float = WAIT_TIMEOUT) -> T:
     """Poll ``check`` until it returns something truthy; fail naming ``what`` after
     ``timeout`` seconds (a bound, not a timing assertion)."""
     deadline = time.monotonic() + timeout
@@ -372,7 +373,10 @@ def chain_certificates(world: World, certificate_ids: Iterable[bytes]) -> dict[b
     """``getCertificate`` of each id as (status, version, digest), read in JSON-RPC batches:
     RegistryReader makes one round trip and one web3 decoding per certificate, seconds for
     the thousands these tests compare."""
-    abi = next(item for item in load_artifact(REGISTRY).abi if item.get("name") == "getCertificate")
+    abi = cast(
+        "ABIFunction",
+        next(item for item in load_artifact(REGISTRY).abi if item.get("name") == "getCertificate"),
+    )
     selector = function_abi_to_4byte_selector(abi)
     [output] = get_abi_output_types(abi)
     fields = [component["name"] for component in abi["outputs"][0]["components"]]
