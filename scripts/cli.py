@@ -9,10 +9,7 @@ exits 0 (recognized), 1 (valid, not recognized), 3 (any other verdict) or 2.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import sys
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -24,13 +21,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from contracts import ids
 from contracts.anvil import DEFAULT_CHAIN_ID, anvil_status, running_anvil, start_anvil, stop_anvil
 from contracts.errors import ChainError
 from registry_api.errors import RegistryError
 from scripts import consortium as founding
+from scripts.bench.cli import register as register_benchmarks
 from scripts.errors import ScriptError, UsageError
 from scripts.services import require_free_ports
 from scripts.workspace import DEFAULT_CHAIN_PORT, DEFAULT_DATA_DIR, Workspace
@@ -617,39 +614,8 @@ def keys_show_public(
 
 # ---------------------------------------------------------------- aeo bench
 
-
-class BenchChain(StrEnum):
-    MEMORY = "memory"
-    ANVIL = "anvil"
-
-
-@bench_app.command("gas")
-@friendly_errors
-def bench_gas(
-    json_output: JsonFlag = False,
-    chain_kind: Annotated[
-        BenchChain, typer.Option("--chain", help="Where to measure: in process or a real anvil.")
-    ] = BenchChain.MEMORY,
-) -> None:
-    """Gas of every registry operation, from real receipts on a fresh chain."""
-    from contracts.chain import ChainSettings, connect
-    from contracts.gas import TARGETS, gas_report
-
-    with (
-        err.status("deploying and measuring every operation..."),
-        tempfile.TemporaryDirectory(prefix="aeo-gas-") as tmp,
-        connect(ChainSettings(kind=chain_kind.value, data_dir=Path(tmp))) as chain,
-    ):
-        report = gas_report(chain)
-    if json_output:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
-        return
-    table = Table("operation", "gas", "target", title=f"gas on {chain_kind.value}")
-    for name, gas in report.items():
-        target = TARGETS.get(name)
-        mark = "" if target is None else (f"≤ {target:,}" + (" ✓" if gas <= target else " ✗"))
-        table.add_row(name, f"{gas:,}", mark)
-    out.print(table)
+# The benchmark commands live with the benchmarks (scripts/bench/cli.py).
+register_benchmarks(bench_app, friendly_errors, out, err)
 
 
 # ---------------------------------------------------------------- aeo demo

@@ -1,0 +1,105 @@
+"""A consortium on a real anvil for the benchmarks that need the chain: anvil started by the
+benchmark in a temporary data directory, the contracts deployed and the members founded as
+``aeo demo`` does it (``scripts.consortium``, generated passphrases), and each member's
+registry API in its own process with its workers (``scripts.bench.servers member``).
+Everything is stopped when the ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from contracts.anvil import AnvilProcess, free_port, start_anvil
+from contracts.bootstrap import DEFAULT_MEMBERS
+from contracts.chain import Chain, ChainSettings, connect
+from contracts.deploy import Deployment
+from registry_api.bootstrap import create_admin_key
+from scripts import consortium as founding
+from scripts.bench.common import ChildProcess, start_python, stepper, wait_http
+from scripts.workspace import ConsortiumRecord, Workspace
+
+_NAMES = dict(DEFAULT_MEMBERS)
+
+
+@dataclass
+class BenchConsortium:
+    workspace: Workspace
+    anvil: AnvilProcess
+    deployment: Deployment
+    record: ConsortiumRecord
+    #: an admin API token per member
+    tokens: dict[str, str] = field(default_factory=dict)
+    children: list[ChildProcess] = field(default_factory=list)
+
+    def url(self, code: str) -> str:
+        return f"http://127.0.0.1:{self.record.member(code).port}"
+
+    def connect(self) -> Chain:
+        """A connection to the benchmark's anvil (closing it leaves anvil running)."""
+        return connect(ChainSettings(kind="anvil", data_dir=self.workspace.data_dir))
+
+
+@contextlib.contextmanager
+def running_consortium(
+    folder: Path,
+    codes: Sequence[str] = ("MN", "KR"),
+    *,
+    block_time: float | None = None,
+    service_env: Mapping[str, str] | None = None,
+    import_chunk: int | None = None,
+    console: Console | None = None,
+) -> Iterator[BenchConsortium]:
+    """Start anvil (``block_time`` None: a block per transaction), found ``codes`` and run
+    their registry APIs with ``service_env`` (``AEO_*`` overrides) added."""
+    workspace = Workspace(folder)
+    anvil = start_anvil(workspace.data_dir, block_time=block_time)
+    bench: BenchConsortium | None = None
+    try:
+        with stepper(console, "deploying and founding", None):
+            with connect(ChainSettings(kind="anvil", data_dir=workspace.data_dir)) as chain:
+                deployment = founding.deploy_registry(
+                    workspace, chain, generate_passphrase=True
+                ).deployment
+                ports = {code: free_port() for code in codes}
+                record = founding.bootstrap(
+                    workspace,
+                    chain,
+                    deployment,
+                    [(code, _NAMES.get(code, f"{code} customs")) for code in codes],
+                    ports=ports,
+                    generate_passphrases=True,
+                    rpc_url=anvil.url,
+                ).record
+            bench = BenchConsortium(workspace, anvil, deployment, record)
+            for code in codes:
+                settings = founding.registry_settings(workspace, code)
+                bench.tokens[code] = create_admin_key(settings, "benchmark admin", force=True)
+        with stepper(console, "starting the registry APIs", None):
+            for code in codes:
+                args = [
+                    "-m", "scripts.bench.servers", "member", "--data-dir",
+                    str(workspace.data_dir), "--authority", code, "--port", str(ports[code]),
+                ]  # fmt: skip
+                if import_chunk is not None:
+                    args += ["--import-chunk", str(import_chunk)]
+                bench.children.append(
+                    start_python(
+                        f"{code} registry API",
+                        args,
+                        workspace.data_dir / "logs" / f"{code}.log",
+                        env=dict(service_env or {}),
+                    )
+                )
+            for code, child in zip(codes, bench.children, strict=True):
+                wait_http(child, bench.url(code) + "/healthz", timeout=120)
+        yield bench
+    finally:
+        if bench is not None:
+            for child in bench.children:
+                child.stop()
+        anvil.stop()

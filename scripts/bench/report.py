@@ -1,0 +1,214 @@
+"""``aeo bench all``: every benchmark at its default size, one after the other, and
+docs/benchmarks.md (a table per benchmark, the machine, date and commit, the targets of
+issue 6) with docs/img/status-latency.png (status-lookup latency against load)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from scripts.bench import api, bulk_import, gas, propagation, scale, verify
+from scripts.bench.common import PROJECT_DIR, Report, machine_info
+
+CURVE = (1, 10, 50, 100)
+#: the plot, relative to the Markdown file (docs/img/status-latency.png for docs/benchmarks.md)
+PLOT = Path("img/status-latency.png")
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    text: str
+    met: Callable[[Any], bool]
+
+
+TARGETS: dict[str, tuple[Target, ...]] = {
+    "gas": (
+        Target("issue", "≤ 48,000", lambda v: v <= 48_000),
+        Target("issue_batch_marginal", "≤ 23,000", lambda v: v <= 23_000),
+        Target("suspend", "≤ 31,000", lambda v: v <= 31_000),
+        Target("reinstate", "≤ 31,000", lambda v: v <= 31_000),
+        Target("revoke", "≤ 31,000", lambda v: v <= 31_000),
+    ),
+    "api": (
+        Target("ratio", "≥ 0.5", lambda v: v >= 0.5),
+        Target("status_p99_ms", "≤ 20 ms at 100 concurrent", lambda v: v <= 20),
+        Target("errors", "= 0", lambda v: v == 0),
+    ),
+    "verify": (
+        Target("offline_verify_per_s", "≥ 5,000 / s", lambda v: v >= 5000),
+        Target("image_verdict_median_ms", "≤ 40 ms", lambda v: v <= 40),
+        Target("qr_version", "≤ 10 (at ECC M)", lambda v: v <= 10),
+    ),
+    "import": (
+        Target("seconds", "≤ 30 s for 10,000", lambda v: v <= 30),
+        Target("confirmed", "= count", lambda v: True),
+    ),
+    "propagation": (Target("p99_s", "≤ 2 s with 1-second blocks", lambda v: v <= 2),),
+    "scale": (Target("ratio", "≤ 1.2 (1M / 10k p99)", lambda v: v <= 1.2),),
+}
+
+TITLES = {
+    "gas": "Gas per operation (`aeo bench gas`)",
+    "api": "Registry API under load (`aeo bench api --concurrency 100 --seconds 20`)",
+    "verify": "Verification speed and QR size (`aeo bench verify`)",
+    "import": "Bulk import on anvil (`aeo bench import --count 10000`)",
+    "propagation": "Propagation to a partner (`aeo bench propagation --samples 50`)",
+    "scale": "Lookups at 10k and 1M certificates (`aeo bench scale --certificates 1000000`)",
+}
+
+
+def run_all(console: Console | None = None) -> dict[str, Report]:
+    """Every benchmark with its default size; each report gets its own run time."""
+    steps: list[tuple[str, Callable[[], Report]]] = [
+        ("gas", gas.run),
+        ("verify", lambda: verify.run(console=console)),
+        ("api", lambda: api.run(curve=CURVE, console=console)),
+        ("import", lambda: bulk_import.run(console=console)),
+        ("propagation", lambda: propagation.run(console=console)),
+        ("scale", lambda: scale.run(console=console)),
+    ]
+    reports: dict[str, Report] = {}
+    for name, step in steps:
+        if console is not None:
+            console.print(f"[bold]bench {name}[/bold]")
+        started = time.perf_counter()
+        report = step()
+        report["run_seconds"] = round(time.perf_counter() - started, 1)
+        report["load_average_after"] = machine_info()["load_average"]
+        reports[name] = report
+    return reports
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:,.1f}"
+    return str(value)
+
+
+def _table(name: str, report: Report) -> list[str]:
+    targets = {t.key: t for t in TARGETS.get(name, ())}
+    lines = ["| figure | value | target |", "| --- | ---: | --- |"]
+    for key, value in report.items():
+        if isinstance(value, dict | list) or key in {"run_seconds", "load_average_after"}:
+            continue
+        target = targets.get(key)
+        mark = ""
+        if target is not None:
+            met = target.met(value) if key != "confirmed" else value == report.get("count")
+            mark = f"{target.text} {'✓' if met else '✗ missed'}"
+        lines.append(f"| `{key}` | {_format(value)} | {mark} |")
+    lines.append("")
+    lines.append(
+        f"Run time {report.get('run_seconds')} s; load average after: "
+        f"{report.get('load_average_after')}."
+    )
+    return lines
+
+
+def plot(api_report: Report, path: Path) -> None:
+    """Status-lookup latency (p50, p99) and throughput against concurrency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = api_report.get("status_latency_by_concurrency") or []
+    if not points:
+        return
+    concurrency = [p["concurrency"] for p in points]
+    figure, latency = plt.subplots(figsize=(7, 4.2), dpi=120)
+    latency.plot(concurrency, [p["p50_ms"] for p in points], "o-", label="p50 latency")
+    latency.plot(concurrency, [p["p99_ms"] for p in points], "s-", label="p99 latency")
+    latency.axhline(20, color="grey", linestyle=":", linewidth=1, label="p99 target (20 ms)")
+    latency.set_xscale("log")
+    latency.set_yscale("log")
+    latency.set_xticks(concurrency, [str(c) for c in concurrency])
+    latency.set_xlabel("concurrent connections")
+    latency.set_ylabel("latency (ms)")
+    throughput = latency.twinx()
+    throughput.plot(
+        concurrency, [p["rps"] for p in points], "^--", color="tab:green", label="requests/s"
+    )
+    throughput.set_ylabel("requests per second")
+    throughput.set_ylim(bottom=0)
+    handles = latency.get_legend_handles_labels()[0] + throughput.get_legend_handles_labels()[0]
+    labels = latency.get_legend_handles_labels()[1] + throughput.get_legend_handles_labels()[1]
+    latency.legend(handles, labels, loc="upper left", fontsize=8)
+    latency.set_title("GET /v1/certificates/{number}: latency against load", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def markdown(reports: dict[str, Report], machine: dict[str, Any], plot_link: Path | None) -> str:
+    load = machine.get("load_average")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`aeo bench all --write docs/benchmarks.md`); every figure",
+        "below was measured in one run on the commit named here. Benchmarks measure and print;",
+        "they assert nothing. Issue 6 defines each command's JSON keys and the targets.",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| commit | `{machine['commit']}` |",
+        f"| date (UTC) | {machine['date']} |",
+        f"| CPU | {machine['cpu_count']} × {machine['cpu_model']} |",
+        f"| Python | {machine['python']} on {machine['platform']} |",
+        f"| load average at start | {load} |",
+        "",
+        "**A shared machine.** These two cores are shared with other work (other sessions",
+        "building and testing this project ran at the same time; see each table's load",
+        "average). Throughput figures are lower, and tail latencies longer, than on a",
+        "dedicated machine of the same kind; ratios measured within one run (`ratio`,",
+        "`issue_over_baseline`) are the figures to compare.",
+        "",
+    ]
+    for name in ("gas", "api", "verify", "import", "propagation", "scale"):
+        if name not in reports:
+            continue
+        lines += [f"## {TITLES[name]}", "", *_table(name, reports[name]), ""]
+        if name == "api" and plot_link is not None:
+            lines += [f"![Status-lookup latency against load]({plot_link.as_posix()})", ""]
+    lines += [
+        "## Raw reports",
+        "",
+        "<details><summary>Every report as JSON</summary>",
+        "",
+        "```json",
+        json.dumps({"machine": machine, **reports}, indent=2, ensure_ascii=False),
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(
+    reports: dict[str, Report], machine: dict[str, Any], destination: Path, notes: str = ""
+) -> Path:
+    """Write ``destination`` from ``reports``, and its plot at ``PLOT`` beside it."""
+    destination = destination if destination.is_absolute() else PROJECT_DIR / destination
+    plot_link = None
+    if "api" in reports and reports["api"].get("status_latency_by_concurrency"):
+        plot(reports["api"], destination.parent / PLOT)
+        plot_link = PLOT
+    text = markdown(reports, machine, plot_link)
+    if notes:
+        text = text.replace("## Raw reports", f"{notes.strip()}\n\n## Raw reports", 1)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(text, encoding="utf-8")
+    return destination

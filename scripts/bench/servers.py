@@ -1,0 +1,121 @@
+"""The servers the HTTP benchmarks load, each started as its own process.
+
+``python -m scripts.bench.servers registry --db-url URL --port N`` runs one
+administration's registry API exactly as ``aeo serve`` does (``create_app``, uvicorn,
+``access_log=False``: the app logs each request itself), with no chain workers and a rate
+limit no load test reaches. With ``AEO_BENCH_BARE_ENDPOINT=1`` the benchmark adds
+``GET /bench/bare``, a FastAPI endpoint answering a constant JSON through the same app,
+middleware and server: the ceiling the status lookup is compared with. The production
+app never has that route: only this launcher adds it.
+
+``python -m scripts.bench.servers member --data-dir DIR --authority MN --port N`` runs a
+founded member's registry API from its ``registry.env`` as ``aeo serve`` does, workers
+included (the import and propagation benchmarks); ``--import-chunk`` sets how many
+certificates one import transaction issues (``ImportRunner.chunk_size``).
+
+``python -m scripts.bench.servers verifier --cache PATH --port N`` runs the border
+officer's page (``verifier.web.app``) on an offline cache, as ``aeo verifier serve
+--offline`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+BARE_ENDPOINT_ENV = "AEO_BENCH_BARE_ENDPOINT"
+BARE_PATH = "/bench/bare"
+
+
+def _registry(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from registry_api.app import create_app
+    from registry_api.settings import ChainKind, Settings
+
+    settings = Settings(
+        authority=args.authority,
+        data_dir=Path(args.data_dir),
+        database_url=args.db_url,
+        chain=ChainKind.MEMORY,
+        run_workers=False,
+        rate_limit_per_minute=1_000_000_000,
+        rate_limit_burst=1_000_000_000,
+    )
+    app = create_app(settings)
+    if os.environ.get(BARE_ENDPOINT_ENV) == "1":
+
+        async def bare() -> dict[str, str]:
+            return {"status": "ok"}
+
+        app.add_api_route(BARE_PATH, bare, methods=["GET"], include_in_schema=False)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False)
+
+
+def _member(args: argparse.Namespace) -> None:
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from registry_api.app import create_app
+    from scripts.consortium import registry_settings
+    from scripts.workspace import Workspace
+
+    app = create_app(registry_settings(Workspace(Path(args.data_dir)), args.authority))
+    if args.import_chunk is not None:
+        started = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+            async with started(served):
+                served.state.import_worker.runner.chunk_size = args.import_chunk
+                yield
+
+        app.router.lifespan_context = lifespan
+    uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False)
+
+
+def _verifier(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from verifier.offline import OfflineCache
+    from verifier.web.app import create_app
+
+    cache = OfflineCache(Path(args.cache))
+    page = create_app(lambda: cache, args.as_authority)
+    uvicorn.run(page, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench.servers")
+    commands = parser.add_subparsers(dest="command", required=True)
+    registry = commands.add_parser("registry")
+    registry.add_argument("--db-url", required=True)
+    registry.add_argument("--data-dir", required=True)
+    registry.add_argument("--port", type=int, required=True)
+    registry.add_argument("--authority", default="MN")
+    member = commands.add_parser("member")
+    member.add_argument("--data-dir", required=True)
+    member.add_argument("--authority", required=True)
+    member.add_argument("--port", type=int, required=True)
+    member.add_argument("--import-chunk", type=int)
+    verifier = commands.add_parser("verifier")
+    verifier.add_argument("--cache", required=True)
+    verifier.add_argument("--port", type=int, required=True)
+    verifier.add_argument("--as", dest="as_authority", default="KR")
+    args = parser.parse_args(argv)
+    if args.command == "registry":
+        _registry(args)
+    elif args.command == "member":
+        _member(args)
+    else:
+        _verifier(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""``aeo bench``: each benchmark at a tiny size prints JSON with every key issue 6 fixes.
+
+These tests check the contract (keys, types, zero errors, every certificate confirmed),
+never a timing: the figures themselves belong to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from contracts.anvil import free_port
+from scripts.bench import report as document
+from scripts.bench.common import percentile, start_python, wait_http
+from scripts.bench.data import build_verifier_world
+from scripts.bench.load import HttpRequest, LoadSpec, run_load
+from scripts.cli import app
+
+MACHINE_KEYS = {"cpu_count", "cpu_model", "load_average", "python", "platform", "date", "commit"}
+
+
+def bench(cli: CliRunner, *args: str) -> dict[str, Any]:
+    result = cli.invoke(app, ["bench", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert set(report["machine"]) >= MACHINE_KEYS
+    assert report["machine"]["cpu_count"] >= 1
+    return report
+
+
+def numbers(report: dict[str, Any], *keys: str) -> None:
+    for key in keys:
+        assert isinstance(report[key], int | float), key
+        assert not isinstance(report[key], bool), key
+        assert report[key] >= 0, key
+
+
+def test_bench_gas_reports_the_baseline_and_the_machine(cli: CliRunner) -> None:
+    report = bench(cli, "gas")
+    for key in ("key_register", "baseline_hash_registry_issue", "baseline_hash_registry_revoke"):
+        assert isinstance(report[key], int)
+        assert report[key] > 21_000
+    assert report["issue_over_baseline"] == round(
+        report["issue"] / report["baseline_hash_registry_issue"], 2
+    )
+
+
+def test_bench_api_loads_status_bare_and_verify_without_errors(cli: CliRunner) -> None:
+    report = bench(
+        cli, "api", "--seconds", "1", "--concurrency", "4", "--certificates", "200",
+        "--client", "python", "--curve", "1,2", "--curve-seconds", "0.5",
+    )  # fmt: skip
+    numbers(
+        report,
+        "bare_rps", "status_rps", "ratio", "status_p50_ms", "status_p99_ms", "verify_rps",
+        "verify_p99_ms",
+    )  # fmt: skip
+    assert report["errors"] == 0
+    assert report["status_rps"] > 0
+    assert report["verify_rps"] > 0
+    assert report["client"] == "python"
+    assert [p["concurrency"] for p in report["status_latency_by_concurrency"]] == [1, 2]
+
+
+def test_wrk_load_counts_requests_and_refusals(tmp_path: Path) -> None:
+    assert shutil.which("wrk"), "wrk is a Debian package of the Makefile (make system-deps)"
+    world = build_verifier_world(tmp_path, 3)
+    port = free_port()
+    page = start_python(
+        "border page",
+        ["-m", "scripts.bench.servers", "verifier", "--cache", str(world.cache_path),
+         "--port", str(port)],
+        tmp_path / "page.log",
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(page, url + "/healthz")
+        body = json.dumps({"text": world.texts[0]})
+        good = LoadSpec(url, (HttpRequest("POST", "/api/verify", body, "application/json"),))
+        answered = run_load(good, concurrency=2, seconds=1, workdir=tmp_path, engine="wrk")
+        refused = run_load(
+            LoadSpec(url, (HttpRequest("GET", "/api/no-such-route"),)),
+            concurrency=2,
+            seconds=1,
+            workdir=tmp_path,
+            engine="wrk",
+        )
+    finally:
+        page.stop()
+    assert answered.engine == "wrk"
+    assert answered.requests > 0
+    assert answered.errors == 0
+    assert refused.errors == refused.requests > 0
+
+
+def test_bench_verify_reports_speed_and_the_qr_symbol(cli: CliRunner) -> None:
+    report = bench(cli, "verify", "--seconds", "0.2", "--images", "2", "--certificates", "20")
+    numbers(report, "offline_verify_per_s", "image_verdict_median_ms", "image_verdict_p95_ms")
+    assert report["offline_verify_per_s"] > 0
+    assert isinstance(report["qr_version"], int)
+    assert 1 <= report["qr_version"] <= 40
+    assert report["qr_ecc"] == "M"
+
+
+def test_bench_scale_compares_lookups_and_replays_every_event(cli: CliRunner) -> None:
+    report = bench(cli, "scale", "--certificates", "2000", "--lookups", "50", "--replay", "250")
+    numbers(report, "lookup_p99_ms_10k", "lookup_p99_ms_1m", "ratio", "indexer_replay_events_per_s")
+    assert report["certificates_large"] == 2000
+    assert report["replay_events"] == 250
+
+
+@pytest.mark.anvil
+def test_bench_import_confirms_every_certificate(cli: CliRunner) -> None:
+    report = bench(cli, "import", "--count", "20", "--chunk", "10")
+    numbers(report, "seconds", "certs_per_s", "gas_total", "gas_per_cert")
+    assert report["count"] == 20
+    assert report["confirmed"] == report["count"]
+    assert report["transactions"] == 2
+    assert report["gas_total"] == pytest.approx(report["gas_per_cert"] * 20, rel=0.01)
+
+
+@pytest.mark.anvil
+def test_bench_propagation_sees_each_change(cli: CliRunner) -> None:
+    report = bench(
+        cli, "propagation", "--samples", "2", "--block-time", "0.25", "--indexer-poll", "0.1"
+    )
+    numbers(report, "p50_s", "p99_s", "max_s")
+    assert report["samples"] == 2
+    assert report["p50_s"] <= report["p99_s"] <= report["max_s"]
+
+
+def test_bench_rejects_a_malformed_curve(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["bench", "api", "--curve", "1,ten"])
+    assert result.exit_code == 2
+    assert "--curve" in result.output
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([], 99) == 0.0
+    assert percentile([5.0], 50) == 5.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile(list(map(float, range(101))), 99) == 99.0
+
+
+def test_written_report_has_a_table_per_benchmark_targets_and_the_plot(tmp_path: Path) -> None:
+    machine = {
+        "cpu_count": 2, "cpu_model": "AMD EPYC", "load_average": [1.0, 1.0, 1.0],
+        "python": "3.11", "platform": "Linux", "date": "2026-01-01T00:00:00Z",
+        "commit": "0" * 40,
+    }  # fmt: skip
+    reports = {
+        "api": {
+            "bare_rps": 1000.0, "status_rps": 600.0, "ratio": 0.6, "status_p50_ms": 9.0,
+            "status_p99_ms": 30.0, "verify_rps": 500.0, "verify_p99_ms": 40.0, "errors": 0,
+            "status_latency_by_concurrency": [
+                {"concurrency": c, "rps": 100.0 * c, "p50_ms": 1.0 * c, "p99_ms": 2.0 * c}
+                for c in (1, 10)
+            ],
+        },
+        "scale": {"lookup_p99_ms_10k": 1.0, "lookup_p99_ms_1m": 1.1, "ratio": 1.1},
+    }  # fmt: skip
+    path = document.write(reports, machine, tmp_path / "benchmarks.md")
+    text = path.read_text(encoding="utf-8")
+    assert "`" + "0" * 40 + "`" in text
+    assert "| `ratio` | 0.6 | ≥ 0.5 ✓ |" in text
+    assert "| `status_p99_ms` | 30 | ≤ 20 ms at 100 concurrent ✗ missed |" in text
+    assert "img/status-latency.png" in text
+    assert (tmp_path / "img" / "status-latency.png").read_bytes().startswith(b"\x89PNG")
