@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
-DEBIAN_PACKAGES := chromium fonts-dejavu-core poppler-utils
+DEBIAN_PACKAGES := chromium fonts-dejavu-core poppler-utils wrk
 
 .PHONY: help install deps system-deps contracts contracts-check lint format test test-fast demo bench clean
 
@@ -67,7 +67,7 @@ demo: install  ## start the whole system (anvil, three administrations, the veri
 	@scripts/ensure-debian-packages.sh $(DEMO_DEBIAN_PACKAGES)
 	$(VENV)/bin/aeo demo $(DEMO_ARGS)
 
-bench: install  ## run every benchmark and write docs/benchmarks.md
+bench: deps  ## run every benchmark (wrk loads the API) and write docs/benchmarks.md
 	$(VENV)/bin/aeo bench all --write docs/benchmarks.md
 
 clean:
