@@ -6,7 +6,9 @@ benchmark's bare endpoint (``scripts.bench.servers``). Another serves the border
 officer's page on an offline cache. A third process, the load generator
 (:mod:`scripts.bench.load`), keeps ``concurrency`` connections busy for ``seconds`` on:
 
-1. ``GET /bench/bare``: constant JSON, same app, middleware and server (``bare_rps``);
+1. ``GET /bench/bare``: constant JSON, same app, middleware and server (``bare_rps``), and
+   ``GET /bench/bare-sync``, the same from a plain ``def`` (``bare_sync_rps``: what the
+   thread-pool hop of every database route costs);
 2. ``GET /v1/certificates/{number}`` with an auditor's key, numbers spread over the whole
    database: the status lookup (``status_rps``, ``status_p50_ms``, ``status_p99_ms``);
 3. ``POST /api/verify`` with a QR text: a verdict from the offline cache (``verify_rps``,
@@ -39,7 +41,7 @@ from scripts.bench.common import (
 )
 from scripts.bench.data import build_verifier_world, fill_registry, number_of, reader_token
 from scripts.bench.load import Engine, HttpRequest, LoadResult, LoadSpec, run_load
-from scripts.bench.servers import BARE_ENDPOINT_ENV, BARE_PATH
+from scripts.bench.servers import BARE_ENDPOINT_ENV, BARE_PATH, BARE_SYNC_PATH
 
 #: distinct request paths / bodies the load generator cycles through
 _DISTINCT_REQUESTS = 5000
@@ -152,10 +154,12 @@ def _measure(
     console: Console | None,
 ) -> Report:
     bare_spec = LoadSpec(registry_url, (HttpRequest("GET", BARE_PATH),))
+    bare_sync_spec = LoadSpec(registry_url, (HttpRequest("GET", BARE_SYNC_PATH),))
     status_spec = _status_spec(registry_url, token, certificates)
     verify_spec = _verify_spec(page_url, texts)
     phases = [
         ("bare", bare_spec, concurrency, seconds),
+        ("bare_sync", bare_sync_spec, concurrency, seconds),
         ("status", status_spec, concurrency, seconds),
         ("verify", verify_spec, concurrency, seconds),
         *((f"status@{c}", status_spec, c, curve_seconds) for c in curve),
@@ -185,6 +189,8 @@ def _measure(
         "certificates": certificates,
         "client": bare.engine,
         "bare_p99_ms": bare.p99_ms,
+        "bare_sync_rps": results["bare_sync"].rps,
+        "ratio_to_bare_sync": ratio(status.rps, results["bare_sync"].rps),
         "verify_p50_ms": verify.p50_ms,
         "phases": {name: result.to_json() for name, result in results.items()},
     }

@@ -4,9 +4,11 @@
 administration's registry API exactly as ``aeo serve`` does (``create_app``, uvicorn,
 ``access_log=False``: the app logs each request itself), with no chain workers and a rate
 limit no load test reaches. With ``AEO_BENCH_BARE_ENDPOINT=1`` the benchmark adds
-``GET /bench/bare``, a FastAPI endpoint answering a constant JSON through the same app,
-middleware and server: the ceiling the status lookup is compared with. The production
-app never has that route: only this launcher adds it.
+``GET /bench/bare``, an ``async`` FastAPI endpoint answering a constant JSON through the
+same app, middleware and server: the ceiling the status lookup is compared with; and
+``GET /bench/bare-sync``, the same as a plain ``def`` (run in the thread pool, as every
+database route is). The production app never has these routes: only this launcher adds
+them.
 
 ``python -m scripts.bench.servers member --data-dir DIR --authority MN --port N`` runs a
 founded member's registry API from its ``registry.env`` as ``aeo serve`` does, workers
@@ -27,6 +29,7 @@ from pathlib import Path
 
 BARE_ENDPOINT_ENV = "AEO_BENCH_BARE_ENDPOINT"
 BARE_PATH = "/bench/bare"
+BARE_SYNC_PATH = "/bench/bare-sync"
 
 
 def _registry(args: argparse.Namespace) -> None:
@@ -50,7 +53,12 @@ def _registry(args: argparse.Namespace) -> None:
         async def bare() -> dict[str, str]:
             return {"status": "ok"}
 
+        # A plain def, like every database route: FastAPI runs it in the thread pool.
+        def bare_sync() -> dict[str, str]:
+            return {"status": "ok"}
+
         app.add_api_route(BARE_PATH, bare, methods=["GET"], include_in_schema=False)
+        app.add_api_route(BARE_SYNC_PATH, bare_sync, methods=["GET"], include_in_schema=False)
     uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False)
 
 
