@@ -55,28 +55,28 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def _git(directory: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=directory, capture_output=True, text=True, check=True, timeout=10
+    ).stdout
+
+
+def changed_files(directory: Path = PROJECT_DIR) -> list[str]:
+    """Tracked files that differ from the checked-out commit (what ``-dirty`` means)."""
+    try:
+        status = _git(directory, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line[3:] for line in status.splitlines() if line.strip()]
+
+
 def git_commit(directory: Path = PROJECT_DIR) -> str:
     """The checked-out commit, with ``-dirty`` when tracked files differ from it."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        commit = _git(directory, "rev-parse", "HEAD").strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return commit + ("-dirty" if dirty else "")
+    return commit + ("-dirty" if changed_files(directory) else "")
 
 
 def machine_info() -> dict[str, Any]:
@@ -93,6 +93,7 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(terse=True),
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": git_commit(),
+        "changed_files": changed_files(),
     }
 
 
