@@ -42,6 +42,11 @@ contracts-check: install  ## fail if the committed artifacts differ from the sou
 slither: install  ## slither on contracts/src; fails on any finding not triaged in slither.db.json
 	scripts/slither.sh
 
+.PHONY: fuzz-api
+FUZZ_CASES ?= 2000
+fuzz-api: install  ## API fuzzing, the long run: schemathesis over every route (FUZZ_CASES=2000)
+	$(PY) -m tests.registry_api.fuzz_api --cases $(FUZZ_CASES)
+
 .PHONY: web
 web: install  ## rebuild the border officer page's script bundle (committed; drift is a test)
 	$(PY) -m verifier.web.bundle build
