@@ -84,7 +84,9 @@ def test_mutated_valid_text_never_raises(data: st.DataObject) -> None:
             chars.insert(i, char)
     text = "".join(chars)
     verdict = check(text)
-    if text != VALID.text:
+    # Base45's alphabet includes the space, and surrounding whitespace is not part of a
+    # payload (scanners add it): a mutation that only pads the text is the same payload.
+    if text.strip() != VALID.text:
         assert verdict.outcome is not Outcome.RECOGNIZED
 
 
