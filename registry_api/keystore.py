@@ -254,8 +254,14 @@ def load_signing_key(path: Path, passphrase: str) -> SigningKey:
             f"signing key file {str(path)!r} is not encrypted; refusing a key stored in clear"
         ) from None
     except ValueError as exc:
-        if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
-            raise KeystoreError(f"wrong passphrase for signing key file {str(path)!r}") from None
+        # A wrong passphrase usually fails the padding check ("bad decrypt"), but about one
+        # time in 256 the garbage it yields pads correctly and then fails to parse as a key.
+        # For an encrypted PKCS#8 file both mean the same to the operator.
+        encrypted = pem.lstrip().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        if encrypted or "password" in str(exc).lower() or "decrypt" in str(exc).lower():
+            raise KeystoreError(
+                f"wrong passphrase for signing key file {str(path)!r} (or the file is damaged)"
+            ) from None
         raise KeystoreError(
             f"signing key file {str(path)!r} is not an encrypted PKCS#8 PEM key"
         ) from None

@@ -143,6 +143,23 @@ def test_signing_key_with_a_wrong_passphrase_is_a_clear_error(tmp_path: Path) ->
         load_signing_key(path, "not the passphrase")
 
 
+def test_an_encrypted_signing_key_that_decrypts_to_garbage_reads_as_a_wrong_passphrase(
+    tmp_path: Path,
+) -> None:
+    # About one wrong passphrase in 256 passes the padding check and yields bytes that are
+    # not a key; a damaged ciphertext does the same with the right passphrase, every time.
+    path = tmp_path / "signing-key.pem"
+    create_signing_key(path, PASSPHRASE)
+    lines = path.read_bytes().splitlines()
+    body = bytearray(base64.b64decode(b"".join(lines[1:-1])))
+    body[len(body) // 2] ^= 0xFF
+    encoded = base64.encodebytes(bytes(body)).replace(b"\n", b"")
+    wrapped = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
+    path.write_bytes(b"\n".join([lines[0], *wrapped, lines[-1]]) + b"\n")
+    with pytest.raises(KeystoreError, match="wrong passphrase for signing key file"):
+        load_signing_key(path, PASSPHRASE)
+
+
 def test_a_signing_key_stored_in_clear_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "clear.pem"
     path.write_bytes(

@@ -26,6 +26,12 @@ COMMANDS = [
     ["keys", "show-public"],
     ["bench"],
     ["bench", "gas"],
+    ["bench", "api"],
+    ["bench", "verify"],
+    ["bench", "import"],
+    ["bench", "propagation"],
+    ["bench", "scale"],
+    ["bench", "all"],
     ["demo"],
 ]
 
