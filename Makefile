@@ -63,6 +63,11 @@ format: install
 test: deps  ## the whole suite
 	$(PY) -m pytest -q
 
+.PHONY: test-postgres
+test-postgres: install  ## the registry tests on SQLite and on a throwaway local PostgreSQL (PYTEST_ARGS=... for pytest)
+	@scripts/ensure-debian-packages.sh postgresql
+	scripts/pg-test.sh $(PYTEST_ARGS)
+
 test-fast: install  ## the quick subset (no anvil, browser or slow tests)
 	$(PY) -m pytest -q -m 'not anvil and not browser and not slow' -x
 

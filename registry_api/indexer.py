@@ -83,6 +83,8 @@ from .db import (
     Mra,
     MraParty,
     Operation,
+    insert_if_absent,
+    utc_now,
 )
 from .faults import CrashAt, CrashPoint
 from .metrics import Metrics
@@ -274,14 +276,30 @@ class Indexer:
 
     # ------------------------------------------------------------------ passes
 
-    def _cursor(self, session: Session) -> IndexerCursor:
-        cursor = session.get(IndexerCursor, CURSOR_NAME)
+    def _cursor(self, session: Session, *, lock: bool = False) -> IndexerCursor:
+        """The cursor row; ``lock``: hold it (``FOR UPDATE``) until the transaction ends, so
+        that on PostgreSQL two indexers of one database apply a page one after the other
+        and feed sequences are committed in order (SQLite serializes writers anyway)."""
+        cursor = session.get(
+            IndexerCursor, CURSOR_NAME, with_for_update=lock, populate_existing=lock
+        )
         if cursor is None:
-            cursor = IndexerCursor(
-                name=CURSOR_NAME, block_number=self.deployment.start_block - 1, block_hash=None
+            # Two indexers starting together on PostgreSQL both find no cursor.
+            insert_if_absent(
+                session,
+                IndexerCursor,
+                {
+                    "name": CURSOR_NAME,
+                    "block_number": self.deployment.start_block - 1,
+                    "block_hash": None,
+                    "updated_at": utc_now(),
+                },
+                key=["name"],
             )
-            session.add(cursor)
-            session.flush()
+            cursor = session.get(
+                IndexerCursor, CURSOR_NAME, with_for_update=lock, populate_existing=True
+            )
+            assert cursor is not None
         return cursor
 
     def _block_hash(self, number: int) -> bytes | None:
@@ -318,9 +336,9 @@ class Indexer:
                 logger.warning("blocks %s..%s changed while being read; retrying", start, stop)
                 break
             with self.session_factory() as session:
-                cursor = self._cursor(session)
+                cursor = self._cursor(session, lock=True)
                 if cursor.block_number != start - 1:
-                    break  # another pass moved the cursor (cannot happen under the lock)
+                    break  # another process's indexer applied this page while we waited
                 applied += self.apply_events(session, page.events)
                 cursor.block_number = stop
                 cursor.block_hash = stop_hash

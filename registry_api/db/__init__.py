@@ -1,7 +1,7 @@
 """The registry's database: models per entity, engines, sessions and migrations."""
 
 from .access import ApiKey, Role, User
-from .base import Base, UTCDateTime, utc_now
+from .base import NUL_REPLACEMENT, Base, UTCDateTime, utc_now
 from .certificates import Certificate, CertificateEvent, CertificateStatus
 from .chain_index import (
     Authority,
@@ -14,10 +14,17 @@ from .chain_index import (
 from .feed import FeedEntry
 from .imports import ImportJob, ImportRow, ImportState, RowOutcome
 from .outbox import OPEN_OPERATION_STATES, Operation, OperationState
-from .session import make_engine, make_session_factory, normalise_url, upgrade_database
+from .session import (
+    insert_if_absent,
+    make_engine,
+    make_session_factory,
+    normalise_url,
+    upgrade_database,
+)
 from .webhooks import DeliveryState, Webhook, WebhookDelivery
 
 __all__ = [
+    "NUL_REPLACEMENT",
     "OPEN_OPERATION_STATES",
     "ApiKey",
     "Authority",
@@ -43,6 +50,7 @@ __all__ = [
     "User",
     "Webhook",
     "WebhookDelivery",
+    "insert_if_absent",
     "make_engine",
     "make_session_factory",
     "normalise_url",

@@ -14,7 +14,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, enum_column, utc_now
+from .base import Base, NulSafeString, enum_column, utc_now
 
 
 class Role(StrEnum):
@@ -30,7 +30,7 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    name: Mapped[str] = mapped_column(NulSafeString(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
@@ -42,12 +42,12 @@ class ApiKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     #: the public part of the token (``aeo_<prefix>_<secret>``), used to find the key
-    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    prefix: Mapped[str] = mapped_column(NulSafeString(16), unique=True)
     #: SHA-256 of the whole token
     secret_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     role: Mapped[Role] = mapped_column(enum_column(Role, 24))
     #: the partner administration this key's holder belongs to (None: this administration)
-    partner_authority: Mapped[str | None] = mapped_column(sa.String(4))
+    partner_authority: Mapped[str | None] = mapped_column(NulSafeString(4))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id"))
     revoked_at: Mapped[datetime | None] = mapped_column()

@@ -53,6 +53,59 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+#: PostgreSQL refuses U+0000 in text and JSON (SQLite keeps it); it is stored as U+FFFD.
+NUL = "\x00"
+NUL_REPLACEMENT = "\ufffd"
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (a string, or JSON data) with every U+0000 replaced, keys included."""
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_REPLACEMENT) if NUL in value else value
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(item) for item in value]
+    return value
+
+
+class NulSafeString(TypeDecorator[str]):
+    """A string column that stores the same thing on SQLite and PostgreSQL.
+
+    Validated fields never contain U+0000, but some text comes from outside unchecked: a
+    file name, a rejected import row's number and errors, a name read from the chain, a
+    search term. PostgreSQL refuses U+0000 in text (the write, or a query comparing with
+    it, fails); here it is stored and compared as U+FFFD on both backends instead.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else without_nul(value)
+
+
+class NulSafeText(NulSafeString):
+    impl = sa.Text
+    cache_ok = True
+
+
+class NulSafeJSON(TypeDecorator[Any]):
+    """Portable JSON (JSONB on PostgreSQL, so it can be indexed later) whose strings, keys
+    included, store U+0000 as U+FFFD (see :class:`NulSafeString`)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return without_nul(value)
+
+
 def enum_column(enum_cls: type[StrEnum], length: int = 16) -> sa.Enum:
     """A string column holding ``enum_cls`` values (no native enum: adding a value must not
     need a PostgreSQL ``ALTER TYPE``)."""
@@ -69,7 +122,7 @@ def enum_column(enum_cls: type[StrEnum], length: int = 16) -> sa.Enum:
 BigIntKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 #: Portable JSON (JSONB on PostgreSQL, so it can be indexed later).
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+JSONType = NulSafeJSON()
 
 
 class Base(DeclarativeBase):

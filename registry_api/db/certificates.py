@@ -10,7 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..records import Address, CertificateRecord, Holder, Identification, Site
-from .base import Base, enum_column, utc_now
+from .base import Base, NulSafeString, enum_column, utc_now
+
+#: characters of a holder's legal name (the record allows as many)
+HOLDER_NAME_LENGTH = 512
 
 
 class CertificateStatus(StrEnum):
@@ -44,21 +47,21 @@ class Certificate(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: keccak256(issuer bytes4 ++ number bytes32), see contracts.ids.certificate_id
     certificate_id: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
-    issuer: Mapped[str] = mapped_column(sa.String(4))
-    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    issuer: Mapped[str] = mapped_column(NulSafeString(4))
+    number: Mapped[str] = mapped_column(NulSafeString(32), unique=True)
 
-    holder_legal_name: Mapped[str] = mapped_column(sa.String(512))
+    holder_legal_name: Mapped[str] = mapped_column(NulSafeString(HOLDER_NAME_LENGTH))
     #: casefolded legal name, for case-insensitive search without a functional index
-    holder_name_folded: Mapped[str] = mapped_column(sa.String(512), index=True)
+    holder_name_folded: Mapped[str] = mapped_column(NulSafeString(HOLDER_NAME_LENGTH), index=True)
     holder_address: Mapped[dict[str, Any]] = mapped_column()
-    holder_id_scheme: Mapped[str] = mapped_column(sa.String(16))
-    holder_id_number: Mapped[str] = mapped_column(sa.String(64))
+    holder_id_scheme: Mapped[str] = mapped_column(NulSafeString(16))
+    holder_id_number: Mapped[str] = mapped_column(NulSafeString(64))
     business_roles: Mapped[list[Any]] = mapped_column()
     sites: Mapped[list[Any]] = mapped_column()
     tiers: Mapped[int] = mapped_column(index=True)
     validated_criteria: Mapped[list[Any]] = mapped_column()
-    issuing_office: Mapped[str] = mapped_column(sa.String(256))
-    officer: Mapped[str] = mapped_column(sa.String(256))
+    issuing_office: Mapped[str] = mapped_column(NulSafeString(256))
+    officer: Mapped[str] = mapped_column(NulSafeString(256))
     valid_from: Mapped[date] = mapped_column()
     valid_until: Mapped[date | None] = mapped_column()
 
@@ -92,7 +95,9 @@ class Certificate(Base):
         self.issuer = record.issuer
         self.number = record.number
         self.holder_legal_name = holder.legal_name
-        self.holder_name_folded = holder.legal_name.casefold()
+        # Case folding can lengthen a name (ß -> ss): keep what fits the column, far more
+        # than anyone types into a search.
+        self.holder_name_folded = holder.legal_name.casefold()[:HOLDER_NAME_LENGTH]
         self.holder_address = holder.address.model_dump(mode="json", exclude_none=True)
         self.holder_id_scheme = holder.identification.scheme
         self.holder_id_number = holder.identification.number
@@ -146,15 +151,15 @@ class CertificateEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     certificate_id: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True)
-    issuer: Mapped[str] = mapped_column(sa.String(4), index=True)
+    issuer: Mapped[str] = mapped_column(NulSafeString(4), index=True)
     #: known when the event (or this database) names it
-    number: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    number: Mapped[str | None] = mapped_column(NulSafeString(32), index=True)
     #: issued, amended, renewed, suspended, reinstated, revoked, ...
-    kind: Mapped[str] = mapped_column(sa.String(24))
+    kind: Mapped[str] = mapped_column(NulSafeString(24))
     #: the certificate's status after the event
-    status: Mapped[str | None] = mapped_column(sa.String(16))
+    status: Mapped[str | None] = mapped_column(NulSafeString(16))
     reason_code: Mapped[int | None] = mapped_column()
-    operator: Mapped[str] = mapped_column(sa.String(42))
+    operator: Mapped[str] = mapped_column(NulSafeString(42))
     version: Mapped[int | None] = mapped_column()
     commitment: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
     #: every decoded event argument, for what the columns above do not cover

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utc_now
+from .base import Base, NulSafeString, utc_now
 
 
 class IndexerCursor(Base):
@@ -16,7 +16,7 @@ class IndexerCursor(Base):
 
     __tablename__ = "indexer_cursors"
 
-    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(NulSafeString(32), primary_key=True)
     block_number: Mapped[int] = mapped_column(sa.BigInteger)
     #: to notice a reorganisation below the cursor on chains that have them
     block_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
@@ -26,10 +26,10 @@ class IndexerCursor(Base):
 class Authority(Base):
     __tablename__ = "authorities"
 
-    code: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(256))
+    code: Mapped[str] = mapped_column(NulSafeString(4), primary_key=True)
+    name: Mapped[str] = mapped_column(NulSafeString(256))
     #: active, suspended, removed
-    status: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(NulSafeString(16))
     admitted_at: Mapped[datetime | None] = mapped_column()
     status_changed_at: Mapped[datetime | None] = mapped_column()
     updated_block: Mapped[int] = mapped_column(sa.BigInteger)
@@ -40,7 +40,7 @@ class AuthorityAccount(Base):
 
     __tablename__ = "authority_accounts"
 
-    address: Mapped[str] = mapped_column(sa.String(42), primary_key=True)
+    address: Mapped[str] = mapped_column(NulSafeString(42), primary_key=True)
     authority: Mapped[str] = mapped_column(sa.ForeignKey("authorities.code"), index=True)
     #: bit set as on-chain: 1 = admin, 2 = operator
     roles: Mapped[int] = mapped_column()
@@ -68,8 +68,8 @@ class Mra(Base):
     #: the on-chain id, as 32 bytes (a uint256 id is stored big-endian)
     mra_id: Mapped[bytes] = mapped_column(sa.LargeBinary(32), primary_key=True)
     #: proposed, in_force, suspended, terminated
-    status: Mapped[str] = mapped_column(sa.String(16), index=True)
-    proposer: Mapped[str] = mapped_column(sa.String(4))
+    status: Mapped[str] = mapped_column(NulSafeString(16), index=True)
+    proposer: Mapped[str] = mapped_column(NulSafeString(4))
     effective_from: Mapped[date] = mapped_column()
     ends_on: Mapped[date | None] = mapped_column()
     text_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
@@ -86,7 +86,7 @@ class MraParty(Base):
     mra_id: Mapped[bytes] = mapped_column(
         sa.ForeignKey("mras.mra_id", ondelete="CASCADE"), primary_key=True
     )
-    authority: Mapped[str] = mapped_column(sa.String(4), primary_key=True, index=True)
+    authority: Mapped[str] = mapped_column(NulSafeString(4), primary_key=True, index=True)
     #: which of this party's tiers the other parties recognize (tier bit set)
     recognized_tiers: Mapped[int] = mapped_column()
     signed_at: Mapped[datetime | None] = mapped_column()

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigIntKey, utc_now
+from .base import Base, BigIntKey, NulSafeString, utc_now
 
 
 class FeedEntry(Base):
@@ -26,9 +26,9 @@ class FeedEntry(Base):
     event_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("certificate_events.id"), unique=True
     )
-    kind: Mapped[str] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(NulSafeString(32))
     certificate_id: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), index=True)
-    number: Mapped[str | None] = mapped_column(sa.String(32))
+    number: Mapped[str | None] = mapped_column(NulSafeString(32))
     tiers: Mapped[int | None] = mapped_column()
     payload: Mapped[dict[str, Any]] = mapped_column()
     block_number: Mapped[int] = mapped_column(sa.BigInteger)

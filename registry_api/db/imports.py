@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, enum_column, utc_now
+from .base import Base, NulSafeString, NulSafeText, enum_column, utc_now
 
 
 class ImportState(StrEnum):
@@ -34,17 +34,17 @@ class ImportJob(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     api_key_id: Mapped[int] = mapped_column(sa.ForeignKey("api_keys.id"))
-    idempotency_key: Mapped[str] = mapped_column(sa.String(255))
+    idempotency_key: Mapped[str] = mapped_column(NulSafeString(255))
     file_sha256: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True)
-    filename: Mapped[str | None] = mapped_column(sa.String(255))
-    format: Mapped[str] = mapped_column(sa.String(8))
+    filename: Mapped[str | None] = mapped_column(NulSafeString(255))
+    format: Mapped[str] = mapped_column(NulSafeString(8))
     state: Mapped[ImportState] = mapped_column(enum_column(ImportState), default=ImportState.QUEUED)
     total_rows: Mapped[int] = mapped_column(default=0)
     processed_rows: Mapped[int] = mapped_column(default=0)
     issued_rows: Mapped[int] = mapped_column(default=0)
     skipped_rows: Mapped[int] = mapped_column(default=0)
     failed_rows: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(sa.Text)
+    error: Mapped[str | None] = mapped_column(NulSafeText())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column()
@@ -58,7 +58,7 @@ class ImportRow(Base):
     job_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("import_jobs.id", ondelete="CASCADE"))
     #: 1-based data row (CSV: not counting the header; JSON: array position + 1)
     row_number: Mapped[int] = mapped_column()
-    certificate_number: Mapped[str | None] = mapped_column(sa.String(32))
+    certificate_number: Mapped[str | None] = mapped_column(NulSafeString(32))
     outcome: Mapped[RowOutcome] = mapped_column(enum_column(RowOutcome), default=RowOutcome.PENDING)
     #: [{"field": ..., "message": ...}] for a failed row
     errors: Mapped[list[Any]] = mapped_column(default=list)

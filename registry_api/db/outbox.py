@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, enum_column, utc_now
+from .base import Base, NulSafeString, NulSafeText, enum_column, utc_now
 
 
 class OperationState(StrEnum):
@@ -45,24 +45,24 @@ class Operation(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     api_key_id: Mapped[int] = mapped_column(sa.ForeignKey("api_keys.id"))
-    idempotency_key: Mapped[str] = mapped_column(sa.String(255))
+    idempotency_key: Mapped[str] = mapped_column(NulSafeString(255))
     #: SHA-256 of the request that created the operation; a reuse of the key with a
     #: different request is refused rather than answered with the wrong operation
     request_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     #: issue, issue_batch, amend, renew, suspend, reinstate, revoke, mra_propose, ...
-    kind: Mapped[str] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(NulSafeString(32))
     payload: Mapped[dict[str, Any]] = mapped_column()
     #: the certificate number the operation is about, when it is about one
-    certificate_number: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    certificate_number: Mapped[str | None] = mapped_column(NulSafeString(32), index=True)
     state: Mapped[OperationState] = mapped_column(
         enum_column(OperationState), default=OperationState.PENDING
     )
-    sender: Mapped[str | None] = mapped_column(sa.String(42))
+    sender: Mapped[str | None] = mapped_column(NulSafeString(42))
     nonce: Mapped[int | None] = mapped_column(sa.BigInteger)
     signed_raw_tx: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     tx_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), index=True)
     block_number: Mapped[int | None] = mapped_column(sa.BigInteger)
-    error: Mapped[str | None] = mapped_column(sa.Text)
+    error: Mapped[str | None] = mapped_column(NulSafeText())
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -8,8 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from .base import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -54,6 +57,15 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(parsed, **kwargs)
+
+
+def insert_if_absent(
+    session: Session, entity: type[Base], values: dict[str, Any], key: list[str]
+) -> None:
+    """``INSERT ... ON CONFLICT (key) DO NOTHING`` on SQLite and PostgreSQL: of two
+    transactions inserting the same row at once, neither fails (no commit here)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(entity).values(**values).on_conflict_do_nothing(index_elements=key))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

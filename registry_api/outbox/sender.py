@@ -21,13 +21,21 @@ So a crash at any point leaves either an unsigned operation (signed later), or s
 that are broadcast again (the node answers "already known", or mines them once): never two
 transactions for one operation, never a lost one. While the chain is down every pass ends
 early and operations wait in their state; nothing is dropped.
+
+One process should run the sender of an account. If two do (a second replica started with
+workers) on PostgreSQL, they take turns: a pass holds the account's advisory lock, a process
+that finds it taken skips its pass and reconciles before its next one, and each pending
+operation is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` before it is signed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import threading
-from collections.abc import Collection, Sequence
+import uuid
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -40,7 +48,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from contracts.client import Fees, TxClient, TxRequest, contract_of, sign
+from contracts.client import Fees, SignedTx, TxClient, TxRequest, contract_of, sign
 from contracts.errors import (
     ChainConfigError,
     ChainError,
@@ -134,11 +142,19 @@ class OutboxSender:
     def run_once(self) -> int:
         """One pass (see the module documentation); returns how many operations changed
         state. A chain outage ends the pass quietly: the next one reconciles first."""
-        with self._lock:
+        with self._lock, self._pass_lease() as granted:
+            if not granted:
+                # Another process is sending for this account: it uses nonces we do not
+                # know of, so our next pass starts by reconciling.
+                logger.info("another process holds the outbox of %s; skipping a pass", self.address)
+                self._needs_recovery = True
+                return 0
             changed = 0
             self._refusal = None
             try:
-                if not self._needs_recovery and self._chain_forgot_ours():
+                if not self._needs_recovery and (
+                    self._signed_elsewhere() or self._chain_forgot_ours()
+                ):
                     self._needs_recovery = True
                 if self._needs_recovery:
                     changed += self._recover()
@@ -176,6 +192,42 @@ class OutboxSender:
             if not self._chain_ok or self.open_operations() == 0 or changed == 0:
                 break
         return total
+
+    @contextlib.contextmanager
+    def _pass_lease(self) -> Iterator[bool]:
+        """Whether this pass may run. On PostgreSQL a session-level advisory lock on the
+        account, held on a connection of its own for the pass; on SQLite always (one
+        process owns the file, and SQLite serializes writers anyway)."""
+        engine = self.session_factory.kw.get("bind")
+        if not isinstance(engine, sa.Engine) or engine.dialect.name != "postgresql":
+            yield True
+            return
+        key = _lease_key(self.address)
+        with engine.connect() as connection:
+            granted = bool(connection.scalar(sa.select(sa.func.pg_try_advisory_lock(key))))
+            connection.commit()  # the lock is the session's: it outlives the transaction
+            try:
+                yield granted
+            finally:
+                if granted:
+                    with contextlib.suppress(sa.exc.DBAPIError):
+                        # A broken connection took the lock with it.
+                        connection.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
+                        connection.commit()
+
+    def _signed_elsewhere(self) -> bool:
+        """Some operation in flight holds a nonce at or above the one we would sign with
+        next: another process signed it (the outbox changed hands since our last pass)."""
+        if self._next_nonce is None:
+            return False
+        with self.session_factory() as session:
+            highest = session.scalar(
+                sa.select(sa.func.max(Operation.nonce)).where(
+                    Operation.sender == self.address,
+                    Operation.state.in_((OperationState.SIGNED, OperationState.SUBMITTED)),
+                )
+            )
+        return highest is not None and highest >= self._next_nonce
 
     # ------------------------------------------------------------------ recovery
 
@@ -411,19 +463,65 @@ class OutboxSender:
     def _has_in_flight(self, session: Session) -> bool:
         return bool(self._in_flight(session))
 
+    @staticmethod
+    def _claim(session: Session, operation_id: uuid.UUID) -> Operation | None:
+        """Lock one pending operation for this transaction (its commit releases it), or None
+        if it is no longer pending or another sender holds it. The lock and the state
+        check make sure one operation is never signed twice, whoever else is sending;
+        SQLite has no row locks and ignores the clause (its writers are serialized)."""
+        return session.scalars(
+            sa.select(Operation)
+            .where(Operation.id == operation_id, Operation.state == OperationState.PENDING)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    def _store_signed(self, session: Session, operation: Operation, signed: SignedTx) -> bool:
+        """Record and commit the signed transaction, if the operation is still pending.
+
+        The update is guarded by the state, so that of two senders that both took the
+        operation for pending (SQLite has no row locks) only one stores its transaction;
+        False for the other, which must not broadcast its own.
+        """
+        stored = session.execute(
+            sa.update(Operation)
+            .where(Operation.id == operation.id, Operation.state == OperationState.PENDING)
+            .values(
+                state=OperationState.SIGNED,
+                sender=self.address,
+                nonce=signed.nonce,
+                signed_raw_tx=bytes(signed.raw),
+                tx_hash=bytes(signed.hash),
+                attempts=Operation.attempts + 1,
+            )
+            .returning(Operation.id)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        session.commit()
+        if stored is None:
+            session.expire(operation)
+            logger.warning("operation %s was signed by another sender; skipping it", operation.id)
+            return False
+        session.refresh(operation)
+        return True
+
     def _send_pending(self) -> int:
         changed = 0
         fees: Fees | None = None
         with self.session_factory() as session:
             pending = session.scalars(
-                sa.select(Operation)
+                sa.select(Operation.id)
                 .where(Operation.state == OperationState.PENDING)
                 .order_by(Operation.created_at, Operation.id)
                 .limit(self.batch)
             ).all()
-            for operation in pending:
+            session.commit()  # end the read: each claim below is a transaction of its own
+            for operation_id in pending:
                 if self._needs_recovery:
                     break  # a conflict this pass: reconcile before using more nonces
+                operation = self._claim(session, operation_id)
+                if operation is None:
+                    continue
                 try:
                     request = self._prepare(operation_call(operation))
                     gas = self.tx.gas_limit(request, self.address)
@@ -459,14 +557,9 @@ class OutboxSender:
                     fees=fees,
                     chain_id=self.tx.chain_id,
                 )
-                operation.state = OperationState.SIGNED
-                operation.sender = self.address
-                operation.nonce = signed.nonce
-                operation.signed_raw_tx = bytes(signed.raw)
-                operation.tx_hash = bytes(signed.hash)
-                operation.attempts += 1
                 # The bytes are durable before anything leaves the process.
-                session.commit()
+                if not self._store_signed(session, operation, signed):
+                    continue  # another sender signed it first; ours is never broadcast
                 self._next_nonce += 1
                 changed += 1
                 self._fail_point(FailPoint.AFTER_SIGN)
@@ -500,6 +593,13 @@ class OutboxSender:
         self._chain_ok = False
         self._last_error = str(exc)
         self._needs_recovery = True
+
+
+def _lease_key(address: str) -> int:
+    """The advisory lock key of an account's outbox (a signed 64-bit integer, as PostgreSQL
+    wants), the same in every process."""
+    digest = hashlib.sha256(f"aeo-outbox:{address}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _finished(operation: Operation) -> datetime:

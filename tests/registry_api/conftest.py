@@ -1,8 +1,13 @@
 """Fixtures for the registry service: settings, a real database, the app and API keys.
 
-Every database test runs against a SQLite file in ``tmp_path``, and also against
-PostgreSQL when ``AEO_TEST_DATABASE_URL`` names a server (each test then gets a schema of
-its own, dropped afterwards).
+Every test that opens a registry database runs against a SQLite file in ``tmp_path``, and
+also against PostgreSQL when ``AEO_TEST_DATABASE_URL`` names a server
+(``postgresql+psycopg://user@127.0.0.1:5432/postgres``; ``make test-postgres`` starts a
+throwaway one). On PostgreSQL each registry a test opens gets a database of its own,
+created from that URL and dropped when the test ends.
+
+Tests get a database URL from ``database_url`` (one per test) or from
+:func:`new_database_url` (one per registry: ``chain_app``, ``open_registry``).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from contracts.bootstrap import Consortium
@@ -33,6 +38,107 @@ from .support import make_settings
 
 PG_URL_ENV = "AEO_TEST_DATABASE_URL"
 DATABASES = ["sqlite", *(["postgresql"] if os.environ.get(PG_URL_ENV) else [])]
+#: fixtures that open a registry database: a test using one runs once per database kind
+DATABASE_FIXTURES = frozenset(
+    {"database_url", "settings", "app", "client", "chain_app", "consortium"}
+)
+
+
+NEEDS_POSTGRESQL = (
+    f"a PostgreSQL behaviour: set {PG_URL_ENV} (make test-postgres starts a throwaway server)"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgresql_only: behaviour only PostgreSQL has (row and advisory locks)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    names = set(metafunc.fixturenames)
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        if len(DATABASES) > 1:
+            metafunc.parametrize("database_kind", ["postgresql"])
+        else:
+            metafunc.definition.add_marker(pytest.mark.skip(reason=NEEDS_POSTGRESQL))
+        return
+    # Without a PostgreSQL URL only the tests that always named their database keep the
+    # "[sqlite]" id they had; the others stay unparametrized.
+    if "database_url" in names or (len(DATABASES) > 1 and names & DATABASE_FIXTURES):
+        metafunc.parametrize("database_kind", DATABASES)
+
+
+@pytest.fixture
+def database_kind() -> str:
+    """sqlite or postgresql; ``pytest_generate_tests`` parametrizes it."""
+    return "sqlite"
+
+
+@dataclass
+class RegistryDatabases:
+    """Hands out a fresh database per registry of one test, and drops them afterwards."""
+
+    kind: str
+    server: URL | None = None
+    _created: list[str] = field(default_factory=list)
+    _admin: sa.Engine | None = None
+
+    def url(self, data_dir: Path) -> str:
+        """A new, empty database for a registry whose data directory is ``data_dir``."""
+        if self.kind == "sqlite":
+            return f"sqlite:///{data_dir / 'registry.db'}"
+        assert self.server is not None
+        name = f"aeo_test_{uuid.uuid4().hex[:16]}"
+        with self._admin_engine().connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self._created.append(name)
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def _admin_engine(self) -> sa.Engine:
+        if self._admin is None:
+            assert self.server is not None
+            # CREATE/DROP DATABASE cannot run inside a transaction block.
+            self._admin = make_engine(
+                self.server, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+            )
+        return self._admin
+
+    def drop_all(self) -> None:
+        if self._admin is None:
+            return
+        with self._admin.connect() as connection:
+            for name in self._created:
+                # FORCE: a registry that was not shut down may still hold connections.
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self._created.clear()
+        self._admin.dispose()
+        self._admin = None
+
+
+#: the running test's databases, for helpers that build registries without fixtures
+_ACTIVE: RegistryDatabases | None = None
+
+
+def new_database_url(data_dir: Path) -> str:
+    """A fresh database for one registry of the running test (SQLite: a file in
+    ``data_dir``; PostgreSQL: a new database on the test server, dropped after the test).
+    Outside a test (a script that drives ``open_registry``) it is a SQLite file."""
+    return (_ACTIVE or RegistryDatabases("sqlite")).url(data_dir)
+
+
+@pytest.fixture(autouse=True)
+def registry_databases(database_kind: str) -> Iterator[RegistryDatabases]:
+    # Autouse, so it is set up before and torn down after every fixture that starts an app.
+    global _ACTIVE
+    server = make_url(os.environ[PG_URL_ENV]) if database_kind == "postgresql" else None
+    databases = RegistryDatabases(database_kind, server)
+    _ACTIVE = databases
+    try:
+        yield databases
+    finally:
+        _ACTIVE = None
+        databases.drop_all()
 
 
 @pytest.fixture(autouse=True)
@@ -46,23 +152,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    base = make_url(os.environ[PG_URL_ENV])
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture
+def database_url(registry_databases: RegistryDatabases, tmp_path: Path) -> str:
+    return registry_databases.url(tmp_path)
 
 
 @pytest.fixture
@@ -163,7 +255,7 @@ ChainAppFactory = Callable[..., ChainApp]
 @pytest.fixture
 def chain_app(tmp_path: Path, consortium: Consortium) -> Iterator[ChainAppFactory]:
     """Build services bound to the deployed ``consortium`` (MN, KZ, KR) on ``chain``:
-    ``chain_app("MN")``, ``chain_app("KR")``... Each has its own SQLite file and signs with
+    ``chain_app("MN")``, ``chain_app("KR")``... Each has its own database and signs with
     that member's operator account. ``run_workers=True`` starts the real background
     sender and indexer threads; other keyword arguments override settings."""
     stack = ExitStack()
@@ -172,7 +264,7 @@ def chain_app(tmp_path: Path, consortium: Consortium) -> Iterator[ChainAppFactor
         data_dir = tmp_path / f"{authority.lower()}-{uuid.uuid4().hex[:6]}"
         settings = make_settings(
             data_dir,
-            f"sqlite:///{data_dir / 'registry.db'}",
+            new_database_url(data_dir),
             authority=authority,
             run_workers=run_workers,
             **{"sender_poll_interval": 0.05, "indexer_poll_interval": 0.1, **overrides},

@@ -29,7 +29,7 @@ from registry_api.services.api_keys import create_api_key
 from registry_api.services.imports import ImportWorker
 from registry_api.workers import ChainAccess
 
-from .conftest import ChainApp
+from .conftest import ChainApp, new_database_url
 from .support import make_settings
 
 
@@ -60,7 +60,7 @@ def open_registry(
     data_dir = tmp_path / f"{authority.lower()}-{uuid.uuid4().hex[:6]}"
     settings = make_settings(
         data_dir,
-        f"sqlite:///{data_dir / 'registry.db'}",
+        new_database_url(data_dir),
         authority=authority,
         run_workers=run_workers,
         sender_poll_interval=0.05,

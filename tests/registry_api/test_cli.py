@@ -45,8 +45,8 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    env = environment(tmp_path / "mn")
+def server(tmp_path: Path, database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    env = environment(tmp_path / "mn", AEO_DATABASE_URL=database_url)
     port = free_port()
     log = tmp_path / "server.log"
     with log.open("w") as log_file:

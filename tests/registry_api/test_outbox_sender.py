@@ -31,7 +31,7 @@ from .certificate_data import (
     post,
     record_body,
 )
-from .conftest import ChainApp, ChainAppFactory
+from .conftest import ChainApp, ChainAppFactory, new_database_url
 from .support import make_settings
 
 NUMBER = "MN-AEO-2025-0001"
@@ -196,7 +196,7 @@ def test_writes_are_accepted_while_the_chain_is_down_and_applied_when_it_is_back
     consortium = mn.consortium
     settings = make_settings(
         tmp_path / "outage",
-        f"sqlite:///{tmp_path / 'outage' / 'registry.db'}",
+        new_database_url(tmp_path / "outage"),
         authority="MN",
         run_workers=False,
     )
@@ -259,7 +259,7 @@ def test_a_service_configured_for_a_node_that_is_down_starts_and_accepts_writes(
     )
     settings = make_settings(
         data_dir,
-        f"sqlite:///{data_dir / 'registry.db'}",
+        new_database_url(data_dir),
         chain="rpc",
         rpc_url=f"http://127.0.0.1:{free_port()}",
         passphrase=passphrase,
