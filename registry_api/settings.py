@@ -105,6 +105,49 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = "INFO"
 
+    # The partner feed's live stream (GET /v1/feed/stream): AEO_FEED_STREAM_*.
+    feed_stream_poll_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between looks for new entries."
+    )
+    feed_stream_heartbeat: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Seconds of silence after which the stream sends a comment line, so "
+        "proxies keep the connection open.",
+    )
+    feed_stream_max_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="Seconds after which the service ends a stream; clients reconnect with "
+        "Last-Event-ID and lose nothing.",
+    )
+
+    # The webhook dispatcher (registry_api.webhooks): AEO_WEBHOOK_*.
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds per network step of one attempt."
+    )
+    webhook_backoff_base: float = Field(
+        default=5.0, gt=0, description="Seconds before the retry after a first failure."
+    )
+    webhook_backoff_cap: float = Field(
+        default=3600.0, gt=0, description="Longest delay in seconds between two attempts."
+    )
+    webhook_disable_after_failures: int = Field(
+        default=80,
+        ge=1,
+        description="Failures in a row that disable a webhook (80 with the other defaults: "
+        "35 to 70 hours of retrying).",
+    )
+    webhook_poll_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between rounds when there is no work."
+    )
+    webhook_batch: int = Field(
+        default=100, ge=1, description="Entries one webhook may receive per round (fairness)."
+    )
+    webhook_workers: int = Field(default=4, ge=1, le=64, description="Webhooks served in parallel.")
+
     @field_validator("authority")
     @classmethod
     def _authority_is_a_code(cls, value: str) -> str:

@@ -10,13 +10,15 @@ N was answered with a 2xx. Each attempt POSTs one entry's JSON (``FeedEntryPubli
 
 An attempt fails on anything but a 2xx: another status (redirects are not followed), a
 timeout, a refused connection. The entry is tried again after an exponential delay with
-jitter (``backoff_base * 2**(n-1)`` capped at ``backoff_cap``, times a random factor in
-[0.5, 1]); after ``disable_after_failures`` failures in a row the webhook is disabled and
-its head delivery marked ``failed`` (``POST /v1/webhooks/{id}/enable`` resumes it from that
-entry). A webhook whose API key is revoked is disabled too.
+jitter (``webhook_backoff_base * 2**(n-1)`` capped at ``webhook_backoff_cap``, times a
+random factor in [0.5, 1]); after ``webhook_disable_after_failures`` failures in a row the
+webhook is disabled and its head delivery marked ``failed`` (``POST
+/v1/webhooks/{id}/enable`` resumes it from that entry). A webhook whose API key is revoked
+is disabled too.
 
-Every delivery row is the delivery log: attempts, last status code, last error, when it was
-delivered. Each attempt's latency is logged (``registry_api.webhooks``) and measured
+The delivery log is a delivery row per entry (state, attempts, last status code, last error,
+when it was delivered) and an attempt row per POST (when, outcome, status code, error,
+latency). Each attempt's latency is also logged (``registry_api.webhooks``) and measured
 (``aeo_webhook_delivery_seconds``).
 
 The dispatcher works in its own threads with its own database sessions and holds no lock
@@ -42,15 +44,22 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts import ids
 
 from . import __version__
-from .db import ApiKey, DeliveryState, FeedEntry, Webhook, WebhookDelivery, utc_now
+from .db import (
+    ApiKey,
+    AttemptOutcome,
+    DeliveryState,
+    FeedEntry,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    utc_now,
+)
 from .metrics import Metrics
 from .services import feed
 from .settings import Settings
@@ -66,41 +75,16 @@ MAX_ERROR_LENGTH = 500
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-class WebhookSettings(BaseSettings):
-    """How the dispatcher delivers (``AEO_WEBHOOK_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="AEO_WEBHOOK_", extra="ignore", frozen=True)
-
-    timeout: float = Field(
-        default=10.0, gt=0, le=120, description="Seconds per network step of one attempt."
-    )
-    backoff_base: float = Field(default=5.0, gt=0, description="Delay after the first failure.")
-    backoff_cap: float = Field(default=3600.0, gt=0, description="Longest delay between tries.")
-    disable_after_failures: int = Field(
-        default=80,
-        ge=1,
-        description="Failures in a row that disable a webhook (80 with the other defaults: "
-        "35 to 70 hours of retrying).",
-    )
-    poll_interval: float = Field(
-        default=1.0, gt=0, le=60, description="Seconds between rounds when there is no work."
-    )
-    batch: int = Field(
-        default=100, ge=1, description="Entries one webhook may receive per round (fairness)."
-    )
-    workers: int = Field(default=4, ge=1, le=64, description="Webhooks served in parallel.")
-
-
 def signature(secret: str, body: bytes, timestamp: int) -> str:
     """The ``AEO-Signature`` header value for ``body`` sent at ``timestamp``."""
     mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def backoff(attempts: int, settings: WebhookSettings, draw: Callable[[], float]) -> float:
+def backoff(attempts: int, settings: Settings, draw: Callable[[], float]) -> float:
     """Seconds to wait after the ``attempts``-th failure in a row of one delivery."""
     exponent = min(attempts - 1, 62)  # 2**62 s is past any cap; avoids float overflow
-    delay = min(settings.backoff_cap, settings.backoff_base * 2.0**exponent)
+    delay = min(settings.webhook_backoff_cap, settings.webhook_backoff_base * 2.0**exponent)
     # Jitter spreads retries of many webhooks that failed together (a partner outage).
     return delay * (0.5 + 0.5 * draw())
 
@@ -109,18 +93,17 @@ def backoff(attempts: int, settings: WebhookSettings, draw: Callable[[], float])
 class Attempt:
     """What one POST gave."""
 
-    ok: bool
+    outcome: AttemptOutcome
     status_code: int | None
     error: str | None
+    #: the dispatcher's clock when the attempt started
+    started_at: datetime
+    #: seconds
     latency: float
 
     @property
-    def outcome(self) -> str:
-        if self.ok:
-            return "delivered"
-        if self.status_code is not None:
-            return "http_error"
-        return "timeout" if self.error and self.error.startswith("timed out") else "network_error"
+    def ok(self) -> bool:
+        return self.outcome is AttemptOutcome.DELIVERED
 
 
 @dataclass(slots=True)
@@ -155,23 +138,24 @@ class WebhookDispatcher:
     """Delivers feed entries to every active webhook; ``run_once`` does one round,
     ``start``/``stop`` run rounds in a background thread.
 
-    ``clock`` decides when retries are due (tests move it forward instead of waiting);
-    signatures always carry the real time, which receivers compare with their own clock.
+    ``settings`` gives the authority and the ``webhook_*`` tuning. ``clock`` decides when
+    retries are due (tests move it forward instead of waiting); signatures always carry the
+    real time, which receivers compare with their own clock. ``draw`` is the jitter's
+    random source.
     """
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
+        settings: Settings,
         *,
-        authority: str,
-        settings: WebhookSettings | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
         draw: Callable[[], float] = random.random,
     ) -> None:
         self.session_factory = session_factory
-        self.authority = authority
-        self.settings = settings or WebhookSettings()
+        self.authority = settings.authority
+        self.settings = settings
         self.clock = clock
         self._draw = draw
         self._client: httpx.Client | None = None
@@ -200,7 +184,7 @@ class WebhookDispatcher:
         release the HTTP connections."""
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout if timeout is not None else self.settings.timeout + 5)
+            self._thread.join(timeout if timeout is not None else self.settings.webhook_timeout + 5)
             self._thread = None
         with self._pool_guard:
             if self._pool is not None:
@@ -219,7 +203,7 @@ class WebhookDispatcher:
                 logger.exception("webhook round failed")
                 report = DispatchReport()
             if not report.more:
-                self._stopping.wait(self.settings.poll_interval)
+                self._stopping.wait(self.settings.webhook_poll_interval)
 
     def run_once(self) -> DispatchReport:
         """One round: every active webhook gets its due entries, in order, up to ``batch``
@@ -245,7 +229,7 @@ class WebhookDispatcher:
         with self._pool_guard:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
-                    max_workers=self.settings.workers,
+                    max_workers=self.settings.webhook_workers,
                     thread_name_prefix=f"webhooks-{self.authority}",
                 )
             return self._pool
@@ -254,7 +238,7 @@ class WebhookDispatcher:
         with self._client_guard:
             if self._client is None:
                 self._client = httpx.Client(
-                    timeout=httpx.Timeout(self.settings.timeout),
+                    timeout=httpx.Timeout(self.settings.webhook_timeout),
                     follow_redirects=False,
                     headers={
                         "User-Agent": f"aeo-registry/{__version__} ({self.authority} webhooks)"
@@ -273,7 +257,7 @@ class WebhookDispatcher:
         ``batch`` went out."""
         report = DispatchReport()
         with self._lock(webhook_id):
-            for _ in range(self.settings.batch):
+            for _ in range(self.settings.webhook_batch):
                 job = self._next_job(webhook_id, report)
                 if job is None:
                     return report
@@ -377,28 +361,40 @@ class WebhookDispatcher:
             WEBHOOK_ID_HEADER: str(job.webhook_id),
             SIGNATURE_HEADER: signature(job.secret, job.body, timestamp),
         }
+        started_at = self.clock()
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
+        outcome = AttemptOutcome.NETWORK_ERROR
         try:
             # Streamed so that only the status line and headers are read: a receiver's
             # answer body is not ours to download.
             with self._http().stream("POST", job.url, content=job.body, headers=headers) as answer:
                 status_code = answer.status_code
         except httpx.TimeoutException:
-            error = f"timed out after {self.settings.timeout:g} s"
+            outcome = AttemptOutcome.TIMEOUT
+            error = f"timed out after {self.settings.webhook_timeout:g} s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         except Exception as exc:  # any failure of one attempt is that attempt's failure
             error = f"{type(exc).__name__}: {exc}"
         latency = time.perf_counter() - started
-        ok = status_code is not None and 200 <= status_code < 300
-        if status_code is not None and not ok:
-            error = f"answered HTTP {status_code}"
-        attempt = Attempt(ok, status_code, error[:MAX_ERROR_LENGTH] if error else None, latency)
+        if status_code is not None:
+            if 200 <= status_code < 300:
+                outcome = AttemptOutcome.DELIVERED
+            else:
+                outcome = AttemptOutcome.HTTP_ERROR
+                error = f"answered HTTP {status_code}"
+        attempt = Attempt(
+            outcome=outcome,
+            status_code=status_code,
+            error=error[:MAX_ERROR_LENGTH] if error else None,
+            started_at=started_at,
+            latency=latency,
+        )
         if self._metrics is not None:
-            self._metrics.latency.labels(outcome=attempt.outcome).observe(latency)
-            self._metrics.attempts.labels(outcome=attempt.outcome).inc()
+            self._metrics.latency.labels(outcome=outcome.value).observe(latency)
+            self._metrics.attempts.labels(outcome=outcome.value).inc()
         return attempt
 
     def _record(self, job: _Job, attempt: Attempt, report: DispatchReport) -> None:
@@ -411,12 +407,22 @@ class WebhookDispatcher:
             delivery.attempts += 1
             delivery.last_status_code = attempt.status_code
             delivery.last_error = attempt.error
+            session.add(
+                WebhookDeliveryAttempt(
+                    delivery_id=delivery.id,
+                    attempted_at=attempt.started_at,
+                    outcome=attempt.outcome,
+                    status_code=attempt.status_code,
+                    error=attempt.error,
+                    latency_ms=round(attempt.latency * 1000, 3),
+                )
+            )
             if attempt.ok:
                 delivery.state = DeliveryState.DELIVERED
                 delivery.delivered_at = now
                 delivery.next_attempt_at = None
                 report.delivered += 1
-            elif delivery.attempts >= self.settings.disable_after_failures:
+            elif delivery.attempts >= self.settings.webhook_disable_after_failures:
                 delivery.state = DeliveryState.FAILED
                 delivery.next_attempt_at = None
                 webhook.active = False
@@ -433,7 +439,7 @@ class WebhookDispatcher:
                 extra={
                     "webhook_id": job.webhook_id,
                     "event_id": job.sequence,
-                    "outcome": attempt.outcome,
+                    "outcome": attempt.outcome.value,
                     "status_code": attempt.status_code,
                     "latency_ms": round(attempt.latency * 1000, 2),
                     "attempts": delivery.attempts,
@@ -477,16 +483,11 @@ def _webhook_metrics(metrics: Metrics) -> _DispatchMetrics:
 
 
 def start_webhook_dispatcher(app: FastAPI) -> WebhookDispatcher:
-    """Build the app's dispatcher (``app.state.webhooks``, with ``AEO_WEBHOOK_*`` settings)
-    and start its thread unless the settings turn workers off (tests then call
-    ``app.state.webhooks.run_once()``). The lifespan stops it on shutdown."""
+    """Build the app's dispatcher (``app.state.webhooks``, tuned by the app's
+    ``webhook_*`` settings) and start its thread unless the settings turn workers off (tests
+    then call ``app.state.webhooks.run_once()``). The lifespan stops it on shutdown."""
     settings: Settings = app.state.settings
-    dispatcher = WebhookDispatcher(
-        app.state.session_factory,
-        authority=settings.authority,
-        settings=WebhookSettings(),
-        metrics=app.state.metrics,
-    )
+    dispatcher = WebhookDispatcher(app.state.session_factory, settings, metrics=app.state.metrics)
     app.state.webhooks = dispatcher
     if settings.run_workers:
         dispatcher.start()

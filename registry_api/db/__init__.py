@@ -21,12 +21,19 @@ from .session import (
     normalise_url,
     upgrade_database,
 )
-from .webhooks import DeliveryState, Webhook, WebhookDelivery
+from .webhooks import (
+    AttemptOutcome,
+    DeliveryState,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+)
 
 __all__ = [
     "NUL_REPLACEMENT",
     "OPEN_OPERATION_STATES",
     "ApiKey",
+    "AttemptOutcome",
     "Authority",
     "AuthorityAccount",
     "Base",
@@ -50,6 +57,7 @@ __all__ = [
     "User",
     "Webhook",
     "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "insert_if_absent",
     "make_engine",
     "make_session_factory",

@@ -16,7 +16,7 @@ from contracts import ids
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..db import ApiKey
-from ..deps import SessionDep
+from ..deps import SessionDep, SettingsDep
 from ..errors import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_TYPE_PREFIX,
@@ -199,15 +199,16 @@ async def stream_feed(
     caller: FeedReader,
     _accepted: Annotated[None, Depends(event_stream_accepted)],
     session: SessionDep,
+    settings: SettingsDep,
     start: Annotated[int | None, Depends(stream_start)],
 ) -> AsyncIterator[ServerSentEvent]:
     # The request's session authenticated the caller; a stream lives for hours, so it
     # gives its connection back now and each look at the index uses a fresh session.
     session.close()
     factory: sessionmaker[Session] = request.app.state.session_factory
-    tuning: service.FeedStreamSettings = (
-        getattr(request.app.state, "feed_stream", None) or service.FeedStreamSettings()
-    )
+    # app.state.feed_stream: a quicker stream a test sets on an app that is already running.
+    override: service.FeedStreamSettings | None = getattr(request.app.state, "feed_stream", None)
+    tuning = override or service.FeedStreamSettings.of(settings)
 
     def first_cursor() -> int:
         with factory() as look:

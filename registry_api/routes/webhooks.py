@@ -12,6 +12,7 @@ from ..db import DeliveryState
 from ..deps import SessionDep, SettingsDep
 from ..schemas.problems import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses
 from ..schemas.webhooks import (
+    RECENT_ATTEMPTS,
     DeliveriesPublic,
     DeliveryPublic,
     WebhookCreate,
@@ -102,7 +103,8 @@ def enable_webhook(webhook_id: WebhookId, caller: WebhookKey, session: SessionDe
 
 @router.get(
     "/{webhook_id}/deliveries",
-    summary="The delivery log: each entry's state, attempts, last status code and error",
+    summary="The delivery log: each entry's state and its latest attempts (outcome, status "
+    "code, error, latency)",
     response_model=DeliveriesPublic,
     responses=problem_responses(*AUTH_PROBLEMS, 404, 422),
 )
@@ -117,6 +119,14 @@ def list_deliveries(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> DeliveriesPublic:
     rows, count = service.list_deliveries(
-        session, key=caller, webhook_id=webhook_id, state=state, limit=limit, offset=offset
+        session,
+        key=caller,
+        webhook_id=webhook_id,
+        state=state,
+        limit=limit,
+        offset=offset,
+        attempts_per_delivery=RECENT_ATTEMPTS,
     )
-    return DeliveriesPublic(data=[DeliveryPublic.of(row) for row in rows], count=count)
+    return DeliveriesPublic(
+        data=[DeliveryPublic.of(delivery, attempts) for delivery, attempts in rows], count=count
+    )

@@ -1,17 +1,28 @@
 """Webhooks: ``WebhookCreate`` in; ``WebhookPublic``, ``WebhookCreated`` (with the secret,
-once), ``WebhooksPublic``, ``DeliveryPublic`` and ``DeliveriesPublic`` out."""
+once), ``WebhooksPublic``, ``DeliveryPublic`` (with its ``AttemptPublic`` rows) and
+``DeliveriesPublic`` out."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
-from ..db import ApiKey, DeliveryState, Webhook, WebhookDelivery
+from ..db import (
+    ApiKey,
+    AttemptOutcome,
+    DeliveryState,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+)
 
 MAX_URL_LENGTH = 2048
+#: attempts shown per delivery in the log (``attempts`` counts them all)
+RECENT_ATTEMPTS = 10
 
 _WEBHOOK_EXAMPLE: JsonDict = {
     "id": 3,
@@ -29,9 +40,26 @@ _DELIVERY_EXAMPLE: JsonDict = {
     "attempts": 2,
     "last_status_code": 200,
     "last_error": None,
+    "last_latency_ms": 84.2,
     "next_attempt_at": None,
-    "created_at": "2025-03-02T09:12:45Z",
+    "created_at": "2025-03-02T09:12:35Z",
     "delivered_at": "2025-03-02T09:12:52Z",
+    "recent_attempts": [
+        {
+            "attempted_at": "2025-03-02T09:12:52Z",
+            "outcome": "delivered",
+            "status_code": 200,
+            "error": None,
+            "latency_ms": 84.2,
+        },
+        {
+            "attempted_at": "2025-03-02T09:12:35Z",
+            "outcome": "timeout",
+            "status_code": None,
+            "error": "timed out after 10 s",
+            "latency_ms": 10003.5,
+        },
+    ],
 }
 
 
@@ -93,6 +121,32 @@ class WebhooksPublic(BaseModel):
     count: int
 
 
+class AttemptPublic(BaseModel):
+    """One POST of a delivery."""
+
+    attempted_at: datetime = Field(description="When the attempt started.")
+    outcome: AttemptOutcome = Field(
+        description="delivered (answered 2xx), http_error (answered another status), "
+        "timeout, network_error (no answer: refused, reset, unresolved name, TLS)."
+    )
+    status_code: int | None = Field(description="The receiver's HTTP status, if it answered.")
+    error: str | None = Field(description="Why the attempt failed.")
+    latency_ms: float = Field(
+        description="Milliseconds from sending the request to the receiver's status line "
+        "(or to the failure)."
+    )
+
+    @classmethod
+    def of(cls, attempt: WebhookDeliveryAttempt) -> AttemptPublic:
+        return cls(
+            attempted_at=attempt.attempted_at,
+            outcome=attempt.outcome,
+            status_code=attempt.status_code,
+            error=attempt.error,
+            latency_ms=attempt.latency_ms,
+        )
+
+
 class DeliveryPublic(BaseModel):
     """One feed entry's delivery to one webhook, with its attempts so far."""
 
@@ -107,12 +161,22 @@ class DeliveryPublic(BaseModel):
     attempts: int = Field(description="Attempts so far (since the webhook was last enabled).")
     last_status_code: int | None = Field(description="The last attempt's HTTP status.")
     last_error: str | None = Field(description="Why the last attempt failed.")
+    last_latency_ms: float | None = Field(
+        description="The last attempt's latency in milliseconds (each is in recent_attempts)."
+    )
     next_attempt_at: datetime | None = Field(description="When a pending one is tried next.")
     created_at: datetime
     delivered_at: datetime | None
+    recent_attempts: list[AttemptPublic] = Field(
+        description=f"The latest attempts, newest first: at most {RECENT_ATTEMPTS}, kept "
+        "across a re-enable (attempts counts those since the last one)."
+    )
 
     @classmethod
-    def of(cls, delivery: WebhookDelivery) -> DeliveryPublic:
+    def of(
+        cls, delivery: WebhookDelivery, attempts: Sequence[WebhookDeliveryAttempt] = ()
+    ) -> DeliveryPublic:
+        """``attempts``: the delivery's latest attempt rows, newest first."""
         return cls(
             id=delivery.id,
             event_id=delivery.feed_sequence,
@@ -120,9 +184,11 @@ class DeliveryPublic(BaseModel):
             attempts=delivery.attempts,
             last_status_code=delivery.last_status_code,
             last_error=delivery.last_error,
+            last_latency_ms=attempts[0].latency_ms if attempts else None,
             next_attempt_at=delivery.next_attempt_at,
             created_at=delivery.created_at,
             delivered_at=delivery.delivered_at,
+            recent_attempts=[AttemptPublic.of(attempt) for attempt in attempts],
         )
 
 

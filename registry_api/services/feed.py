@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session, aliased
 
 from ..db import FeedEntry, Role
 from ..schemas.feed import FeedEntryPublic, FeedPage
+from ..settings import Settings
 from . import mras
 
 #: the kinds a partner may see besides its certificates' and MRAs'
@@ -36,28 +35,29 @@ MRA_KIND_PREFIX = "mra."
 MAX_PAGE = 500
 
 
-class FeedStreamSettings(BaseSettings):
-    """How the live stream polls the index (``AEO_FEED_*``)."""
+def _setting_default(name: str) -> float:
+    value = Settings.model_fields[name].default
+    assert isinstance(value, float)
+    return value
 
-    model_config = SettingsConfigDict(env_prefix="AEO_FEED_", extra="ignore", frozen=True)
 
-    stream_poll_interval: float = Field(
-        default=1.0, gt=0, le=60, description="Seconds between looks for new entries."
-    )
-    stream_heartbeat: float = Field(
-        default=15.0,
-        gt=0,
-        le=300,
-        description="Seconds of silence after which the stream sends a comment line, so "
-        "proxies keep the connection open.",
-    )
-    stream_max_seconds: float = Field(
-        default=900.0,
-        gt=0,
-        le=86400,
-        description="Seconds after which the service ends a stream; clients reconnect with "
-        "Last-Event-ID and lose nothing.",
-    )
+@dataclass(frozen=True, slots=True)
+class FeedStreamSettings:
+    """How the live stream polls the index: the ``feed_stream_*`` settings
+    (``AEO_FEED_STREAM_*``). Tests that need a quicker stream on a running app set
+    ``app.state.feed_stream`` to one of these."""
+
+    stream_poll_interval: float = _setting_default("feed_stream_poll_interval")
+    stream_heartbeat: float = _setting_default("feed_stream_heartbeat")
+    stream_max_seconds: float = _setting_default("feed_stream_max_seconds")
+
+    @classmethod
+    def of(cls, settings: Settings) -> FeedStreamSettings:
+        return cls(
+            stream_poll_interval=settings.feed_stream_poll_interval,
+            stream_heartbeat=settings.feed_stream_heartbeat,
+            stream_max_seconds=settings.feed_stream_max_seconds,
+        )
 
 
 @dataclass(frozen=True, slots=True)

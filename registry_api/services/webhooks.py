@@ -1,5 +1,6 @@
 """Webhooks partners register: create (the signing secret is returned once), list, read,
-delete, enable again after a failure streak, and the delivery log.
+delete, enable again after a failure streak, and the delivery log (each delivery with its
+latest attempts).
 
 A webhook belongs to the API key that registered it: its deliveries carry what that key may
 read of the feed. Its owner is that key's user (with the same partner administration), so
@@ -14,10 +15,10 @@ import secrets
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..auth import AuthenticatedKey
-from ..db import ApiKey, DeliveryState, Role, Webhook, WebhookDelivery
+from ..db import ApiKey, DeliveryState, Role, Webhook, WebhookDelivery, WebhookDeliveryAttempt
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
 
 #: a partner integration needs one or two; the bound keeps a leaked key from fanning out
@@ -179,8 +180,10 @@ def list_deliveries(
     state: DeliveryState | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[WebhookDelivery], int]:
-    """A webhook's delivery log, newest entry first."""
+    attempts_per_delivery: int = 10,
+) -> tuple[list[tuple[WebhookDelivery, list[WebhookDeliveryAttempt]]], int]:
+    """A webhook's delivery log, newest entry first, each delivery with its latest
+    ``attempts_per_delivery`` attempts (newest first); and how many deliveries match."""
     webhook, _owner = get_webhook(session, key=key, webhook_id=webhook_id)
     query = sa.select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
     if state is not None:
@@ -189,4 +192,35 @@ def list_deliveries(
     rows = session.scalars(
         query.order_by(WebhookDelivery.feed_sequence.desc()).limit(limit).offset(offset)
     ).all()
-    return list(rows), count
+    attempts = _latest_attempts(session, [row.id for row in rows], attempts_per_delivery)
+    return [(row, attempts.get(row.id, [])) for row in rows], count
+
+
+def _latest_attempts(
+    session: Session, delivery_ids: list[int], per_delivery: int
+) -> dict[int, list[WebhookDeliveryAttempt]]:
+    """The latest ``per_delivery`` attempts of each delivery, newest first, in one query."""
+    if not delivery_ids:
+        return {}
+    ranked = (
+        sa.select(
+            WebhookDeliveryAttempt,
+            sa.func.row_number()
+            .over(
+                partition_by=WebhookDeliveryAttempt.delivery_id,
+                order_by=WebhookDeliveryAttempt.id.desc(),
+            )
+            .label("rank"),
+        )
+        .where(WebhookDeliveryAttempt.delivery_id.in_(delivery_ids))
+        .subquery()
+    )
+    attempt = aliased(WebhookDeliveryAttempt, ranked)
+    found: dict[int, list[WebhookDeliveryAttempt]] = {}
+    for row in session.scalars(
+        sa.select(attempt)
+        .where(ranked.c.rank <= per_delivery)
+        .order_by(attempt.delivery_id, attempt.id.desc())
+    ):
+        found.setdefault(row.delivery_id, []).append(row)
+    return found

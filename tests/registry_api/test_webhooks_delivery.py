@@ -1,6 +1,7 @@
 """Webhook deliveries to a real HTTP receiver on 127.0.0.1: a receiver that is down, answers
 500, or is too slow still gets every event, in order, exactly once per event id once it
-deduplicates; deliveries are signed as docs/api.md says; the log records every attempt."""
+deduplicates; deliveries are signed as docs/api.md says; the log records every attempt, with
+its outcome and latency."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from contracts import ids
 from contracts.client import ReasonCode
-from registry_api.db import Role, utc_now
-from registry_api.webhooks import WebhookDispatcher, WebhookSettings
+from registry_api.db import Role, WebhookDeliveryAttempt, utc_now
+from registry_api.schemas.webhooks import RECENT_ATTEMPTS
+from registry_api.settings import Settings
+from registry_api.webhooks import WebhookDispatcher
 
 from .conftest import ChainApp, ChainAppFactory
 from .feed_support import C, Receiver, S, issue, propose_mra
@@ -66,12 +70,13 @@ DispatcherFactory = Callable[..., WebhookDispatcher]
 def dispatcher(mn: ChainApp, clock: Clock) -> Iterator[DispatcherFactory]:
     made: list[WebhookDispatcher] = []
 
-    def factory(**settings: Any) -> WebhookDispatcher:
-        values = {"timeout": 5.0, "backoff_base": 60.0, "backoff_cap": 3600.0} | settings
+    def factory(**tuning: Any) -> WebhookDispatcher:
+        """A dispatcher of MN with ``webhook_<name>`` settings from ``tuning``."""
+        values = {"timeout": 5.0, "backoff_base": 60.0, "backoff_cap": 3600.0} | tuning
+        settings: Settings = mn.app.state.settings
         dispatcher = WebhookDispatcher(
             mn.app.state.session_factory,
-            authority="MN",
-            settings=WebhookSettings(**values),
+            settings.model_copy(update={f"webhook_{k}": v for k, v in values.items()}),
             clock=clock,
             draw=lambda: 1.0,
         )
@@ -311,6 +316,10 @@ def test_a_failure_streak_disables_the_webhook_until_it_is_enabled(
     assert enabled.json()["active"] is True
     assert worker.run_once().delivered == 2
     assert deduplicated(receiver.event_ids()) == expected
+    # The count starts again; the attempts before the re-enable stay in the log.
+    first = deliveries(mn, partner, webhook["id"])[0]
+    assert first["attempts"] == 1
+    assert [a["outcome"] for a in first["recent_attempts"]] == ["delivered"] + ["http_error"] * 3
 
 
 def test_a_partner_webhook_receives_only_what_the_partner_may_see(
@@ -365,6 +374,7 @@ def test_a_receiver_that_does_not_answer_does_not_hold_up_the_api(
         # The delivery is in flight, held by the receiver: the API still answers.
         log = deliveries(mn, partner, webhook["id"])
         assert [(row["state"], row["attempts"]) for row in log] == [("pending", 0)]
+        assert (log[0]["recent_attempts"], log[0]["last_latency_ms"]) == ([], None)
         assert mn.client.get("/v1/feed", headers=partner).status_code == 200
     finally:
         receiver.close()
@@ -383,3 +393,116 @@ def test_the_delivery_log_is_the_owners_only(
         headers=partner,
     )
     assert assert_problem(answer, 422)["errors"][0]["field"] == "query.state"
+
+
+def test_the_delivery_log_shows_each_attempt_newest_first_with_its_outcome_and_latency(
+    mn: ChainApp,
+    partner: dict[str, str],
+    receiver: Receiver,
+    clock: Clock,
+    dispatcher: DispatcherFactory,
+) -> None:
+    webhook, expected = subscribe(mn, partner, receiver, events=1)
+    worker = dispatcher(timeout=0.5)
+    started = [clock.now]
+    worker.run_once()  # refused: the receiver is down
+    receiver.plan = [503, "hold"]
+    receiver.up()
+    for _ in range(3):  # 503, then no answer within 0.5 s, then 200
+        clock.advance()
+        started.append(clock.now)
+        worker.run_once()
+
+    [delivery] = deliveries(mn, partner, webhook["id"])
+    assert (delivery["event_id"], delivery["state"], delivery["attempts"]) == (
+        expected[0],
+        "delivered",
+        4,
+    )
+    log = delivery["recent_attempts"]
+    assert [(a["outcome"], a["status_code"]) for a in log] == [
+        ("delivered", 200),
+        ("timeout", None),
+        ("http_error", 503),
+        ("network_error", None),
+    ]
+    assert [a["error"] for a in log[:3]] == [None, "timed out after 0.5 s", "answered HTTP 503"]
+    assert log[3]["error"].startswith("ConnectError")
+    assert [datetime.fromisoformat(a["attempted_at"]) for a in log] == started[::-1]
+    assert all(a["latency_ms"] > 0 for a in log)
+    assert log[1]["latency_ms"] >= 500  # it waited the whole timeout
+    assert delivery["last_latency_ms"] == log[0]["latency_ms"]
+
+
+def test_the_delivery_log_keeps_the_latest_attempts_and_counts_them_all(
+    mn: ChainApp,
+    partner: dict[str, str],
+    receiver: Receiver,
+    clock: Clock,
+    dispatcher: DispatcherFactory,
+) -> None:
+    webhook, _expected = subscribe(mn, partner, receiver, events=1)
+    failures = RECENT_ATTEMPTS + 2
+    receiver.plan = list(range(500, 500 + failures))  # a different status per attempt
+    receiver.up()
+    worker = dispatcher()
+    for _ in range(failures):
+        worker.run_once()
+        clock.advance()
+
+    [delivery] = deliveries(mn, partner, webhook["id"])
+    assert (delivery["state"], delivery["attempts"]) == ("pending", failures)
+    shown = [a["status_code"] for a in delivery["recent_attempts"]]
+    assert shown == list(range(500 + failures - 1, 501, -1))
+    assert len(shown) == RECENT_ATTEMPTS
+    assert delivery["last_status_code"] == shown[0]
+
+
+def test_deleting_a_webhook_deletes_its_attempts_and_no_other(
+    mn: ChainApp, partner: dict[str, str], receiver: Receiver, dispatcher: DispatcherFactory
+) -> None:
+    first, _ = subscribe(mn, partner, receiver, events=2)
+    second = register(mn, partner, receiver.url)
+    shared_events(mn, 1, first=10)  # the only entry recorded since the second registered
+    receiver.up()
+    assert dispatcher().run_once().delivered == 4
+    with mn.session() as session:
+        assert session.scalar(sa.select(sa.func.count(WebhookDeliveryAttempt.id))) == 4
+
+    assert mn.client.delete(f"/v1/webhooks/{first['id']}", headers=partner).status_code == 204
+    with mn.session() as session:
+        assert session.scalar(sa.select(sa.func.count(WebhookDeliveryAttempt.id))) == 1
+    [kept] = deliveries(mn, partner, second["id"])
+    assert [a["outcome"] for a in kept["recent_attempts"]] == ["delivered"]
+
+
+def test_webhook_and_stream_settings_come_from_their_aeo_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = Settings(authority="MN")
+    assert (
+        defaults.webhook_timeout,
+        defaults.webhook_backoff_base,
+        defaults.webhook_backoff_cap,
+        defaults.webhook_disable_after_failures,
+        defaults.webhook_poll_interval,
+        defaults.webhook_batch,
+        defaults.webhook_workers,
+    ) == (10.0, 5.0, 3600.0, 80, 1.0, 100, 4)
+    assert (
+        defaults.feed_stream_poll_interval,
+        defaults.feed_stream_heartbeat,
+        defaults.feed_stream_max_seconds,
+    ) == (1.0, 15.0, 900.0)
+
+    monkeypatch.setenv("AEO_AUTHORITY", "KZ")
+    monkeypatch.setenv("AEO_WEBHOOK_TIMEOUT", "2.5")
+    monkeypatch.setenv("AEO_WEBHOOK_DISABLE_AFTER_FAILURES", "7")
+    monkeypatch.setenv("AEO_FEED_STREAM_HEARTBEAT", "30")
+    settings = Settings()  # type: ignore[call-arg]  # from the environment
+    assert (settings.webhook_timeout, settings.webhook_disable_after_failures) == (2.5, 7)
+    assert settings.feed_stream_heartbeat == 30.0
+
+    monkeypatch.setenv("AEO_WEBHOOK_WORKERS", "0")
+    with pytest.raises(ValueError, match="webhook_workers"):
+        Settings()  # type: ignore[call-arg]
