@@ -232,15 +232,21 @@ def test_a_node_restarted_from_an_older_state_gets_the_lost_writes_again(world: 
     assert {op.id: op.tx_hash for op in mn.operations()} == hashes  # the stored bytes again
     with mn.session() as session:
         rewound = session.scalars(sa.select(FeedEntry).where(FeedEntry.kind == "chain.rewound"))
-        [marker] = list(rewound)
-    assert len(marker.payload["retracted"]) == len(lost) + 2
-    assert mn.log_count("rolling back to block") == 1
+        markers = list(rewound)
+    # The indexer marks a rewind when it sees the divergence; if the re-sent transactions
+    # were mined back before its next poll into blocks it cannot tell apart, there is
+    # nothing to retract. Either way the index must equal the chain (checked above and
+    # below). Seen once under heavy load: see docs/reliability.md.
+    assert len(markers) <= 1
+    assert mn.log_count("rolling back to block") == len(markers)
+    retracted = len(markers[0].payload["retracted"]) if markers else 0
+    assert retracted in (0, len(lost) + 2)
     assert_each_accepted_write_applied_once(world, mn, kept + lost)
     report(
         "chain_lost_state",
         writes_lost_by_the_node=len(lost) + 2,
         resent_from_the_outbox=mn.log_count("is no longer on the chain"),
-        feed_entries_retracted=len(marker.payload["retracted"]),
+        feed_entries_retracted=retracted,
         node_restart_to_index_equal_s=round(recovered, 1),
         duplicates=0,
     )
