@@ -1,8 +1,9 @@
 """The contracts' status and recognition rules, in Python, for sources that hold raw data.
 
 A live chain source can ask the contracts (``statusOf``, ``recognizes``); the offline cache
-holds the same data and answers with these functions instead. They mirror
-/work/spec/contracts.md; docs/qr-format.md ("Recognition") documents the orders below.
+holds the same data and answers with these functions instead. They mirror the contracts
+(docs/contracts.md, MraRegistry.recognizes); docs/qr-format.md ("Recognition") documents
+the orders below.
 
 - Effective certificate status: Revoked > Expired > Suspended > NotYetValid > Active
   (Unknown when there is no record). ``valid_until`` is inclusive.
