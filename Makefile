@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
-DEBIAN_PACKAGES := chromium fonts-dejavu-core poppler-utils wrk
+DEBIAN_PACKAGES := chromium fonts-dejavu-core poppler-utils wrk postgresql
 
 .PHONY: help install deps system-deps contracts contracts-check lint format test test-fast demo bench clean
 
@@ -27,7 +27,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(PIP_STAMP) $(NODE_STAMP)  ## Python and npm packages
 
-system-deps:  ## Debian packages (Chromium for the browser tests, poppler-utils to rasterize PDFs)
+system-deps:  ## Debian packages (Chromium for the browser tests, poppler-utils to rasterize PDFs, PostgreSQL)
 	@scripts/ensure-debian-packages.sh $(DEBIAN_PACKAGES)
 
 deps: install system-deps
@@ -60,8 +60,11 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: deps  ## the whole suite
+# The PostgreSQL-only tests (row and advisory locks) need a server: the suite deselects them
+# (and says so) without AEO_TEST_DATABASE_URL, then they run on a throwaway local server.
+test: deps  ## the whole suite, then the PostgreSQL-only tests on a throwaway server
 	$(PY) -m pytest -q
+	scripts/pg-test.sh -q -m postgresql_only
 
 .PHONY: test-postgres
 test-postgres: install  ## the registry tests on SQLite and on a throwaway local PostgreSQL (PYTEST_ARGS=... for pytest)

@@ -44,6 +44,7 @@ DATABASE_FIXTURES = frozenset(
 )
 
 
+_POSTGRESQL_ONLY_LEFT_OUT = pytest.StashKey[int]()
 NEEDS_POSTGRESQL = (
     f"a PostgreSQL behaviour: set {PG_URL_ENV} (make test-postgres starts a throwaway server)"
 )
@@ -60,13 +61,35 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("postgresql_only"):
         if len(DATABASES) > 1:
             metafunc.parametrize("database_kind", ["postgresql"])
-        else:
-            metafunc.definition.add_marker(pytest.mark.skip(reason=NEEDS_POSTGRESQL))
         return
     # Without a PostgreSQL URL only the tests that always named their database keep the
     # "[sqlite]" id they had; the others stay unparametrized.
     if "database_url" in names or (len(DATABASES) > 1 and names & DATABASE_FIXTURES):
         metafunc.parametrize("database_kind", DATABASES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL URL the PostgreSQL-only tests are deselected, and the run says so.
+
+    They are not skipped silently: ``make test`` runs them on a throwaway server afterwards
+    (scripts/pg-test.sh), and the terminal summary names how many were left out here.
+    """
+    if len(DATABASES) > 1:
+        return
+    kept = [item for item in items if item.get_closest_marker("postgresql_only") is None]
+    left_out = [item for item in items if item.get_closest_marker("postgresql_only") is not None]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+        config.stash[_POSTGRESQL_ONLY_LEFT_OUT] = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    left_out = config.stash.get(_POSTGRESQL_ONLY_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(
+            f"{left_out} PostgreSQL-only tests deselected: {NEEDS_POSTGRESQL}", yellow=True
+        )
 
 
 @pytest.fixture
