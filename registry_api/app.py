@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from . import __version__
 from .auth import RoleRequirement
 from .db import make_engine, make_session_factory, upgrade_database
+from .deps import reads_on_event_loop
 from .errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from .logs import configure_logging
 from .metrics import Metrics
@@ -160,6 +161,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.reads_on_event_loop = reads_on_event_loop(engine)
     app.state.session_factory = session_factory
     app.state.metrics = metrics
     app.state.rate_limiter = TokenBucketLimiter(

@@ -7,6 +7,11 @@ leaves the caller. The database keeps only SHA-256 of the whole token. A slow pa
 
 Every route declares the roles it admits with :func:`require_roles`; a test walks the app
 and fails on a ``/v1`` route without one.
+
+A verified token is remembered in process for :data:`KEY_CACHE_SECONDS` (by its SHA-256,
+never the token itself), so a busy key costs one database read per few seconds instead of
+one per request. Revoking a key through this process forgets it at once; a revocation made
+by another process (another worker, the CLI) takes effect here within that time.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -22,9 +30,11 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from .db import ApiKey, Role, utc_now
-from .deps import SessionDep, SettingsDep
+from .deps import SettingsDep
 from .errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from .ratelimit import TokenBucketLimiter
 
@@ -33,8 +43,10 @@ __all__ = [
     "AnyKey",
     "AuthenticatedKey",
     "CurrentKey",
+    "KeyCache",
     "Role",
     "authenticate",
+    "forget_api_key",
     "hash_token",
     "new_token",
     "require_roles",
@@ -44,6 +56,8 @@ TOKEN_PREFIX = "aeo"  # noqa: S105 -- the fixed scheme tag of every token, not a
 _TOKEN_RE = re.compile(r"^aeo_(?P<prefix>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
 #: how stale ``last_used_at`` may get before a request refreshes it (saves a write per call)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: how long a verified token is trusted without reading its key again (see the module doc)
+KEY_CACHE_SECONDS = 5.0
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -88,8 +102,90 @@ class AuthenticatedKey:
         return self.partner_authority or self.authority
 
 
-# Built once: every authenticated request runs it, and building a statement costs more
-# than running it.
+@dataclass(frozen=True, slots=True)
+class _VerifiedKey:
+    """What a request needs of a key row that matched its token and was not revoked."""
+
+    id: int
+    prefix: str
+    user: str
+    role: Role
+    partner_authority: str | None
+    #: the cache's clock reading after which the key row must be read again
+    expires: float
+
+
+class KeyCache:
+    """Verified tokens, by SHA-256 of the token, each for ``ttl`` seconds.
+
+    Only keys that passed every check are kept: an unknown, wrong or revoked token reads
+    the database each time. Plain dict operations, so threads (the miss path runs in the
+    thread pool) need no lock for reads; writers take one to keep the size bound exact.
+    """
+
+    def __init__(
+        self,
+        ttl: float = KEY_CACHE_SECONDS,
+        *,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl < 0 or max_entries < 1:
+            raise ValueError("ttl must be >= 0 and max_entries >= 1")
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[bytes, _VerifiedKey] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_hash: bytes) -> _VerifiedKey | None:
+        entry = self._entries.get(token_hash)
+        if entry is None or entry.expires <= self._clock():
+            return None
+        return entry
+
+    def put(self, token_hash: bytes, key: ApiKey) -> _VerifiedKey:
+        entry = _VerifiedKey(
+            id=key.id,
+            prefix=key.prefix,
+            user=key.user.name,
+            role=key.role,
+            partner_authority=key.partner_authority,
+            expires=self._clock() + self.ttl,
+        )
+        if self.ttl > 0:
+            with self._lock:
+                self._entries.pop(token_hash, None)
+                while len(self._entries) >= self.max_entries:
+                    # Dicts keep insertion order: the first entry is the oldest.
+                    del self._entries[next(iter(self._entries))]
+                self._entries[token_hash] = entry
+        return entry
+
+    def forget(self, key_id: int) -> None:
+        """Drop every token of key ``key_id`` (a key has one token; ids repeat across the
+        databases of several apps in one process, which only costs those a re-read)."""
+        with self._lock:
+            for token_hash, entry in list(self._entries.items()):
+                if entry.id == key_id:
+                    del self._entries[token_hash]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+#: the process's cache: module-level, so that revoking a key (a service function holding
+#: only a session) can reach it; tokens are 256 random bits, so apps sharing it never collide
+key_cache = KeyCache()
+
+
+def forget_api_key(key_id: int) -> None:
+    """Make this process read key ``key_id`` again on its next use (after revoking it)."""
+    key_cache.forget(key_id)
+
+
+# Built once: building a statement costs more than running it.
 _KEY_BY_PREFIX = sa.select(ApiKey).where(ApiKey.prefix == sa.bindparam("prefix"))
 
 
@@ -98,14 +194,42 @@ def _limiter(request: Request) -> TokenBucketLimiter:
     return limiter
 
 
-def authenticate(
+def _verify(
+    request: Request, factory: sessionmaker[Session], prefix: str, token_hash: bytes
+) -> _VerifiedKey:
+    """Read the key behind ``prefix`` and check the token against it; remember it if valid.
+
+    Runs in the thread pool whatever the database: it may write ``last_used_at``, and a
+    write can wait for SQLite's lock, which must not stall the event loop.
+    """
+    with factory() as session:
+        key = session.scalars(_KEY_BY_PREFIX, {"prefix": prefix}).one_or_none()
+        # Compare even when no key has this prefix, so the answer takes as long either way.
+        expected = key.secret_hash if key is not None else hash_token("")
+        matches = hmac.compare_digest(expected, token_hash)
+        if key is None or not matches:
+            raise UnauthorizedError("the API key is not valid")
+        request.state.key_prefix = key.prefix
+        if key.revoked_at is not None:
+            raise UnauthorizedError("the API key has been revoked")
+        now = utc_now()
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            key.last_used_at = now
+            session.commit()
+        return key_cache.put(token_hash, key)
+
+
+async def authenticate(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> AuthenticatedKey:
     """The API key behind the request's bearer token; 401 when there is none, 429 when the
-    key has used its rate."""
+    key has used its rate.
+
+    async: a cached key needs no I/O, and a plain def would cost a thread-pool hop on every
+    request; a cache miss reads the key in the thread pool (:func:`_verify`).
+    """
     if credentials is None:
         raise UnauthorizedError("send an API key as 'Authorization: Bearer aeo_...'")
     token = credentials.credentials
@@ -114,15 +238,13 @@ def authenticate(
         raise UnauthorizedError(
             "the bearer token is not an API key of the form aeo_<prefix>_<secret>"
         )
-    key = session.scalars(_KEY_BY_PREFIX, {"prefix": prefix}).one_or_none()
-    # Compare even when no key has this prefix, so the answer takes as long either way.
-    expected = key.secret_hash if key is not None else hash_token("")
-    matches = hmac.compare_digest(expected, hash_token(token))
-    if key is None or not matches:
-        raise UnauthorizedError("the API key is not valid")
-    request.state.key_prefix = key.prefix
-    if key.revoked_at is not None:
-        raise UnauthorizedError("the API key has been revoked")
+    token_hash = hash_token(token)
+    key = key_cache.get(token_hash)
+    if key is None:
+        factory: sessionmaker[Session] = request.app.state.session_factory
+        key = await run_in_threadpool(_verify, request, factory, prefix, token_hash)
+    else:
+        request.state.key_prefix = key.prefix
 
     wait = _limiter(request).acquire(key.id)
     if wait is not None:
@@ -131,15 +253,10 @@ def authenticate(
             f"retry in {wait} s",
             retry_after=wait,
         )
-
-    now = utc_now()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        key.last_used_at = now
-        session.commit()
     return AuthenticatedKey(
         id=key.id,
         prefix=key.prefix,
-        user=key.user.name,
+        user=key.user,
         role=key.role,
         partner_authority=key.partner_authority,
         authority=settings.authority,

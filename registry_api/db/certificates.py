@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -14,6 +15,49 @@ from .base import Base, NulSafeString, enum_column, utc_now
 
 #: characters of a holder's legal name (the record allows as many)
 HOLDER_NAME_LENGTH = 512
+
+#: the columns a record is rebuilt from (:func:`record_from_columns`)
+RECORD_COLUMNS = (
+    "issuer",
+    "number",
+    "holder_legal_name",
+    "holder_address",
+    "holder_id_scheme",
+    "holder_id_number",
+    "business_roles",
+    "sites",
+    "tiers",
+    "validated_criteria",
+    "issuing_office",
+    "officer",
+    "valid_from",
+    "valid_until",
+)
+#: those of them that hold JSON
+RECORD_JSON_COLUMNS = frozenset({"holder_address", "business_roles", "sites", "validated_criteria"})
+
+
+def record_from_columns(values: Mapping[str, Any]) -> CertificateRecord:
+    """The record held by the :data:`RECORD_COLUMNS` of a certificate row (JSON decoded)."""
+    return CertificateRecord(
+        issuer=values["issuer"],
+        number=values["number"],
+        holder=Holder(
+            legal_name=values["holder_legal_name"],
+            address=Address.model_validate(values["holder_address"]),
+            identification=Identification(
+                scheme=values["holder_id_scheme"], number=values["holder_id_number"]
+            ),
+        ),
+        business_roles=list(values["business_roles"]),
+        sites=[Site.model_validate(site) for site in values["sites"]],
+        tiers=values["tiers"],
+        validated_criteria=list(values["validated_criteria"]),
+        issuing_office=values["issuing_office"],
+        officer=values["officer"],
+        valid_from=values["valid_from"],
+        valid_until=values["valid_until"],
+    )
 
 
 class CertificateStatus(StrEnum):
@@ -116,25 +160,7 @@ class Certificate(Base):
     def to_record(self) -> CertificateRecord:
         """The record as stored; its commitment equals ``self.commitment`` unless the row
         was altered behind the service's back (which is what the comparison detects)."""
-        return CertificateRecord(
-            issuer=self.issuer,
-            number=self.number,
-            holder=Holder(
-                legal_name=self.holder_legal_name,
-                address=Address.model_validate(self.holder_address),
-                identification=Identification(
-                    scheme=self.holder_id_scheme, number=self.holder_id_number
-                ),
-            ),
-            business_roles=list(self.business_roles),
-            sites=[Site.model_validate(site) for site in self.sites],
-            tiers=self.tiers,
-            validated_criteria=list(self.validated_criteria),
-            issuing_office=self.issuing_office,
-            officer=self.officer,
-            valid_from=self.valid_from,
-            valid_until=self.valid_until,
-        )
+        return record_from_columns({name: getattr(self, name) for name in RECORD_COLUMNS})
 
 
 class CertificateEvent(Base):

@@ -6,15 +6,16 @@ answer; reads come from the index and never call the chain.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from contracts import ids
 
 from ..auth import AuthenticatedKey, Role, require_roles
-from ..deps import SessionDep
+from ..deps import SessionDep, run_read
 from ..errors import FieldError, InvalidError
 from ..outbox import Accepted
 from ..records import CertificateNumber
@@ -199,14 +200,13 @@ def revoke_certificate(
 # ---------------------------------------------------------------------- reads
 
 
-def _public(view: service.CertificateView) -> CertificatePublic:
-    certificate = view.certificate
-    hashes = view.record.hashes()
+def _public(view: service.CertificateStatusView) -> CertificatePublic:
     state = view.chain_state
+    hashes = view.proof.hashes
     chain = None
-    if state is not None and view.latest is not None:
+    if state is not None and view.block_number is not None and view.tx_hash is not None:
         chain = ChainStatePublic(
-            certificate_id="0x" + certificate.certificate_id.hex(),
+            certificate_id="0x" + view.certificate_id.hex(),
             status=state["status"],
             version=state["version"],
             tiers=state["tiers"],
@@ -214,18 +214,18 @@ def _public(view: service.CertificateView) -> CertificatePublic:
             valid_until=view.valid_until,
             holder_ref=state["holder_ref"],
             commitment=state["commitment"],
-            block_number=view.latest.block_number,
-            tx_hash="0x" + view.latest.tx_hash.hex(),
+            block_number=view.block_number,
+            tx_hash="0x" + view.tx_hash.hex(),
         )
     return CertificatePublic(
-        number=certificate.number,
-        issuer=certificate.issuer,
-        record=_record(view),
-        status=certificate.status.value,
+        number=view.number,
+        issuer=view.issuer,
+        record=view.proof.members,
+        status=view.status.value,
         effective_status=view.effective_status,
-        status_reason=_reason(certificate.status_reason),
-        remedy_deadline=certificate.remedy_deadline,
-        version=certificate.version,
+        status_reason=_reason(view.status_reason),
+        remedy_deadline=view.remedy_deadline,
+        version=view.version,
         valid_until=view.valid_until,
         chain=chain,
         proof=ProofPublic(
@@ -233,19 +233,13 @@ def _public(view: service.CertificateView) -> CertificatePublic:
             chain_commitment=state.get("commitment") if state else None,
             holder_ref="0x" + hashes.holder_ref.hex(),
             chain_holder_ref=state.get("holder_ref") if state else None,
-            matches=view.matches(hashes),
+            matches=view.matches,
             canonical=hashes.canonical.decode("utf-8"),
         ),
         pending_operations=[str(op.id) for op in view.pending],
-        created_at=certificate.created_at,
-        updated_at=certificate.updated_at,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
     )
-
-
-def _record(view: service.CertificateView) -> dict[str, Any]:
-    record = view.record.canonical_dict()
-    record.pop("schema", None)
-    return record
 
 
 @router.get(
@@ -254,8 +248,13 @@ def _record(view: service.CertificateView) -> dict[str, Any]:
     response_model=CertificatePublic,
     responses=problem_responses(*AUTH_PROBLEMS, 404, 422),
 )
-def read_certificate(number: NumberPath, _key: ReaderKey, session: SessionDep) -> CertificatePublic:
-    return _public(service.read_certificate(session, number))
+async def read_certificate(
+    number: NumberPath, _key: ReaderKey, request: Request
+) -> CertificatePublic:
+    # async, reading through run_read: the status lookup is the busiest request, and on
+    # SQLite a thread hop costs more than the read (registry_api.deps.reads_on_event_loop).
+    view = await run_read(request, functools.partial(service.certificate_status, number=number))
+    return _public(view)
 
 
 @router.get(

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from contracts import ids
 
-from ..auth import hash_token, new_token
+from ..auth import forget_api_key, hash_token, new_token
 from ..db import ApiKey, Role, User, utc_now
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
 
@@ -112,7 +112,8 @@ def active_admin_count(session: Session) -> int:
 
 
 def revoke_api_key(session: Session, key_id: int) -> ApiKey:
-    """Revoke a key (it answers 401 from now on). Revoking a revoked key changes nothing.
+    """Revoke a key (it answers 401 from now on; in other processes of this service within
+    ``auth.KEY_CACHE_SECONDS``). Revoking a revoked key changes nothing.
 
     The last active admin key cannot be revoked: nobody could manage keys afterwards.
     """
@@ -125,4 +126,5 @@ def revoke_api_key(session: Session, key_id: int) -> ApiKey:
         )
     key.revoked_at = utc_now()
     session.commit()
+    forget_api_key(key.id)
     return key

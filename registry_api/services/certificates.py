@@ -13,6 +13,8 @@ is accepted before the issue is mined, and "suspend twice" is refused the second
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from contracts import ids
 from contracts.client import OPEN_ENDED, Ops, ReasonCode
@@ -38,6 +40,7 @@ from ..db import (
     Operation,
     OperationState,
 )
+from ..db.certificates import RECORD_COLUMNS, RECORD_JSON_COLUMNS, record_from_columns
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
 from ..indexer import CURSOR_NAME
 from ..outbox import Accepted, ChainCall, enqueue_once, operation_details, request_fingerprint
@@ -159,18 +162,28 @@ _INDEXED_BLOCK = sa.func.coalesce(
     .scalar_subquery(),
     -1,
 )
-_UNINDEXED = (
-    sa.select(Operation)
-    .where(
-        Operation.certificate_number == sa.bindparam("number"),
+
+
+def _unindexed_on(
+    number: sa.ColumnElement[str] | InstrumentedAttribute[str],
+) -> sa.ColumnElement[bool]:
+    """Accepted operations on certificate ``number`` that the index does not show yet."""
+    return sa.and_(
+        Operation.certificate_number == number,
         sa.or_(
-            Operation.state.in_(OPEN_OPERATION_STATES),
+            # Not ``in_``: an IN list is rendered again at every execution.
+            *(Operation.state == state for state in OPEN_OPERATION_STATES),
             sa.and_(
                 Operation.state == OperationState.CONFIRMED,
                 Operation.block_number > _INDEXED_BLOCK,
             ),
         ),
     )
+
+
+_UNINDEXED = (
+    sa.select(Operation)
+    .where(_unindexed_on(sa.bindparam("number")))
     .order_by(Operation.created_at, Operation.id)
 )
 
@@ -212,15 +225,22 @@ def _day_or_open(value: date | None) -> int:
     return ids.to_day(value) if value is not None else OPEN_ENDED
 
 
+def _held_valid_until(state: Mapping[str, Any] | None, stored: date | None) -> int:
+    """The validity in the chain ``state`` of the latest event, else the ``stored`` one."""
+    if state is not None and "valid_until" in state:
+        return int(state["valid_until"])
+    return _day_or_open(stored)
+
+
 def chain_valid_until(
     session: Session, certificate: Certificate, latest: CertificateEvent | None = None
 ) -> int:
     """The validity the chain holds (renewals included), as a day number; ``latest`` is the
     certificate's latest indexed event when the caller has read it already."""
     event = latest if latest is not None else latest_event(session, certificate.certificate_id)
-    if event is not None and "valid_until" in event.data.get("state", {}):
-        return int(event.data["state"]["valid_until"])
-    return _day_or_open(certificate.valid_until)
+    return _held_valid_until(
+        event.data.get("state", {}) if event is not None else None, certificate.valid_until
+    )
 
 
 def project(session: Session, certificate: Certificate) -> Projection:
@@ -587,13 +607,17 @@ class CertificateView:
     def matches(self, hashes: RecordHashes) -> bool:
         """Whether the chain state holds ``hashes`` (this record's, computed by the caller
         who needs them anyway)."""
-        state = self.chain_state
-        if state is None:
-            return False
-        return bool(
-            state.get("commitment") == "0x" + hashes.commitment.hex()
-            and state.get("holder_ref") == "0x" + hashes.holder_ref.hex()
-        )
+        return chain_holds(self.chain_state, hashes)
+
+
+def chain_holds(state: Mapping[str, Any] | None, hashes: RecordHashes) -> bool:
+    """Whether the chain ``state`` (of the latest indexed event) holds ``hashes``."""
+    if state is None:
+        return False
+    return bool(
+        state.get("commitment") == "0x" + hashes.commitment.hex()
+        and state.get("holder_ref") == "0x" + hashes.holder_ref.hex()
+    )
 
 
 def read_certificate(session: Session, number: str, today: date | None = None) -> CertificateView:
@@ -613,6 +637,153 @@ def read_certificate(session: Session, number: str, today: date | None = None) -
         effective_status=effective_status(
             certificate.status, certificate.valid_from, valid_until, today
         ),
+        pending=pending,
+    )
+
+
+# ---------------------------------------------------------------------- the status read
+#
+# GET /v1/certificates/{number} is the busiest request. It reads one row (the certificate,
+# its latest event and whether any operation on it is not indexed yet) and rebuilds the
+# record's proof only when the record's columns hold something it has not seen.
+
+#: records whose canonical form and hashes are kept (a few KB each)
+RECORD_PROOF_CACHE_SIZE = 16_384
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProof:
+    """What a record's content alone determines."""
+
+    record: CertificateRecord
+    #: the canonical members without ``schema``, as the API shows the record (do not mutate:
+    #: it is shared by every request that reads this record)
+    members: dict[str, Any]
+    hashes: RecordHashes
+
+
+@functools.lru_cache(maxsize=RECORD_PROOF_CACHE_SIZE)
+def _record_proof(columns: tuple[Any, ...]) -> RecordProof:
+    # Keyed by the record's column values themselves (JSON as stored text), not by
+    # certificate and version: a row changed behind the service's back gets its own entry,
+    # so the proof still tells a tampered row from the chain's commitment.
+    values = dict(zip(RECORD_COLUMNS, columns, strict=True))
+    for name in RECORD_JSON_COLUMNS:
+        values[name] = json.loads(values[name])
+    record = record_from_columns(values)
+    members = record.canonical_dict()
+    members.pop("schema", None)
+    return RecordProof(record=record, members=members, hashes=record.hashes())
+
+
+def record_proof(columns: tuple[Any, ...]) -> RecordProof:
+    """The proof of the record held by ``columns``: the values of ``RECORD_COLUMNS`` in
+    order, JSON ones as their stored text. Cached (LRU)."""
+    return _record_proof(columns)
+
+
+_EARLIER_EVENT = aliased(CertificateEvent)
+_LATEST_EVENT_ID = (
+    sa.select(_EARLIER_EVENT.id)
+    .where(_EARLIER_EVENT.certificate_id == Certificate.certificate_id)
+    .order_by(_EARLIER_EVENT.block_number.desc(), _EARLIER_EVENT.log_index.desc())
+    .limit(1)
+    .correlate(Certificate)
+    .scalar_subquery()
+)
+_STATUS_READ = (
+    sa.select(
+        *(
+            sa.cast(getattr(Certificate, name), sa.Text).label(name)
+            if name in RECORD_JSON_COLUMNS
+            else getattr(Certificate, name)
+            for name in RECORD_COLUMNS
+        ),
+        Certificate.certificate_id,
+        Certificate.status,
+        Certificate.status_reason,
+        Certificate.remedy_deadline,
+        Certificate.version,
+        Certificate.created_at,
+        Certificate.updated_at,
+        CertificateEvent.data.label("event_data"),
+        CertificateEvent.block_number.label("event_block"),
+        CertificateEvent.tx_hash.label("event_tx_hash"),
+        sa.exists().where(_unindexed_on(Certificate.number)).label("has_pending"),
+    )
+    .select_from(Certificate)
+    .outerjoin(CertificateEvent, CertificateEvent.id == _LATEST_EVENT_ID)
+    .where(Certificate.number == sa.bindparam("number"))
+)
+_RECORD_SLICE = slice(0, len(RECORD_COLUMNS))
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateStatusView:
+    """One certificate as the status read sees it (the route shapes it into JSON)."""
+
+    certificate_id: bytes
+    number: str
+    issuer: str
+    status: CertificateStatus
+    status_reason: int | None
+    remedy_deadline: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    proof: RecordProof
+    #: the chain's state after the latest indexed event (None: not indexed yet)
+    chain_state: dict[str, Any] | None
+    block_number: int | None
+    tx_hash: bytes | None
+    valid_until: date | None
+    effective_status: str
+    pending: tuple[Operation, ...]
+
+    @property
+    def matches(self) -> bool:
+        return chain_holds(self.chain_state, self.proof.hashes)
+
+
+def certificate_status(
+    connection: sa.Connection, number: str, today: date | None = None
+) -> CertificateStatusView:
+    """What ``GET /v1/certificates/{number}`` shows, from the index in one query (a second
+    one only when operations on the certificate wait to be indexed). No chain call.
+
+    Takes a connection, not a session: the ORM's per-statement work is most of the cost of
+    a read this small."""
+    today = today or datetime.now(UTC).date()
+    row = connection.execute(_STATUS_READ, {"number": number}).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no certificate {number!r} issued by this administration")
+    state: dict[str, Any] | None = None
+    if row.event_data is not None:
+        state = row.event_data.get("state", {})
+    valid_until = date_of(_held_valid_until(state, row.valid_until))
+    pending: tuple[Operation, ...] = ()
+    if row.has_pending:
+        pending = tuple(
+            op
+            for op in unindexed_operations(Session(bind=connection), number)
+            if op.state is not OperationState.FAILED
+        )
+    return CertificateStatusView(
+        certificate_id=row.certificate_id,
+        number=row.number,
+        issuer=row.issuer,
+        status=row.status,
+        status_reason=row.status_reason,
+        remedy_deadline=row.remedy_deadline,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        proof=record_proof(tuple(row[_RECORD_SLICE])),
+        chain_state=state,
+        block_number=row.event_block,
+        tx_hash=row.event_tx_hash,
+        valid_until=valid_until,
+        effective_status=effective_status(row.status, row.valid_from, valid_until, today),
         pending=pending,
     )
 
