@@ -32,6 +32,8 @@ PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 SIGNATURE_LENGTH = 64
 _P256_COORDINATE = 32
+# Immutable; built once rather than on every verification.
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 class Algorithm(IntEnum):
@@ -160,7 +162,7 @@ def verify_signature(key: PublicKey, message: bytes, signature: bytes) -> bool:
         else:
             r = int.from_bytes(signature[:_P256_COORDINATE], "big")
             s = int.from_bytes(signature[_P256_COORDINATE:], "big")
-            key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+            key.verify(encode_dss_signature(r, s), message, _ECDSA_SHA256)
     except InvalidSignature:
         return False
     return True

@@ -124,6 +124,22 @@ class SyncPoint:
 
 
 _MEMO_LIMIT: Final = 4096
+_SYNC_POINT: Final = ("sync_point",)
+_INFO: Final = ("info",)
+
+_CERTIFICATE_QUERY: Final = (
+    "SELECT c.issuer, c.number, c.tiers, c.status, c.valid_from, c.valid_until, c.version, "
+    "c.digest, c.holder_ref, s.status, s.reason, s.since FROM certificates c "
+    "LEFT JOIN status_changes s ON s.certificate_id = c.id WHERE c.id = ? "
+    "ORDER BY s.block_number, s.log_index"
+)
+# Enum lookups by value: calling the enum class costs more than the row it converts.
+_STATUS_OF_VALUE: Final = {int(status): status for status in CertificateStatus}
+
+
+def _stored_status(value: int) -> CertificateStatus:
+    status = _STATUS_OF_VALUE.get(value)
+    return CertificateStatus(value) if status is None else status  # raises on a bad value
 
 
 class OfflineCache:
@@ -137,13 +153,20 @@ class OfflineCache:
     changes: SQLite's ``data_version`` moves when another connection (``aeo verifier sync``
     in another process) commits, and this connection's own writes clear them too.
     Certificates are always read from the file.
+
+    :meth:`reading` holds one read transaction over several questions (the pipeline asks
+    all of one verification's inside it): every answer then comes from the same sync, and
+    the file's version is read once instead of once per question.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
+        # Reentrant: the questions asked inside reading() take the lock again.
+        self._lock = threading.RLock()
         self._memo: dict[tuple[object, ...], Any] = {}
         self._data_version: int | None = None
+        # True while reading() holds a read transaction: the snapshot cannot change.
+        self._snapshot = False
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -183,14 +206,37 @@ class OfflineCache:
                 self._memo.clear()
             self._db.execute("COMMIT")
 
+    def _refresh(self) -> None:
+        """Forgets the memo when the file changed since it was filled (lock held).
+
+        A plain method, not a context manager: it runs before every question, and a
+        generator-based ``with`` costs as much as the memo lookup it guards."""
+        if self._snapshot:
+            return
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version or len(self._memo) > _MEMO_LIMIT:
+            self._memo.clear()
+            self._data_version = version
+
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Iterator[OfflineCache]:
+        """One read transaction for several questions: the answers all reflect one sync,
+        even when ``aeo verifier sync`` commits in between. Other threads wait until it
+        ends; writing inside it is refused by SQLite."""
         with self._lock:
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version or len(self._memo) > _MEMO_LIMIT:
-                self._memo.clear()
-                self._data_version = version
-            yield self._db
+            if self._snapshot:  # nested: the outer transaction already holds the view
+                yield self
+                return
+            self._db.execute("BEGIN")
+            try:
+                # The first read opens the snapshot; data_version read after it belongs to it.
+                self._db.execute("SELECT 1 FROM sync_state").fetchone()
+                self._refresh()
+                self._snapshot = True
+                yield self
+            finally:
+                self._snapshot = False
+                self._db.execute("COMMIT")
 
     # ------------------------------------------------------------ writes (the sync)
 
@@ -273,40 +319,49 @@ class OfflineCache:
     # ------------------------------------------------------------ reads (StatusSource)
 
     def sync_point(self) -> SyncPoint | None:
-        with self._read() as db:
-            if ("sync_point",) in self._memo:
-                memo: SyncPoint | None = self._memo[("sync_point",)]
+        with self._lock:
+            self._refresh()
+            if _SYNC_POINT in self._memo:
+                memo: SyncPoint | None = self._memo[_SYNC_POINT]
                 return memo
-            row = db.execute(
+            row = self._db.execute(
                 "SELECT block_number, block_hash, block_time, synced_at FROM sync_state"
             ).fetchone()
             point = (
                 None if row is None else SyncPoint(row[0], bytes(row[1]), _dt(row[2]), _dt(row[3]))
             )
-            self._memo[("sync_point",)] = point
+            self._memo[_SYNC_POINT] = point
         return point
 
     def info(self) -> SourceInfo:
-        point = self.sync_point()
-        if point is None:
-            raise SourceUnavailable(
-                f"the offline cache {self.path} has never been synced: run `aeo verifier sync`"
+        with self._lock:
+            self._refresh()
+            if _INFO in self._memo:
+                memo: SourceInfo = self._memo[_INFO]
+                return memo
+            point = self.sync_point()
+            if point is None:
+                raise SourceUnavailable(
+                    f"the offline cache {self.path} has never been synced: run `aeo verifier sync`"
+                )
+            info = SourceInfo(
+                kind="offline",
+                as_of=point.synced_at,
+                block_number=point.block_number,
+                block_hash=point.block_hash,
+                block_time=point.block_time,
             )
-        return SourceInfo(
-            kind="offline",
-            as_of=point.synced_at,
-            block_number=point.block_number,
-            block_hash=point.block_hash,
-            block_time=point.block_time,
-        )
+            self._memo[_INFO] = info
+        return info
 
     def signing_key(self, kid: bytes) -> SigningKeyRecord | None:
-        with self._read() as db:
+        with self._lock:
+            self._refresh()
             memo_key = ("signing_key", kid)
             if memo_key in self._memo:
                 memo: SigningKeyRecord | None = self._memo[memo_key]
                 return memo
-            row = db.execute(
+            row = self._db.execute(
                 "SELECT authority, algorithm, public_key, valid_from, revoked_at "
                 "FROM signing_keys WHERE kid = ?",
                 (kid,),
@@ -320,40 +375,40 @@ class OfflineCache:
         return record
 
     def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
-        with self._read() as db:
-            row = db.execute(
-                "SELECT issuer, number, tiers, status, valid_from, valid_until, version, digest, "
-                "holder_ref FROM certificates WHERE id = ?",
-                (certificate_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            history = db.execute(
-                "SELECT status, reason, since FROM status_changes WHERE certificate_id = ? "
-                "ORDER BY block_number, log_index",
-                (certificate_id,),
-            ).fetchall()
+        # One statement for the slot and its history: a certificate has a handful of status
+        # changes, and a second query per scan cost more than repeating the slot's columns.
+        with self._lock:
+            self._refresh()
+            rows = self._db.execute(_CERTIFICATE_QUERY, (certificate_id,)).fetchall()
+        if not rows:
+            return None
+        row = rows[0]
         return CertificateRecord(
             certificate_id=certificate_id,
             issuer=row[0],
             number=row[1],
             tiers=row[2],
-            status=CertificateStatus(row[3]),
+            status=_stored_status(row[3]),
             valid_from=row[4],
             valid_until=row[5],
             version=row[6],
             digest=bytes(row[7]),
             holder_ref=bytes(row[8]),
-            history=tuple(StatusChange(CertificateStatus(s), r, t) for s, r, t in history),
+            history=tuple(
+                StatusChange(_stored_status(r[9]), r[10], r[11])
+                for r in rows
+                if r[9] is not None  # the LEFT JOIN's row for a slot without history
+            ),
         )
 
     def authority(self, code: str) -> AuthorityRecord | None:
-        with self._read() as db:
+        with self._lock:
+            self._refresh()
             memo_key = ("authority", code)
             if memo_key in self._memo:
                 memo: AuthorityRecord | None = self._memo[memo_key]
                 return memo
-            row = db.execute(
+            row = self._db.execute(
                 "SELECT name, status FROM authorities WHERE code = ?", (code,)
             ).fetchone()
             record = AuthorityRecord(code, row[0], AuthorityStatus(row[1])) if row else None
@@ -362,10 +417,16 @@ class OfflineCache:
 
     def mras_between(self, first: str, second: str) -> list[MraRecord]:
         """Every MRA having both authorities as parties."""
-        with self._read() as db:
+        return list(self._mras_between(first, second))
+
+    def _mras_between(self, first: str, second: str) -> tuple[MraRecord, ...]:
+        with self._lock:
+            self._refresh()
             memo_key = ("mras_between", first, second)
             if memo_key in self._memo:
-                return list(self._memo[memo_key])
+                memo: tuple[MraRecord, ...] = self._memo[memo_key]
+                return memo
+            db = self._db
             rows = db.execute(
                 "SELECT m.id, m.status, m.effective_from, m.ends_on, m.text_hash FROM mras m "
                 "WHERE EXISTS (SELECT 1 FROM mra_parties p WHERE p.mra_id = m.id AND "
@@ -391,7 +452,7 @@ class OfflineCache:
                     )
                 )
             self._memo[memo_key] = tuple(result)
-        return result
+        return tuple(result)
 
     def recognition(
         self, authority: str, certificate: CertificateRecord, day: int
@@ -405,15 +466,15 @@ class OfflineCache:
                 certificate.status, certificate.valid_from, certificate.valid_until, day
             ),
             issuer_status=issuer.status if issuer else AuthorityStatus.NONE,
-            mras=self.mras_between(authority, certificate.issuer),
+            mras=self._mras_between(authority, certificate.issuer),
             day=day,
         )
 
     def counts(self) -> dict[str, int]:
         """Rows per table, for a sync command to report what it holds."""
         tables = ("authorities", "signing_keys", "certificates", "status_changes", "mras")
-        with self._read() as db:
-            return {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608 - fixed table names
+        with self._lock:
+            return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608 - fixed table names
 
 
 # ---------------------------------------------------------------- applying one event

@@ -11,8 +11,10 @@ answer). Stage order and outcome precedence are documented in docs/qr-format.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -357,7 +359,7 @@ class _Run:
     reasons: list[Reason] = field(default_factory=list)
 
     def ok(self, stage: str) -> None:
-        self.stages[stage] = StageResult(stage, StageState.OK)
+        self.stages[stage] = _OK[stage]
 
     def failed(self, stage: str, errors: Sequence[VerificationError]) -> None:
         self.stages[stage] = StageResult(
@@ -422,6 +424,10 @@ class _Run:
             else:
                 done.append(self.stages[stage])
         return tuple(done)
+
+
+# A passed stage's result carries nothing but its name: one frozen instance per stage.
+_OK: Final = {stage: StageResult(stage, StageState.OK) for stage in STAGES}
 
 
 def _skip_note(run: _Run, stage: str) -> str:
@@ -531,8 +537,33 @@ def _verify(
     )
     found.claims = claims
     if cose is not None and claims is not None:
-        _check_against_source(run, found, cose, claims, as_authority, now, source, max_age)
+        view = _one_view(source)
+        try:
+            _check_against_source(run, found, cose, claims, as_authority, now, source, max_age)
+        finally:
+            if view is not None:
+                _close_view(view)
     return _finish(run, now, as_authority, found)
+
+
+def _one_view(source: StatusSource) -> AbstractContextManager[object] | None:
+    """Enters the source's ``reading()`` view when it has one (the offline cache does: all
+    answers from one sync, the file's version read once). A view that cannot be opened is
+    left out: the questions themselves then report what is wrong with the source."""
+    reading = getattr(source, "reading", None)
+    if not callable(reading):
+        return None
+    try:
+        view = reading()
+        view.__enter__()
+    except Exception:  # see the docstring: the stages report the source's failure
+        return None
+    return view  # type: ignore[no-any-return]
+
+
+def _close_view(view: AbstractContextManager[object]) -> None:
+    with contextlib.suppress(Exception):  # the verdict is made; closing a read changes nothing
+        view.__exit__(None, None, None)
 
 
 def _check_against_source(

@@ -11,6 +11,10 @@ an authority, and whether an authority recognizes a certificate. Two implementat
   ``getAuthority``, and ``MraRegistry.recognizes`` (or the MRA data and
   :func:`verifier.rules.recognize`).
 
+A source may also offer ``reading()``, a context manager under which all its answers come
+from one state (the offline cache's read transaction); the pipeline asks one verification's
+questions inside it when it exists.
+
 Any method may raise :class:`SourceUnavailable`; the verifier then reports which check could
 not be done instead of passing it. ``None`` means "the registry has no such thing" and is a
 finding, so a source must never return ``None`` for "I could not tell".

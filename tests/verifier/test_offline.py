@@ -398,3 +398,48 @@ def test_cache_sees_a_sync_written_through_another_connection(
     assert verdict.source is not None
     assert verdict.source.block_number == 6
     assert cache.mras_between("KR", "MN")[0].status is MraState.SUSPENDED
+
+
+def test_reading_answers_from_one_sync_while_another_connection_commits(
+    world: World, cache: OfflineCache
+) -> None:
+    certificate_id = world.claims.certificate_id
+    suspended = ev.CertificateStatusChanged(
+        certificate_id=certificate_id, status=CertificateStatus.SUSPENDED, reason=1, **at(6)
+    )
+    with cache.reading():
+        assert cache.info().block_number == 5
+        with OfflineCache(cache.path) as syncer:
+            syncer.apply_events([suspended], sync_point(6))
+        record = cache.certificate(certificate_id)
+        assert record is not None
+        assert record.status is CertificateStatus.ACTIVE
+        assert cache.info().block_number == 5
+    record = cache.certificate(certificate_id)
+    assert record is not None
+    assert record.status is CertificateStatus.SUSPENDED
+    assert [change.status for change in record.history] == [
+        CertificateStatus.ACTIVE,
+        CertificateStatus.SUSPENDED,
+    ]
+    assert cache.info().block_number == 6
+
+
+def test_writing_inside_a_read_view_is_refused_and_the_view_still_answers(
+    world: World, cache: OfflineCache
+) -> None:
+    renewed = ev.CertificateRenewed(
+        certificate_id=world.claims.certificate_id,
+        valid_until=world.claims.valid_until + 1,
+        reason=0,
+        **at(6),
+    )
+    with cache.reading():
+        with pytest.raises(sqlite3.OperationalError, match="within a transaction"):
+            cache.apply_events([renewed], sync_point(6))
+        assert cache.info().block_number == 5
+    assert offline_verify(world, cache).outcome is Outcome.RECOGNIZED
+
+
+def test_certificate_the_cache_never_saw_is_none(cache: OfflineCache) -> None:
+    assert cache.certificate(bytes(32)) is None
