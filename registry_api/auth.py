@@ -116,7 +116,10 @@ class _VerifiedKey:
 
 
 class KeyCache:
-    """Verified tokens, by SHA-256 of the token, each for ``ttl`` seconds.
+    """Verified tokens, by database and SHA-256 of the token, each for ``ttl`` seconds.
+
+    The database is part of the key: several services can run in one process (tests, the
+    demo), and a key one administration's database holds means nothing to another's.
 
     Only keys that passed every check are kept: an unknown, wrong or revoked token reads
     the database each time. Plain dict operations, so threads (the miss path runs in the
@@ -135,16 +138,17 @@ class KeyCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._clock = clock
-        self._entries: dict[bytes, _VerifiedKey] = {}
+        self._entries: dict[tuple[object, bytes], _VerifiedKey] = {}
         self._lock = threading.Lock()
 
-    def get(self, token_hash: bytes) -> _VerifiedKey | None:
-        entry = self._entries.get(token_hash)
+    def get(self, database: object, token_hash: bytes) -> _VerifiedKey | None:
+        """``database``: any hashable that tells databases apart (the app's engine)."""
+        entry = self._entries.get((database, token_hash))
         if entry is None or entry.expires <= self._clock():
             return None
         return entry
 
-    def put(self, token_hash: bytes, key: ApiKey) -> _VerifiedKey:
+    def put(self, database: object, token_hash: bytes, key: ApiKey) -> _VerifiedKey:
         entry = _VerifiedKey(
             id=key.id,
             prefix=key.prefix,
@@ -155,20 +159,20 @@ class KeyCache:
         )
         if self.ttl > 0:
             with self._lock:
-                self._entries.pop(token_hash, None)
+                self._entries.pop((database, token_hash), None)
                 while len(self._entries) >= self.max_entries:
                     # Dicts keep insertion order: the first entry is the oldest.
                     del self._entries[next(iter(self._entries))]
-                self._entries[token_hash] = entry
+                self._entries[(database, token_hash)] = entry
         return entry
 
     def forget(self, key_id: int) -> None:
-        """Drop every token of key ``key_id`` (a key has one token; ids repeat across the
-        databases of several apps in one process, which only costs those a re-read)."""
+        """Drop key ``key_id`` in every database (ids repeat across databases, which only
+        costs the others a re-read)."""
         with self._lock:
-            for token_hash, entry in list(self._entries.items()):
+            for cache_key, entry in list(self._entries.items()):
                 if entry.id == key_id:
-                    del self._entries[token_hash]
+                    del self._entries[cache_key]
 
     def clear(self) -> None:
         with self._lock:
@@ -176,7 +180,7 @@ class KeyCache:
 
 
 #: the process's cache: module-level, so that revoking a key (a service function holding
-#: only a session) can reach it; tokens are 256 random bits, so apps sharing it never collide
+#: only a session) can reach it
 key_cache = KeyCache()
 
 
@@ -195,7 +199,11 @@ def _limiter(request: Request) -> TokenBucketLimiter:
 
 
 def _verify(
-    request: Request, factory: sessionmaker[Session], prefix: str, token_hash: bytes
+    request: Request,
+    factory: sessionmaker[Session],
+    database: object,
+    prefix: str,
+    token_hash: bytes,
 ) -> _VerifiedKey:
     """Read the key behind ``prefix`` and check the token against it; remember it if valid.
 
@@ -216,7 +224,7 @@ def _verify(
         if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
             key.last_used_at = now
             session.commit()
-        return key_cache.put(token_hash, key)
+        return key_cache.put(database, token_hash, key)
 
 
 async def authenticate(
@@ -239,10 +247,11 @@ async def authenticate(
             "the bearer token is not an API key of the form aeo_<prefix>_<secret>"
         )
     token_hash = hash_token(token)
-    key = key_cache.get(token_hash)
+    database = request.app.state.engine
+    key = key_cache.get(database, token_hash)
     if key is None:
         factory: sessionmaker[Session] = request.app.state.session_factory
-        key = await run_in_threadpool(_verify, request, factory, prefix, token_hash)
+        key = await run_in_threadpool(_verify, request, factory, database, prefix, token_hash)
     else:
         request.state.key_prefix = key.prefix
 

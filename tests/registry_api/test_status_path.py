@@ -28,6 +28,7 @@ from registry_api.services.certificates import (
 from scripts.bench.data import fill_registry, number_of
 
 from .certificate_data import idem
+from .conftest import RegistryDatabases
 from .support import assert_problem, bearer, make_settings
 
 CERTIFICATES = 3
@@ -124,7 +125,7 @@ def test_a_cached_key_still_spends_its_rate(tmp_path: Path, database_url: str) -
         assert_problem(response, 429, "rate-limited")
 
 
-def test_the_cache_keeps_only_the_newest_entries_and_forgets_a_revoked_key() -> None:
+def test_the_cache_keeps_the_newest_entries_per_database_and_forgets_a_revoked_key() -> None:
     clock = FakeClock()
     cache = KeyCache(ttl=5.0, max_entries=2, clock=clock)
 
@@ -139,12 +140,13 @@ def test_the_cache_keeps_only_the_newest_entries_and_forgets_a_revoked_key() -> 
             self.user = type("U", (), {"name": "u"})()
 
     for key_id in (1, 2, 3):
-        cache.put(bytes([key_id]), Row(key_id))  # type: ignore[arg-type]
-    assert [cache.get(bytes([k])) is not None for k in (1, 2, 3)] == [False, True, True]
+        cache.put("db", bytes([key_id]), Row(key_id))  # type: ignore[arg-type]
+    assert [cache.get("db", bytes([k])) is not None for k in (1, 2, 3)] == [False, True, True]
+    assert cache.get("another db", bytes([3])) is None
     cache.forget(2)
-    assert cache.get(bytes([2])) is None
+    assert cache.get("db", bytes([2])) is None
     clock.now += 5.0
-    assert cache.get(bytes([3])) is None
+    assert cache.get("db", bytes([3])) is None
 
 
 def test_a_cache_of_negative_lifetime_is_refused() -> None:
@@ -230,3 +232,16 @@ def test_the_status_read_takes_a_plain_connection(app: FastAPI, client: TestClie
     with engine.connect() as connection:
         view = certificate_status(connection, number_of(2))
     assert (view.number, view.status.value, view.matches) == (number_of(2), "active", True)
+
+
+def test_a_key_cached_by_one_service_is_unknown_to_another_in_the_same_process(
+    app: FastAPI, client: TestClient, tmp_path: Path, registry_databases: RegistryDatabases
+) -> None:
+    token = _token(app, Role.AUDITOR)
+    _read(client, token)
+    other_url = registry_databases.url(tmp_path / "other")
+    fill_registry(other_url, 1)
+    other = create_app(make_settings(tmp_path / "other", other_url, run_workers=False))
+    with TestClient(other) as other_client:
+        response = other_client.get(f"/v1/certificates/{number_of(0)}", headers=bearer(token))
+    assert assert_problem(response, 401, "unauthorized")["detail"] == "the API key is not valid"
