@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
@@ -94,6 +95,8 @@ from .records import CertificateRecord
 logger = logging.getLogger("registry_api.indexer")
 
 CURSOR_NAME = "registry"
+#: an idle indexer still runs a full pass (the rewind check) this often
+RECHECK_SECONDS = 5.0
 #: how many stored block hashes a rewind compares with the chain per round trip
 _SAFE_POINT_BATCH = 64
 
@@ -354,6 +357,8 @@ class Indexer:
         self._head: int | None = None
         self._block: int | None = None
         self._last_error: str | None = None
+        #: when the last pass that reached the head ended (time.monotonic)
+        self._checked_at = float("-inf")
 
     # ------------------------------------------------------------------ public
 
@@ -365,6 +370,26 @@ class Indexer:
         """The last block whose events are all in the database."""
         with self.session_factory() as session:
             return self._cursor(session).block_number
+
+    def poll(self) -> int:
+        """What the worker thread calls every ``indexer_poll_interval``: one
+        ``eth_blockNumber``, and a pass (:meth:`run_once`) only when the head moved, the
+        last pass failed or stopped short of it, or the last full check is
+        ``RECHECK_SECONDS`` old (a rewind to
+        the same height changes no block number). So the poll interval can be a fraction
+        of the block time at the cost of one cheap call per poll."""
+        try:
+            head = self.chain.block_number()
+        except ChainUnavailableError:
+            return self.run_once()  # records the outage, as a pass would
+        self._head = head
+        if (
+            self._ok
+            and head == self._block
+            and time.monotonic() - self._checked_at < RECHECK_SECONDS
+        ):
+            return 0
+        return self.run_once()
 
     def run_once(self, max_pages: int | None = None) -> int:
         """Index up to the chain head (or ``max_pages`` pages); returns the number of events
@@ -380,6 +405,7 @@ class Indexer:
                 return 0
             self._ok = True
             self._last_error = None
+            self._checked_at = time.monotonic()
             return applied
 
     # ------------------------------------------------------------------ passes

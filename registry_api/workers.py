@@ -207,9 +207,7 @@ class Workers:
             )
         if self.indexer is not None:
             indexer = self.indexer
-            self._loops.append(
-                _Loop("indexer", indexer.run_once, self.settings.indexer_poll_interval)
-            )
+            self._loops.append(_Loop("indexer", indexer.poll, self.settings.indexer_poll_interval))
         for loop in self._loops:
             loop.start()
 

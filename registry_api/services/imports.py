@@ -358,7 +358,8 @@ class ImportRunner:
                 row.outcome = RowOutcome.SKIPPED
                 continue
             if certificate is None:
-                session.add(Certificate.from_record(record))
+                certificate = Certificate.from_record(record)
+                session.add(certificate)
             else:
                 # An earlier issuance of this number failed: this one takes its row over.
                 certificate.apply_record(record)
@@ -366,15 +367,15 @@ class ImportRunner:
                 certificate.version = 1
                 certificate.status_reason = None
                 certificate.remedy_deadline = None
-            hashes = record.hashes()
+            # The row holds the record's hashes already (hashing is most of a row's cost).
             items.append(
                 Issuance(
                     number=record.number,
                     tiers=record.tiers,
                     valid_from=record.valid_from,
                     valid_until=record.valid_until or OPEN_ENDED,
-                    holder_ref=hashes.holder_ref,
-                    commitment=hashes.commitment,
+                    holder_ref=certificate.holder_ref,
+                    commitment=certificate.commitment,
                 )
             )
             issuing.append(row)

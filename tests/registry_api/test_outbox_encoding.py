@@ -1,0 +1,71 @@
+"""The sender encodes contract calls with eth-abi from the function's ABI, not through
+web3's slower ``encode_abi``: the bytes must be the very ones web3 builds, for every kind
+of call the outbox sends, and a value the ABI cannot hold must fail the operation with a
+clear reason rather than reach the chain."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from contracts import ids
+from contracts.bootstrap import Consortium
+from contracts.client import Issuance, KeyAlgorithm, Operation, Ops, TxClient
+from contracts.client import Role as ChainRole
+from registry_api.outbox.sender import OutboxSender
+
+ACCOUNT = "0x" + "ab" * 20
+
+
+def items(count: int) -> list[Issuance]:
+    return [
+        Issuance(
+            number=f"MN-AEO-{index:04d}",
+            tiers=3,
+            valid_from=date(2025, 1, 1),
+            valid_until=date(2028, 1, 1),
+            holder_ref=ids.holder_ref("TIN", f"{index}"),
+            commitment=bytes([index % 256]) * 32,
+        )
+        for index in range(count)
+    ]
+
+
+CALLS = {
+    "issue_batch": Ops.issue_batch(items(100)),
+    "issue": Ops.issue("MN-1", 2, date(2025, 1, 1), date(2027, 1, 1), b"\x01" * 32, b"\x02" * 32),
+    "amend": Ops.amend(b"\x03" * 32, 3, b"\x04" * 32, b"\x05" * 32, 32),
+    "renew": Ops.renew(b"\x03" * 32, date(2030, 1, 1)),
+    "suspend": Ops.suspend(b"\x03" * 32, 1),
+    "add_account": Ops.add_account(ACCOUNT, int(ChainRole.OPERATOR)),
+    "register_signing_key": Ops.register_signing_key(b"\x07" * 32, KeyAlgorithm.EDDSA),
+    "propose_mra": Ops.propose_mra(["MN", "KR"], [3, 2], 20000, text_hash=b"\x08" * 32),
+    "sign_mra": Ops.sign_mra(1),
+}
+
+
+@pytest.fixture
+def sender(consortium: Consortium) -> tuple[OutboxSender, TxClient]:
+    tx = TxClient(consortium.chain, consortium.deployment)
+    return OutboxSender(sessionmaker(), tx, consortium.member("MN").operator), tx
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_call_is_encoded_byte_for_byte_as_web3_encodes_it(
+    sender: tuple[OutboxSender, TxClient], name: str
+) -> None:
+    outbox, tx = sender
+    # As the outbox stores and reloads it: JSON, back to ABI-level values.
+    call = Operation.from_json(CALLS[name].to_json())
+    assert outbox._prepare(call) == tx.prepare(call)
+
+
+def test_a_value_the_abi_cannot_hold_is_refused_with_the_reason(
+    sender: tuple[OutboxSender, TxClient],
+) -> None:
+    outbox, _tx = sender
+    call = Operation("registry", "suspend", (b"\x03" * 32, 300))
+    with pytest.raises(ValueError, match="300"):
+        outbox._prepare(call)
