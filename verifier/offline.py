@@ -218,25 +218,29 @@ class OfflineCache:
             self._memo.clear()
             self._data_version = version
 
-    @contextmanager
-    def reading(self) -> Iterator[OfflineCache]:
+    def reading(self) -> _ReadView:
         """One read transaction for several questions: the answers all reflect one sync,
         even when ``aeo verifier sync`` commits in between. Other threads wait until it
         ends; writing inside it is refused by SQLite."""
-        with self._lock:
-            if self._snapshot:  # nested: the outer transaction already holds the view
-                yield self
-                return
-            self._db.execute("BEGIN")
-            try:
-                # The first read opens the snapshot; data_version read after it belongs to it.
-                self._db.execute("SELECT 1 FROM sync_state").fetchone()
-                self._refresh()
-                self._snapshot = True
-                yield self
-            finally:
-                self._snapshot = False
-                self._db.execute("COMMIT")
+        return _ReadView(self)
+
+    def _begin_view(self) -> bool:
+        """Starts a read view (lock held); False when one is already open (nested)."""
+        if self._snapshot:
+            return False
+        self._db.execute("BEGIN")
+        try:
+            # Its first read opens the snapshot, so this version is the snapshot's.
+            self._refresh()
+        except BaseException:
+            self._db.execute("COMMIT")
+            raise
+        self._snapshot = True
+        return True
+
+    def _end_view(self) -> None:
+        self._snapshot = False
+        self._db.execute("COMMIT")
 
     # ------------------------------------------------------------ writes (the sync)
 
@@ -457,24 +461,62 @@ class OfflineCache:
     def recognition(
         self, authority: str, certificate: CertificateRecord, day: int
     ) -> RecognitionAnswer:
-        issuer = self.authority(certificate.issuer)
-        return recognize(
-            authority,
-            issuer=certificate.issuer,
-            tiers=certificate.tiers,
-            status=effective_status(
-                certificate.status, certificate.valid_from, certificate.valid_until, day
-            ),
-            issuer_status=issuer.status if issuer else AuthorityStatus.NONE,
-            mras=self._mras_between(authority, certificate.issuer),
-            day=day,
+        status = effective_status(
+            certificate.status, certificate.valid_from, certificate.valid_until, day
         )
+        # The answer depends on the certificate only through its issuer, tiers and
+        # effective status; the rest is memoized data, so the answer is memoized with it.
+        memo_key = ("recognition", authority, certificate.issuer, certificate.tiers, status, day)
+        with self._lock:
+            self._refresh()
+            if memo_key in self._memo:
+                memo: RecognitionAnswer = self._memo[memo_key]
+                return memo
+            issuer = self.authority(certificate.issuer)
+            answer = recognize(
+                authority,
+                issuer=certificate.issuer,
+                tiers=certificate.tiers,
+                status=status,
+                issuer_status=issuer.status if issuer else AuthorityStatus.NONE,
+                mras=self._mras_between(authority, certificate.issuer),
+                day=day,
+            )
+            self._memo[memo_key] = answer
+        return answer
 
     def counts(self) -> dict[str, int]:
         """Rows per table, for a sync command to report what it holds."""
         tables = ("authorities", "signing_keys", "certificates", "status_changes", "mras")
         with self._lock:
             return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608 - fixed table names
+
+
+class _ReadView:
+    """:meth:`OfflineCache.reading`: a class rather than a generator, because the pipeline
+    opens one per verification and a generator-based context manager costs several times
+    more to enter and leave."""
+
+    def __init__(self, cache: OfflineCache) -> None:
+        self._cache = cache
+        self._opened = False
+
+    def __enter__(self) -> OfflineCache:
+        cache = self._cache
+        cache._lock.acquire()
+        try:
+            self._opened = cache._begin_view()
+        except BaseException:
+            cache._lock.release()
+            raise
+        return cache
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._opened:
+                self._cache._end_view()
+        finally:
+            self._cache._lock.release()
 
 
 # ---------------------------------------------------------------- applying one event

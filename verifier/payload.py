@@ -227,6 +227,9 @@ class Claims:
     @classmethod
     def from_cbor_map(cls, claims: Mapping[object, object]) -> Claims:
         """The claims stage: a decoded CBOR map to validated claims."""
+        if claims.keys() == _FIELD_OF_KEY.keys():  # every key, no other: nothing to name
+            fields: dict[str, Any] = {field: claims[key] for key, field in _FIELD_OF_KEY.items()}
+            return cls(**fields)
         unknown = sorted(repr(key) for key in claims if key not in _FIELD_OF_KEY)
         if unknown:
             raise ClaimsError(unknown[0], "is not an AEO1 claim key (AEO1 has keys 1 to 11)")
@@ -719,10 +722,13 @@ def _claims_map_exact(payload: bytes) -> dict[object, object] | None:
         if key >= 24 or key <= previous:
             return None
         previous = key
-        head = _cbor_head(payload, at + 1)
-        if head is None:
-            return None
-        major, argument, at = head
+        if at + 1 < size and payload[at + 1] & 0x1F < 24:  # the argument is in the head byte
+            major, argument, at = payload[at + 1] >> 5, payload[at + 1] & 0x1F, at + 2
+        else:
+            head = _cbor_head(payload, at + 1)
+            if head is None:
+                return None
+            major, argument, at = head
         value: object
         if major == _MAJOR_UNSIGNED:
             value = argument

@@ -20,6 +20,7 @@ here so that an offline verifier does not import the web3 stack.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -135,8 +136,11 @@ def reason_name(code: int) -> str:
     return REASON_NAMES.get(code, f"REASON_{code}")
 
 
+@functools.lru_cache(maxsize=256)
 def tier_names(tiers: int) -> tuple[str, ...]:
-    """``3`` -> ``("C", "S")``; reserved bits show as ``bit5``..``bit7``."""
+    """``3`` -> ``("C", "S")``; reserved bits show as ``bit5``..``bit7``.
+
+    Cached: every verdict names its tiers, and a tier set is one byte (256 answers)."""
     names = (*TIER_NAMES, "bit5", "bit6", "bit7")
     return tuple(name for bit, name in enumerate(names) if tiers & (1 << bit))
 

@@ -56,6 +56,8 @@ PRECEDENCE: Final[tuple[Outcome, ...]] = (
     Outcome.RECOGNIZED,
 )
 
+_RANK: Final = {outcome: rank for rank, outcome in enumerate(PRECEDENCE)}
+
 HEADLINES: Final[dict[Outcome, str]] = {
     Outcome.RECOGNIZED: "VALID AND RECOGNIZED",
     Outcome.NOT_RECOGNIZED: "VALID, NOT RECOGNIZED",
@@ -293,8 +295,12 @@ def decide_outcome(reasons: tuple[Reason, ...], stages: tuple[StageResult, ...])
     A positive outcome also needs every stage completed; when one is not (a bug or a
     source that answered nothing), the answer is ``check_unavailable``, never a pass.
     """
-    found = {o for o in (outcome_of_reason(r.code) for r in reasons) if o is not None}
-    outcome = next((o for o in PRECEDENCE if o in found), Outcome.CHECK_UNAVAILABLE)
+    outcome = Outcome.CHECK_UNAVAILABLE
+    rank = len(PRECEDENCE)
+    for reason in reasons:
+        found = outcome_of_reason(reason.code)
+        if found is not None and _RANK[found] < rank:
+            outcome, rank = found, _RANK[found]
     if outcome is Outcome.RECOGNIZED and any(s.state is not StageState.OK for s in stages):
         return Outcome.CHECK_UNAVAILABLE
     if outcome is Outcome.NOT_RECOGNIZED and any(
