@@ -443,3 +443,14 @@ def test_writing_inside_a_read_view_is_refused_and_the_view_still_answers(
 
 def test_certificate_the_cache_never_saw_is_none(cache: OfflineCache) -> None:
     assert cache.certificate(bytes(32)) is None
+
+
+def test_remembered_recognition_is_forgotten_when_another_connection_syncs(
+    world: World, cache: OfflineCache
+) -> None:
+    assert offline_verify(world, cache).outcome is Outcome.RECOGNIZED
+    with OfflineCache(cache.path) as syncer:
+        syncer.apply_events([ev.MraSuspended(mra_id=1, party="KR", **at(6))], sync_point(6))
+    verdict = offline_verify(world, cache)
+    assert verdict.outcome is Outcome.NOT_RECOGNIZED
+    assert verdict.reasons[0].code == "mra_suspended"
