@@ -9,6 +9,10 @@
   page (perspective, rotation, blur, JPEG) to verdict, decoding included.
 - ``qr_version`` / ``qr_ecc``: the symbol the registry draws for the longest realistic
   record (longest number and identification, every tier, a name the encoder must cut).
+- ``signature_verify_per_s``: the baseline measured in the same run: the bare signature
+  check of one payload (``cryptography``/OpenSSL, one core), the ceiling no verifier that
+  checks signatures can pass here; ``offline_verify_signature_ratio`` is
+  ``offline_verify_per_s`` over it (1.0 would mean everything but the signature is free).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import io
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +31,9 @@ from rich.console import Console
 from registry_api.documents import QR_ERROR_CORRECTION, make_qr
 from scripts.bench.common import BenchError, Report, ms, percentile, stepper, time_loop
 from scripts.bench.data import build_verifier_world, longest_text
+from verifier import keys
 from verifier.offline import OfflineCache
+from verifier.payload import decode
 from verifier.pipeline import verify
 from verifier.verdict import Outcome
 
@@ -79,6 +86,19 @@ def certificate_photo(text: str) -> bytes:
     return jpeg.getvalue()
 
 
+def _signature_check(text: str, cache: OfflineCache) -> Callable[[], object]:
+    """The signature check alone, on the key the cache publishes for ``text``'s kid."""
+    cose = decode(text).cose
+    record = cache.signing_key(cose.kid)
+    if record is None:
+        raise BenchError(f"the benchmark's cache has no key {cose.kid.hex()}")
+    public = keys.load_public_key(record.algorithm, record.public_key)
+    message = cose.to_be_signed()
+    if not keys.verify_signature(public, message, cose.signature):
+        raise BenchError("the benchmark's payload signature does not verify")
+    return lambda: keys.verify_signature(public, message, cose.signature)
+
+
 def run(
     *,
     certificates: int = 1000,
@@ -124,6 +144,9 @@ def _measure(
 
     with stepper(console, "offline verification", None):
         timing = time_loop(one, min_seconds=seconds, min_count=100)
+    signature = _signature_check(texts[0], cache)
+    with stepper(console, "bare signature check", None):
+        signature_timing = time_loop(signature, min_seconds=min(seconds, 2.0), min_count=100)
     photo = certificate_photo(texts[1 % len(texts)])
     check(photo)
     durations = []
@@ -140,6 +163,10 @@ def _measure(
         "offline_verify_per_s_wall": timing.per_second_wall,
         "offline_verify_count": timing.count,
         "offline_certificates": len(texts),
+        "signature_verify_per_s": signature_timing.per_second_cpu,
+        "offline_verify_signature_ratio": round(
+            timing.per_second_cpu / signature_timing.per_second_cpu, 3
+        ),
         "image_verdict_median_ms": ms(statistics.median(durations), 2),
         "image_verdict_p95_ms": ms(percentile(durations, 95), 2),
         "image_count": len(durations),
