@@ -1,7 +1,8 @@
 """The sender encodes contract calls with eth-abi from the function's ABI, not through
 web3's slower ``encode_abi``: the bytes must be the very ones web3 builds, for every kind
 of call the outbox sends, and a value the ABI cannot hold must fail the operation with a
-clear reason rather than reach the chain."""
+clear reason rather than reach the chain. It also reads receipts without web3's log
+formatting: the fields it keeps must be the ones web3 reads."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from contracts import ids
 from contracts.bootstrap import Consortium
-from contracts.client import Issuance, KeyAlgorithm, Operation, Ops, TxClient
+from contracts.client import Issuance, KeyAlgorithm, Operation, Ops, TxClient, sign
 from contracts.client import Role as ChainRole
 from registry_api.outbox.sender import OutboxSender
 
@@ -69,3 +70,45 @@ def test_a_value_the_abi_cannot_hold_is_refused_with_the_reason(
     call = Operation("registry", "suspend", (b"\x03" * 32, 300))
     with pytest.raises(ValueError, match="300"):
         outbox._prepare(call)
+
+
+def send(tx: TxClient, consortium: Consortium, call: Operation) -> bytes:
+    """Sign and broadcast ``call`` from MN's operator with a fixed gas limit (no estimate,
+    so a call that reverts is still mined)."""
+    account = consortium.member("MN").operator
+    signed = sign(
+        tx.prepare(call),
+        account,
+        nonce=tx.nonce(account.address),
+        gas=300_000,
+        fees=tx.fees(),
+        chain_id=tx.chain_id,
+    )
+    return bytes(tx.broadcast(signed))
+
+
+@pytest.mark.both_chains  # eth-tester answers integers, a node hex text
+@pytest.mark.parametrize("reverts", [False, True], ids=["succeeded", "reverted"])
+def test_a_mined_transaction_s_receipt_fields_are_read_as_web3_reads_them(
+    sender: tuple[OutboxSender, TxClient], consortium: Consortium, reverts: bool
+) -> None:
+    outbox, tx = sender
+    # Suspending a certificate nobody issued reverts; a batch of three issues succeeds.
+    call = Ops.suspend(b"\x03" * 32, 1) if reverts else Ops.issue_batch(items(3))
+    tx_hash = send(tx, consortium, call)
+    receipt = tx.receipt(tx_hash)
+    assert receipt is not None
+    mined = outbox._mined(tx_hash)
+    assert mined is not None
+    assert mined.status == (0 if reverts else 1) == receipt["status"]
+    assert mined.block_number == receipt["blockNumber"]
+    assert mined.block_hash == bytes(receipt["blockHash"])
+    assert mined.gas_used == receipt["gasUsed"] > 21_000
+
+
+@pytest.mark.both_chains
+def test_a_transaction_the_node_does_not_know_has_no_receipt(
+    sender: tuple[OutboxSender, TxClient],
+) -> None:
+    outbox, _tx = sender
+    assert outbox._mined(b"\x09" * 32) is None
