@@ -13,9 +13,10 @@ skipped, so a batch must carry every event of the blocks it covers.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,11 +128,22 @@ _MEMO_LIMIT: Final = 4096
 _SYNC_POINT: Final = ("sync_point",)
 _INFO: Final = ("info",)
 
+# A border post's cache of up to this many certificates is held in memory (about 1 KB
+# each): a scan then reads no file. A larger registry is read from the file per scan.
+CERTIFICATES_IN_MEMORY: Final = 50_000
+_CERTIFICATES: Final = ("certificates",)
+
 _CERTIFICATE_QUERY: Final = (
     "SELECT c.issuer, c.number, c.tiers, c.status, c.valid_from, c.valid_until, c.version, "
     "c.digest, c.holder_ref, s.status, s.reason, s.since FROM certificates c "
     "LEFT JOIN status_changes s ON s.certificate_id = c.id WHERE c.id = ? "
     "ORDER BY s.block_number, s.log_index"
+)
+_ALL_CERTIFICATES_QUERY: Final = (
+    "SELECT c.id, c.issuer, c.number, c.tiers, c.status, c.valid_from, c.valid_until, "
+    "c.version, c.digest, c.holder_ref, s.status, s.reason, s.since FROM certificates c "
+    "LEFT JOIN status_changes s ON s.certificate_id = c.id "
+    "ORDER BY c.id, s.block_number, s.log_index"
 )
 # Enum lookups by value: calling the enum class costs more than the row it converts.
 _STATUS_OF_VALUE: Final = {int(status): status for status in CertificateStatus}
@@ -140,6 +152,32 @@ _STATUS_OF_VALUE: Final = {int(status): status for status in CertificateStatus}
 def _stored_status(value: int) -> CertificateStatus:
     status = _STATUS_OF_VALUE.get(value)
     return CertificateStatus(value) if status is None else status  # raises on a bad value
+
+
+def _certificate_record(certificate_id: bytes, rows: Sequence[Sequence[Any]]) -> CertificateRecord:
+    """A slot and its history from the rows of :data:`_CERTIFICATE_QUERY` (one per change)."""
+    row = rows[0]
+    return CertificateRecord(
+        certificate_id=certificate_id,
+        issuer=row[0],
+        number=row[1],
+        tiers=row[2],
+        status=_stored_status(row[3]),
+        valid_from=row[4],
+        valid_until=row[5],
+        version=row[6],
+        digest=bytes(row[7]),
+        holder_ref=bytes(row[8]),
+        history=tuple(
+            StatusChange(_stored_status(r[9]), r[10], r[11])
+            for r in rows
+            if r[9] is not None  # the LEFT JOIN's row for a slot without history
+        ),
+    )
+
+
+def _first(row: Sequence[Any]) -> Any:
+    return row[0]
 
 
 class OfflineCache:
@@ -152,15 +190,20 @@ class OfflineCache:
     two parties) are kept in memory between calls and forgotten as soon as the file
     changes: SQLite's ``data_version`` moves when another connection (``aeo verifier sync``
     in another process) commits, and this connection's own writes clear them too.
-    Certificates are always read from the file.
+    Certificates are kept the same way, all of them read in one transaction, while the
+    cache holds at most ``certificates_in_memory`` (:data:`CERTIFICATES_IN_MEMORY`); a
+    larger cache is read from the file certificate by certificate.
 
     :meth:`reading` holds one read transaction over several questions (the pipeline asks
     all of one verification's inside it): every answer then comes from the same sync, and
     the file's version is read once instead of once per question.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, certificates_in_memory: int = CERTIFICATES_IN_MEMORY
+    ) -> None:
         self.path = Path(path)
+        self._certificates_in_memory = certificates_in_memory
         # Reentrant: the questions asked inside reading() take the lock again.
         self._lock = threading.RLock()
         self._memo: dict[tuple[object, ...], Any] = {}
@@ -379,31 +422,45 @@ class OfflineCache:
         return record
 
     def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
-        # One statement for the slot and its history: a certificate has a handful of status
-        # changes, and a second query per scan cost more than repeating the slot's columns.
         with self._lock:
             self._refresh()
+            table = self._certificate_table()
+            if table is not None and type(certificate_id) is bytes:
+                return table.get(certificate_id)
+            # One statement for the slot and its history: a certificate has a handful of
+            # status changes, and a second query cost more than repeating the slot's columns.
             rows = self._db.execute(_CERTIFICATE_QUERY, (certificate_id,)).fetchall()
-        if not rows:
-            return None
-        row = rows[0]
-        return CertificateRecord(
-            certificate_id=certificate_id,
-            issuer=row[0],
-            number=row[1],
-            tiers=row[2],
-            status=_stored_status(row[3]),
-            valid_from=row[4],
-            valid_until=row[5],
-            version=row[6],
-            digest=bytes(row[7]),
-            holder_ref=bytes(row[8]),
-            history=tuple(
-                StatusChange(_stored_status(r[9]), r[10], r[11])
-                for r in rows
-                if r[9] is not None  # the LEFT JOIN's row for a slot without history
-            ),
-        )
+        return _certificate_record(certificate_id, rows) if rows else None
+
+    def _certificate_table(self) -> dict[bytes, CertificateRecord] | None:
+        """Every certificate by id, read in one transaction and kept until the file changes;
+        None when the cache holds more than ``certificates_in_memory`` (lock held)."""
+        if _CERTIFICATES in self._memo:
+            memo: dict[bytes, CertificateRecord] | None = self._memo[_CERTIFICATES]
+            return memo
+        table = None
+        if self._certificates_in_memory > 0:
+            own = not self._snapshot
+            if own:
+                self._db.execute("BEGIN")
+            try:
+                if own:
+                    self._refresh()  # the version of this transaction's snapshot
+                limit = self._certificates_in_memory
+                count = self._db.execute(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM certificates LIMIT ?)", (limit + 1,)
+                ).fetchone()[0]
+                if count <= limit:
+                    rows = self._db.execute(_ALL_CERTIFICATES_QUERY).fetchall()
+                    table = {
+                        certificate_id: _certificate_record(certificate_id, [r[1:] for r in group])
+                        for certificate_id, group in itertools.groupby(rows, key=_first)
+                    }
+            finally:
+                if own:
+                    self._db.execute("COMMIT")
+        self._memo[_CERTIFICATES] = table
+        return table
 
     def authority(self, code: str) -> AuthorityRecord | None:
         with self._lock:

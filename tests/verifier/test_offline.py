@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -454,3 +454,52 @@ def test_remembered_recognition_is_forgotten_when_another_connection_syncs(
     verdict = offline_verify(world, cache)
     assert verdict.outcome is Outcome.NOT_RECOGNIZED
     assert verdict.reasons[0].code == "mra_suspended"
+
+
+@pytest.mark.parametrize("in_memory", [0, 1, 50_000], ids=["none", "fewer", "all"])
+def test_certificates_answer_the_same_from_memory_and_from_the_file(
+    world: World, cache: OfflineCache, in_memory: int
+) -> None:
+    suspended = ev.CertificateStatusChanged(
+        certificate_id=world.claims.certificate_id,
+        status=CertificateStatus.SUSPENDED,
+        reason=1,
+        **at(6),
+    )
+    other = replace(world.claims, number="MN-AEO-2025-000999")
+    issued = ev.CertificateIssued(
+        certificate_id=other.certificate_id,
+        issuer="MN",
+        number=other.number,
+        tiers=other.tiers,
+        valid_from=other.valid_from,
+        valid_until=other.valid_until,
+        holder_ref=other.holder_ref,
+        commitment=COMMITMENT,
+        **at(6, 1),
+    )
+    cache.apply_events([suspended, issued], sync_point(6))
+    expected = {
+        certificate_id: cache.certificate(certificate_id)
+        for certificate_id in (world.claims.certificate_id, other.certificate_id, bytes(32))
+    }
+    with OfflineCache(cache.path, certificates_in_memory=in_memory) as reader:
+        for certificate_id, record in expected.items():
+            assert reader.certificate(certificate_id) == record
+        assert offline_verify(world, reader).outcome is Outcome.SUSPENDED
+        with OfflineCache(cache.path) as syncer:
+            reinstated = ev.CertificateStatusChanged(
+                certificate_id=world.claims.certificate_id,
+                status=CertificateStatus.ACTIVE,
+                reason=16,
+                **at(7),
+            )
+            syncer.apply_events([reinstated], sync_point(7))
+        assert offline_verify(world, reader).outcome is Outcome.RECOGNIZED
+    record = expected[world.claims.certificate_id]
+    assert record is not None
+    assert [change.status for change in record.history] == [
+        CertificateStatus.ACTIVE,
+        CertificateStatus.SUSPENDED,
+    ]
+    assert expected[bytes(32)] is None
