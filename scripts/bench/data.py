@@ -219,6 +219,8 @@ class _RawInsert:
 
     def __init__(self, table: sa.Table, dialect: sa.Dialect, columns: list[str]) -> None:
         self.columns = columns
+        # psycopg's placeholders are named (%(name)s): its executemany wants mappings.
+        self.named = dialect.paramstyle in ("named", "pyformat")
         self.processors = [
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
         ]
@@ -228,7 +230,13 @@ class _RawInsert:
             .compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         )
 
-    def rows(self, dicts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    def rows(self, dicts: list[dict[str, Any]]) -> list[tuple[Any, ...]] | list[dict[str, Any]]:
+        values = self._values(dicts)
+        if self.named:
+            return [dict(zip(self.columns, row, strict=True)) for row in values]
+        return values
+
+    def _values(self, dicts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         pairs = list(zip(self.columns, self.processors, strict=True))
         # Rows share their constant values (the same list or datetime object): each is
         # processed once per chunk, keyed by identity while the chunk keeps it alive.
