@@ -26,7 +26,14 @@ import hashlib
 import re
 from datetime import UTC, date, datetime
 
-from eth_utils.crypto import keccak
+from sha3 import keccak_256
+
+
+def keccak(data: bytes) -> bytes:
+    """Keccak-256 (Ethereum's, not NIST SHA3-256) of ``data``."""
+    digest: bytes = keccak_256(data).digest()
+    return digest
+
 
 EPOCH = date(1970, 1, 1)
 MAX_DAY = 2**16 - 1

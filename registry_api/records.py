@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Self
 
-from eth_utils.crypto import keccak
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -38,6 +37,7 @@ from pydantic import (
 )
 
 from contracts import ids
+from contracts.ids import keccak
 
 RECORD_SCHEMA = "aeo-record/1"
 #: the tier bit set (a uint8 on-chain): bits 0..4 are defined, 5..7 reserved and refused by
