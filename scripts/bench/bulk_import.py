@@ -6,7 +6,7 @@ with its workers, uploads one JSON file of ``count`` valid records (``POST /v1/i
 and stops the clock when the job is ``completed`` and a search finds ``count`` active
 certificates (the indexer has read every ``CertificateIssued`` back). ``gas_total`` sums the
 ``gas_used`` of the job's ``issue_batch`` operations (their receipts); ``chunk`` is how many
-certificates one transaction issues (the service's default is 100).
+certificates one transaction issues (default: the service's, ``DEFAULT_CHUNK_SIZE``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from registry_api.services.imports import DEFAULT_CHUNK_SIZE
 from scripts.bench.common import BenchError, Report, rate, stepper
 from scripts.bench.consortium import running_consortium
 from scripts.bench.data import canonical_record
 
-DEFAULT_CHUNK = 100
+DEFAULT_CHUNK = DEFAULT_CHUNK_SIZE
 
 
 def import_file(count: int, issuer: str = "MN") -> bytes:

@@ -13,8 +13,8 @@ reinstate) the certificate, and from that moment the benchmark watches, in a loo
 
 A sample's ``seen_s`` is the later of the two (the partner has seen it everywhere);
 ``p50_s``, ``p99_s``, ``max_s`` are over ``seen_s``; ``verifier_*`` and ``feed_*`` give each
-path alone. The services' indexers poll every ``indexer_poll`` seconds
-(``AEO_INDEXER_POLL_INTERVAL``, the production default is 2.0).
+path alone. The services' indexers look at the chain head every ``indexer_poll`` seconds
+(``AEO_INDEXER_POLL_INTERVAL``; None: the service's default, 0.25).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import httpx
 from rich.console import Console
 
 from contracts.client import ReasonCode, RegistryReader
+from registry_api.settings import Settings
 from scripts.bench.common import BenchError, Report, percentile, stepper
 from scripts.bench.consortium import BenchConsortium, running_consortium
 from scripts.bench.data import canonical_record
@@ -145,12 +146,14 @@ def run(
     *,
     samples: int = 50,
     block_time: float = 1.0,
-    indexer_poll: float = 1.0,
+    indexer_poll: float | None = None,
     console: Console | None = None,
 ) -> Report:
-    if samples < 1 or block_time <= 0 or indexer_poll <= 0:
+    if samples < 1 or block_time <= 0 or (indexer_poll is not None and indexer_poll <= 0):
         raise BenchError("samples must be at least 1; block time and poll interval positive")
-    env = {"AEO_INDEXER_POLL_INTERVAL": f"{indexer_poll:g}"}
+    env = {} if indexer_poll is None else {"AEO_INDEXER_POLL_INTERVAL": f"{indexer_poll:g}"}
+    if indexer_poll is None:
+        indexer_poll = Settings.model_fields["indexer_poll_interval"].default
     with (
         tempfile.TemporaryDirectory(prefix="aeo-bench-propagation-") as tmp,
         running_consortium(
