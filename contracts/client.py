@@ -40,6 +40,16 @@ from web3.types import TxParams, TxReceipt, Wei
 
 from contracts import ids
 from contracts.artifacts import MRAS, REGISTRY, load_artifact
+from contracts.enums import (
+    AuthorityStatus,
+    CertificateStatus,
+    EffectiveStatus,
+    MembershipAction,
+    MraState,
+    MraStatus,
+    ProposalStatus,
+    RecognitionReason,
+)
 from contracts.errors import (
     ChainError,
     ContractRevertError,
@@ -61,80 +71,6 @@ OPEN_ENDED = ids.MAX_DAY  # validUntil of a certificate with no end date
 
 
 # --- enums mirroring the Solidity ones ----------------------------------------------------------
-
-
-class AuthorityStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REMOVED = 3
-
-
-class MembershipAction(IntEnum):
-    ADMIT = 0
-    SUSPEND = 1
-    REINSTATE = 2
-    REMOVE = 3
-
-
-class ProposalStatus(IntEnum):
-    NONE = 0
-    OPEN = 1
-    EXECUTED = 2
-    EXPIRED = 3
-
-
-class CertificateStatus(IntEnum):
-    """The stored status. NONE means never issued (unknown), never "not revoked"."""
-
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REVOKED = 3
-
-
-class EffectiveStatus(IntEnum):
-    """The status at the current block's day (Revoked > Expired > Suspended > NotYetValid)."""
-
-    UNKNOWN = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REVOKED = 3
-    EXPIRED = 4
-    NOT_YET_VALID = 5
-
-
-class MraState(IntEnum):
-    NONE = 0
-    PROPOSED = 1
-    SIGNED = 2
-    SUSPENDED = 3
-    TERMINATED = 4
-
-
-class MraStatus(IntEnum):
-    UNKNOWN = 0
-    PROPOSED = 1
-    NOT_YET_IN_FORCE = 2
-    IN_FORCE = 3
-    SUSPENDED = 4
-    TERMINATED = 5
-    ENDED = 6
-
-
-class RecognitionReason(IntEnum):
-    RECOGNIZED = 0
-    UNKNOWN_CERTIFICATE = 1
-    CERTIFICATE_NOT_ACTIVE = 2
-    ISSUER_NOT_ACTIVE = 3
-    OWN_CERTIFICATE = 4
-    NO_MRA = 5
-    MRA_NOT_SIGNED = 6
-    MRA_NOT_YET_IN_FORCE = 7
-    MRA_SUSPENDED = 8
-    MRA_TERMINATED = 9
-    MRA_ENDED = 10
-    TIER_NOT_COVERED = 11
 
 
 class Role(IntFlag):

@@ -37,8 +37,8 @@ from .routes import (
     ops,
     partner,
     v1,
+    webhooks as webhook_routes,
 )
-from .routes import webhooks as webhook_routes
 from .services.imports import start_import_worker
 from .settings import Settings, get_settings
 from .webhooks import start_webhook_dispatcher

@@ -29,8 +29,7 @@ from eth_utils.abi import event_abi_to_log_topic
 from web3.exceptions import Web3RPCError
 from web3.types import FilterParams, LogReceipt
 
-from contracts import client as chain_client
-from contracts import events as chain_events
+from contracts import client as chain_client, events as chain_events
 from contracts.artifacts import REGISTRY, load_artifact
 from contracts.client import RegistryReader
 from contracts.errors import ChainError, translate_errors

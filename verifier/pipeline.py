@@ -53,8 +53,13 @@ from verifier.payload import (
     parse_cose,
     strip_prefix,
 )
-from verifier.rules import CertificateStatus, RecognitionAnswer, RecognitionReason, reason_name
-from verifier.rules import tier_names as _tier_names
+from verifier.rules import (
+    CertificateStatus,
+    RecognitionAnswer,
+    RecognitionReason,
+    reason_name,
+    tier_names as _tier_names,
+)
 from verifier.source import (
     AuthorityRecord,
     CertificateRecord,

@@ -14,8 +14,8 @@ the orders below.
   closest first: TierNotCovered, MraNotYetInForce, MraSuspended, MraNotSigned, MraEnded,
   MraTerminated (the newest MRA on a tie). No such MRA: NoMra.
 
-The enum values equal the Solidity enums' (and ``contracts.client``'s); they are repeated
-here so that an offline verifier does not import the web3 stack.
+The enums are ``contracts.enums`` (web3-free, so an offline verifier does not import the web3
+stack); this module re-exports them.
 """
 
 from __future__ import annotations
@@ -23,80 +23,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Final
 
-
-class CertificateStatus(IntEnum):
-    """The stored status of a certificate slot (contracts: ``status`` byte)."""
-
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REVOKED = 3
-
-
-class EffectiveStatus(IntEnum):
-    """What ``statusOf`` answers: the stored status with the dates applied."""
-
-    UNKNOWN = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REVOKED = 3
-    EXPIRED = 4
-    NOT_YET_VALID = 5
-
-
-class AuthorityStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REMOVED = 3
-
-
-class MraState(IntEnum):
-    """The stored state of an MRA; SIGNED means every party signed (in force from its date)."""
-
-    NONE = 0
-    PROPOSED = 1
-    SIGNED = 2
-    SUSPENDED = 3
-    TERMINATED = 4
-
-
-class MraStatus(IntEnum):
-    """What ``mraStatus`` answers on a given day."""
-
-    UNKNOWN = 0
-    PROPOSED = 1
-    NOT_YET_IN_FORCE = 2
-    IN_FORCE = 3
-    SUSPENDED = 4
-    TERMINATED = 5
-    ENDED = 6
-
-
-class RecognitionReason(IntEnum):
-    """Why ``recognizes`` answered as it did (same order as the contract spec lists them)."""
-
-    RECOGNIZED = 0
-    UNKNOWN_CERTIFICATE = 1
-    CERTIFICATE_NOT_ACTIVE = 2
-    ISSUER_NOT_ACTIVE = 3
-    OWN_CERTIFICATE = 4
-    NO_MRA = 5
-    MRA_NOT_SIGNED = 6
-    MRA_NOT_YET_IN_FORCE = 7
-    MRA_SUSPENDED = 8
-    MRA_TERMINATED = 9
-    MRA_ENDED = 10
-    TIER_NOT_COVERED = 11
-
-    @property
-    def code(self) -> str:
-        """The verdict reason code (docs/qr-format.md)."""
-        return self.name.lower()
-
+from contracts.enums import (  # re-exported: the verifier's modules import them from here
+    AuthorityStatus as AuthorityStatus,
+    CertificateStatus as CertificateStatus,
+    EffectiveStatus as EffectiveStatus,
+    MraState as MraState,
+    MraStatus as MraStatus,
+    RecognitionReason as RecognitionReason,
+)
 
 # Closest first: how near an MRA came to recognizing the certificate.
 _CLOSENESS: Final = (

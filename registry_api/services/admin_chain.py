@@ -25,8 +25,7 @@ from eth_utils.address import to_checksum_address
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contracts.client import MembershipAction, Ops
-from contracts.client import Operation as ChainCall
+from contracts.client import MembershipAction, Operation as ChainCall, Ops
 
 from ..auth import AuthenticatedKey
 from ..db import Authority, AuthorityAccount, FeedEntry, IndexedSigningKey, Operation

@@ -39,8 +39,7 @@ from registry_api.db import (
 from registry_api.indexer import CURSOR_NAME
 from registry_api.records import RECORD_SCHEMA
 from registry_api.services.api_keys import create_api_key
-from verifier import events as ev
-from verifier import keys
+from verifier import events as ev, keys
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.payload import Claims, encode
 
