@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
@@ -36,11 +35,9 @@ from contracts.chain import Chain
 from contracts.client import (
     OPEN_ENDED,
     AuthorityStatus,
+    CertificateStatus as ChainStatus,
     MraState,
     RegistryReader,
-)
-from contracts.client import (
-    CertificateStatus as ChainStatus,
 )
 from contracts.deploy import Deployment
 from contracts.errors import ChainUnavailableError, translate_errors
@@ -95,8 +92,6 @@ from .records import CertificateRecord
 logger = logging.getLogger("registry_api.indexer")
 
 CURSOR_NAME = "registry"
-#: an idle indexer still runs a full pass (the rewind check) this often
-RECHECK_SECONDS = 5.0
 #: how many stored block hashes a rewind compares with the chain per round trip
 _SAFE_POINT_BATCH = 64
 
@@ -357,8 +352,8 @@ class Indexer:
         self._head: int | None = None
         self._block: int | None = None
         self._last_error: str | None = None
-        #: when the last pass that reached the head ended (time.monotonic)
-        self._checked_at = float("-inf")
+        #: the hash of the block the index ends at, as the chain had it at the last pass
+        self._block_hash_at_cursor: bytes | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -372,21 +367,22 @@ class Indexer:
             return self._cursor(session).block_number
 
     def poll(self) -> int:
-        """What the worker thread calls every ``indexer_poll_interval``: one
-        ``eth_blockNumber``, and a pass (:meth:`run_once`) only when the head moved, the
-        last pass failed or stopped short of it, or the last full check is
-        ``RECHECK_SECONDS`` old (a rewind to
-        the same height changes no block number). So the poll interval can be a fraction
-        of the block time at the cost of one cheap call per poll."""
+        """What the worker thread calls every ``indexer_poll_interval``: one look at the
+        chain's latest block, and a pass (:meth:`run_once`) only when it is not the block
+        the index ends at (same number, same hash: a node restored to another block of
+        the same height is noticed too), or the last pass failed. So the poll interval can
+        be a fraction of the block time at the cost of one header read per poll."""
         try:
-            head = self.chain.block_number()
+            with translate_errors("reading the latest block"):
+                latest = self.chain.w3.eth.get_block("latest")
         except ChainUnavailableError:
             return self.run_once()  # records the outage, as a pass would
-        self._head = head
+        number, block_hash = latest.get("number"), latest.get("hash")
         if (
             self._ok
-            and head == self._block
-            and time.monotonic() - self._checked_at < RECHECK_SECONDS
+            and number == self._block
+            and block_hash is not None
+            and bytes(block_hash) == self._block_hash_at_cursor
         ):
             return 0
         return self.run_once()
@@ -405,7 +401,6 @@ class Indexer:
                 return 0
             self._ok = True
             self._last_error = None
-            self._checked_at = time.monotonic()
             return applied
 
     # ------------------------------------------------------------------ passes
@@ -458,6 +453,7 @@ class Indexer:
             ):
                 self._rewind(session, cursor, head)
             start = cursor.block_number + 1
+            self._block_hash_at_cursor = cursor.block_hash
         self._update_metrics(start - 1, head)
         applied = 0
         pages = 0
@@ -477,6 +473,7 @@ class Indexer:
                 cursor.block_number = stop
                 cursor.block_hash = stop_hash
                 session.commit()
+            self._block_hash_at_cursor = stop_hash
             if self.crash_at is not None:
                 self.crash_at.reached(CrashPoint.AFTER_INDEX_PAGE)
             self._update_metrics(stop, head)

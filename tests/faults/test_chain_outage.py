@@ -233,14 +233,15 @@ def test_a_node_restarted_from_an_older_state_gets_the_lost_writes_again(world: 
     with mn.session() as session:
         rewound = session.scalars(sa.select(FeedEntry).where(FeedEntry.kind == "chain.rewound"))
         markers = list(rewound)
-    # The indexer marks a rewind when it sees the divergence; if the re-sent transactions
-    # were mined back before its next poll into blocks it cannot tell apart, there is
-    # nothing to retract. Either way the index must equal the chain (checked above and
-    # below). Seen once under heavy load: see docs/reliability.md.
+    # A re-sent transaction mined in the same second as before lands in the very block the
+    # index holds (same parent, transactions, timestamp: same hash), whose entries stay
+    # true; the indexer rolls back from the first block that differs, if any. So 0 to 7
+    # entries are retracted, by timing; the index must equal the chain either way
+    # (checked above and below). See docs/reliability.md.
     assert len(markers) <= 1
     assert mn.log_count("rolling back to block") == len(markers)
     retracted = len(markers[0].payload["retracted"]) if markers else 0
-    assert retracted in (0, len(lost) + 2)
+    assert 0 <= retracted <= len(lost) + 2
     assert_each_accepted_write_applied_once(world, mn, kept + lost)
     report(
         "chain_lost_state",
