@@ -11,6 +11,10 @@ from contracts.client import AuthorityStatus, RegistryReader, RegistryWriter, Ro
 from contracts.deploy import Deployment
 from contracts.errors import ConflictRevertError
 
+# Slow, so not in `make test-fast` (`make test` runs it): bootstraps fresh consortiums (the
+# consortium fixture does it in the fast run).
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.both_chains
 def test_each_member_is_active_with_its_own_admin_and_operator(consortium: Consortium) -> None:

@@ -29,6 +29,9 @@ from contracts.events import (
     receipt_events,
 )
 
+# Slow, so not in `make test-fast` (`make test` runs it): mines more than 1000 blocks.
+pytestmark = pytest.mark.slow
+
 
 def test_every_abi_event_has_a_dataclass_with_the_same_fields_in_order() -> None:
     abi_events = {

@@ -9,6 +9,10 @@ import pytest
 from contracts.chain import Chain
 from contracts.gas import REPORT_KEYS, gas_report, main
 
+# Slow, so not in `make test-fast` (`make test` runs it): the gas report exercises every
+# operation.
+pytestmark = pytest.mark.slow
+
 
 def test_the_gas_report_has_every_key_with_a_positive_figure(memory_chain: Chain) -> None:
     report = gas_report(memory_chain)

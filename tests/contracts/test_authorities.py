@@ -23,6 +23,10 @@ from .conftest import (
     load_artifact,
 )
 
+# Slow, so not in `make test-fast` (`make test` runs it): every bootstrap, account and signing-key
+# rule on the contract; test_access_matrix keeps who-may-call-what in the fast run.
+pytestmark = pytest.mark.slow
+
 ES256 = 1
 EDDSA = 2
 

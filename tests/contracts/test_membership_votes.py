@@ -20,6 +20,10 @@ from .conftest import (
     deploy_and_bootstrap,
 )
 
+# Slow, so not in `make test-fast` (`make test` runs it): every membership vote rule on the
+# contract.
+pytestmark = pytest.mark.slow
+
 UZ = ids.authority_code("UZ")
 
 

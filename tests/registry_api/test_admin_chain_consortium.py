@@ -14,13 +14,15 @@ import pytest
 from eth_account import Account
 
 from contracts.bootstrap import Consortium
-from contracts.client import AuthorityStatus, RegistryReader
-from contracts.client import Role as ChainRole
+from contracts.client import AuthorityStatus, RegistryReader, Role as ChainRole
 from registry_api.db import Role
 
 from .conftest import ChainApp
 from .registry_support import open_registry
 from .support import assert_problem
+
+# Slow, so not in `make test-fast` (`make test` runs it): membership votes across services.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -19,13 +19,16 @@ from contracts.client import RegistryReader
 from registry_api.db import Role
 from registry_api.keystore import load_signing_key
 from registry_api.services.documents import key_file_paths, rotated_key_path
-from verifier import Outcome, verify
-from verifier import payload as aeo1
+from verifier import Outcome, payload as aeo1, verify
 from verifier.chain_source import ChainStatusSource
 
 from .conftest import ChainApp
 from .registry_support import issue, open_registry, record
 from .support import assert_problem
+
+# Slow, so not in `make test-fast` (`make test` runs it): key rotation on the chain, one service
+# each.
+pytestmark = pytest.mark.slow
 
 NUMBER = "MN-AEO-2025-0001"
 

@@ -51,6 +51,10 @@ from .feed_support import S, propose_mra
 from .registry_support import issue, open_registry, record, register_key_on_chain
 from .support import assert_problem, bearer
 
+# Slow, so not in `make test-fast` (`make test` runs it): every route x every role (test_auth
+# covers authorization in the fast run).
+pytestmark = pytest.mark.slow
+
 # ---------------------------------------------------------------- roles, as issue 3 names them
 
 ALL = frozenset(Role)

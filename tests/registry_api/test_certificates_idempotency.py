@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from registry_api.db import Certificate, Operation, Role
@@ -12,6 +13,9 @@ from registry_api.db import Certificate, Operation, Role
 from .certificate_data import issued_count, record_body
 from .conftest import ChainApp, ChainAppFactory
 from .support import assert_problem
+
+# Slow, so not in `make test-fast` (`make test` runs it): concurrent requests.
+pytestmark = pytest.mark.slow
 
 
 def operations(mn: ChainApp) -> int:

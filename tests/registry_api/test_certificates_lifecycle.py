@@ -65,6 +65,7 @@ def test_issuing_answers_202_with_an_operation_that_ends_confirmed(
     assert done["error"] is None
 
 
+@pytest.mark.slow
 def test_an_issued_certificate_reads_with_its_chain_state_and_a_matching_proof(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -88,6 +89,7 @@ def test_an_issued_certificate_reads_with_its_chain_state_and_a_matching_proof(
     assert on_chain.issuer == "MN"
 
 
+@pytest.mark.slow
 def test_a_record_changed_behind_the_service_fails_its_proof(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -104,6 +106,7 @@ def test_a_record_changed_behind_the_service_fails_its_proof(
     assert proof["commitment"] != proof["chain_commitment"]
 
 
+@pytest.mark.slow
 def test_amending_replaces_the_record_once_the_amendment_is_on_chain(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -131,6 +134,7 @@ def test_amending_replaces_the_record_once_the_amendment_is_on_chain(
     assert_index_equals_chain(mn)
 
 
+@pytest.mark.slow
 def test_an_amendment_cannot_change_validity(mn: ChainApp, officer: dict[str, str]) -> None:
     issue(mn, officer, NUMBER)
     response = post(
@@ -143,6 +147,7 @@ def test_an_amendment_cannot_change_validity(mn: ChainApp, officer: dict[str, st
     assert body["errors"] == [{"field": "body.valid_until", "message": "must stay 2028-01-14"}]
 
 
+@pytest.mark.slow
 def test_renewing_extends_the_validity_on_chain_and_in_reads(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -170,6 +175,7 @@ def test_renewing_extends_the_validity_on_chain_and_in_reads(
     assert_index_equals_chain(mn)
 
 
+@pytest.mark.slow
 def test_a_renewal_that_does_not_extend_is_a_conflict(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -216,6 +222,7 @@ def test_suspend_reinstate_and_revoke_reach_the_chain_with_their_reasons(
     assert_index_equals_chain(mn)
 
 
+@pytest.mark.slow
 def test_issue_then_suspend_at_once_is_accepted_and_applied_in_order(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -226,6 +233,7 @@ def test_issue_then_suspend_at_once_is_accepted_and_applied_in_order(
     assert read(mn, officer)["status"] == "suspended"
 
 
+@pytest.mark.slow
 def test_history_says_who_when_why_and_where(mn: ChainApp) -> None:
     headers = {"Authorization": f"Bearer {mn.token(Role.ISSUING_OFFICER, user='b.bat-erdene')}"}
     issue(mn, headers, NUMBER)
@@ -256,6 +264,7 @@ def test_every_write_requires_an_idempotency_key(mn: ChainApp, officer: dict[str
     assert assert_problem(response, 422)["errors"][0]["field"] == "header.Idempotency-Key"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("action", "body"),
     [
@@ -280,6 +289,7 @@ def test_a_reason_code_the_action_does_not_take_is_refused_before_queueing(
         assert session.query(Operation).count() == 1  # only the issue
 
 
+@pytest.mark.slow
 def test_a_remedy_deadline_in_the_past_is_refused(mn: ChainApp, officer: dict[str, str]) -> None:
     issue(mn, officer, NUMBER)
     response = post(
@@ -291,6 +301,7 @@ def test_a_remedy_deadline_in_the_past_is_refused(mn: ChainApp, officer: dict[st
     assert assert_problem(response, 422)["errors"][0]["field"] == "body.remedy_deadline"
 
 
+@pytest.mark.slow
 def test_changing_a_revoked_certificate_is_a_conflict_at_request_time(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -308,6 +319,7 @@ def test_changing_a_revoked_certificate_is_a_conflict_at_request_time(
         assert "revoked" in assert_problem(response, 409, "conflict")["detail"]
 
 
+@pytest.mark.slow
 def test_reinstating_an_active_certificate_is_a_conflict(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -320,6 +332,7 @@ def test_reinstating_an_active_certificate_is_a_conflict(
     )
 
 
+@pytest.mark.slow
 def test_issuing_a_number_twice_is_a_conflict_naming_the_number(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -331,6 +344,7 @@ def test_issuing_a_number_twice_is_a_conflict_naming_the_number(
     ]
 
 
+@pytest.mark.slow
 def test_a_revert_at_estimation_fails_the_operation_with_the_decoded_reason(
     mn: ChainApp, officer: dict[str, str]
 ) -> None:
@@ -373,6 +387,7 @@ def test_invalid_records_name_each_field(mn: ChainApp, officer: dict[str, str]) 
     )
 
 
+@pytest.mark.slow
 def test_unknown_certificates_answer_404(mn: ChainApp, officer: dict[str, str]) -> None:
     assert_problem(mn.client.get("/v1/certificates/MN-NOPE", headers=officer), 404, "not-found")
     response = post(mn.client, "/v1/certificates/MN-NOPE/suspend", {"reason_code": 1}, officer)
@@ -398,6 +413,7 @@ WRITERS = {Role.ADMIN, Role.ISSUING_OFFICER}
 READERS = {Role.ADMIN, Role.ISSUING_OFFICER, Role.MRA_OFFICER, Role.AUDITOR}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", list(Role))
 def test_roles_matrix_of_the_certificate_routes(mn: ChainApp, role: Role) -> None:
     issue(mn, mn.headers(Role.ISSUING_OFFICER), NUMBER)

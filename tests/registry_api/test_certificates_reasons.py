@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from contracts import ids
 from contracts.bootstrap import Consortium
 from contracts.client import Ops, ReasonCode
 from contracts.errors import ContractRevertError
 from registry_api.services.certificates import ALLOWED_REASONS, Action
+
+# Slow, so not in `make test-fast` (`make test` runs it): every reason code against the contract.
+pytestmark = pytest.mark.slow
 
 
 def test_every_reason_code_is_allowed_by_the_api_exactly_when_the_contract_allows_it(

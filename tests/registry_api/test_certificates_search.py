@@ -12,6 +12,9 @@ from .certificate_data import issue, post
 from .conftest import ChainApp, ChainAppFactory
 from .support import assert_problem
 
+# Slow, so not in `make test-fast` (`make test` runs it): many certificates issued per test.
+pytestmark = pytest.mark.slow
+
 
 def holder(name: str, number: str, scheme: str = "TIN") -> dict[str, Any]:
     return {

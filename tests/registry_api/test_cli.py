@@ -17,6 +17,10 @@ import pytest
 
 from registry_api.keystore import load_operator_key, load_signing_key
 
+# Slow, so not in `make test-fast` (`make test` runs it): runs the registry CLI and a server as
+# processes.
+pytestmark = pytest.mark.slow
+
 PASSPHRASE = "a long passphrase generated for this test"
 
 

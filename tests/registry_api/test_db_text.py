@@ -30,6 +30,10 @@ from .conftest import ChainApp, ChainAppFactory
 from .registry_support import open_registry, run_imports
 from .test_imports_api import csv_file, progress, row, upload
 
+# Slow, so not in `make test-fast` (`make test` runs it): nUL and case-folding edge cases through
+# imports and search.
+pytestmark = pytest.mark.slow
+
 
 def test_a_nul_in_text_or_json_is_stored_as_the_replacement_character(database_url: str) -> None:
     engine = make_engine(database_url)

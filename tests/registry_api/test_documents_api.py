@@ -20,14 +20,17 @@ from contracts import ids
 from contracts.bootstrap import Consortium
 from contracts.client import ReasonCode, RegistryReader, RegistryWriter
 from registry_api.db import Certificate, Role
-from verifier import Outcome, verify
-from verifier import payload as aeo1
+from verifier import Outcome, payload as aeo1, verify
 from verifier.chain_source import ChainStatusSource
 
 from .conftest import ChainApp
 from .registry_support import issue, open_registry, record, register_key_on_chain
 from .support import assert_problem
 from .test_documents_rendering import load, pdf_text, qr_texts, rasterize
+
+# Slow, so not in `make test-fast` (`make test` runs it): QR and PDF rendering of issued
+# certificates.
+pytestmark = pytest.mark.slow
 
 DOCUMENTS = ("payload", "qr.png", "qr.svg", "certificate.pdf")
 NUMBER = "MN-AEO-2025-0001"

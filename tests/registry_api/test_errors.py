@@ -241,6 +241,7 @@ HOSTILE_QUERIES = [
 ]
 
 
+@pytest.mark.slow
 def test_no_caller_input_reaches_a_500(
     app: FastAPI, client: TestClient, make_key: KeyFactory, admin_token: str
 ) -> None:

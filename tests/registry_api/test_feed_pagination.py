@@ -15,6 +15,9 @@ from .conftest import ChainApp, ChainAppFactory
 from .feed_support import C, S, issue, propose_mra, record
 from .support import assert_problem
 
+# Slow, so not in `make test-fast` (`make test` runs it): builds a long feed on the chain.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def mn(chain_app: ChainAppFactory) -> ChainApp:

@@ -21,6 +21,9 @@ from .conftest import ChainApp, ChainAppFactory
 from .feed_support import ApiServer, S, issue, propose_mra, sse_events
 from .support import assert_problem
 
+# Slow, so not in `make test-fast` (`make test` runs it): live streams with their time limits.
+pytestmark = pytest.mark.slow
+
 WAIT = 30.0  # seconds: a bound for a broken stream, never reached when it works
 
 

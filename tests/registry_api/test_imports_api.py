@@ -17,8 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.bootstrap import Consortium
-from contracts.client import CertificateStatus as ChainStatus
-from contracts.client import RegistryReader, RegistryWriter
+from contracts.client import CertificateStatus as ChainStatus, RegistryReader, RegistryWriter
 from contracts.ids import certificate_id
 from registry_api.db import Certificate, CertificateStatus, ImportState, Operation, Role
 from registry_api.services.imports import import_dir
@@ -26,6 +25,9 @@ from registry_api.services.imports import import_dir
 from .conftest import ChainApp
 from .registry_support import import_worker, open_registry, record, run_imports
 from .support import assert_problem
+
+# Slow, so not in `make test-fast` (`make test` runs it): bulk imports onto the chain.
+pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 HEADER = (

@@ -64,6 +64,7 @@ def lifecycle(mn: ChainApp, number: str) -> None:
     mn.settle()
 
 
+@pytest.mark.slow
 def test_events_delivered_twice_are_stored_once(mn: ChainApp) -> None:
     lifecycle(mn, "MN-1")
     events, entries = count(mn, CertificateEvent), feed(mn)
@@ -78,6 +79,7 @@ def test_events_delivered_twice_are_stored_once(mn: ChainApp) -> None:
     assert_index_equals_chain(mn)
 
 
+@pytest.mark.slow
 def test_an_indexer_restarted_mid_backfill_ends_where_one_pass_would(
     chain_app: ChainAppFactory,
 ) -> None:

@@ -25,6 +25,9 @@ from registry_api.indexer import Indexer
 from .certificate_data import assert_index_equals_chain, issue, post
 from .conftest import ChainApp, ChainAppFactory
 
+# Slow, so not in `make test-fast` (`make test` runs it): long chains, indexed page by page.
+pytestmark = pytest.mark.slow
+
 
 def sorted_parties(payload: dict[str, Any]) -> dict[str, Any]:
     """An MRA entry lists its parties in the order the session holds them: proposal order

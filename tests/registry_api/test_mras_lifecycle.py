@@ -105,6 +105,7 @@ def test_mra_proposed_by_mn_and_signed_by_kr_comes_into_force_on_both_services(
         assert all(p["signed"] for p in seen["parties"])
 
 
+@pytest.mark.slow
 def test_suspend_resume_and_terminate_follow_the_contract_on_both_services(
     mn: ChainApp, kr: ChainApp
 ) -> None:
@@ -134,6 +135,7 @@ def test_suspend_resume_and_terminate_follow_the_contract_on_both_services(
         assert body["chain_error"] in {"MraStatusMismatch", "MraAlreadySigned"}
 
 
+@pytest.mark.slow
 def test_a_retried_proposal_with_the_same_key_is_one_operation(mn: ChainApp) -> None:
     token = mn.token(Role.MRA_OFFICER)
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "same"}
@@ -145,6 +147,7 @@ def test_a_retried_proposal_with_the_same_key_is_one_operation(mn: ChainApp) -> 
     assert assert_problem(other, 422)["errors"][0]["field"] == "header.Idempotency-Key"
 
 
+@pytest.mark.slow
 def test_a_write_without_an_idempotency_key_is_refused(mn: ChainApp) -> None:
     answer = mn.client.post("/v1/mras", json=proposal(), headers=mn.headers(Role.MRA_OFFICER))
     assert assert_problem(answer, 422)["errors"][0]["field"] == "header.Idempotency-Key"
@@ -217,6 +220,7 @@ def test_an_invalid_proposal_names_the_field(
     assert field in [error["field"] for error in body.get("errors", [])], body
 
 
+@pytest.mark.slow
 def test_a_proposal_ending_in_the_past_is_refused(mn: ChainApp) -> None:
     yesterday = ids.from_day(ids.utc_now_day() - 1).isoformat()
     answer = write(mn, "/v1/mras", "past", proposal(effective_from="2024-01-01", ends_on=yesterday))
@@ -224,6 +228,7 @@ def test_a_proposal_ending_in_the_past_is_refused(mn: ChainApp) -> None:
     assert body["errors"] == [{"field": "body.ends_on", "message": "must be today or later"}]
 
 
+@pytest.mark.slow
 def test_an_administration_that_is_not_a_party_cannot_change_an_mra(
     chain_app: ChainAppFactory, mn: ChainApp
 ) -> None:
@@ -235,6 +240,7 @@ def test_an_administration_that_is_not_a_party_cannot_change_an_mra(
         assert body["detail"] == f"KZ is not a party to MRA {mra_id}"
 
 
+@pytest.mark.slow
 def test_signing_twice_or_an_unknown_mra_is_refused_before_the_chain(mn: ChainApp) -> None:
     mra_id = propose_mra(mn.consortium, "MN", {"MN": S, "KR": S}, signers=())
     mn.settle()
@@ -245,6 +251,7 @@ def test_signing_twice_or_an_unknown_mra_is_refused_before_the_chain(mn: ChainAp
     assert_problem(mn.client.get(f"/v1/mras/{mra_id + 1}", headers=mn.headers(Role.AUDITOR)), 404)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("role", "status"),
     [
@@ -260,6 +267,7 @@ def test_only_mra_officers_and_admins_write_mras(mn: ChainApp, role: Role, statu
     assert answer.status_code == status, answer.text
 
 
+@pytest.mark.slow
 def test_partners_cannot_see_or_write_mras(mn: ChainApp) -> None:
     token = mn.token(Role.PARTNER, partner_authority="KR")
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "p"}
@@ -267,6 +275,7 @@ def test_partners_cannot_see_or_write_mras(mn: ChainApp) -> None:
     assert_problem(mn.client.post("/v1/mras", json=proposal(), headers=headers), 403)
 
 
+@pytest.mark.slow
 def test_the_list_filters_by_effective_status_and_party(
     chain_app: ChainAppFactory, mn: ChainApp
 ) -> None:

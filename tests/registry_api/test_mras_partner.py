@@ -16,6 +16,10 @@ from .conftest import ChainApp, ChainAppFactory
 from .feed_support import C, S, propose_mra
 from .support import assert_problem
 
+# Slow, so not in `make test-fast` (`make test` runs it): two services with an MRA in force per
+# test.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def mn(chain_app: ChainAppFactory) -> ChainApp:

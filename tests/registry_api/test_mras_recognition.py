@@ -19,6 +19,10 @@ from .conftest import ChainApp, ChainAppFactory
 from .feed_support import C, S, chain_day, issue, propose_mra, suspend_member
 from .support import assert_problem
 
+# Slow, so not in `make test-fast` (`make test` runs it): each scenario drives two services on the
+# chain.
+pytestmark = pytest.mark.slow
+
 
 @dataclass(frozen=True)
 class Case:

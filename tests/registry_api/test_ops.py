@@ -18,6 +18,10 @@ from registry_api.settings import Settings
 from .conftest import KeyFactory
 from .support import bearer
 
+# Slow, so not in `make test-fast` (`make test` runs it): health, readiness and metrics of started
+# services.
+pytestmark = pytest.mark.slow
+
 
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     found: dict[tuple[tuple[str, str], ...], float] = {}

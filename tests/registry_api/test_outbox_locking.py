@@ -20,6 +20,9 @@ from .certificate_data import assert_index_equals_chain, issue, issued_count
 from .conftest import ChainApp, ChainAppFactory
 from .test_outbox_sender import new_sender, operator_nonce
 
+# Slow, so not in `make test-fast` (`make test` runs it): two senders racing.
+pytestmark = pytest.mark.slow
+
 COUNT = 8
 NUMBERS = [f"MN-AEO-2025-{n:04d}" for n in range(1, COUNT + 1)]
 

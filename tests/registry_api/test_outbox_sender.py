@@ -15,8 +15,7 @@ from contracts import ids
 from contracts.anvil import free_port
 from contracts.bootstrap import new_account
 from contracts.chain import Chain, ChainSettings, revert_to_snapshot, snapshot
-from contracts.client import RegistryWriter, TxClient
-from contracts.client import Role as ChainRole
+from contracts.client import RegistryWriter, Role as ChainRole, TxClient
 from registry_api.app import create_app
 from registry_api.db import Operation, OperationState, Role
 from registry_api.keystore import create_operator_key
@@ -33,6 +32,9 @@ from .certificate_data import (
 )
 from .conftest import ChainApp, ChainAppFactory, new_database_url
 from .support import make_settings
+
+# Slow, so not in `make test-fast` (`make test` runs it): the sender against chain failures.
+pytestmark = pytest.mark.slow
 
 NUMBER = "MN-AEO-2025-0001"
 

@@ -19,6 +19,9 @@ from .conftest import ChainApp
 from .fuzz_api import FuzzTarget, fuzz, operation_count, prepare_target
 from .registry_support import open_registry
 
+# Slow, so not in `make test-fast` (`make test` runs it): API fuzzing.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def registry(tmp_path: Path, consortium: Consortium) -> Iterator[ChainApp]:

@@ -31,6 +31,10 @@ from .certificate_data import idem
 from .conftest import RegistryDatabases
 from .support import assert_problem, bearer, make_settings
 
+# Slow, so not in `make test-fast` (`make test` runs it): measured paths on a service with many
+# records.
+pytestmark = pytest.mark.slow
+
 CERTIFICATES = 3
 
 

@@ -26,6 +26,9 @@ from .conftest import ChainApp, ChainAppFactory
 from .feed_support import C, Receiver, S, issue, propose_mra
 from .support import assert_problem
 
+# Slow, so not in `make test-fast` (`make test` runs it): real receivers and retries.
+pytestmark = pytest.mark.slow
+
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 WAIT = 30.0
 

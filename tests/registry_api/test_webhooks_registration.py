@@ -14,6 +14,9 @@ from registry_api.services.webhooks import MAX_WEBHOOKS_PER_OWNER, check_url
 from .conftest import ChainApp, ChainAppFactory
 from .support import assert_problem
 
+# Slow, so not in `make test-fast` (`make test` runs it): every role x every webhook route.
+pytestmark = pytest.mark.slow
+
 URL = "https://risk.customs.example.kr/aeo/mn"
 
 

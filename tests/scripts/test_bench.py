@@ -21,6 +21,9 @@ from scripts.bench.data import build_verifier_world
 from scripts.bench.load import HttpRequest, LoadSpec, run_load
 from scripts.cli import app
 
+# Slow, so not in `make test-fast` (`make test` runs it): benchmarks.
+pytestmark = pytest.mark.slow
+
 MACHINE_KEYS = {"cpu_count", "cpu_model", "load_average", "python", "platform", "date", "commit"}
 
 

@@ -14,6 +14,10 @@ from contracts.gas import REPORT_KEYS
 from registry_api.keystore import load_signing_key, operator_address
 from scripts.cli import app
 
+# Slow, so not in `make test-fast` (`make test` runs it): the gas benchmark deploys and exercises
+# everything.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def passphrase(monkeypatch: pytest.MonkeyPatch) -> str:

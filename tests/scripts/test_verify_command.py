@@ -22,6 +22,10 @@ from verifier.offline import OfflineCache
 from verifier.payload import Claims, encode
 from verifier.sync import sync
 
+# Slow, so not in `make test-fast` (`make test` runs it): runs aeo verify as a process against a
+# deployed world.
+pytestmark = pytest.mark.slow
+
 TIER_S = int(Tier.SECURITY_SAFETY)
 
 

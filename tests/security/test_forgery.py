@@ -29,6 +29,10 @@ from verifier.payload import Claims, decode, encode
 from verifier.sync import sync
 from verifier.verdict import Outcome, StageState, Verdict, outcome_of_reason
 
+# Slow, so not in `make test-fast` (`make test` runs it): each forgery builds a signed world on
+# the memory chain (~2 s a test).
+pytestmark = pytest.mark.slow
+
 Scan = Callable[..., Verdict]
 SOURCES = ("online", "offline")
 OTHER_NUMBER = "MN-AEO-0002"

@@ -18,6 +18,9 @@ from tests.security.fuzz_payloads import FuzzInput, Seeds, Tally, check, fuzz, m
 from verifier.pipeline import STAGES
 from verifier.verdict import Outcome, Reason, StageResult, StageState, Verdict
 
+# Slow, so not in `make test-fast` (`make test` runs it): fuzzing.
+pytestmark = pytest.mark.slow
+
 COUNT = 2500
 SEED = 20250601
 

@@ -58,6 +58,10 @@ from registry_api.workers import ChainAccess, Workers
 from tests.registry_api.certificate_data import record_body
 from tests.registry_api.support import bearer, make_settings
 
+# Slow, so not in `make test-fast` (`make test` runs it): full runs of the services, searching
+# every log.
+pytestmark = pytest.mark.slow
+
 NUMBER = "MN-AEO-2025-0042"
 EARLY_NUMBER = "MN-AEO-2025-0041"
 CLASHING_NUMBER = "MN-AEO-2025-0043"

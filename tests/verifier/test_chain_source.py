@@ -32,6 +32,7 @@ def test_the_chain_source_is_a_status_source(chain_world: ChainWorld) -> None:
     assert isinstance(chain_world.online(), StatusSource)
 
 
+@pytest.mark.slow
 def test_info_is_the_latest_block(chain_world: ChainWorld) -> None:
     info = chain_world.online().info()
 
@@ -53,12 +54,14 @@ def test_a_published_key_reads_back_as_registered(chain_world: ChainWorld) -> No
     assert key.revoked_at == 0
 
 
+@pytest.mark.slow
 def test_an_unpublished_key_is_none_not_an_error(chain_world: ChainWorld) -> None:
     source = chain_world.online()
     assert source.signing_key(b"\x01" * 8) is None
     assert source.signing_key(b"\x01" * 5) is None
 
 
+@pytest.mark.slow
 def test_a_certificate_carries_its_slot_and_what_its_issue_event_adds(
     chain_world: ChainWorld,
 ) -> None:
@@ -75,6 +78,7 @@ def test_a_certificate_carries_its_slot_and_what_its_issue_event_adds(
     assert [(h.status, h.reason) for h in record.history] == [(CertificateStatus.ACTIVE, 0)]
 
 
+@pytest.mark.slow
 def test_the_history_lists_every_status_change_with_reason_and_block_time(
     chain_world: ChainWorld,
 ) -> None:
@@ -98,6 +102,7 @@ def test_the_history_lists_every_status_change_with_reason_and_block_time(
     )
 
 
+@pytest.mark.slow
 def test_an_amendment_replaces_the_holder_reference_and_bumps_the_version(
     chain_world: ChainWorld,
 ) -> None:
@@ -115,6 +120,7 @@ def test_an_amendment_replaces_the_holder_reference_and_bumps_the_version(
     assert record.digest == ids.record_digest(new_holder, b"\x07" * 32)
 
 
+@pytest.mark.slow
 def test_paged_event_reads_give_the_same_record_as_one_query(chain_world: ChainWorld) -> None:
     operator = chain_world.consortium.operator("MN")
     operator.suspend(chain_world.certificate_id, ReasonCode.FAILED_AUDIT)
@@ -128,17 +134,20 @@ def test_paged_event_reads_give_the_same_record_as_one_query(chain_world: ChainW
     assert len(paged.history) == 3
 
 
+@pytest.mark.slow
 def test_a_log_range_below_one_is_refused(chain_world: ChainWorld) -> None:
     with pytest.raises(ValueError, match="log_range must be at least 1"):
         chain_world.online(log_range=0)
 
 
+@pytest.mark.slow
 def test_a_never_issued_certificate_is_none(chain_world: ChainWorld) -> None:
     source = chain_world.online()
     assert source.certificate(ids.certificate_id("MN", "MN-NEVER-1")) is None
     assert source.certificate(b"\x00" * 31) is None
 
 
+@pytest.mark.slow
 def test_authorities_read_back_with_name_and_status(chain_world: ChainWorld) -> None:
     source = chain_world.online()
     kr = source.authority("KR")
@@ -149,6 +158,7 @@ def test_authorities_read_back_with_name_and_status(chain_world: ChainWorld) -> 
     assert source.authority("US") is None
 
 
+@pytest.mark.slow
 def test_recognition_is_the_contracts_answer_with_no_mra_id_when_none_applies(
     chain_world: ChainWorld,
 ) -> None:
@@ -171,6 +181,7 @@ def test_recognition_is_the_contracts_answer_with_no_mra_id_when_none_applies(
 # ---------------------------------------------------------------- verdicts online
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
 def test_online_verdict_of_each_scenario(chain_world: ChainWorld, scenario: Scenario) -> None:
     text = scenario.act(chain_world)
@@ -185,6 +196,7 @@ def test_online_verdict_of_each_scenario(chain_world: ChainWorld, scenario: Scen
     assert not verdict.stale
 
 
+@pytest.mark.slow
 def test_a_partner_without_an_mra_is_told_why(chain_world: ChainWorld) -> None:
     verdict = chain_world.verify(chain_world.text, chain_world.online(), "KZ")
 
@@ -192,6 +204,7 @@ def test_a_partner_without_an_mra_is_told_why(chain_world: ChainWorld) -> None:
     assert verdict.reasons[0].message == "no MRA between KZ and MN"
 
 
+@pytest.mark.slow
 def test_a_suspension_reads_with_its_reason_and_since_when(chain_world: ChainWorld) -> None:
     receipt = chain_world.consortium.operator("MN").suspend(
         chain_world.certificate_id, ReasonCode.FAILED_AUDIT
@@ -209,6 +222,7 @@ def test_a_suspension_reads_with_its_reason_and_since_when(chain_world: ChainWor
     assert verdict.reasons[0].message == f"suspended since {stamp} (reason 1 FAILED_AUDIT)"
 
 
+@pytest.mark.slow
 def test_a_revocation_reads_with_its_reason(chain_world: ChainWorld) -> None:
     chain_world.consortium.operator("MN").revoke(chain_world.certificate_id, ReasonCode.FRAUD)
 
@@ -230,6 +244,7 @@ QUESTIONS: dict[str, Callable[[ChainStatusSource, ChainWorld, CertificateRecord]
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", sorted(QUESTIONS))
 def test_every_question_to_a_dead_node_raises_source_unavailable(
     chain_world: ChainWorld, question: str

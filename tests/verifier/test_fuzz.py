@@ -13,8 +13,8 @@ import zlib
 
 import base45
 import cbor2
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
 from tests.verifier.world import NOW, build_world
@@ -22,6 +22,9 @@ from verifier import keys
 from verifier.payload import PREFIX, build, sig_structure
 from verifier.pipeline import STAGES, verify
 from verifier.verdict import Outcome, StageState, Verdict, outcome_of_reason
+
+# Slow, so not in `make test-fast` (`make test` runs it): fuzzing.
+pytestmark = pytest.mark.slow
 
 WORLD = build_world()
 VALID = build(WORLD.claims, WORLD.es256)

@@ -14,8 +14,7 @@ from dataclasses import replace
 import base45
 import cbor2
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.verifier.world import base_claims
 from verifier import keys
@@ -88,6 +87,7 @@ def cose_inputs(draw: st.DrawFn) -> bytes:
     return bytes(cbor2.dumps(items, canonical=draw(st.booleans())))
 
 
+@pytest.mark.slow
 @EXAMPLES
 @given(cose_inputs())
 def test_exact_cose_reader_agrees_with_the_general_parser(data: bytes) -> None:
@@ -134,6 +134,7 @@ def claims_payloads(draw: st.DrawFn) -> bytes:
     return bytes(cbor2.dumps(claims, canonical=draw(st.booleans())))
 
 
+@pytest.mark.slow
 @EXAMPLES
 @given(claims_payloads())
 def test_exact_claims_reader_agrees_with_cbor2(payload: bytes) -> None:
@@ -176,6 +177,7 @@ def test_sig_structure_is_the_cbor2_encoding(size: int) -> None:
     assert sig_structure(protected, payload) == cbor2.dumps(["Signature1", protected, b"", payload])
 
 
+@pytest.mark.slow
 @EXAMPLES
 @given(st.text(alphabet=base45.BASE45_CHARSET + "a:é", max_size=60))
 def test_base45_decoding_agrees_with_the_reference_library_on_any_text(text: str) -> None:
@@ -195,6 +197,7 @@ def test_base45_decoding_agrees_with_the_reference_library_on_any_text(text: str
 # ---------------------------------------------------------------- holder name
 
 
+@pytest.mark.slow
 def test_name_control_search_matches_the_unicode_categories_on_every_code_point() -> None:
     for code in range(0x110000):
         char = chr(code)

@@ -30,6 +30,10 @@ from verifier.rules import CertificateStatus
 from verifier.sync import ProgressCallback, SyncProgress, SyncReport, cache_event, sync
 from verifier.verdict import Outcome
 
+# Slow, so not in `make test-fast` (`make test` runs it): syncs from a chain world per test
+# (test_offline_from_chain covers sync in the fast run).
+pytestmark = pytest.mark.slow
+
 
 def run_sync(
     world: ChainWorld,

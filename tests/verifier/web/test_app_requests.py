@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
 from verifier.web.app import CONTENT_SECURITY_POLICY, MAX_UPLOAD_BYTES, create_app
@@ -202,6 +201,7 @@ def test_get_on_the_verify_route_is_a_problem_json_not_a_crash(client: httpx.Cli
     assert response.json()["status"] == 405
 
 
+@pytest.mark.slow
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     body=st.binary(max_size=2048),

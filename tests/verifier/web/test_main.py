@@ -9,8 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .world import World
+
+# Slow, so not in `make test-fast` (`make test` runs it): runs the page's module as a process.
+pytestmark = pytest.mark.slow
 
 _START_TIMEOUT_S = 60.0
 
