@@ -71,8 +71,10 @@ test-postgres: install  ## the registry tests on SQLite and on a throwaway local
 	@scripts/ensure-debian-packages.sh postgresql
 	scripts/pg-test.sh $(PYTEST_ARGS)
 
-test-fast: install  ## the quick subset (no anvil, browser or slow tests)
-	$(PY) -m pytest -q -m 'not anvil and not browser and not slow' -x
+# Under a minute on two cores: each package's core behaviour, on the memory chain, in two
+# processes (each deploys its own session chain). The tests marked slow run in `make test`.
+test-fast: install  ## the quick subset (no anvil, browser or slow tests), on two workers
+	$(PY) -m pytest -q -m 'not anvil and not browser and not slow' -x -n 2
 
 # The demo needs no browser; its PDFs need the DejaVu fonts (Cyrillic names).
 DEMO_DEBIAN_PACKAGES := fonts-dejavu-core
