@@ -68,11 +68,8 @@ from ..settings import Settings
 
 logger = logging.getLogger("registry_api.imports")
 
-#: certificates per issue_batch transaction: 250 use 7.2 M gas (8.6 M with the sender's
-#: head room), a third of anvil's 30 M block and far below the consortium genesis limit;
-#: 100 made the import 35 % slower (each transaction costs an estimate, a signature, a
-#: receipt and an indexer pass), 500 saved little more and needs 17 M.
-DEFAULT_CHUNK_SIZE = 250
+#: certificates per issue_batch transaction: the ``AEO_IMPORT_BATCH_SIZE`` default
+DEFAULT_CHUNK_SIZE: int = Settings.model_fields["import_batch_size"].default
 MAX_CHUNK_SIZE = 500
 
 
@@ -654,7 +651,12 @@ def start_import_worker(app: FastAPI) -> ImportWorker:
         if workers is not None:
             workers.wake_sender()
 
-    runner = ImportRunner(app.state.session_factory, settings, on_enqueued=wake_sender)
+    runner = ImportRunner(
+        app.state.session_factory,
+        settings,
+        chunk_size=settings.import_batch_size,
+        on_enqueued=wake_sender,
+    )
     worker = ImportWorker(runner, settings.sender_poll_interval)
     app.state.import_worker = worker
     if settings.run_workers:
