@@ -38,8 +38,7 @@ from contracts.chain import Chain
 from contracts.deploy import Deployment
 from contracts.errors import DeploymentMismatchError
 from registry_api.bootstrap import create_admin_key
-from scripts import consortium as founding
-from scripts import seed
+from scripts import consortium as founding, seed
 from scripts.api_client import RegistryClient
 from scripts.errors import ScriptError, ServiceError, UsageError
 from scripts.services import Child, require_free_ports, start_child, stop_children
