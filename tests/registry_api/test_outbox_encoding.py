@@ -13,8 +13,15 @@ from sqlalchemy.orm import sessionmaker
 
 from contracts import ids
 from contracts.bootstrap import Consortium
-from contracts.client import Issuance, KeyAlgorithm, Operation, Ops, TxClient, sign
-from contracts.client import Role as ChainRole
+from contracts.client import (
+    Issuance,
+    KeyAlgorithm,
+    Operation,
+    Ops,
+    Role as ChainRole,
+    TxClient,
+    sign,
+)
 from registry_api.outbox.sender import OutboxSender
 
 ACCOUNT = "0x" + "ab" * 20
