@@ -21,7 +21,6 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -40,9 +39,18 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 from web3.types import EventData, RPCEndpoint, TxParams, TxReceipt, Wei
 
-from contracts import chain as chain_layer
-from contracts import ids
+from contracts import chain as chain_layer, ids
 from contracts.chain import Chain, ChainSettings, connect
+from contracts.enums import (
+    AuthorityStatus as AuthorityStatus,
+    CertificateStatus,
+    EffectiveStatus,
+    MembershipAction,
+    MraState as MraState,
+    MraStatus as MraStatus,
+    ProposalStatus as ProposalStatus,
+    RecognitionReason,
+)
 
 ARTIFACT_DIR = Path(ids.__file__).resolve().parent / "artifacts"
 CODES = ("MN", "KZ", "KR")
@@ -62,80 +70,12 @@ PRIORITY_FEE_PER_GAS = Wei(10**9)
 DAY = 86_400
 
 
-class AuthorityStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REMOVED = 3
-
-
-class Action(IntEnum):
-    ADMIT = 0
-    SUSPEND = 1
-    REINSTATE = 2
-    REMOVE = 3
-
-
-class ProposalStatus(IntEnum):
-    NONE = 0
-    OPEN = 1
-    EXECUTED = 2
-    EXPIRED = 3
-
-
-class Stored(IntEnum):
-    """A certificate's stored status."""
-
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REVOKED = 3
-
-
-class Effective(IntEnum):
-    """A certificate's effective status."""
-
-    UNKNOWN = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    REVOKED = 3
-    EXPIRED = 4
-    NOT_YET_VALID = 5
-
-
-class MraState(IntEnum):
-    NONE = 0
-    PROPOSED = 1
-    SIGNED = 2
-    SUSPENDED = 3
-    TERMINATED = 4
-
-
-class MraStatus(IntEnum):
-    UNKNOWN = 0
-    PROPOSED = 1
-    NOT_YET_IN_FORCE = 2
-    IN_FORCE = 3
-    SUSPENDED = 4
-    TERMINATED = 5
-    ENDED = 6
-
-
-class Reason(IntEnum):
-    """RecognitionReason."""
-
-    RECOGNIZED = 0
-    UNKNOWN_CERTIFICATE = 1
-    CERTIFICATE_NOT_ACTIVE = 2
-    ISSUER_NOT_ACTIVE = 3
-    OWN_CERTIFICATE = 4
-    NO_MRA = 5
-    MRA_NOT_SIGNED = 6
-    MRA_NOT_YET_IN_FORCE = 7
-    MRA_SUSPENDED = 8
-    MRA_TERMINATED = 9
-    MRA_ENDED = 10
-    TIER_NOT_COVERED = 11
+# The contracts' enums, under the names these tests use (contracts/enums.py; test_enums.py
+# checks them against the Solidity sources).
+Action = MembershipAction
+Stored = CertificateStatus
+Effective = EffectiveStatus
+Reason = RecognitionReason
 
 
 def _mask(*codes: int) -> int:

@@ -36,8 +36,12 @@ from contracts import ids
 from contracts.anvil import AnvilProcess, free_port, start_anvil
 from contracts.artifacts import REGISTRY, load_artifact
 from contracts.chain import Chain, ChainSettings, connect
-from contracts.client import CertificateStatus as ChainCertificateStatus
-from contracts.client import RegistryReader, RegistryWriter, Tier
+from contracts.client import (
+    CertificateStatus as ChainCertificateStatus,
+    RegistryReader,
+    RegistryWriter,
+    Tier,
+)
 from contracts.deploy import Deployment
 from contracts.events import CertificateIssued, fetch_events
 from registry_api.db import (
@@ -53,8 +57,7 @@ from registry_api.faults import CRASH_AT_ENV
 from registry_api.keystore import load_operator_key
 from registry_api.services.api_keys import create_api_key
 from registry_api.settings import Settings
-from scripts import consortium as founding
-from scripts import passphrases
+from scripts import consortium as founding, passphrases
 from scripts.services import Child, log_tail, start_child
 from scripts.workspace import Workspace
 

@@ -20,8 +20,7 @@ from contracts.bootstrap import Consortium, new_account
 from contracts.client import OPEN_ENDED, Issuance, Ops, Role
 from registry_api.app import create_app
 from registry_api.auth import AuthenticatedKey
-from registry_api.db import Certificate, ImportJob, ImportState
-from registry_api.db import Role as ApiRole
+from registry_api.db import Certificate, ImportJob, ImportState, Role as ApiRole
 from registry_api.keystore import SigningAlgorithm, create_signing_key, load_signing_key
 from registry_api.outbox import enqueue, request_fingerprint
 from registry_api.records import CertificateRecord

@@ -29,8 +29,7 @@ from registry_api.documents import (
     tier_words,
 )
 from registry_api.records import CertificateRecord
-from verifier import keys
-from verifier import payload as aeo1
+from verifier import keys, payload as aeo1
 
 from .registry_support import record
 

@@ -48,8 +48,7 @@ from typing import Any, Final
 import base45
 import cbor2
 import segno
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from PIL import Image, ImageDraw, ImageFilter
 
 from contracts.client import ReasonCode

@@ -21,8 +21,7 @@ from tests.verifier.world import (
     build_world,
     day,
 )
-from verifier import events as ev
-from verifier import keys
+from verifier import events as ev, keys
 from verifier.errors import CacheError
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.pipeline import verify

@@ -17,8 +17,7 @@ import base45
 import cbor2
 
 from contracts import ids
-from verifier import events as ev
-from verifier import keys
+from verifier import events as ev, keys
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.payload import PREFIX, Claims, build
 from verifier.rules import CertificateStatus
