@@ -8,7 +8,7 @@ The flow, each step restartable (a crash resumes where the database says the job
 2. The :class:`ImportRunner` (a worker thread, or ``run_once()`` by hand) validates every
    row in one transaction: one ``import_rows`` row each, ``failed`` with its field errors
    or ``pending``. The job is ``running``.
-3. It issues the pending rows in chunks (``chunk_size``, 100 by default): per chunk, one
+3. It issues the pending rows in chunks (``chunk_size``, ``AEO_IMPORT_BATCH_SIZE``): per chunk, one
    transaction writes the certificate rows (status ``pending``) and one ``issue_batch``
    outbox operation. A row whose certificate number this registry already holds (issued or
    pending, from this file or any other way) or that the index has seen issued is

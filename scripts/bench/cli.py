@@ -142,14 +142,17 @@ def register(
         json_output: JsonFlag = False,
         count: Annotated[int, typer.Option(help="Certificates in the file.", min=1)] = 10_000,
         chunk: Annotated[
-            int, typer.Option(help="Certificates per transaction.", min=1, max=500)
-        ] = 100,
+            int | None,
+            typer.Option(
+                help="Certificates per transaction [default: the service's, 250].", min=1, max=500
+            ),
+        ] = None,
     ) -> None:
         """A bulk import through the API on a real anvil, until all are confirmed and
         indexed."""
         from scripts.bench import bulk_import
 
-        report = bulk_import.run(count=count, chunk=chunk, console=err)
+        report = bulk_import.run(count=count, chunk=chunk or bulk_import.DEFAULT_CHUNK, console=err)
         _emit(out, "bulk import", report, json_output)
 
     @bench_app.command("propagation")
@@ -159,8 +162,12 @@ def register(
         samples: Annotated[int, typer.Option(help="Suspensions and reinstatements.", min=1)] = 50,
         block_time: Annotated[float, typer.Option(help="Seconds per block.", min=0.1)] = 1.0,
         indexer_poll: Annotated[
-            float, typer.Option(help="The services' indexer poll interval (s).", min=0.05)
-        ] = 1.0,
+            float | None,
+            typer.Option(
+                help="The services' indexer poll interval (s) [default: the service's, 0.25].",
+                min=0.05,
+            ),
+        ] = None,
     ) -> None:
         """Seconds until a partner's verifier and feed see a suspension made through the
         issuer's API."""
