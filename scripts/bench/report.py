@@ -225,12 +225,12 @@ def markdown(reports: dict[str, Report], machine: dict[str, Any], plot_link: Pat
         f"| load average at start | {load} |",
         f"| files changed since the commit | {changed} |",
         "",
-        "**A shared machine.** These two cores are shared with other work (other sessions",
-        "building and testing this project ran at the same time; see each table's load",
-        "average). Throughput figures are lower, and tail latencies longer, than on a",
-        "dedicated machine of the same kind; ratios measured within one run (`ratio`,",
-        "`issue_over_baseline`) are the figures to compare. Files other sessions had changed",
-        "but not committed when the run started are listed above.",
+        "**A shared machine.** These two cores belong to a virtual machine that other work",
+        "may share: each table gives the load average after it (above about 2, other work",
+        "competed for the cores, and throughput falls while tail latencies grow). Ratios",
+        "measured within one run (`ratio`, `issue_over_baseline`) are the figures to compare",
+        "across machines. Tracked files that differed from the commit when the run started are",
+        "listed above.",
         "",
     ]
     for name in ("gas", "api", "verify", "import", "propagation", "scale"):
