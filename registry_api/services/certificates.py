@@ -663,10 +663,13 @@ class RecordProof:
 
 
 @functools.lru_cache(maxsize=RECORD_PROOF_CACHE_SIZE)
-def _record_proof(columns: tuple[Any, ...]) -> RecordProof:
-    # Keyed by the record's column values themselves (JSON as stored text), not by
-    # certificate and version: a row changed behind the service's back gets its own entry,
-    # so the proof still tells a tampered row from the chain's commitment.
+def record_proof(columns: tuple[Any, ...]) -> RecordProof:
+    """The proof of the record held by ``columns``: the values of ``RECORD_COLUMNS`` in
+    order, JSON ones as their stored text. Cached (LRU).
+
+    Keyed by the record's column values themselves, not by certificate and version: a row
+    changed behind the service's back gets its own entry, so the proof still tells a
+    tampered row from the chain's commitment."""
     values = dict(zip(RECORD_COLUMNS, columns, strict=True))
     for name in RECORD_JSON_COLUMNS:
         values[name] = json.loads(values[name])
@@ -674,12 +677,6 @@ def _record_proof(columns: tuple[Any, ...]) -> RecordProof:
     members = record.canonical_dict()
     members.pop("schema", None)
     return RecordProof(record=record, members=members, hashes=record.hashes())
-
-
-def record_proof(columns: tuple[Any, ...]) -> RecordProof:
-    """The proof of the record held by ``columns``: the values of ``RECORD_COLUMNS`` in
-    order, JSON ones as their stored text. Cached (LRU)."""
-    return _record_proof(columns)
 
 
 _EARLIER_EVENT = aliased(CertificateEvent)
