@@ -20,9 +20,9 @@ $(PIP_STAMP): pyproject.toml
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	@# npm ci refuses this lock: the registry reachable here lacks the optional anvil builds for
-	@# other platforms, so the lock cannot list them. npm install honours the lock all the same.
-	npm install --no-audit --no-fund --loglevel=error
+	@# npm ci installs exactly the committed lock (which lists anvil's optional builds for every
+	@# platform) and never rewrites it, so installing leaves the tree clean.
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 install: $(PIP_STAMP) $(NODE_STAMP)  ## Python and npm packages
