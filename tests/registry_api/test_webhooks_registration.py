@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from registry_api.app import create_app
@@ -211,7 +212,7 @@ def test_a_service_started_with_another_passphrase_stops_with_a_clear_error(
     created = mn.client.post("/v1/webhooks", json={"url": URL}, headers=partner_headers(mn))
     assert created.status_code == 201, created.text
     settings = mn.app.state.settings
-    other = settings.model_copy(update={"passphrase": type(settings.passphrase)("not the one")})
+    other = settings.model_copy(update={"passphrase": SecretStr("not the one")})
     refused = "do not open with this service's passphrase"
     with pytest.raises(WebhookSecretError, match=refused), TestClient(create_app(other)):
         pass
