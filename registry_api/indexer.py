@@ -591,6 +591,9 @@ class Indexer:
         page.seen.add(key)
         previous = page.latest.get(event.certificate_id)
         state: dict[str, Any] = dict(previous.state) if previous else {}
+        # The tiers in force before this event: what a partner's view of the entry turns on
+        # along with the tiers after it (services.feed.visible).
+        previous_tiers = None if isinstance(event, CertificateIssued) else state.get("tiers")
         number = previous.number if previous is not None else None
         reason: int | None = None
         if isinstance(event, CertificateIssued):
@@ -669,6 +672,7 @@ class Indexer:
             "certificate_id": event.certificate_id,
             "number": number,
             "tiers": state.get("tiers"),
+            "previous_tiers": previous_tiers,
             "payload": {
                 "event": event.event_name,
                 "chain": chain_position(event),

@@ -7,14 +7,15 @@ config does. Tests build :class:`Settings` directly or override :func:`get_setti
 
 from __future__ import annotations
 
+import json
 import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -167,11 +168,28 @@ class Settings(BaseSettings):
         default=100, ge=1, description="Entries one webhook may receive per round (fairness)."
     )
     webhook_workers: int = Field(default=4, ge=1, le=64, description="Webhooks served in parallel.")
+    # Deliveries reach public addresses only (services.webhooks.AddressPolicy); these
+    # networks are the operator's explicit exceptions. Comma-separated in the environment.
+    webhook_allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=(),
+        description="Networks webhooks may reach although they are not public, in CIDR form "
+        "(127.0.0.1/32, 10.20.0.0/16, ::1/128): a partner's receiver over a private link, "
+        "a test or demo receiver on loopback. Empty: public addresses only.",
+    )
 
     @field_validator("authority")
     @classmethod
     def _authority_is_a_code(cls, value: str) -> str:
         ids.authority_code(value)  # raises ValueError naming the rule
+        return value
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)  # a JSON list, as pydantic-settings reads lists
+            return tuple(part for part in value.replace(",", " ").split() if part)
         return value
 
     @field_validator("log_level", mode="before")

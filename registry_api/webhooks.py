@@ -8,18 +8,26 @@ N was answered with a 2xx. Each attempt POSTs one entry's JSON (``FeedEntryPubli
   they processed and ignore repeats: exactly once per event id from their side.
 - ``AEO-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>``.
 
+Each connection goes only where ``services.webhooks.AddressPolicy`` allows: the network
+backend resolves the host, checks every address it resolves to, and connects to a checked
+address itself, while the Host header and TLS (server name, certificate check) keep the
+host name. A DNS answer that changes between registration and delivery (rebinding) is
+checked again at each connection, and an HTTP redirect is never followed.
+
 An attempt fails on anything but a 2xx: another status (redirects are not followed), a
-timeout, a refused connection. The entry is tried again after an exponential delay with
-jitter (``webhook_backoff_base * 2**(n-1)`` capped at ``webhook_backoff_cap``, times a
-random factor in [0.5, 1]); after ``webhook_disable_after_failures`` failures in a row the
-webhook is disabled and its head delivery marked ``failed`` (``POST
-/v1/webhooks/{id}/enable`` resumes it from that entry). A webhook whose API key is revoked
-is disabled too.
+timeout, a refused connection, a blocked address. The entry is tried again after an
+exponential delay with jitter (``webhook_backoff_base * 2**(n-1)`` capped at
+``webhook_backoff_cap``, times a random factor in [0.5, 1]); after
+``webhook_disable_after_failures`` failures in a row the webhook is disabled and its head
+delivery marked ``failed`` (``POST /v1/webhooks/{id}/enable`` resumes it from that entry).
+A webhook whose API key is revoked is disabled too.
 
 The delivery log is a delivery row per entry (state, attempts, last status code, last error,
 when it was delivered) and an attempt row per POST (when, outcome, status code, error,
-latency). Each attempt's latency is also logged (``registry_api.webhooks``) and measured
-(``aeo_webhook_delivery_seconds``).
+latency). Errors are classes (``DeliveryError``: timeout, connection_refused, tls_error,
+dns_error, blocked_address, http_status, other); the exception's own text, which would tell
+a partner what its URL reached, goes to the service's log only. Each attempt's latency is
+also logged (``registry_api.webhooks``) and measured (``aeo_webhook_delivery_seconds``).
 
 The dispatcher works in its own threads with its own database sessions and holds no lock
 the API needs, so a slow receiver never slows a request. Run one dispatcher per database
@@ -32,14 +40,17 @@ import hashlib
 import hmac
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpcore
 import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -60,8 +71,17 @@ from .db import (
     WebhookDeliveryAttempt,
     utc_now,
 )
+from .db.webhooks import DeliveryError
 from .metrics import Metrics
 from .services import feed
+from .services.webhooks import (
+    AddressPolicy,
+    BlockedAddressError,
+    WebhookSecretError,
+    WebhookSecrets,
+    reveal_secret,
+    seal_stored_secrets,
+)
 from .settings import Settings
 
 logger = logging.getLogger("registry_api.webhooks")
@@ -70,8 +90,8 @@ EVENT_ID_HEADER = "AEO-Event-Id"
 SIGNATURE_HEADER = "AEO-Signature"
 WEBHOOK_ID_HEADER = "AEO-Webhook-Id"
 EVENT_KIND_HEADER = "AEO-Event-Kind"
-#: how much of a failure's description the delivery log keeps
-MAX_ERROR_LENGTH = 500
+#: how much of a failure's text the service's log keeps
+MAX_DETAIL_LENGTH = 500
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -89,17 +109,111 @@ def backoff(attempts: int, settings: Settings, draw: Callable[[], float]) -> flo
     return delay * (0.5 + 0.5 * draw())
 
 
+# ---------------------------------------------------------------- the connections
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's network backend, connecting only where ``policy`` allows.
+
+    httpcore asks it for a TCP connection to the URL's host name; it resolves the name,
+    refuses the connection if any address is refused (BlockedAddressError), and otherwise
+    connects to the checked addresses in turn. httpcore then starts TLS with the host name
+    (server name indication and certificate check) and sends the name as the Host header:
+    only the socket's destination is pinned.
+    """
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        failure: httpcore.ConnectError | None = None
+        for address in self.policy.addresses(host, port):
+            try:
+                return self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:  # this address refused: try the next one
+                failure = exc
+        assert failure is not None  # addresses() returns at least one
+        raise failure
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise BlockedAddressError("webhooks never connect to a Unix socket")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from, outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def classify(exc: BaseException) -> DeliveryError:
+    """The class of a failed attempt, from the exception and its causes."""
+    for cause in _causes(exc):
+        if isinstance(cause, BlockedAddressError):
+            return DeliveryError.BLOCKED_ADDRESS
+        if isinstance(cause, socket.gaierror):
+            return DeliveryError.DNS_ERROR
+        if isinstance(cause, httpcore.TimeoutException | TimeoutError):
+            return DeliveryError.TIMEOUT
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            return DeliveryError.TLS_ERROR
+        if isinstance(cause, ConnectionRefusedError):
+            return DeliveryError.CONNECTION_REFUSED
+    return DeliveryError.OTHER
+
+
+def _describe(exc: BaseException) -> str:
+    """The failure's own text, for the service's log (never the partner's)."""
+    parts = [f"{type(cause).__name__}: {cause}" for cause in _causes(exc)]
+    return " <- ".join(parts)[:MAX_DETAIL_LENGTH]
+
+
+def _request_url(url: str) -> httpcore.URL:
+    """``url`` as httpcore takes it, read the way httpx reads URLs (IDNA host, encoded
+    path and query), so the host checked at registration is the host connected to."""
+    parsed = httpx.URL(url)
+    return httpcore.URL(
+        scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=parsed.raw_path
+    )
+
+
+# ---------------------------------------------------------------- the dispatcher
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """What one POST gave."""
 
     outcome: AttemptOutcome
     status_code: int | None
-    error: str | None
+    error: DeliveryError | None
     #: the dispatcher's clock when the attempt started
     started_at: datetime
     #: seconds
     latency: float
+    #: the failure's own text, for the service's log only
+    detail: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -138,10 +252,12 @@ class WebhookDispatcher:
     """Delivers feed entries to every active webhook; ``run_once`` does one round,
     ``start``/``stop`` run rounds in a background thread.
 
-    ``settings`` gives the authority and the ``webhook_*`` tuning. ``clock`` decides when
-    retries are due (tests move it forward instead of waiting); signatures always carry the
-    real time, which receivers compare with their own clock. ``draw`` is the jitter's
-    random source.
+    ``settings`` gives the authority, the ``webhook_*`` tuning, the networks deliveries may
+    reach besides public ones, and the passphrase the secrets are sealed under. ``clock``
+    decides when retries are due (tests move it forward instead of waiting); signatures
+    always carry the real time, which receivers compare with their own clock. ``draw`` is
+    the jitter's random source. ``policy`` replaces the address policy (tests give one with
+    their own resolver), ``ssl_context`` the TLS trust (tests trust their own CA).
     """
 
     def __init__(
@@ -152,13 +268,20 @@ class WebhookDispatcher:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
         draw: Callable[[], float] = random.random,
+        policy: AddressPolicy | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.authority = settings.authority
         self.settings = settings
         self.clock = clock
         self._draw = draw
-        self._client: httpx.Client | None = None
+        self.policy = policy or AddressPolicy.of(settings)
+        self._ssl_context = ssl_context
+        self._sealer = WebhookSecrets.of(settings)
+        #: webhooks whose secret did not open, already reported in the log
+        self._unreadable: set[int] = set()
+        self._client: httpcore.ConnectionPool | None = None
         self._client_guard = threading.Lock()
         self._locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -234,15 +357,17 @@ class WebhookDispatcher:
                 )
             return self._pool
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> httpcore.ConnectionPool:
+        """The connection pool: httpcore's, whose network backend is the guard (httpx takes
+        no network backend; httpcore never follows redirects)."""
         with self._client_guard:
             if self._client is None:
-                self._client = httpx.Client(
-                    timeout=httpx.Timeout(self.settings.webhook_timeout),
-                    follow_redirects=False,
-                    headers={
-                        "User-Agent": f"aeo-registry/{__version__} ({self.authority} webhooks)"
-                    },
+                self._client = httpcore.ConnectionPool(
+                    ssl_context=self._ssl_context or httpx.create_ssl_context(),
+                    max_connections=100,
+                    max_keepalive_connections=20,
+                    keepalive_expiry=5.0,
+                    network_backend=GuardedBackend(self.policy),
                 )
             return self._client
 
@@ -299,6 +424,15 @@ class WebhookDispatcher:
                     return None
             elif delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
                 return None
+            try:
+                secret = reveal_secret(self._sealer, webhook)
+            except WebhookSecretError as exc:
+                # Nothing is sent rather than something signed with a wrong key; no attempt
+                # is counted, so the webhook resumes once the service has its passphrase.
+                if webhook_id not in self._unreadable:
+                    self._unreadable.add(webhook_id)
+                    logger.error("webhook not served: %s", exc, extra={"webhook_id": webhook_id})
+                return None
             entry = session.get(FeedEntry, delivery.feed_sequence)
             assert entry is not None  # feed entries are never deleted
             return _Job(
@@ -307,7 +441,7 @@ class WebhookDispatcher:
                 sequence=entry.sequence,
                 kind=entry.kind,
                 url=webhook.url,
-                secret=webhook.secret,
+                secret=secret,
                 body=feed.entry_json(entry).encode("utf-8"),
             )
 
@@ -354,43 +488,51 @@ class WebhookDispatcher:
 
     def _post(self, job: _Job) -> Attempt:
         timestamp = int(time.time())
-        headers = {
+        headers: dict[bytes | str, bytes | str] = {
+            "User-Agent": f"aeo-registry/{__version__} ({self.authority} webhooks)",
             "Content-Type": "application/json",
             EVENT_ID_HEADER: str(job.sequence),
             EVENT_KIND_HEADER: job.kind,
             WEBHOOK_ID_HEADER: str(job.webhook_id),
             SIGNATURE_HEADER: signature(job.secret, job.body, timestamp),
         }
+        limit = self.settings.webhook_timeout
+        timeouts = {"connect": limit, "read": limit, "write": limit, "pool": limit}
         started_at = self.clock()
         started = time.perf_counter()
         status_code: int | None = None
-        error: str | None = None
-        outcome = AttemptOutcome.NETWORK_ERROR
+        error: DeliveryError | None = None
+        detail: str | None = None
         try:
             # Streamed so that only the status line and headers are read: a receiver's
             # answer body is not ours to download.
-            with self._http().stream("POST", job.url, content=job.body, headers=headers) as answer:
-                status_code = answer.status_code
-        except httpx.TimeoutException:
-            outcome = AttemptOutcome.TIMEOUT
-            error = f"timed out after {self.settings.webhook_timeout:g} s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            with self._http().stream(
+                "POST",
+                _request_url(job.url),
+                headers=headers,
+                content=job.body,
+                extensions={"timeout": timeouts},
+            ) as answer:
+                status_code = answer.status
         except Exception as exc:  # any failure of one attempt is that attempt's failure
-            error = f"{type(exc).__name__}: {exc}"
+            error = classify(exc)
+            detail = _describe(exc)
         latency = time.perf_counter() - started
-        if status_code is not None:
-            if 200 <= status_code < 300:
-                outcome = AttemptOutcome.DELIVERED
-            else:
-                outcome = AttemptOutcome.HTTP_ERROR
-                error = f"answered HTTP {status_code}"
+        if status_code is None:
+            timed_out = error is DeliveryError.TIMEOUT
+            outcome = AttemptOutcome.TIMEOUT if timed_out else AttemptOutcome.NETWORK_ERROR
+        elif 200 <= status_code < 300:
+            outcome = AttemptOutcome.DELIVERED
+        else:
+            outcome = AttemptOutcome.HTTP_ERROR
+            error = DeliveryError.HTTP_STATUS
         attempt = Attempt(
             outcome=outcome,
             status_code=status_code,
-            error=error[:MAX_ERROR_LENGTH] if error else None,
+            error=error,
             started_at=started_at,
             latency=latency,
+            detail=detail,
         )
         if self._metrics is not None:
             self._metrics.latency.labels(outcome=outcome.value).observe(latency)
@@ -404,16 +546,17 @@ class WebhookDispatcher:
             webhook = session.get(Webhook, job.webhook_id)
             if delivery is None or webhook is None:
                 return  # the webhook was deleted during the attempt
+            error = attempt.error.value if attempt.error is not None else None
             delivery.attempts += 1
             delivery.last_status_code = attempt.status_code
-            delivery.last_error = attempt.error
+            delivery.last_error = error
             session.add(
                 WebhookDeliveryAttempt(
                     delivery_id=delivery.id,
                     attempted_at=attempt.started_at,
                     outcome=attempt.outcome,
                     status_code=attempt.status_code,
-                    error=attempt.error,
+                    error=error,
                     latency_ms=round(attempt.latency * 1000, 3),
                 )
             )
@@ -440,6 +583,10 @@ class WebhookDispatcher:
                     "webhook_id": job.webhook_id,
                     "event_id": job.sequence,
                     "outcome": attempt.outcome.value,
+                    "error": error,
+                    # The failure's own text stays in this log (the operator's), never in
+                    # the delivery log a partner reads.
+                    "detail": attempt.detail,
                     "status_code": attempt.status_code,
                     "latency_ms": round(attempt.latency * 1000, 2),
                     "attempts": delivery.attempts,
@@ -485,8 +632,13 @@ def _webhook_metrics(metrics: Metrics) -> _DispatchMetrics:
 def start_webhook_dispatcher(app: FastAPI) -> WebhookDispatcher:
     """Build the app's dispatcher (``app.state.webhooks``, tuned by the app's
     ``webhook_*`` settings) and start its thread unless the settings turn workers off (tests
-    then call ``app.state.webhooks.run_once()``). The lifespan stops it on shutdown."""
+    then call ``app.state.webhooks.run_once()``). The lifespan stops it on shutdown.
+
+    First the stored secrets are checked: those stored in clear by earlier versions are
+    sealed, and a secret that does not open with this service's passphrase stops the start
+    with a ConfigurationError (WebhookSecretError) that says so."""
     settings: Settings = app.state.settings
+    seal_stored_secrets(app.state.session_factory, WebhookSecrets.of(settings))
     dispatcher = WebhookDispatcher(app.state.session_factory, settings, metrics=app.state.metrics)
     app.state.webhooks = dispatcher
     if settings.run_workers:

@@ -29,7 +29,11 @@ class FeedEntry(Base):
     kind: Mapped[str] = mapped_column(NulSafeString(32))
     certificate_id: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), index=True)
     number: Mapped[str | None] = mapped_column(NulSafeString(32))
+    #: a certificate entry's tier bit set after the event, and before it (None for an
+    #: issuance): a partner sees the entry when either holds a tier its MRAs cover, so it
+    #: also sees the amendment that takes the certificate out of cover, and nothing after
     tiers: Mapped[int | None] = mapped_column()
+    previous_tiers: Mapped[int | None] = mapped_column()
     payload: Mapped[dict[str, Any]] = mapped_column()
     block_number: Mapped[int] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

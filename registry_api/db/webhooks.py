@@ -21,6 +21,35 @@ class AttemptOutcome(StrEnum):
     NETWORK_ERROR = "network_error"
 
 
+class DeliveryError(StrEnum):
+    """Why an attempt failed, as the webhook's owner reads it in the delivery log: a class,
+    never the exception's text, which names addresses, ports and TLS details of whatever the
+    request reached (the text goes to the service's own log only)."""
+
+    #: no answer within ``AEO_WEBHOOK_TIMEOUT`` (connecting, sending or waiting)
+    TIMEOUT = "timeout"
+    CONNECTION_REFUSED = "connection_refused"
+    #: the TLS handshake failed (certificate not valid for the host, protocol error...)
+    TLS_ERROR = "tls_error"
+    #: the host name did not resolve
+    DNS_ERROR = "dns_error"
+    #: the host is, or resolves to, an address webhooks must not reach (loopback, private...)
+    BLOCKED_ADDRESS = "blocked_address"
+    #: the receiver answered with another status than 2xx (the attempt's ``status_code``)
+    HTTP_STATUS = "http_status"
+    OTHER = "other"
+
+    @classmethod
+    def parse(cls, value: str | None) -> DeliveryError | None:
+        """The class a stored value names; OTHER for anything else (never raw text)."""
+        if value is None:
+            return None
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.OTHER
+
+
 class DeliveryState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -34,7 +63,10 @@ class Webhook(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     api_key_id: Mapped[int] = mapped_column(sa.ForeignKey("api_keys.id"), index=True)
     url: Mapped[str] = mapped_column(NulSafeString(2048))
-    #: the HMAC key deliveries are signed with; kept because every delivery needs it
+    #: the HMAC key deliveries are signed with, kept because every delivery needs it:
+    #: sealed with AES-GCM under a key derived from the service's passphrase
+    #: (``services.webhooks.WebhookSecrets``; ``v1:`` + base64url of nonce and ciphertext).
+    #: A row from before that (``whsec_...``) is sealed at the next start.
     secret: Mapped[str] = mapped_column(NulSafeString(128))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
@@ -57,6 +89,7 @@ class WebhookDelivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     last_status_code: Mapped[int | None] = mapped_column()
+    #: a DeliveryError value
     last_error: Mapped[str | None] = mapped_column(NulSafeText())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     delivered_at: Mapped[datetime | None] = mapped_column()
@@ -74,6 +107,7 @@ class WebhookDeliveryAttempt(Base):
     attempted_at: Mapped[datetime] = mapped_column()
     outcome: Mapped[AttemptOutcome] = mapped_column(enum_column(AttemptOutcome))
     status_code: Mapped[int | None] = mapped_column()
+    #: a DeliveryError value
     error: Mapped[str | None] = mapped_column(NulSafeText())
     #: from sending the request to the receiver's status line (or the failure)
     latency_ms: Mapped[float] = mapped_column(sa.Float)

@@ -34,7 +34,7 @@ WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The webhook's i
     status_code=status.HTTP_201_CREATED,
     summary="Register a URL for feed entries; the signing secret is in this answer only",
     response_model=WebhookCreated,
-    responses=problem_responses(*AUTH_PROBLEMS, *BODY_PROBLEMS, 409),
+    responses=problem_responses(*AUTH_PROBLEMS, *BODY_PROBLEMS, 409, 503),
 )
 def create_webhook(
     body: WebhookCreate,
@@ -48,6 +48,8 @@ def create_webhook(
         key=caller,
         url=body.url,
         production=settings.environment is Environment.PRODUCTION,
+        sealer=service.WebhookSecrets.of(settings),
+        policy=service.AddressPolicy.of(settings),
     )
     response.headers["Cache-Control"] = "no-store"
     return WebhookCreated(**WebhookPublic.of(webhook, owner).model_dump(), secret=secret)

@@ -19,6 +19,7 @@ from ..db import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
 )
+from ..db.webhooks import DeliveryError
 
 MAX_URL_LENGTH = 2048
 #: attempts shown per delivery in the log (``attempts`` counts them all)
@@ -37,7 +38,7 @@ _DELIVERY_EXAMPLE: JsonDict = {
     "id": 118,
     "event_id": 42,
     "state": "delivered",
-    "attempts": 2,
+    "attempts": 3,
     "last_status_code": 200,
     "last_error": None,
     "last_latency_ms": 84.2,
@@ -53,10 +54,17 @@ _DELIVERY_EXAMPLE: JsonDict = {
             "latency_ms": 84.2,
         },
         {
+            "attempted_at": "2025-03-02T09:12:40Z",
+            "outcome": "http_error",
+            "status_code": 503,
+            "error": "http_status",
+            "latency_ms": 41.7,
+        },
+        {
             "attempted_at": "2025-03-02T09:12:35Z",
             "outcome": "timeout",
             "status_code": None,
-            "error": "timed out after 10 s",
+            "error": "timeout",
             "latency_ms": 10003.5,
         },
     ],
@@ -71,7 +79,9 @@ class WebhookCreate(BaseModel):
 
     url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_LENGTH)] = Field(
         description="Where to POST each feed entry: https (http is accepted outside "
-        "production), no user name or password in it (verify our signature instead)."
+        "production), no user name or password in it (verify our signature instead), on a "
+        "host that is and resolves to public addresses only (not loopback, private, "
+        "link-local...) unless the operator allows its network."
     )
 
 
@@ -127,10 +137,15 @@ class AttemptPublic(BaseModel):
     attempted_at: datetime = Field(description="When the attempt started.")
     outcome: AttemptOutcome = Field(
         description="delivered (answered 2xx), http_error (answered another status), "
-        "timeout, network_error (no answer: refused, reset, unresolved name, TLS)."
+        "timeout, network_error (no answer: refused, reset, unresolved name, TLS, blocked "
+        "address; error says which)."
     )
     status_code: int | None = Field(description="The receiver's HTTP status, if it answered.")
-    error: str | None = Field(description="Why the attempt failed.")
+    error: DeliveryError | None = Field(
+        description="Why the attempt failed: timeout, connection_refused, tls_error, "
+        "dns_error, blocked_address (the host is or resolves to an address webhooks may not "
+        "reach), http_status (see status_code), other."
+    )
     latency_ms: float = Field(
         description="Milliseconds from sending the request to the receiver's status line "
         "(or to the failure)."
@@ -142,7 +157,7 @@ class AttemptPublic(BaseModel):
             attempted_at=attempt.attempted_at,
             outcome=attempt.outcome,
             status_code=attempt.status_code,
-            error=attempt.error,
+            error=DeliveryError.parse(attempt.error),
             latency_ms=attempt.latency_ms,
         )
 
@@ -160,7 +175,9 @@ class DeliveryPublic(BaseModel):
     )
     attempts: int = Field(description="Attempts so far (since the webhook was last enabled).")
     last_status_code: int | None = Field(description="The last attempt's HTTP status.")
-    last_error: str | None = Field(description="Why the last attempt failed.")
+    last_error: DeliveryError | None = Field(
+        description="Why the last attempt failed (as an attempt's error)."
+    )
     last_latency_ms: float | None = Field(
         description="The last attempt's latency in milliseconds (each is in recent_attempts)."
     )
@@ -183,7 +200,7 @@ class DeliveryPublic(BaseModel):
             state=delivery.state,
             attempts=delivery.attempts,
             last_status_code=delivery.last_status_code,
-            last_error=delivery.last_error,
+            last_error=DeliveryError.parse(delivery.last_error),
             last_latency_ms=attempts[0].latency_ms if attempts else None,
             next_attempt_at=delivery.next_attempt_at,
             created_at=delivery.created_at,

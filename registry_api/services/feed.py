@@ -3,9 +3,11 @@
 This administration's staff see every entry. A partner (a key with role ``partner`` and a
 ``partner_authority``) sees:
 
-- ``certificate.*`` entries of a certificate that falls under an MRA in force today between
-  this administration and the partner: some entry of that certificate carries a tier the
-  MRAs cover (so the partner also sees the amendment that takes a certificate out of cover);
+- ``certificate.*`` entries whose certificate, as of that entry, falls under an MRA in
+  force today between this administration and the partner: the tiers in force after the
+  entry, or before it, include a tier those MRAs cover. So the partner sees the amendment
+  that takes a certificate out of cover (its tiers before it were covered), nothing of the
+  certificate after it, and again everything from an amendment that brings it back;
 - ``mra.*`` entries of MRAs the partner is a party to;
 - ``chain.rewound`` entries, which retract earlier entries by sequence.
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ..db import FeedEntry, Role
 from ..schemas.feed import FeedEntryPublic, FeedPage
@@ -98,14 +100,15 @@ def visible(audience: Audience) -> sa.ColumnElement[bool] | None:
         return None
     clauses: list[sa.ColumnElement[bool]] = [FeedEntry.kind.in_(PARTNER_KINDS)]
     if audience.covered_tiers:
-        other = aliased(FeedEntry)
+        covered = audience.covered_tiers
         clauses.append(
             sa.and_(
                 FeedEntry.kind.startswith(CERTIFICATE_KIND_PREFIX, autoescape=True),
                 FeedEntry.certificate_id.is_not(None),
-                sa.exists().where(
-                    other.certificate_id == FeedEntry.certificate_id,
-                    other.tiers.op("&")(audience.covered_tiers) != 0,
+                # Each entry on its own tiers (NULL & n is NULL: not visible on that side).
+                sa.or_(
+                    FeedEntry.tiers.op("&")(covered) != 0,
+                    FeedEntry.previous_tiers.op("&")(covered) != 0,
                 ),
             )
         )

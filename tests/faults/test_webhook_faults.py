@@ -29,6 +29,8 @@ WEBHOOKS = {
     "AEO_WEBHOOK_BACKOFF_BASE": "0.2",
     "AEO_WEBHOOK_BACKOFF_CAP": "1",
     "AEO_WEBHOOK_POLL_INTERVAL": "0.2",
+    # The partner's endpoint listens on loopback, which webhooks reach only when allowed.
+    "AEO_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
 }
 
 
@@ -102,13 +104,13 @@ def test_a_partner_that_is_down_slow_then_failing_gets_every_event_once_in_order
         "attempts on a refused connection",
     )
     refused = head_attempts(mn, partner, webhook_id)
-    assert refused["last_error"].startswith("ConnectError")
+    assert refused["last_error"] == "connection_refused"
 
     # Slow: it answers after the sender gave up; the registry is killed while one waits.
     endpoint.switch(Mode.SLOW)
     issue(mn, officer, numbers[4:7])
     eventually(lambda: endpoint.count(Mode.SLOW) >= 2, "slow answers")
-    assert head_attempts(mn, partner, webhook_id)["last_error"] == "timed out after 1 s"
+    assert head_attempts(mn, partner, webhook_id)["last_error"] == "timeout"
     eventually(lambda: mn.log_count('"outcome": "timeout"') > 0, "a timeout logged")
     eventually(lambda: endpoint.in_flight > 0, "a delivery in flight")
     mn.kill()
@@ -119,7 +121,7 @@ def test_a_partner_that_is_down_slow_then_failing_gets_every_event_once_in_order
     issue(mn, officer, numbers[7:])
     suspend(mn, officer, numbers[0])
     eventually(lambda: endpoint.count(Mode.FAILING) >= 3, "answers 500")
-    assert head_attempts(mn, partner, webhook_id)["last_error"] == "answered HTTP 500"
+    assert head_attempts(mn, partner, webhook_id)["last_error"] == "http_status"
 
     # Down once more, then up for good.
     endpoint.switch(Mode.DOWN)

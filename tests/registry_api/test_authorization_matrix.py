@@ -640,6 +640,8 @@ def registries(tmp_path: Path, consortium: Consortium) -> Iterator[Callable[...,
             authority,
             rate_limit_per_minute=60_000,
             rate_limit_burst=1000,
+            # World.webhook_body's URLs: loopback, which webhooks reach only when allowed.
+            webhook_allowed_networks=("127.0.0.1/32",),
         )
 
     with ExitStack() as stack:

@@ -192,3 +192,45 @@ def test_a_bad_cursor_or_limit_names_the_parameter(
 def test_border_officers_do_not_read_the_feed(mn: ChainApp) -> None:
     assert_problem(mn.client.get("/v1/feed", headers=mn.headers(Role.BORDER_OFFICER)), 403)
     assert_problem(mn.client.get("/v1/feed"), 401)
+
+
+def out_of_cover_and_back(service: ChainApp, number: str = "MN-20") -> list[tuple[str, int]]:
+    """A certificate KR's MRA covers (tier S), amended out of cover (C) and back in (S|C),
+    with status changes in each phase. Returns (kind, tiers) of the entries KR may see:
+    everything while covered, the amendment that takes it out, nothing while out, and
+    everything again from the amendment that brings it back."""
+    c = service.consortium
+    certificate_id = ids.certificate_id("MN", number)
+    operator = c.operator("MN")
+    issue(c, number, S)
+    operator.suspend(certificate_id, ReasonCode.FAILED_AUDIT)
+    operator.reinstate(certificate_id, ReasonCode.REMEDIED)
+    amend(service, number, C)
+    operator.suspend(certificate_id, ReasonCode.NON_COMPLIANCE)  # not KR's to see
+    operator.reinstate(certificate_id, ReasonCode.REMEDIED)  # nor this
+    amend(service, number, S | C)
+    operator.suspend(certificate_id, ReasonCode.FAILED_AUDIT)
+    service.settle()
+    return [
+        ("certificate.issued", S),
+        ("certificate.suspended", S),
+        ("certificate.reinstated", S),
+        ("certificate.amended", C),
+        ("certificate.amended", S | C),
+        ("certificate.suspended", S | C),
+    ]
+
+
+def test_a_partner_sees_a_certificate_only_while_its_tiers_are_covered(mn: ChainApp) -> None:
+    propose_mra(mn.consortium, "MN", {"MN": S, "KR": S})
+    expected = out_of_cover_and_back(mn)
+
+    staff, _, _ = read_all(mn, mn.headers(Role.AUDITOR), limit=500)
+    assert len([e for e in staff if e["number"] == "MN-20"]) == 8
+    for limit in (1, 2, 500):  # whatever the page size
+        token = mn.token(Role.PARTNER, partner_authority="KR")
+        kr, _, _ = read_all(mn, {"Authorization": f"Bearer {token}"}, limit=limit)
+        seen = [(e["kind"], e["tiers"]) for e in kr if e["kind"].startswith("certificate.")]
+        assert seen == expected
+    # KZ recognizes no tier of MN's: none of it, even while the certificate was C.
+    assert [e for e in shares(mn, "KZ") if e["kind"].startswith("certificate.")] == []

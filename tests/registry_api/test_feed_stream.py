@@ -20,6 +20,7 @@ from registry_api.services.feed import FeedStreamSettings
 from .conftest import ChainApp, ChainAppFactory
 from .feed_support import ApiServer, S, issue, propose_mra, sse_events
 from .support import assert_problem
+from .test_feed_pagination import out_of_cover_and_back
 
 # Slow, so not in `make test-fast` (`make test` runs it): live streams with their time limits.
 pytestmark = pytest.mark.slow
@@ -194,3 +195,25 @@ def test_a_bad_last_event_id_or_no_key_is_refused_before_streaming(mn: ChainApp)
     assert assert_problem(answer, 422)["errors"][0]["field"] == "header.Last-Event-ID"
     assert_problem(mn.client.get("/v1/feed/stream"), 401)
     assert_problem(mn.client.get("/v1/feed/stream", headers=mn.headers(Role.BORDER_OFFICER)), 403)
+
+
+def test_the_stream_leaves_out_what_a_partner_stopped_being_covered_for(mn: ChainApp) -> None:
+    token = mn.token(Role.PARTNER, partner_authority="KR")
+    headers = {"Authorization": f"Bearer {token}"}
+    with ApiServer(mn.app) as server:
+        stream = Stream(f"{server.url}/v1/feed/stream", headers)
+        try:
+            assert stream.status.get(timeout=WAIT) == 200
+            stream.next()  # retry
+            expected = out_of_cover_and_back(mn)
+            issue(mn.consortium, "MN-21", S)  # the end of this test's events
+            mn.settle()
+            seen: list[tuple[str, int]] = []
+            while True:
+                entry = json.loads(stream.next()["data"])
+                if entry["number"] == "MN-21":
+                    break
+                seen.append((entry["kind"], entry["tiers"]))
+            assert seen == expected
+        finally:
+            stream.close()

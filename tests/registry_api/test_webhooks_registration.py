@@ -1,15 +1,29 @@
-"""Registering webhooks: the secret is shown once, URLs are checked, each user manages its
-own (admins all), and the roles that may."""
+"""Registering webhooks: the secret is shown once and stored only sealed, URLs are checked,
+each user manages its own (admins all), and the roles that may. (Where deliveries may go,
+at registration and at each connection: tests/security/test_ssrf.py.)"""
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
-from registry_api.db import Role
+from registry_api.app import create_app
+from registry_api.db import Role, Webhook
 from registry_api.errors import InvalidError
-from registry_api.services.webhooks import MAX_WEBHOOKS_PER_OWNER, check_url
+from registry_api.services.webhooks import (
+    MAX_WEBHOOKS_PER_OWNER,
+    SECRETS_KDF_LABEL,
+    WebhookSecretError,
+    WebhookSecrets,
+    check_url,
+)
 
 from .conftest import ChainApp, ChainAppFactory
 from .support import assert_problem
@@ -22,7 +36,8 @@ URL = "https://risk.customs.example.kr/aeo/mn"
 
 @pytest.fixture
 def mn(chain_app: ChainAppFactory) -> ChainApp:
-    return chain_app("MN")
+    # Generated per test: no passphrase lives in the code. Secrets are sealed under it.
+    return chain_app("MN", passphrase=secrets.token_urlsafe(18))
 
 
 def partner_headers(service: ChainApp, authority: str = "KR", user: str = "KR risk") -> Any:
@@ -136,3 +151,90 @@ def test_an_unknown_body_member_or_id_is_refused(mn: ChainApp) -> None:
     assert [e["field"] for e in assert_problem(answer, 422)["errors"]] == ["body.secret"]
     assert_problem(mn.client.get("/v1/webhooks/0", headers=headers), 422)
     assert_problem(mn.client.get("/v1/webhooks/99", headers=headers), 404)
+
+
+# ---------------------------------------------------------------- the secret at rest
+
+
+def stored_secret(service: ChainApp, webhook_id: int) -> str:
+    with service.session() as session:
+        webhook = session.get(Webhook, webhook_id)
+        assert webhook is not None
+        return webhook.secret
+
+
+def test_the_secret_is_stored_sealed_and_opens_only_with_the_services_passphrase(
+    mn: ChainApp,
+) -> None:
+    created = mn.client.post("/v1/webhooks", json={"url": URL}, headers=partner_headers(mn))
+    assert created.status_code == 201, created.text
+    webhook_id, secret = created.json()["id"], created.json()["secret"]
+
+    with mn.session() as session:
+        cells = session.execute(sa.select(Webhook.__table__)).all()
+    assert len(cells) == 1
+    assert not any(secret in str(cell) for cell in cells[0])
+    sealed = stored_secret(mn, webhook_id)
+    assert sealed.startswith("v1:")
+    settings = mn.app.state.settings
+    database = make_url(settings.db_url)
+    if database.get_backend_name() == "sqlite":
+        # Not in the database file nor its write-ahead log either, not even for a moment.
+        assert database.database is not None
+        files = list(Path(database.database).parent.glob(Path(database.database).name + "*"))
+        assert len(files) >= 2  # the file and its log
+        assert not any(secret.encode() in path.read_bytes() for path in files)
+
+    passphrase = settings.passphrase.get_secret_value()
+    assert WebhookSecrets(passphrase, "MN").open(webhook_id, sealed) == secret
+    for wrong, webhook in [
+        (WebhookSecrets("another passphrase", "MN"), webhook_id),
+        (WebhookSecrets(passphrase, "KZ"), webhook_id),  # the key is the administration's
+        (WebhookSecrets(passphrase, "MN"), webhook_id + 1),  # copied onto another row
+    ]:
+        with pytest.raises(WebhookSecretError, match="does not open"):
+            wrong.open(webhook, sealed)
+    assert SECRETS_KDF_LABEL.startswith(b"aeo-registry/webhook-secrets/")
+
+
+def test_a_registry_without_a_passphrase_registers_no_webhook(chain_app: ChainAppFactory) -> None:
+    mn = chain_app("MN")  # development allows a service without a passphrase
+    answer = mn.client.post("/v1/webhooks", json={"url": URL}, headers=partner_headers(mn))
+    body = assert_problem(answer, 503, "unavailable")
+    assert "AEO_PASSPHRASE" in body["detail"]
+    with mn.session() as session:
+        assert session.scalar(sa.select(sa.func.count(Webhook.id))) == 0
+
+
+def test_a_service_started_with_another_passphrase_stops_with_a_clear_error(
+    mn: ChainApp,
+) -> None:
+    created = mn.client.post("/v1/webhooks", json={"url": URL}, headers=partner_headers(mn))
+    assert created.status_code == 201, created.text
+    settings = mn.app.state.settings
+    other = settings.model_copy(update={"passphrase": SecretStr("not the one")})
+    refused = "do not open with this service's passphrase"
+    with pytest.raises(WebhookSecretError, match=refused), TestClient(create_app(other)):
+        pass
+    without = settings.model_copy(update={"passphrase": None})
+    with pytest.raises(WebhookSecretError, match="no passphrase"), TestClient(create_app(without)):
+        pass
+
+
+def test_secrets_stored_in_clear_by_an_earlier_version_are_sealed_at_start(
+    mn: ChainApp,
+) -> None:
+    created = mn.client.post("/v1/webhooks", json={"url": URL}, headers=partner_headers(mn))
+    webhook_id = created.json()["id"]
+    legacy = "whsec_" + secrets.token_urlsafe(32)
+    with mn.session() as session:  # as revision 0002 stored it
+        session.execute(sa.update(Webhook).values(secret=legacy))
+        session.commit()
+
+    with TestClient(create_app(mn.app.state.settings)):
+        pass
+    sealed = stored_secret(mn, webhook_id)
+    assert sealed.startswith("v1:")
+    assert legacy not in sealed
+    passphrase = mn.app.state.settings.passphrase.get_secret_value()
+    assert WebhookSecrets(passphrase, "MN").open(webhook_id, sealed) == legacy
