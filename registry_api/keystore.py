@@ -50,7 +50,7 @@ import secrets
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -373,7 +373,7 @@ class ScryptParameters:
     r: int
     p: int
     iv: bytes
-    ciphertext: bytes = b""
+    ciphertext: bytes = field(default=b"", repr=False)
 
     @property
     def memory(self) -> int:
@@ -638,6 +638,12 @@ def load_signing_key(path: Path, passphrase: str) -> SigningKey:
     if private_key is None:
         raise _wrong_passphrase(path)
     return _signing_key_of(path, private_key)
+
+
+def signing_key_encryption(path: Path) -> ScryptParameters:
+    """How the signing-key file at ``path`` is encrypted (no passphrase needed); raises
+    :class:`LegacyKeyFileError` for a file in an old scheme."""
+    return _read_scheme(path, _read_file(path, "signing key"))
 
 
 def signing_public_key(path: Path, passphrase: str) -> SigningPublicKey:
