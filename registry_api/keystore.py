@@ -44,9 +44,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
+import stat
 import threading
 import uuid
 from collections import OrderedDict
@@ -75,6 +77,8 @@ from pyasn1_modules import rfc5208, rfc5280, rfc7914, rfc8018  # type: ignore[im
 from contracts import ids
 
 from .errors import KeystoreError
+
+logger = logging.getLogger("registry_api.keystore")
 
 #: scrypt cost of new key files of both kinds: geth's "standard" strength (N = 2**18).
 DEFAULT_SCRYPT_N = 2**18
@@ -153,6 +157,22 @@ def _replace_file(path: Path, data: bytes) -> None:
         os.fsync(directory)  # the rename itself survives a power cut
     finally:
         os.close(directory)
+
+
+def _warn_if_readable_by_others(path: Path, what: str) -> None:
+    """Log a warning for a key file that other users may read. Not tightened here: key
+    files are often placed by configuration management, which owns their modes."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        logger.warning(
+            "%s file %s is readable by other users (mode %o): make it 0600 (chmod 600)",
+            what,
+            path,
+            mode,
+        )
 
 
 def _read_file(path: Path, what: str) -> bytes:
@@ -277,7 +297,9 @@ def load_operator_key(path: Path, passphrase: str) -> OperatorKey:
     """Decrypt the operator keystore at ``path``; KeystoreError on a wrong passphrase."""
     _check_passphrase(passphrase)
     keystore = _operator_keystore_json(path, _read_file(path, "operator key"))
-    return OperatorKey(Account.from_key(_decrypt_operator_keystore(path, keystore, passphrase)))
+    key = OperatorKey(Account.from_key(_decrypt_operator_keystore(path, keystore, passphrase)))
+    _warn_if_readable_by_others(path, "operator key")
+    return key
 
 
 def operator_address(path: Path) -> str:
@@ -635,6 +657,8 @@ def load_signing_key(path: Path, passphrase: str) -> SigningKey:
             if not found:
                 private_key = _decrypt_pkcs8(_read_scheme(path, pem), secret)
                 _UNLOCKED.put(cache_key, private_key)
+                # Once per process and file, not on every document request.
+                _warn_if_readable_by_others(path, "signing key")
     if private_key is None:
         raise _wrong_passphrase(path)
     return _signing_key_of(path, private_key)

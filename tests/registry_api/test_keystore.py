@@ -488,3 +488,26 @@ def test_migrate_re_encrypts_a_cheaper_operator_keystore_at_the_asked_cost(tmp_p
     assert json.loads(path.read_text())["crypto"]["kdfparams"]["n"] == 2 * FAST_SCRYPT
     assert load_operator_key(path, PASSPHRASE).address == created.address
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_key_file_readable_by_others_is_loaded_with_a_warning_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    signing = tmp_path / "signing-key.pem"
+    operator = tmp_path / "operator-key.json"
+    create_signing_key(signing, PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    create_operator_key(operator, PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    signing.chmod(0o644)
+    operator.chmod(0o640)
+    with caplog.at_level(logging.WARNING, logger="registry_api.keystore"):
+        for _ in range(3):
+            load_signing_key(signing, PASSPHRASE)
+        load_operator_key(operator, PASSPHRASE)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"signing key file {signing} is readable by other users (mode 644): make it 0600 "
+        "(chmod 600)",
+        f"operator key file {operator} is readable by other users (mode 640): make it 0600 "
+        "(chmod 600)",
+    ]
+    assert stat.S_IMODE(signing.stat().st_mode) == 0o644
+    assert PASSPHRASE not in caplog.text
