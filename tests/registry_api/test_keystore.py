@@ -32,6 +32,8 @@ from registry_api.keystore import (
 PASSPHRASE = "a long test passphrase, made at test time"
 # Real scrypt, at a cost that keeps the test quick (production keys use 2**18).
 FAST_SCRYPT = 2**12
+# The tests at the production cost (seconds each) are left out of `make test-fast`.
+SLOW = pytest.mark.slow
 
 
 def test_operator_key_round_trips_through_its_encrypted_file(tmp_path: Path) -> None:
@@ -300,6 +302,7 @@ def derivations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
+@SLOW
 def test_a_new_signing_key_file_is_pkcs8_with_scrypt_at_the_operator_key_cost(
     tmp_path: Path,
 ) -> None:
@@ -421,6 +424,7 @@ def test_migrate_re_encrypts_a_legacy_signing_key_in_place_privately(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["signing-key.pem"]
 
 
+@SLOW
 def test_migrate_brings_a_signing_key_to_the_full_cost_by_default(tmp_path: Path) -> None:
     path = tmp_path / "signing-key.pem"
     create_signing_key(path, PASSPHRASE, scrypt_n=FAST_SCRYPT)

@@ -19,6 +19,10 @@ from registry_api.keystore import (
 )
 from scripts.cli import app
 
+# Slow, so not in `make test-fast` (`make test` runs it): migrating writes and reads back at
+# the production scrypt cost, a few seconds per file.
+SLOW = pytest.mark.slow
+
 
 @pytest.fixture
 def passphrase(monkeypatch: pytest.MonkeyPatch) -> str:
@@ -71,6 +75,7 @@ def test_keys_new_refuses_a_passphrase_file_under_twelve_characters(
     assert not path.exists()
 
 
+@SLOW
 def test_a_legacy_signing_key_is_refused_then_migrated_in_place(
     cli: CliRunner, tmp_path: Path, passphrase: str
 ) -> None:
@@ -118,6 +123,7 @@ def test_keys_migrate_with_a_wrong_passphrase_changes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["signing-key.pem"]
 
 
+@SLOW
 def test_keys_migrate_moves_a_short_passphrase_to_a_new_one(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
