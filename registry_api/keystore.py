@@ -142,21 +142,26 @@ def _replace_file(path: Path, data: bytes) -> None:
     """Replace ``path`` by a new 0600 file holding ``data``: a crash leaves the old file or
     the new one, never a half-written key."""
     scratch = path.with_name(f".{path.name}.migrate-{uuid.uuid4().hex}")
-    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(scratch, path)
-    except BaseException:
-        scratch.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a power cut
-    finally:
-        os.close(directory)
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(scratch, path)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself survives a power cut
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        raise KeystoreError(
+            f"cannot replace key file {str(path)!r}: {exc.strerror} (it is unchanged)"
+        ) from None
 
 
 def _warn_if_readable_by_others(path: Path, what: str) -> None:
@@ -194,7 +199,7 @@ def _check_passphrase(passphrase: str) -> bytes:
 def _check_new_passphrase(passphrase: str) -> bytes:
     """The passphrase a new file is encrypted with: long enough to resist guessing."""
     secret = _check_passphrase(passphrase)
-    if len(passphrase) < MIN_PASSPHRASE_LENGTH or not passphrase.strip():
+    if len(passphrase.strip()) < MIN_PASSPHRASE_LENGTH:
         raise KeystoreError(
             f"the key-file passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters; "
             "choose a longer one"
