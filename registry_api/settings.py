@@ -2,7 +2,10 @@
 
 Outside development the service refuses to start with a missing or placeholder secret
 (the key-file passphrase, a database password), the way the FastAPI full-stack template's
-config does. Tests build :class:`Settings` directly or override :func:`get_settings`.
+config does. A key-file passphrase that is set must have at least
+:data:`MIN_PASSPHRASE_LENGTH` characters in every environment, development included: the
+demo's generated passphrases have 43. Tests build :class:`Settings` directly or override
+:func:`get_settings`.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from contracts import ids
 
 from .errors import ConfigurationError
 from .faults import CRASH_AT_ENV, refusal_in_production
+from .keystore import MIN_PASSPHRASE_LENGTH
 
 #: Values that mean "nobody chose a secret yet"; compared case-insensitively.
 PLACEHOLDER_SECRETS = frozenset(
     {"changethis", "changeme", "change-me", "password", "passphrase", "secret", "test", "admin"}
 )
-MIN_PASSPHRASE_LENGTH = 12
 
 
 class Environment(StrEnum):
@@ -192,6 +195,15 @@ class Settings(BaseSettings):
             return tuple(part for part in value.replace(",", " ").split() if part)
         return value
 
+    @field_validator("passphrase")
+    @classmethod
+    def _passphrase_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Empty means "not set" (AEO_PASSPHRASE= in an env file): production refuses that
+        # below, and development runs without key files until one is set.
+        if value is not None and value.get_secret_value():
+            _check_passphrase(value.get_secret_value())
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -217,9 +229,9 @@ class Settings(BaseSettings):
         if self.passphrase is not None and self.passphrase_file is not None:
             raise ValueError("set AEO_PASSPHRASE or AEO_PASSPHRASE_FILE, not both")
         if self.passphrase_file is not None:
-            object.__setattr__(
-                self, "passphrase", SecretStr(_read_secret_file(self.passphrase_file))
-            )
+            secret = _read_secret_file(self.passphrase_file)
+            _check_passphrase(secret, f"passphrase_file {str(self.passphrase_file)!r}: ")
+            object.__setattr__(self, "passphrase", SecretStr(secret))
 
         try:
             url = make_url(self.db_url)
@@ -240,11 +252,6 @@ class Settings(BaseSettings):
         if not passphrase.strip():
             raise ValueError(
                 "passphrase is required in production (AEO_PASSPHRASE or AEO_PASSPHRASE_FILE)"
-            )
-        if _is_placeholder(passphrase) or len(passphrase) < MIN_PASSPHRASE_LENGTH:
-            raise ValueError(
-                "passphrase is a placeholder or shorter than "
-                f"{MIN_PASSPHRASE_LENGTH} characters; choose a real one for production"
             )
         password = make_url(self.db_url).password
         if password is not None and (not str(password).strip() or _is_placeholder(str(password))):
@@ -293,6 +300,16 @@ class Settings(BaseSettings):
 
 def _is_placeholder(value: str) -> bool:
     return value.strip().lower() in PLACEHOLDER_SECRETS
+
+
+def _check_passphrase(value: str, source: str = "") -> None:
+    """Refuse a key-file passphrase a guesser would find: placeholders (all shorter than
+    the minimum anyway) and anything under :data:`MIN_PASSPHRASE_LENGTH` characters."""
+    if _is_placeholder(value) or len(value.strip()) < MIN_PASSPHRASE_LENGTH:
+        raise ValueError(
+            f"{source}passphrase is a placeholder or shorter than {MIN_PASSPHRASE_LENGTH} "
+            "characters; choose a real one (every environment)"
+        )
 
 
 def _read_secret_file(path: Path) -> str:

@@ -551,12 +551,13 @@ def _key_description(kind: KeyKind, path: Path, passphrase: str | None) -> dict[
     }
 
 
-def _print_key(description: dict[str, str], json_output: bool) -> None:
+def _print_key(description: dict[str, Any], json_output: bool) -> None:
     if json_output:
         out.print_json(data=description)
         return
     for name, value in description.items():
-        out.print(f"{name:<11} {value}")
+        shown = ("yes" if value else "no") if isinstance(value, bool) else value
+        out.print(f"{name:<11} {shown}")
 
 
 @keys_app.command("new")
@@ -610,6 +611,63 @@ def keys_show_public(
     kind = KeyKind.OPERATOR if path.suffix.lower() == ".json" else KeyKind.SIGNING
     passphrase = passphrase_for(path.parent) if kind is KeyKind.SIGNING else None
     _print_key(_key_description(kind, path, passphrase), json_output)
+
+
+@keys_app.command("migrate")
+@friendly_errors
+def keys_migrate(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH", help="A key file to re-encrypt in place.", exists=True, dir_okay=False
+        ),
+    ],
+    new_passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-passphrase-file",
+            metavar="FILE",
+            help="Re-encrypt under the passphrase this file holds (12+ characters).",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Re-encrypt a key file in the current format (scrypt, N = 2^18), in place.
+
+    For a signing key in the old PBKDF2 form (which the service refuses) or a key file at a
+    lower scrypt cost. The passphrase comes from AEO_PASSPHRASE, AEO_PASSPHRASE_FILE or the
+    file's folder's secrets file; a wrong one changes nothing. The file is replaced
+    atomically, mode 0600. A current file is left as it is."""
+    from registry_api.keystore import MIN_PASSPHRASE_LENGTH, migrate_key_file
+    from scripts.passphrases import passphrase_for, read_passphrase_file
+
+    # An old file may have been written under a passphrase shorter than today's minimum:
+    # it is read with it, and must then be re-encrypted under a new one.
+    passphrase = passphrase_for(path.parent, minimum=False)
+    new_passphrase = (
+        read_passphrase_file(new_passphrase_file, "--new-passphrase-file")
+        if new_passphrase_file is not None
+        else None
+    )
+    if new_passphrase is None and len(passphrase.strip()) < MIN_PASSPHRASE_LENGTH:
+        raise UsageError(
+            f"the passphrase of {path} is shorter than {MIN_PASSPHRASE_LENGTH} characters: "
+            "re-encrypt it under a longer one with --new-passphrase-file FILE"
+        )
+    result = migrate_key_file(path, passphrase, new_passphrase=new_passphrase)
+    _print_key(
+        {
+            "kind": result.kind,
+            "path": str(path),
+            "migrated": result.changed,
+            "before": result.before,
+            "after": result.after,
+        },
+        json_output,
+    )
 
 
 # ---------------------------------------------------------------- aeo bench

@@ -3,7 +3,12 @@
 In order: ``AEO_PASSPHRASE``, then ``AEO_PASSPHRASE_FILE`` (the registry service reads the
 same two variables), then a ``secrets`` file in the key's own folder. ``aeo demo`` (and
 ``aeo consortium bootstrap --generate-passphrases``) writes that file with a random passphrase
-per administration, mode 0600; nothing ever prints it.
+per administration (43 characters), mode 0600; nothing ever prints it.
+
+Every passphrase must have at least 12 characters (``MIN_PASSPHRASE_LENGTH``), whatever its
+source: a shorter one is refused with a message naming where it came from. Only
+``aeo keys migrate`` reads a shorter one (``minimum=False``), to decrypt a file written
+before the rule and re-encrypt it under a new passphrase.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import secrets
 from pathlib import Path
 
+from registry_api.keystore import MIN_PASSPHRASE_LENGTH
 from scripts.errors import NotFoundError, UsageError
 
 SECRETS_FILE = "secrets"
@@ -23,7 +29,18 @@ def secrets_file(folder: Path) -> Path:
     return folder / SECRETS_FILE
 
 
-def _read(path: Path, what: str) -> str:
+def check_length(value: str, source: str) -> str:
+    """``value`` if it is long enough; else a UsageError naming ``source`` (never the value)."""
+    if len(value.strip()) < MIN_PASSPHRASE_LENGTH:
+        raise UsageError(
+            f"{source}: the passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters; "
+            "choose a longer one"
+        )
+    return value
+
+
+def read_passphrase_file(path: Path, what: str, *, minimum: bool = True) -> str:
+    """The passphrase a file holds (its first line, without the line break)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -31,38 +48,39 @@ def _read(path: Path, what: str) -> str:
     value = text.rstrip("\r\n")
     if not value:
         raise UsageError(f"{what}: {path} is empty")
-    return value
+    return check_length(value, f"{what} {path}") if minimum else value
 
 
-def from_environment() -> str | None:
+def from_environment(*, minimum: bool = True) -> str | None:
     """The passphrase ``AEO_PASSPHRASE`` or ``AEO_PASSPHRASE_FILE`` gives, if any."""
     value = os.environ.get(ENV_PASSPHRASE)
     path = os.environ.get(ENV_PASSPHRASE_FILE)
     if value and path:
         raise UsageError(f"set {ENV_PASSPHRASE} or {ENV_PASSPHRASE_FILE}, not both")
     if value:
-        return value
+        return check_length(value, ENV_PASSPHRASE) if minimum else value
     if path:
-        return _read(Path(path), ENV_PASSPHRASE_FILE)
+        return read_passphrase_file(Path(path), ENV_PASSPHRASE_FILE, minimum=minimum)
     return None
 
 
-def passphrase_for(folder: Path, *, generated: bool = False) -> str:
+def passphrase_for(folder: Path, *, generated: bool = False, minimum: bool = True) -> str:
     """The passphrase of the key files in ``folder``.
 
     ``generated``: its secrets file, written now with a random passphrase if missing (the
     environment is not consulted). Otherwise the environment's, else an existing secrets
-    file; when neither exists the message says how to provide one.
+    file; when neither exists the message says how to provide one. ``minimum=False`` lets
+    a passphrase shorter than 12 characters through, for reading an old file only.
     """
     path = secrets_file(folder)
     if generated:
         generate_secrets_file(folder)
-        return _read(path, "secrets file")
-    value = from_environment()
+        return read_passphrase_file(path, "secrets file")
+    value = from_environment(minimum=minimum)
     if value is not None:
         return value
     if path.is_file():
-        return _read(path, "secrets file")
+        return read_passphrase_file(path, "secrets file", minimum=minimum)
     raise NotFoundError(
         f"no passphrase for the key files in {folder}: set {ENV_PASSPHRASE} or "
         f"{ENV_PASSPHRASE_FILE}, or let the command generate one (--generate-passphrase)"

@@ -102,7 +102,10 @@ def write_json(path: Path, data: Any, *, private: bool = False) -> None:
     created 0600 because they hold tokens."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    # A scratch file left by a crashed run keeps its mode through O_TRUNC: start afresh, so
+    # that the new file has exactly the mode asked for.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     tmp.replace(path)

@@ -1,7 +1,17 @@
-"""Engines, sessions and the schema migration run at start-up."""
+"""Engines, sessions and the schema migration run at start-up.
+
+A SQLite database is created mode 0600 before SQLite opens it (its directory 0700 when
+created here): the records, the API keys' hashes and the webhook secrets are for this
+service's account only. SQLite gives its ``-wal``, ``-shm`` and ``-journal`` files the
+database file's mode, so they are 0600 too. A database found readable by others is
+tightened to 0600, with a warning in the log.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from .base import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+logger = logging.getLogger("registry_api.db")
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -36,13 +49,50 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def create_private_sqlite_file(database: Path) -> None:
+    """Create the SQLite file ``database`` empty and 0600 (an empty file is an empty
+    database to SQLite), or tighten an existing one and its companions to 0600."""
+    database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        # One call creates it with its final mode: no moment when another user may open it.
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for path in (database, *(Path(f"{database}{suffix}") for suffix in SQLITE_COMPANIONS)):
+            _tighten(path)
+
+
+def _tighten(path: Path) -> None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if not mode & 0o077:
+        return
+    try:
+        path.chmod(mode & 0o700)
+    except OSError as exc:
+        logger.warning(
+            "database file %s is readable by other users (mode %o) and cannot be made private: %s",
+            path,
+            mode,
+            exc.strerror,
+        )
+        return
+    logger.warning(
+        "database file %s was readable by other users (mode %o); it is now %o",
+        path,
+        mode,
+        mode & 0o700,
+    )
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine for ``url``; a SQLite file's directory is created if missing."""
+    """An engine for ``url``; a SQLite file is created (0600, its directory too) if missing."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_sqlite_file(Path(database))
         # Requests run in a thread pool; a pooled connection may serve any thread.
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         if database and database != ":memory:":

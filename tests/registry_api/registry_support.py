@@ -69,7 +69,12 @@ def open_registry(
         **overrides,
     )
     if signing_key is not None:
-        create_signing_key(settings.signing_key_path, settings.key_passphrase(), signing_key)
+        # Real scrypt at a throwaway cost: the production one (2**18) costs a second or two
+        # per key, for every registry every test opens (tests/registry_api/test_keystore.py
+        # checks the production default).
+        create_signing_key(
+            settings.signing_key_path, settings.key_passphrase(), signing_key, scrypt_n=2**12
+        )
     operator = (
         admin_operator(consortium, authority) if as_admin else consortium.member(authority).operator
     )

@@ -52,6 +52,47 @@ def test_production_refuses_a_short_passphrase(tmp_path: Path) -> None:
     assert "shorter than 12 characters" in error_text(exc)
 
 
+@pytest.mark.parametrize("short", ["Tr0ub4dor&3", "changethis", " " * 12, "eleven char"])
+def test_development_refuses_a_short_passphrase_naming_the_setting(
+    tmp_path: Path, short: str
+) -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(authority="MN", data_dir=tmp_path, passphrase=short)
+    assert [error["loc"] for error in exc.value.errors()] == [("passphrase",)]
+    assert "shorter than 12 characters" in error_text(exc)
+    assert short not in error_text(exc)
+
+
+def test_development_refuses_a_short_passphrase_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AEO_AUTHORITY", "MN")
+    monkeypatch.setenv("AEO_PASSPHRASE", "short")
+    with pytest.raises(ValidationError) as exc:
+        get_settings()
+    assert error_text(exc).startswith("passphrase: ")
+
+
+def test_development_refuses_a_passphrase_file_with_a_short_passphrase(tmp_path: Path) -> None:
+    secret_file = tmp_path / "passphrase"
+    secret_file.write_text("too short\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as exc:
+        Settings(authority="MN", data_dir=tmp_path, passphrase_file=secret_file)
+    assert f"passphrase_file {str(secret_file)!r}: passphrase is" in error_text(exc)
+    assert "shorter than 12 characters" in error_text(exc)
+
+
+def test_development_accepts_a_twelve_character_passphrase(tmp_path: Path) -> None:
+    settings = Settings(authority="MN", data_dir=tmp_path, passphrase="twelve chars")
+    assert settings.key_passphrase() == "twelve chars"
+
+
+def test_an_empty_passphrase_in_development_means_none_is_set(tmp_path: Path) -> None:
+    settings = Settings(authority="MN", data_dir=tmp_path, passphrase="")
+    with pytest.raises(ConfigurationError, match="no key-file passphrase configured"):
+        settings.key_passphrase()
+
+
 def test_production_refuses_a_placeholder_database_password(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as exc:
         production(tmp_path, database_url="postgresql://aeo:changethis@db.internal/aeo")

@@ -24,6 +24,7 @@ COMMANDS = [
     ["keys"],
     ["keys", "new"],
     ["keys", "show-public"],
+    ["keys", "migrate"],
     ["bench"],
     ["bench", "gas"],
     ["bench", "api"],

@@ -30,6 +30,7 @@ CASES = [
     (["bench", "gas", "--chain", "ropsten"], "'--chain'"),
     (["keys", "new", "k.pem", "--kind", "wallet"], "'--kind'"),
     (["keys", "show-public", "no-such-key.pem"], "PATH"),
+    (["keys", "migrate", "no-such-key.pem"], "PATH"),
     (["verifier", "serve", "--as", "K"], "'--as'"),
     (["demo", "--base-port", "99999"], "'--base-port'"),
     (["chain", "sideways"], "No such command 'sideways'"),

@@ -50,7 +50,12 @@ from contracts.deploy import deploy
 from registry_api import auth
 from registry_api.app import create_app
 from registry_api.bootstrap import create_admin_key, ensure_key_files
-from registry_api.keystore import SigningKey, load_operator_key, load_signing_key
+from registry_api.keystore import (
+    SigningKey,
+    load_operator_key,
+    load_signing_key,
+    signing_key_encryption,
+)
 from registry_api.logs import configure_logging
 from registry_api.services.documents import key_file_paths
 from registry_api.settings import Settings
@@ -464,12 +469,29 @@ def test_key_files_are_encrypted_at_rest(full_run: FullRun) -> None:
     for path, key in zip(signing_files, full_run.signing_keys, strict=True):
         content = path.read_bytes()
         assert content.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+        # PKCS#8 with scrypt at the operator key's cost, not PBKDF2 at 2,048 iterations.
+        scheme = signing_key_encryption(path)
+        assert (scheme.n, scheme.r, scheme.p) == (2**18, 8, 1)
         assert not any(marker in content for marker in CLEAR_PEM_MARKERS)
         assert leaks({key.kid.hex(): forms_of_signing_key(key)}, content) == []
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         with pytest.raises(TypeError):
             # Without the passphrase the file does not open at all.
             serialization.load_pem_private_key(content, password=None)
+
+
+def test_the_database_and_key_files_of_a_full_run_are_private(full_run: FullRun) -> None:
+    database = Path(str(make_url(full_run.settings.db_url).database))
+    private = [
+        database,
+        *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm", "-journal")),
+        full_run.settings.operator_key_path,
+        *key_file_paths(full_run.settings),
+    ]
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in private if p.exists()}
+    assert database.name in modes
+    assert len(modes) >= 4
+    assert modes == dict.fromkeys(modes, 0o600)
 
 
 def test_tokens_are_compared_with_hmac_compare_digest(
