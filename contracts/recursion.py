@@ -17,6 +17,10 @@ a segmentation fault, no exception, no log line:
    nesting with a byte scan (no parser, no recursion, linear time) so that a server refuses
    such a body before a parser sees it. ``MAX_JSON_DEPTH`` (64) is ten times the deepest
    document the registry or the border page reads (a certificate record with its sites, 6).
+
+The same scan counts a document's items (:func:`json_refusal`): parsed, each costs up to
+70 bytes however short its text (``{},`` is 3 bytes, the dict 64), so 8 MiB of them would
+take 200 MB; ``MAX_JSON_ITEMS`` bounds that at a few MB whatever the body's size.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ SANE_RECURSION_LIMIT: Final = 1000
 
 #: the deepest nesting of arrays and objects a JSON body may have
 MAX_JSON_DEPTH: Final = 64
+#: the most items (array elements, object members, containers) a JSON body may have; a
+#: certificate record with 1,000 sites has about 12,000
+MAX_JSON_ITEMS: Final = 100_000
 
 
 def restore_recursion_limit() -> None:
@@ -49,10 +56,11 @@ def restore_recursion_limit() -> None:
 
 # ---------------------------------------------------------------- JSON nesting, by bytes
 
-#: ``{`` and ``}`` count as ``[`` and ``]``; everything but brackets and quotes goes.
+#: ``{`` and ``}`` count as ``[`` and ``]``; everything but brackets, commas and quotes goes.
 _BRACKETS: Final = bytes.maketrans(b"{}", b"[]")
-_NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'[]{}"')
-#: a string that still holds brackets once the others are gone (unterminated: to the end)
+_NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'[]{},"')
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b'[]{}"')
+#: a string that still holds structure once the rest is gone (unterminated: to the end)
 _STRING: Final = re.compile(rb'"[^"]*"?')
 _RUN: Final = re.compile(rb"\[+|\]+")
 _OPEN: Final = ord("[")
@@ -63,21 +71,48 @@ def json_depth_exceeds(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 
     Brackets inside strings do not count. Invalid JSON gets an answer too (the parser that
     reads it next reports what is wrong); so does any byte string, in linear time and
-    memory, with no recursion: 20 MB of the worst shapes found take under 1.5 s of one core.
+    memory, with no recursion: 20 MB of the worst shapes found take about 1.5 s of one core.
     """
     if data.count(b"[") + data.count(b"{") <= limit:
         return False
+    return _depth_exceeds(_structure(data, _NOT_BRACKETS), limit)
+
+
+def json_refusal(
+    data: bytes, *, max_depth: int = MAX_JSON_DEPTH, max_items: int = MAX_JSON_ITEMS
+) -> str | None:
+    """Why the UTF-8 JSON text ``data`` must not be parsed, or None: nested more than
+    ``max_depth`` deep, or more than ``max_items`` items (commas and opening brackets
+    outside strings: each element or member after a container's first adds a comma, each
+    container counts once)."""
+    openers = data.count(b"[") + data.count(b"{")
+    if openers <= max_depth and openers + data.count(b",") <= max_items:
+        return None
+    structure = _structure(data, _NOT_STRUCTURE)
+    if structure.count(b",") + structure.count(b"[") > max_items:
+        return f"has more than {max_items:,} items (array elements and object members)"
+    if _depth_exceeds(structure.replace(b",", b""), max_depth):
+        return f"nests arrays and objects more than {max_depth} levels deep"
+    return None
+
+
+def _structure(data: bytes, delete: bytes) -> bytes:
+    """What of ``data`` is outside strings, less the bytes in ``delete`` (and quotes)."""
     # Escaped backslashes first, then escaped quotes: what is left of each quote delimits
-    # a string. Then only brackets and quotes remain. Two adjacent quotes either close and
-    # open strings with no bracket between them or enclose no bracket: removing them keeps
-    # every bracket on its side of every string.
-    structure = (
+    # a string. Then only the structure and quotes remain. Two adjacent quotes either
+    # close and open strings with nothing of the structure between them or enclose none of
+    # it: removing them keeps everything else on its side of every string.
+    return _STRING.sub(
+        b"",
         data.replace(b"\\\\", b"")
         .replace(b'\\"', b"")
-        .translate(_BRACKETS, _NOT_STRUCTURE)
-        .replace(b'""', b"")
+        .translate(_BRACKETS, delete)
+        .replace(b'""', b""),
     )
-    brackets = _STRING.sub(b"", structure)
+
+
+def _depth_exceeds(brackets: bytes, limit: int) -> bool:
+    """Whether a string of ``[`` and ``]`` nests more than ``limit`` deep."""
     # Each round removes the innermost pairs, one level of every branch, at C speed; a
     # branch deeper than the limit shows as a run of openers. Rounds stop paying once a
     # round removes little (long, deep branches): then count the runs that remain.

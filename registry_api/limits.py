@@ -5,9 +5,11 @@ Request bodies are capped per route by :class:`~registry_api.middleware.BodyLimi
 before anything reads them: a ``Content-Length`` over the cap is refused unread, and a body
 sent without one (chunked) is counted as it streams and refused the moment it passes the cap.
 Either way the answer is 413 ``too-large``. Routes that take JSON get the whole body read
-(it is small) and its nesting checked (:data:`~contracts.recursion.MAX_JSON_DEPTH`) before the
-route parses it; the import upload is streamed to its route instead, which reads it only
-after the caller's key is checked.
+(it is small) and its shape checked before the route parses it: at most
+:data:`~contracts.recursion.MAX_JSON_DEPTH` (64) levels of nesting and
+:data:`~contracts.recursion.MAX_JSON_ITEMS` (100,000) items, else 422 ``invalid`` on ``body``.
+The import upload is streamed to its route instead, which reads it only after the caller's
+key is checked, and parses its file one row at a time (``registry_api.imports``).
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ class BodyLimit:
     """The cap on one route's request body."""
 
     max_bytes: int
-    #: read the whole body before the route and refuse JSON nested over MAX_JSON_DEPTH;
-    #: False streams it to the route (which checks what it reads itself)
+    #: read the whole body before the route and refuse JSON too deep or with too many
+    #: items; False streams it to the route (which checks what it reads itself)
     check_json: bool = True
 
 

@@ -22,7 +22,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.recursion import MAX_JSON_DEPTH, json_depth_exceeds
+from contracts.recursion import json_refusal
 
 from .errors import (
     FieldError,
@@ -166,9 +166,8 @@ def payload_too_large(max_bytes: int, field: str = "body") -> PayloadTooLargeErr
     )
 
 
-def _too_deep() -> InvalidError:
-    message = f"nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
-    return InvalidError(f"body: {message}", errors=[FieldError("body", message)])
+def _not_parsed(reason: str) -> InvalidError:
+    return InvalidError(f"body: {reason}", errors=[FieldError("body", reason)])
 
 
 class _Disconnected(Exception):
@@ -224,7 +223,8 @@ def _counting(receive: Receive, max_bytes: int) -> Receive:
 
 class BodyLimitMiddleware:
     """Caps every request body at its route's limit (``registry_api.limits``) before anything
-    reads it, and refuses JSON nested deeper than ``MAX_JSON_DEPTH`` before a parser sees it.
+    reads it, and refuses JSON nested deeper than ``MAX_JSON_DEPTH`` or with more than
+    ``MAX_JSON_ITEMS`` items (``contracts.recursion``) before a parser sees it.
 
     A declared ``Content-Length`` over the cap is refused unread. A JSON route's body is read
     here (counting; small by its cap) and handed on whole; the import upload is counted as
@@ -259,8 +259,9 @@ class BodyLimitMiddleware:
         except PayloadTooLargeError as exc:
             await self._refuse(scope, receive, send, exc)
             return
-        if json_depth_exceeds(body):
-            await self._refuse(scope, receive, send, _too_deep())
+        refusal = json_refusal(body)
+        if refusal is not None:
+            await self._refuse(scope, receive, send, _not_parsed(refusal))
             return
         await self.app(scope, _replay(body, receive), send)
 
