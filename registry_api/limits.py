@@ -22,7 +22,8 @@ KIB: Final = 1024
 MIB: Final = 1024 * KIB
 
 #: A JSON request body, unless its route says otherwise. The largest ordinary body is a
-#: certificate record, whose list of sites has no fixed length: 1 MiB holds 1,000 sites.
+#: certificate record, whose list of sites has no fixed length: 1 MiB holds a thousand sites
+#: of ordinary length.
 JSON_BODY_BYTES: Final = 1 * MIB
 #: ``POST /v1/mras`` may carry the arrangement text (at most 1,000,000 characters), which a
 #: client may send with every character escaped (``\\uXXXX``, 6 bytes).
