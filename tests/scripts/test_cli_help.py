@@ -30,6 +30,7 @@ COMMANDS = [
     ["bench", "verify"],
     ["bench", "import"],
     ["bench", "propagation"],
+    ["bench", "hostile"],
     ["bench", "scale"],
     ["bench", "all"],
     ["demo"],
