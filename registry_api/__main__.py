@@ -11,6 +11,8 @@ from dataclasses import asdict
 
 from pydantic import ValidationError
 
+from contracts.recursion import restore_recursion_limit
+
 from .errors import RegistryError
 from .keystore import SigningAlgorithm
 from .settings import get_settings
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = commands.add_parser("init-keys", help="create missing encrypted key files")
     keys.add_argument("--algorithm", choices=[a.value for a in SigningAlgorithm], default="ES256")
     args = parser.parse_args(argv)
+    restore_recursion_limit()
 
     try:
         settings = get_settings()

@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.concurrency import run_in_threadpool
 
+from contracts.recursion import restore_recursion_limit
+
 from . import __version__
 from .auth import RoleRequirement
 from .db import make_engine, make_session_factory, upgrade_database
@@ -23,7 +25,7 @@ from .deps import reads_on_event_loop
 from .errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from .logs import configure_logging
 from .metrics import Metrics
-from .middleware import RequestContextMiddleware
+from .middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .ratelimit import TokenBucketLimiter
 from .readiness import ReadinessCheck, database_check
 from .routes import (
@@ -133,6 +135,9 @@ def create_app(
     ``chain_access`` hands the sender and the indexer a connected chain (tests, the demo);
     by default they connect as the settings say (``registry_api.workers``).
     """
+    # This module's imports (web3, through the workers) raised it: a request must not be
+    # able to overflow the C stack (contracts.recursion).
+    restore_recursion_limit()
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     engine = make_engine(settings.db_url)
@@ -144,6 +149,8 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade_database, engine)
         workers = await run_in_threadpool(start_workers, app, chain_access)
+        # A memory chain, connected just now, imported py-evm, which raises it again.
+        restore_recursion_limit()
         import_worker = start_import_worker(app)
         webhooks = start_webhook_dispatcher(app)
         yield
@@ -171,6 +178,9 @@ def create_app(
 
     _customise_openapi(app)
     install_error_handlers(app)
+    # The last added runs first: the request context wraps the body limit, which wraps
+    # everything that reads a body.
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(ops.router)
     app.include_router(v1)

@@ -107,6 +107,14 @@ class ConflictError(RegistryError):
     title = "Conflict"
 
 
+class PayloadTooLargeError(RegistryError):
+    """The request body is larger than its route accepts (``registry_api.limits``)."""
+
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    slug = "too-large"
+    title = "Content too large"
+
+
 class RateLimitedError(RegistryError):
     status = HTTPStatus.TOO_MANY_REQUESTS
     slug = "rate-limited"

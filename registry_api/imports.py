@@ -11,10 +11,9 @@ such as ``holder.address.country``). The job that issues the valid rows lives in
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -23,13 +22,17 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from contracts.client import Tier
+from contracts.recursion import MAX_JSON_DEPTH, json_depth_exceeds
 
+from . import limits
 from .errors import FieldError, InvalidError
 from .records import CertificateRecord
 
-#: largest file accepted (a national AEO list is a few thousand rows, well below this)
-MAX_FILE_BYTES: Final = 20 * 2**20
-MAX_ROWS: Final = 50_000
+#: the limits of a file (registry_api.limits says why each is what it is)
+MAX_FILE_BYTES: Final = limits.IMPORT_FILE_BYTES
+MAX_ROWS: Final = limits.IMPORT_MAX_ROWS
+MAX_ROW_BYTES: Final = limits.IMPORT_ROW_BYTES
+MAX_LINES: Final = limits.IMPORT_MAX_LINES
 #: where structural problems point (the multipart field carrying the file)
 FILE_FIELD: Final = "body.file"
 
@@ -182,11 +185,20 @@ def _file_error(message: str) -> InvalidError:
     return InvalidError(f"file: {message}", errors=[FieldError(FILE_FIELD, message)])
 
 
-def _decode(data: bytes) -> str:
+_TOO_DEEP = f"nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
+_ROW_TOO_LONG = f"is longer than {MAX_ROW_BYTES // 1024} KiB"
+
+
+def _decode(data: bytes, fmt: ImportFormat) -> str:
     if not data.strip():
         raise _file_error("is empty")
     if len(data) > MAX_FILE_BYTES:
         raise _file_error(f"is larger than {MAX_FILE_BYTES // 2**20} MiB; split it")
+    if fmt is ImportFormat.CSV and data.count(b"\n") > MAX_LINES:
+        # Checked at C speed before any line is read: a file of newlines costs nothing.
+        raise _file_error(f"has more than {MAX_LINES:,} lines; at most {MAX_ROWS:,} rows per file")
+    if fmt is ImportFormat.JSON and json_depth_exceeds(data):
+        raise _file_error(_TOO_DEEP)
     try:
         # utf-8-sig: spreadsheet programs start their UTF-8 exports with a byte order mark.
         return data.decode("utf-8-sig")
@@ -197,30 +209,79 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
+def read_rows(data: bytes, fmt: ImportFormat) -> Iterator[RawRow]:
+    """The rows of an import file, read one at a time; InvalidError, raised while iterating,
+    names what makes the file unreadable.
+
+    Reading stops at the first row past ``MAX_ROWS`` and at the first row longer than
+    ``MAX_ROW_BYTES``, before parsing it: whatever the file holds, no more than one row is
+    parsed at a time (a JSON element is parsed when it is reached, not the whole document).
+    """
+    text = _decode(data, fmt)
+    count = 0
+    # The readers are lazy: refusing row MAX_ROWS + 1 stops them there.
+    for row in _csv_rows(text) if fmt is ImportFormat.CSV else _json_rows(text):
+        count += 1
+        if count > MAX_ROWS:
+            raise _file_error(f"has more than {MAX_ROWS:,} rows; at most {MAX_ROWS:,} per file")
+        yield row
+    if not count:
+        raise _file_error("has no rows")
+
+
+def count_rows(data: bytes, fmt: ImportFormat) -> int:
+    """How many rows the file has, reading it as :func:`read_rows` does (keeping none)."""
+    return sum(1 for _row in read_rows(data, fmt))
+
+
 def parse_file(data: bytes, fmt: ImportFormat) -> ParsedFile:
     """The rows of an import file, or InvalidError naming what makes the file unreadable."""
-    text = _decode(data)
-    rows = _parse_csv(text) if fmt is ImportFormat.CSV else _parse_json(text)
-    if not rows:
-        raise _file_error("has no rows")
-    if len(rows) > MAX_ROWS:
-        raise _file_error(f"has {len(rows)} rows; at most {MAX_ROWS} per file")
-    return ParsedFile(fmt, rows)
+    return ParsedFile(fmt, list(read_rows(data, fmt)))
 
 
-def _parse_csv(text: str) -> list[RawRow]:
-    first_line = text.split("\n", 1)[0]
+# ---------------------------------------------------------------- CSV
+
+
+class _Lines:
+    """The text's lines for ``csv.reader``, without copying the text (``io.StringIO`` holds
+    four bytes a character). A record (its lines since the last row the reader returned) longer
+    than ``MAX_ROW_BYTES`` characters is refused before the reader splits it into cells."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._position = 0
+        self.record_chars = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        start = self._position
+        if start >= len(self._text):
+            raise StopIteration
+        end = self._text.find("\n", start, start + MAX_ROW_BYTES + 1)
+        end = end + 1 if end >= 0 else min(len(self._text), start + MAX_ROW_BYTES + 1)
+        self.record_chars += end - start
+        if self.record_chars > MAX_ROW_BYTES:
+            raise _file_error(f"a row {_ROW_TOO_LONG}")
+        self._position = end
+        return self._text[start:end]
+
+
+def _csv_rows(text: str) -> Iterator[RawRow]:
+    first_line = text[:MAX_ROW_BYTES].partition("\n")[0]
     # Spreadsheets in many locales export with semicolons; the header tells which.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None:
             raise _file_error("has no header line")
         columns = [name.strip().lower() for name in header]
         _check_header(columns)
-        rows: list[RawRow] = []
         for index, cells in enumerate(reader, start=1):
+            lines.record_chars = 0
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines are not rows (they still count in the numbering)
             problem = None
@@ -233,12 +294,9 @@ def _parse_csv(text: str) -> list[RawRow]:
             values = {
                 name: cell for name, cell in zip(columns, cells, strict=False) if cell.strip()
             }
-            rows.append(RawRow(index, values, problem))
-            if len(rows) > MAX_ROWS:
-                break
+            yield RawRow(index, values, problem)
     except csv.Error as exc:
         raise _file_error(f"is not valid CSV (line {reader.line_num}): {exc}") from None
-    return rows
 
 
 def _check_header(columns: Sequence[str]) -> None:
@@ -256,31 +314,111 @@ def _check_header(columns: Sequence[str]) -> None:
         raise _file_error(f"the header lacks the required column(s) {', '.join(missing)}")
 
 
-def _parse_json(text: str) -> list[RawRow]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _file_error(
-            f"is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-        ) from None
-    items = document
-    if isinstance(document, dict):
-        if set(document) != {"certificates"}:
-            raise _file_error(
-                "a JSON object must have exactly one member, 'certificates' (a list of records)"
-            )
-        items = document["certificates"]
-    if not isinstance(items, list):
-        raise _file_error('must be a JSON list of records, or {"certificates": [...]}')
-    rows: list[RawRow] = []
-    for index, item in enumerate(items, start=1):
-        if isinstance(item, dict):
-            rows.append(RawRow(index, item))
+# ---------------------------------------------------------------- JSON
+
+_DECODER: Final = json.JSONDecoder()
+_WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
+#: first window a JSON element is parsed in; it grows fourfold up to MAX_ROW_BYTES
+_FIRST_WINDOW: Final = 4096
+#: an error this close to a window's end may be the window's, not the file's
+_CUT_MARGIN: Final = 8
+_NOT_A_LIST: Final = 'must be a JSON list of records, or {"certificates": [...]}'
+_ONE_MEMBER: Final = (
+    "a JSON object must have exactly one member, 'certificates' (a list of records)"
+)
+
+
+def _invalid_json(text: str, position: int, message: str) -> InvalidError:
+    located = json.JSONDecodeError(message, text, position)
+    return _file_error(
+        f"is not valid JSON (line {located.lineno}, column {located.colno}): {message}"
+    )
+
+
+def _skip(text: str, position: int) -> int:
+    match = _WHITESPACE.match(text, position)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
+def _json_value(text: str, position: int, row_number: int) -> tuple[Any, int]:
+    """The JSON value at ``position`` and where it ends, parsed in a window of the text: a
+    value longer than ``MAX_ROW_BYTES`` is refused without being parsed whole."""
+    window = _FIRST_WINDOW
+    while True:
+        end = position + window
+        try:
+            if end >= len(text):
+                return _DECODER.raw_decode(text, position)
+            value, used = _DECODER.raw_decode(text[position:end])
+        except json.JSONDecodeError as exc:
+            if end >= len(text):
+                raise _invalid_json(text, exc.pos, exc.msg) from None
+            cut = exc.pos >= window - _CUT_MARGIN or exc.msg.startswith("Unterminated string")
+            if not cut:
+                raise _invalid_json(text, position + exc.pos, exc.msg) from None
+        except RecursionError:  # not reached below MAX_JSON_DEPTH; a last guard
+            raise _file_error(_TOO_DEEP) from None
         else:
-            rows.append(
-                RawRow(index, {}, FieldError("row", f"must be a JSON object, not {_kind(item)}"))
-            )
-    return rows
+            # A number or literal that ends at the window's end may go on past it.
+            if used < window:
+                return value, position + used
+        if window >= MAX_ROW_BYTES:
+            raise _file_error(f"row {row_number} {_ROW_TOO_LONG}")
+        window = min(window * 4, MAX_ROW_BYTES)
+
+
+def _json_rows(text: str) -> Iterator[RawRow]:
+    """The elements of the document's list, as rows, parsed one by one as they are reached."""
+    position = _skip(text, 0)
+    enveloped = text.startswith("{", position)
+    if enveloped:
+        position = _skip(text, position + 1)
+        if not text.startswith('"', position):
+            if text.startswith("}", position):
+                raise _file_error(_ONE_MEMBER)
+            raise _invalid_json(text, position, "Expecting property name enclosed in double quotes")
+        name, position = _json_value(text, position, 0)
+        if name != "certificates":
+            raise _file_error(_ONE_MEMBER)
+        position = _skip(text, position)
+        if not text.startswith(":", position):
+            raise _invalid_json(text, position, "Expecting ':' delimiter")
+        position = _skip(text, position + 1)
+    if not text.startswith("[", position):
+        # A value of another kind, or no JSON at all: the parser says which.
+        _json_value(text, position, 0)
+        raise _file_error(_NOT_A_LIST)
+    position = _skip(text, position + 1)
+    row_number = 0
+    if text.startswith("]", position):
+        position += 1
+    else:
+        while True:
+            row_number += 1
+            item, position = _json_value(text, position, row_number)
+            if isinstance(item, dict):
+                yield RawRow(row_number, item)
+            else:
+                problem = FieldError("row", f"must be a JSON object, not {_kind(item)}")
+                yield RawRow(row_number, {}, problem)
+            position = _skip(text, position)
+            if text.startswith(",", position):
+                position = _skip(text, position + 1)
+            elif text.startswith("]", position):
+                position += 1
+                break
+            else:
+                raise _invalid_json(text, position, "Expecting ',' delimiter")
+    position = _skip(text, position)
+    if enveloped:
+        if text.startswith(",", position):
+            raise _file_error(_ONE_MEMBER)
+        if not text.startswith("}", position):
+            raise _invalid_json(text, position, "Expecting ',' delimiter")
+        position = _skip(text, position + 1)
+    if position < len(text):
+        raise _invalid_json(text, position, "Extra data")
 
 
 def _kind(value: object) -> str:
@@ -386,10 +524,13 @@ def _csv_to_record_dict(values: Mapping[str, str], errors: list[FieldError]) -> 
     data["validated_criteria"] = _split_list(cell("validated_criteria") or "")
     sites = cell("sites")
     if sites is not None:
-        try:
-            data["sites"] = json.loads(sites)
-        except json.JSONDecodeError as exc:
-            errors.append(FieldError("sites", f"must be a JSON list of sites: {exc.msg}"))
+        if json_depth_exceeds(sites.encode()):
+            errors.append(FieldError("sites", f"must be a JSON list of sites; it {_TOO_DEEP}"))
+        else:
+            try:
+                data["sites"] = json.loads(sites)
+            except json.JSONDecodeError as exc:
+                errors.append(FieldError("sites", f"must be a JSON list of sites: {exc.msg}"))
     return data
 
 

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from contracts import ids
 from contracts.anvil import DEFAULT_CHAIN_ID, anvil_status, running_anvil, start_anvil, stop_anvil
 from contracts.errors import ChainError
+from contracts.recursion import restore_recursion_limit
 from registry_api.errors import RegistryError
 from scripts import consortium as founding
 from scripts.bench.cli import register as register_benchmarks
@@ -714,6 +715,9 @@ def demo_command(
 
 def main() -> None:
     """The ``aeo`` console entry point."""
+    # The imports above (web3) raised it; what the commands read (JSON, QR payloads, images)
+    # must not be able to overflow the C stack (contracts.recursion).
+    restore_recursion_limit()
     app()
 
 

@@ -17,8 +17,10 @@ from starlette.datastructures import UploadFile
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..deps import SessionDep, SettingsDep
-from ..errors import FieldError, InvalidError
-from ..imports import FILE_FIELD, MAX_FILE_BYTES, ImportFormat, detect_format
+from ..errors import FieldError, InvalidError, PayloadTooLargeError
+from ..imports import FILE_FIELD, ImportFormat, detect_format
+from ..limits import IMPORT_FILE_BYTES
+from ..middleware import payload_too_large
 from ..schemas.imports import ImportJobPublic, ImportJobsPublic
 from ..schemas.problems import AUTH_PROBLEMS, problem_responses
 from ..services import imports as service
@@ -92,17 +94,18 @@ def _wake_import_worker(request: Request) -> None:
         worker.wake()
 
 
-def _too_large() -> InvalidError:
-    message = f"is larger than {MAX_FILE_BYTES // 2**20} MiB; split it"
-    return InvalidError(f"file: {message}", errors=[FieldError(FILE_FIELD, message)])
+def _too_large() -> PayloadTooLargeError:
+    return payload_too_large(IMPORT_FILE_BYTES, FILE_FIELD)
 
 
 async def _read_body(request: Request) -> bytes:
+    # The body limit (BodyLimitMiddleware) stops the stream past IMPORT_BODY_BYTES; the file
+    # itself may not take the room left for a form's framing.
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_FILE_BYTES:
+        if size > IMPORT_FILE_BYTES:
             raise _too_large()
         chunks.append(chunk)
     return b"".join(chunks)
@@ -118,10 +121,6 @@ class _Upload:
 async def _upload(request: Request) -> _Upload:
     """The uploaded file, whichever of the accepted forms the request used."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    declared = request.headers.get("content-length", "")
-    # Allow for the multipart framing around the file before refusing on the header alone.
-    if declared.isdigit() and int(declared) > MAX_FILE_BYTES + 64 * 1024:
-        raise _too_large()
     if media in {"text/csv", "application/csv", "application/json"}:
         fmt = detect_format(None, None, media)
         return _Upload(await _read_body(request), None, fmt)
@@ -135,6 +134,8 @@ async def _upload(request: Request) -> _Upload:
         )
     try:
         form = await request.form(max_files=1, max_fields=4)
+    except PayloadTooLargeError:
+        raise  # the body limit stopped the stream: a 413, not a broken form
     except Exception:  # starlette raises several types for a broken or oversized form
         raise InvalidError(
             "the multipart form cannot be read (one file in field 'file', at most)",
@@ -147,8 +148,8 @@ async def _upload(request: Request) -> _Upload:
                 "the form has no file in field 'file'",
                 errors=[FieldError(FILE_FIELD, "is required (a file)")],
             )
-        data = await upload.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
+        data = await upload.read(IMPORT_FILE_BYTES + 1)
+        if len(data) > IMPORT_FILE_BYTES:
             raise _too_large()
         explicit = form.get("format")
         fmt = detect_format(
@@ -183,7 +184,7 @@ def _accept(
     "The same Idempotency-Key with the same file returns the same job; uploading the same "
     "file again under a new key issues nothing twice.",
     response_model=ImportJobPublic,
-    responses=problem_responses(*AUTH_PROBLEMS, 422),
+    responses=problem_responses(*AUTH_PROBLEMS, 413, 422),
     openapi_extra={"requestBody": _REQUEST_BODY},
 )
 async def create_import(

@@ -68,6 +68,17 @@ PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
             "this is the last active admin key; create another admin key before revoking it",
         ),
     ),
+    413: (
+        "The body is larger than the route accepts (docs/api.md, Limits)",
+        _example(
+            413,
+            "too-large",
+            "Content too large",
+            "body: is larger than 1 MiB, the most this route accepts",
+            errors=[{"field": "body", "message": "is larger than 1 MiB"}],
+            max_bytes=1048576,
+        ),
+    ),
     422: (
         "Invalid input, naming each field",
         _example(
@@ -104,8 +115,9 @@ PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
 #: what every authenticated route can answer besides its own errors
 AUTH_PROBLEMS = (401, 403, 429)
 #: what a route that reads a JSON body answers for one it cannot read (400: FastAPI refuses
-#: bytes that are not UTF-8 before any field is looked at) or whose fields are wrong (422)
-BODY_PROBLEMS = (400, 422)
+#: bytes that are not UTF-8 before any field is looked at), one over its size limit (413), or
+#: one whose fields are wrong or that nests too deep (422)
+BODY_PROBLEMS = (400, 413, 422)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -196,6 +196,27 @@ def register(
         report = scale.run(certificates=certificates, lookups=lookups, replay=replay, console=err)
         _emit(out, "scale", report, json_output)
 
+    @bench_app.command("hostile")
+    @guard
+    def bench_hostile(
+        json_output: JsonFlag = False,
+        timeout: Annotated[
+            float,
+            typer.Option(help="Seconds an attack may take before it counts as unanswered.", min=1),
+        ] = 60.0,
+        only: Annotated[
+            list[str] | None,
+            typer.Option("--only", help="Send only the attacks whose name contains this (repeat)."),
+        ] = None,
+    ) -> None:
+        """What hostile requests (nested JSON, huge and endless bodies, import bombs, image
+        bombs) cost the registry API and the border page, each its own process, before
+        they are refused: the answer, peak memory above idle, CPU and wall time."""
+        from scripts.bench import hostile
+
+        report = hostile.run(timeout=timeout, only=only or (), console=err)
+        _emit(out, "hostile requests", report, json_output)
+
     @bench_app.command("all")
     @guard
     def bench_all(

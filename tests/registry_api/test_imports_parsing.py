@@ -13,9 +13,11 @@ from registry_api.imports import (
     REQUIRED_COLUMNS,
     ImportFormat,
     RowResult,
+    count_rows,
     detect_format,
     parse_file,
     parse_tiers,
+    read_rows,
     validate_row,
 )
 
@@ -272,6 +274,96 @@ def test_an_unreadable_json_file_is_refused(document: bytes, message: str) -> No
     with pytest.raises(InvalidError) as caught:
         parse_file(document, ImportFormat.JSON)
     assert caught.value.detail.startswith(message)
+
+
+# ---------------------------------------------------------------- hostile files
+
+
+def file_error(data: bytes, fmt: ImportFormat) -> str:
+    with pytest.raises(InvalidError) as caught:
+        count_rows(data, fmt)
+    [error] = caught.value.errors
+    assert error.field == "body.file"
+    return error.message
+
+
+def test_a_json_list_of_ten_million_items_stops_at_the_row_after_the_limit() -> None:
+    data = b"[" + b"0," * 9_999_999 + b"0]"
+    rows = read_rows(data, ImportFormat.JSON)
+    for _ in range(50_000):
+        next(rows)
+    with pytest.raises(InvalidError, match="has more than 50,000 rows; at most 50,000 per file"):
+        next(rows)
+
+
+def test_a_json_row_longer_than_256_kib_is_refused_before_it_is_parsed() -> None:
+    data = b"[" + json.dumps([{"name": "x" * 300_000}]).encode() + b"]"
+    assert file_error(data, ImportFormat.JSON) == "row 1 is longer than 256 KiB"
+
+
+def test_rows_longer_than_the_first_window_and_numbers_at_its_edge_are_read_whole() -> None:
+    long_row = {"number": "MN-1", "officer": "y" * 20_000}
+    # Numbers of growing length put a number's end across the 4 KiB window's edge.
+    data = json.dumps([long_row, *[{"n": 10**k} for k in range(1, 30)], long_row]).encode()
+    rows = parse_file(data, ImportFormat.JSON).rows
+    assert [row.values for row in rows] == [
+        long_row,
+        *[{"n": 10**k} for k in range(1, 30)],
+        long_row,
+    ]
+    padded = b"[" + b" " * 4090 + b"12345678]"
+    assert [row.problem for row in parse_file(padded, ImportFormat.JSON).rows] != [None]
+    assert parse_file(padded, ImportFormat.JSON).rows[0].row_number == 1
+
+
+def test_a_json_syntax_error_past_the_first_window_names_its_line_and_column() -> None:
+    before, _, after = json.dumps([{"officer": "y" * 5000}] * 3, indent=1).rpartition('"y')
+    data = (before + "y" + after).encode()  # the third row's value lost its opening quote
+    assert file_error(data, ImportFormat.JSON) == (
+        "is not valid JSON (line 9, column 14): Expecting value"
+    )
+
+
+def test_json_nested_deeper_than_64_levels_is_refused_before_it_is_parsed() -> None:
+    data = b"[" * 70_000 + b"]" * 70_000
+    assert (
+        file_error(data, ImportFormat.JSON) == "nests arrays and objects more than 64 levels deep"
+    )
+
+
+def test_a_json_object_with_other_members_than_certificates_is_refused() -> None:
+    data = json.dumps({"certificates": [{"number": "MN-1"}], "more": 1}).encode()
+    assert file_error(data, ImportFormat.JSON).startswith("a JSON object must have exactly one")
+    assert file_error(b"{}", ImportFormat.JSON).startswith("a JSON object must have exactly one")
+    trailing = json.dumps([{"number": "MN-1"}]).encode() + b" []"
+    assert file_error(trailing, ImportFormat.JSON).startswith("is not valid JSON (line 1")
+
+
+def test_a_csv_file_of_empty_lines_is_refused_by_counting_them() -> None:
+    data = (HEADER + "\n").encode() + b"\n" * 10_000_000
+    assert file_error(data, ImportFormat.CSV) == (
+        "has more than 200,000 lines; at most 50,000 rows per file"
+    )
+
+
+def test_a_csv_row_longer_than_256_kib_is_refused_before_it_is_split() -> None:
+    data = (HEADER + "\n").encode() + b"a," * 4_000_000 + b"\n"
+    assert file_error(data, ImportFormat.CSV) == "a row is longer than 256 KiB"
+
+
+def test_a_csv_row_spread_over_many_quoted_lines_is_refused_past_256_kib() -> None:
+    cell = '"' + "x\n" * 60_000 + '"'
+    data = (HEADER + "\n" + ",".join([cell] * 3) + "\n").encode()
+    assert file_error(data, ImportFormat.CSV) == "a row is longer than 256 KiB"
+
+
+def test_a_sites_cell_nested_too_deep_is_a_row_error_not_a_crash() -> None:
+    sites = "[" * 5000 + "]" * 5000
+    [result] = csv_rows(f"{GOOD},{sites}", header=f"{HEADER},sites")
+    assert errors_of(result) == {
+        "sites": "must be a JSON list of sites; "
+        "it nests arrays and objects more than 64 levels deep"
+    }
 
 
 # ---------------------------------------------------------------- formats and tiers

@@ -137,6 +137,31 @@ def test_bench_propagation_sees_each_change(cli: CliRunner) -> None:
     assert report["p50_s"] <= report["p99_s"] <= report["max_s"]
 
 
+def test_bench_hostile_measures_each_refusal_of_a_live_server(cli: CliRunner) -> None:
+    report = bench(
+        cli, "hostile", "--timeout", "30", "--only", "nested", "--only", "30 MB",
+        "--only", "1 GiB",
+    )  # fmt: skip
+    attacks = report["attacks"]
+    assert len(attacks) == 6
+    for attack in attacks:
+        assert set(attack) >= {"attack", "limit", "answer", "peak_rss_mb_above_idle", "cpu_s"}
+        numbers(attack, "peak_rss_mb_above_idle", "cpu_s", "wall_s", "sent_mb")
+        # Refused, by the server still running: a 4xx with its problem type.
+        assert attack["answer"].split()[0] in {"400", "401", "413", "422"}, attack
+    chunked = next(a for a in attacks if "1 GiB" in a["attack"])
+    assert chunked["answer"] == "413 too-large"
+    assert chunked["sent_mb"] < 1024
+    numbers(report, "max_peak_rss_mb_above_idle", "max_cpu_s")
+    assert set(report["idle_rss_mb"]) == {"registry", "page"}
+
+
+def test_bench_hostile_refuses_an_attack_name_that_matches_nothing(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["bench", "hostile", "--only", "no such attack"])
+    assert result.exit_code == 1
+    assert "no attack's name contains" in result.output
+
+
 def test_bench_rejects_a_malformed_curve(cli: CliRunner) -> None:
     result = cli.invoke(app, ["bench", "api", "--curve", "1,ten"])
     assert result.exit_code == 2

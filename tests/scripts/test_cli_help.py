@@ -31,6 +31,7 @@ COMMANDS = [
     ["bench", "verify"],
     ["bench", "import"],
     ["bench", "propagation"],
+    ["bench", "hostile"],
     ["bench", "scale"],
     ["bench", "all"],
     ["demo"],

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
+from contracts.recursion import restore_recursion_limit
 from verifier.errors import VerificationError
 from verifier.offline import OfflineCache
 from verifier.web.app import create_app
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate, to serve https")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     args = parser.parse_args(argv)
+    restore_recursion_limit()
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
     if not args.cache.is_file():

@@ -10,8 +10,10 @@
 - ``GET /healthz``.
 
 Bad input gets a problem JSON (RFC 9457) with a ``code`` the page turns into a message and
-the ``field`` at fault; no input produces a 500. Starlette only: the verifier library must
-not depend on FastAPI.
+the ``field`` at fault; no input produces a 500. Request bodies are capped before anything
+reads them (:class:`BodyLimitMiddleware`: 64 KiB of JSON, or a 5 MB photo with its form), and
+JSON nested deeper than ``MAX_JSON_DEPTH`` is refused before it is parsed. Starlette only: the
+verifier library must not depend on FastAPI.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -38,6 +40,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import authority_code
+from contracts.recursion import MAX_JSON_DEPTH, json_depth_exceeds, restore_recursion_limit
 from verifier.errors import InputError, VerificationError
 from verifier.image import open_image, payload_text_from_image
 from verifier.pipeline import DEFAULT_MAX_AGE, Clock, verify
@@ -52,6 +55,9 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 _MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 # A version-40 QR code holds 4,296 alphanumeric characters; anything longer was not scanned.
 MAX_TEXT_CHARS = 4296
+# Any other body (the JSON {"text": ...}): room for the longest text with every character
+# escaped (6 bytes each), and then some.
+MAX_JSON_BODY_BYTES = 64 * 1024
 # A 5 MB file can still declare an enormous canvas (a decompression bomb); 40 megapixels is
 # more than any phone camera takes.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -150,25 +156,69 @@ _TITLES = {
 }
 
 
-async def _read_capped(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes ``limit`` bytes (before reading it all)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _too_large(limit: int = MAX_UPLOAD_BYTES) -> RequestRejected:
+    mib, kib = divmod(limit, 1024 * 1024)
+    size = f"{mib} MiB" if not kib else f"{limit // 1024:,} KiB"
+    return RequestRejected(413, "too_large", f"the request body is larger than {size}")
 
 
-def _too_large() -> RequestRejected:
-    return RequestRejected(
-        413, "too_large", f"the upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
-    )
+def _body_limit(scope: Scope) -> int:
+    """The most a request to this path, of this media type, may send."""
+    path: str = scope["path"]
+    media = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+    if path.removeprefix(scope.get("root_path", "")) == "/api/verify" and media == (
+        "multipart/form-data"
+    ):
+        return _MAX_BODY_BYTES
+    return MAX_JSON_BODY_BYTES
+
+
+class BodyLimitMiddleware:
+    """Caps every request body before anything reads it: a declared ``Content-Length`` over
+    the cap is refused unread; a body sent without one (chunked) is counted as it arrives and
+    refused the moment it passes the cap, instead of being read to its end."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = _body_limit(scope)
+        declared = Headers(scope=scope).get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(_too_large(limit), scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _too_large(limit)
+            return message
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watch)
+        except RequestRejected as exc:
+            # The verify route answers it itself; any other reader of a body lands here.
+            if started:
+                raise
+            await _refuse(exc, scope, receive, send)
+
+
+async def _refuse(exc: RequestRejected, scope: Scope, receive: Receive, send: Send) -> None:
+    response = _problem(exc.status, exc.code, exc.message, exc.field)
+    await response(scope, receive, send)
 
 
 def _replay(body: bytes) -> Receive:
@@ -187,6 +237,12 @@ def _replay(body: bytes) -> Receive:
 
 def parse_text(body: bytes) -> str:
     """The ``text`` of a JSON request body, or RequestRejected naming what is wrong."""
+    if json_depth_exceeds(body):
+        raise RequestRejected(
+            400,
+            "invalid_json",
+            f"the request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
+        )
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -255,7 +311,7 @@ def qr_text_from_upload(data: bytes) -> str:
 
 
 async def read_image(request: Request) -> bytes:
-    body = await _read_capped(request, _MAX_BODY_BYTES)
+    body = await request.body()  # at most _MAX_BODY_BYTES: BodyLimitMiddleware stops it there
     replayed = Request(request.scope, _replay(body))
     try:
         form = await replayed.form(max_files=1, max_fields=4, max_part_size=_MAX_BODY_BYTES)
@@ -296,6 +352,9 @@ def create_app(
         authority_code(as_authority)
     except ValueError as exc:
         raise ValueError(f"as_authority: {exc}") from None
+    # Whatever the caller imported (web3, for a live source) may have raised it: JSON and
+    # images from the network must not be able to overflow the C stack (contracts.recursion).
+    restore_recursion_limit()
     clock_or_now: Clock = clock if clock is not None else _utc_now
 
     def run(upload: UploadedPayload) -> str:
@@ -351,7 +410,8 @@ def create_app(
     }
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeadersMiddleware)],
+        # Security headers on every answer, the body limit's refusals included.
+        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)],
         exception_handlers=handlers,
     )
 
@@ -369,7 +429,8 @@ class UploadedPayload:
 async def _payload(request: Request) -> UploadedPayload:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        return UploadedPayload(text=parse_text(await _read_capped(request, _MAX_BODY_BYTES)))
+        # At most MAX_JSON_BODY_BYTES: BodyLimitMiddleware stops the body there.
+        return UploadedPayload(text=parse_text(await request.body()))
     if content_type == "multipart/form-data":
         return UploadedPayload(image=await read_image(request))
     raise RequestRejected(

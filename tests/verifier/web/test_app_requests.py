@@ -17,7 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from verifier.web.app import CONTENT_SECURITY_POLICY, MAX_UPLOAD_BYTES, create_app
+from verifier.web.app import (
+    CONTENT_SECURITY_POLICY,
+    MAX_JSON_BODY_BYTES,
+    MAX_UPLOAD_BYTES,
+    create_app,
+)
 
 from .server import serve
 
@@ -148,12 +153,45 @@ def test_an_upload_over_five_megabytes_is_refused(client: httpx.Client) -> None:
     assert response.json()["code"] == "too_large"
 
 
-def test_a_json_body_over_five_megabytes_is_refused(client: httpx.Client) -> None:
-    body = json.dumps({"text": "A" * (MAX_UPLOAD_BYTES + 100_000)}).encode()
+def test_a_json_body_over_64_kib_is_refused_unread(client: httpx.Client) -> None:
+    body = json.dumps({"text": "A" * MAX_JSON_BODY_BYTES}).encode()
     response = client.post(
         "/api/verify", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert response.json()["detail"] == "the request body is larger than 64 KiB"
+
+
+def test_a_json_body_sent_without_a_length_is_refused_once_past_64_kib(
+    client: httpx.Client,
+) -> None:
+    sent = 0
+
+    def endless() -> Iterator[bytes]:
+        nonlocal sent
+        yield b'{"text": "'
+        while sent < 64 * MAX_JSON_BODY_BYTES:
+            sent += 8192
+            yield b"A" * 8192
+
+    response = client.post(
+        "/api/verify", content=endless(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+
+
+def test_json_nested_deeper_than_64_levels_is_refused_before_it_is_parsed(
+    client: httpx.Client,
+) -> None:
+    body = b'{"text": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    response = client.post(
+        "/api/verify", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_json"
+    assert "more than 64 levels deep" in response.json()["detail"]
 
 
 def _png_declaring(width: int, height: int) -> bytes:
