@@ -90,11 +90,16 @@ _OUTCOME_OF_REASON: Final[dict[str, Outcome]] = {
             "unsupported_algorithm",
             "bad_cbor",
             "bad_claims",
+            # Not the one encoding the issuer writes (docs/qr-format.md, section 1).
+            "trailing_bytes",
+            "non_canonical_compression",
+            "non_canonical_cose",
         ),
         Outcome.MALFORMED,
     ),
     "bad_signature": Outcome.BAD_SIGNATURE,
     "algorithm_mismatch": Outcome.BAD_SIGNATURE,
+    "non_canonical_signature": Outcome.BAD_SIGNATURE,
     **dict.fromkeys(
         (
             "unknown_key",
