@@ -14,12 +14,22 @@ docs/qr-format.md ("Images") gives the figures behind these numbers.
 
 from __future__ import annotations
 
+import atexit
 import io
+import json
 import math
+import os
 import re
+import resource
+import signal
+import struct
+import subprocess
+import sys
+import threading
 import warnings
 from collections.abc import Iterator
-from typing import Final
+from pathlib import Path
+from typing import IO, Any, Final, NoReturn
 
 import zxingcpp
 from PIL import Image, ImageOps
@@ -45,6 +55,11 @@ MAX_SCAN_PIXELS: Final = 8_000_000
 # never to more than this many pixels.
 MAX_UPSCALED_PIXELS: Final = 2_000_000
 _UPSCALE_BELOW: Final = 500
+# zxing-cpp's detector tries combinations of every finder-pattern-like shape it sees: an
+# image tiled with finder patterns costs it minutes whatever its size bounds. The scan
+# therefore runs in a child process that the kernel stops after this much CPU time (a photo
+# of a certificate takes a few hundredths of a second).
+SCAN_CPU_SECONDS: Final = 2
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 _PAYLOAD_RE = re.compile(r"^\s*AEO\d+:")
 
@@ -142,8 +157,7 @@ def _upscaled(gray: Image.Image) -> Image.Image | None:
     return gray.resize((gray.width * factor, gray.height * factor), Image.Resampling.LANCZOS)
 
 
-def _attempts(image: Image.Image) -> Iterator[tuple[Image.Image, zxingcpp.Binarizer]]:
-    gray = _scannable(image)
+def _attempts(gray: Image.Image) -> Iterator[tuple[Image.Image, zxingcpp.Binarizer]]:
     yield gray, zxingcpp.Binarizer.LocalAverage
     yield gray, zxingcpp.Binarizer.GlobalHistogram
     big = _upscaled(gray)
@@ -154,18 +168,182 @@ def _attempts(image: Image.Image) -> Iterator[tuple[Image.Image, zxingcpp.Binari
 
 def read_qr_texts(image: Image.Image) -> list[str]:
     """The texts of every QR code zxing-cpp finds, trying the fallbacks until one works.
-    Refuses (``too_large``) an image :func:`check_dimensions` refuses, before scanning it."""
+    Refuses (``too_large``) an image :func:`check_dimensions` refuses, before scanning it, and
+    (``too_complex``) one whose scan takes more than ``SCAN_CPU_SECONDS`` of CPU."""
     try:
-        for candidate, binarizer in _attempts(image):
+        gray = _scannable(image)
+    except InputError:
+        raise
+    except Exception as exc:  # Pillow on an odd image mode or size
+        raise InputError(f"could not scan the image: {exc}") from exc
+    if _CHILD_SCANS:
+        return _SCANNER.scan(gray)
+    return _scan(gray)
+
+
+def _scan(gray: Image.Image) -> list[str]:
+    try:
+        for candidate, binarizer in _attempts(gray):
             found = zxingcpp.read_barcodes(candidate, formats=_QR_ONLY, binarizer=binarizer)
             texts = [barcode.text for barcode in found if barcode.valid and barcode.text]
             if texts:
                 return texts
-    except InputError:
-        raise
     except Exception as exc:  # zxing/Pillow on an odd image mode or size
         raise InputError(f"could not scan the image: {exc}") from exc
     return []
+
+
+# One scanner process per verifying process, started on first use from a fresh interpreter
+# (nothing of the caller's threads or memory in it), forks one child per scan under the CPU
+# limit and says how each ended; a child stopped by its limit takes no other scan with it.
+# Where processes cannot be forked (Windows) the scan runs in the caller's process, unbounded.
+_CHILD_SCANS: Final = hasattr(os, "fork")
+_STOPPED_BY_LIMIT: Final = (signal.SIGXCPU, signal.SIGKILL)
+_HEADER: Final = struct.Struct(">II")
+_SCANNER_MAIN: Final = (
+    "import sys; from verifier.image import _serve_scans; "
+    "_serve_scans(sys.stdin.buffer, sys.stdout.buffer)"
+)
+
+
+class _Scanner:
+    """The verifying process's handle on its scanner process; one scan at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def scan(self, gray: Image.Image) -> list[str]:
+        request = _HEADER.pack(*gray.size) + gray.tobytes()
+        with self._lock:
+            kind, value = self._ask(request)
+        if kind == "texts":
+            return [str(text) for text in value]
+        if kind == "too_complex":
+            raise InputError(
+                f"scanning the image took more than {SCAN_CPU_SECONDS} s of CPU "
+                "(a photo of a QR code takes a fraction of that)",
+                code="too_complex",
+            )
+        raise InputError(str(value))
+
+    def _ask(self, request: bytes) -> tuple[str, Any]:
+        for attempt in (1, 2):  # a scanner that died since its last scan is started again
+            process = self._started()
+            try:
+                assert process.stdin is not None
+                assert process.stdout is not None
+                process.stdin.write(request)
+                process.stdin.flush()
+                return _read_message(process.stdout)
+            except (OSError, EOFError, ValueError):
+                self._stop()
+                if attempt == 2:
+                    raise InputError("the QR scanner process could not be run") from None
+        raise AssertionError("unreachable")
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            self._stop()
+            root = str(Path(__file__).resolve().parents[1])
+            paths = [root, *filter(None, [os.environ.get("PYTHONPATH")])]
+            # Our own interpreter and module: no outside input reaches the command line.
+            self._process = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-c", _SCANNER_MAIN],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+            )
+        return self._process
+
+    def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+_SCANNER: Final = _Scanner()
+atexit.register(_SCANNER.close)
+
+
+def _read_exact(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("the other process closed the pipe")
+    return data
+
+
+def _write_message(stream: IO[bytes], kind: str, value: object) -> None:
+    body = json.dumps([kind, value]).encode()
+    stream.write(_HEADER.pack(len(body), 0) + body)
+    stream.flush()
+
+
+def _read_message(stream: IO[bytes]) -> tuple[str, Any]:
+    size, _ = _HEADER.unpack(_read_exact(stream, _HEADER.size))
+    kind, value = json.loads(_read_exact(stream, size))
+    return str(kind), value
+
+
+def _serve_scans(requests: IO[bytes], answers: IO[bytes]) -> None:
+    """The scanner process: for each request (width, height, pixels) a forked child scans
+    under the CPU limit and this process answers how it ended. Ends when the caller closes
+    the pipe. Single-threaded, so forking it is safe."""
+    while header := requests.read(_HEADER.size):
+        width, height = _HEADER.unpack(_read_exact_rest(requests, header))
+        pixels = _read_exact(requests, width * height)
+        readable, writable = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(readable)
+            _scan_in_this_child(writable, width, height, pixels)
+        os.close(writable)
+        with os.fdopen(readable, "rb") as result:
+            body = result.read()
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) in _STOPPED_BY_LIMIT:
+            _write_message(answers, "too_complex", None)
+        elif not body:
+            _write_message(answers, "error", f"the QR scanner stopped (wait status {status})")
+        else:
+            kind, value = json.loads(body)
+            _write_message(answers, kind, value)
+
+
+def _read_exact_rest(stream: IO[bytes], start: bytes) -> bytes:
+    return (
+        start + _read_exact(stream, _HEADER.size - len(start))
+        if len(start) < _HEADER.size
+        else start
+    )
+
+
+def _scan_in_this_child(writable: int, width: int, height: int, pixels: bytes) -> NoReturn:
+    """The forked child: scan under the CPU limit, write the answer, exit at once whatever
+    happens (it must never return into the scanner's loop)."""
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (SCAN_CPU_SECONDS, SCAN_CPU_SECONDS + 1))
+        answer: list[object]
+        try:
+            answer = ["texts", _scan(Image.frombytes("L", (width, height), pixels))]
+        except InputError as exc:
+            answer = ["error", exc.message]
+        with os.fdopen(writable, "wb") as out:
+            out.write(json.dumps(answer).encode())
+    finally:
+        os._exit(0)
 
 
 def payload_text_from_image(image: Image.Image) -> str:

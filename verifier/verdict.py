@@ -82,6 +82,7 @@ _OUTCOME_OF_REASON: Final[dict[str, Outcome]] = {
             "unreadable_input",
             "no_qr_code",
             "too_large",
+            "too_complex",
             "bad_prefix",
             "unsupported_version",
             "bad_base45",

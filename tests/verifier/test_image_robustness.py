@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 import segno
-import zxingcpp
 from PIL import Image, ImageDraw, ImageFile, ImageFilter, ImageFont
 
 from tests.verifier.world import LONG_NAME, NOW, World, base_claims, build_world, record_for
+from verifier import image as image_module
 from verifier.image import (
     MAX_ASPECT_RATIO,
     MAX_IMAGE_PIXELS,
     MAX_SCAN_PIXELS,
     MAX_UPSCALED_PIXELS,
+    SCAN_CPU_SECONDS,
     open_image,
 )
 from verifier.payload import NAME_MAX_BYTES, shorten_name
@@ -222,15 +223,15 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
 @pytest.fixture
 def scanned(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """The size of every image handed to zxing-cpp."""
+    """The size of every image handed to the scanner process."""
     sizes: list[tuple[int, int]] = []
-    read = zxingcpp.read_barcodes
+    scan = image_module._Scanner.scan
 
-    def spy(image: Image.Image, *args: object, **kwargs: object) -> object:
-        sizes.append(image.size)
-        return read(image, *args, **kwargs)
+    def spy(self: image_module._Scanner, gray: Image.Image) -> list[str]:
+        sizes.append(gray.size)
+        return scan(self, gray)
 
-    monkeypatch.setattr(zxingcpp, "read_barcodes", spy)
+    monkeypatch.setattr(image_module._Scanner, "scan", spy)
     return sizes
 
 
@@ -314,18 +315,63 @@ def test_an_image_object_of_an_absurd_shape_is_refused_before_it_is_scanned(
     assert (scanned, resized) == ([], [])
 
 
-def test_a_narrow_crop_is_enlarged_to_at_most_two_megapixels(
-    world: World, resized: list[tuple[int, int]], scanned: list[tuple[int, int]]
-) -> None:
+def test_a_narrow_crop_is_enlarged_to_at_most_two_megapixels(world: World) -> None:
     """A 30 x 600 strip would have been enlarged 17 times, to 5.2 megapixels."""
-    strip = encoded(Image.new("L", (30, 600), 255), "PNG")
+    strip = Image.new("L", (30, 600), 255)
 
-    verdict = verify(strip, as_authority="KR", clock=NOW, source=world.source)
+    tried = [candidate.size for candidate, _ in image_module._attempts(strip)]
 
+    assert max(w * h for w, h in tried) > 30 * 600, "the crop was enlarged"
+    assert max(w * h for w, h in tried) <= MAX_UPSCALED_PIXELS
+    verdict = verify(encoded(strip, "PNG"), as_authority="KR", clock=NOW, source=world.source)
     assert verdict.stage("input").code == "no_qr_code"
-    assert resized, "the crop was enlarged"
-    assert max(w * h for w, h in resized) <= MAX_UPSCALED_PIXELS
-    assert max(w * h for w, h in scanned) <= MAX_UPSCALED_PIXELS
+
+
+def finder_patterns(width: int, height: int) -> Image.Image:
+    """Nothing but QR finder patterns, one pixel a module: each is a candidate corner of a QR
+    code for zxing-cpp, which tries their combinations."""
+    tile = Image.new("L", (8, 8), 255)
+    for y in range(7):
+        for x in range(7):
+            if max(abs(x - 3), abs(y - 3)) in (0, 1, 3):
+                tile.putpixel((x, y), 0)
+    field = Image.new("L", (width, height), 255)
+    for x in range(0, width - 7, 8):
+        for y in range(0, height - 7, 8):
+            field.paste(tile, (x, y))
+    return field
+
+
+def test_an_image_that_would_cost_the_scanner_minutes_is_refused_at_its_cpu_limit(
+    world: World,
+) -> None:
+    """A 2,400 x 1,600 PNG of finder patterns cost zxing-cpp tens of seconds of CPU; the
+    scan's process is now stopped after SCAN_CPU_SECONDS."""
+    bomb = encoded(finder_patterns(2400, 1600), "PNG", optimize=True)
+    assert len(bomb) < 64 * 1024
+
+    verdict = verify(bomb, as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.outcome is Outcome.MALFORMED
+    refused = verdict.stage("input")
+    assert (refused.state, refused.code) == (StageState.FAILED, "too_complex")
+    assert refused.message == (
+        f"scanning the image took more than {SCAN_CPU_SECONDS} s of CPU "
+        "(a photo of a QR code takes a fraction of that)"
+    )
+
+
+def test_a_scanner_process_that_died_is_started_again(world: World, qr: Image.Image) -> None:
+    verify(qr, as_authority="KR", clock=NOW, source=world.source)
+    process = image_module._SCANNER._process
+    assert process is not None
+    process.kill()
+    process.wait()
+
+    verdict = verify(qr, as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.outcome is Outcome.RECOGNIZED, verdict.reasons
+    assert image_module._SCANNER._process is not process
 
 
 @pytest.mark.parametrize("kind", ["JPEG", "PNG"])
