@@ -273,9 +273,17 @@ class _Scanner:
         with self._lock:
             self._stop()
 
+    def forget(self) -> None:
+        """In a forked copy of the verifying process: the scanner and its pipes are the
+        parent's, so the copy starts its own."""
+        self._lock = threading.Lock()
+        self._process = None
+
 
 _SCANNER: Final = _Scanner()
 atexit.register(_SCANNER.close)
+if _CHILD_SCANS:
+    os.register_at_fork(after_in_child=_SCANNER.forget)
 
 
 def _read_exact(stream: IO[bytes], size: int) -> bytes:
