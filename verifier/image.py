@@ -320,14 +320,16 @@ def _serve_scans(requests: IO[bytes], answers: IO[bytes]) -> None:
         os.close(writable)
         with os.fdopen(readable, "rb") as result:
             body = result.read()
+        if body:  # answered: reply first, the child's exit is off the caller's path
+            kind, value = json.loads(body)
+            _write_message(answers, kind, value)
+            os.waitpid(pid, 0)
+            continue
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) in _STOPPED_BY_LIMIT:
             _write_message(answers, "too_complex", None)
-        elif not body:
-            _write_message(answers, "error", f"the QR scanner stopped (wait status {status})")
         else:
-            kind, value = json.loads(body)
-            _write_message(answers, kind, value)
+            _write_message(answers, "error", f"the QR scanner stopped (wait status {status})")
 
 
 def _read_exact_rest(stream: IO[bytes], start: bytes) -> bytes:
