@@ -11,6 +11,9 @@ and records which one refused. :func:`build` keeps every layer, for the golden v
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import io
 import math
 import re
 import unicodedata
@@ -413,10 +416,10 @@ def _encode_exact(
 ) -> EncodedPayload:
     payload = cbor2.dumps(claims.to_cbor_map(), canonical=True)
     protected = cbor2.dumps({_HEADER_ALG: algorithm.cose, _HEADER_KID: kid}, canonical=True)
-    signature = keys.sign(private_key, sig_structure(protected, payload))
+    signature = low_s(algorithm, keys.sign(private_key, sig_structure(protected, payload)))
     # Untagged: the AEO1 prefix already says what follows, and the tag would cost a byte.
     cose = cbor2.dumps([protected, {}, payload, signature], canonical=True)
-    compressed = zlib.compress(cose, 9)
+    compressed = compress(cose)
     text45 = base45.b45encode(compressed).decode("ascii")
     return EncodedPayload(
         claims=claims,
@@ -427,6 +430,92 @@ def _encode_exact(
         base45=text45,
         text=PREFIX + text45,
     )
+
+
+# ---------------------------------------------------------------- one encoding per claims
+#
+# The signature covers the claims, not the layers around them, so every layer is held to the
+# one encoding the issuer writes: otherwise one certificate version would have many valid QR
+# texts (docs/qr-format.md, "One text per certificate version").
+
+# The orders of the groups the signatures live in: P-256's n (FIPS 186-4, D.1.2.3) and
+# Ed25519's L (RFC 8032, 5.1).
+P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+ED25519_ORDER: Final = 2**252 + 27742317777372353535851937790883648493
+_HALF_P256_ORDER: Final = P256_ORDER // 2
+
+
+def low_s(algorithm: keys.Algorithm, signature: bytes) -> bytes:
+    """An ES256 ``r || s`` with ``s`` in the lower half of the group order (its twin
+    ``n - s`` verifies too; AEO1 admits only the low one). EdDSA signatures are returned as
+    they are: RFC 8032 already admits one ``S``."""
+    if algorithm is not keys.Algorithm.ES256:
+        return signature
+    s = int.from_bytes(signature[32:], "big")
+    if s <= _HALF_P256_ORDER:
+        return signature
+    return signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
+
+
+def non_canonical_signature(algorithm: keys.Algorithm, signature: bytes) -> str | None:
+    """Why a 64-byte signature is not in the one form AEO1 admits, or None when it is."""
+    if algorithm is keys.Algorithm.ES256:
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:], "big")
+        if not 0 < r < P256_ORDER:
+            return "the ES256 signature's r is not between 1 and the group order"
+        if not 0 < s <= _HALF_P256_ORDER:
+            return (
+                "the ES256 signature's s is not in the lower half of the group order "
+                "(a high-S signature, the twin of the low-S one the issuer writes)"
+            )
+        return None
+    if int.from_bytes(signature[32:], "little") >= ED25519_ORDER:
+        return "the EdDSA signature's S is not reduced modulo the group order (RFC 8032)"
+    return None
+
+
+def compress(cose: bytes) -> bytes:
+    """The issuer's zlib layer: ``zlib.compress(cose, 9)``, the one stream AEO1 admits."""
+    return zlib.compress(cose, 9)
+
+
+# What ``compress`` gives for a short input equals what deflate gives with an 8 KiB window
+# and memory level 7, behind the same two header bytes: for at most 1,024 input bytes no
+# match lies beyond that window, every hash chain is walked to its end and one block holds
+# every symbol, so deflate makes the same choices. Allocating a fifth of the memory is what
+# makes the check cheap (about 13 us instead of 90; zlib's own allocations dominate at this
+# size). Tests compare both over generated inputs.
+_SMALL_DEFLATE_MAX: Final = 1024
+_ZLIB_HEADER_LEVEL_9: Final = b"\x78\xda"
+
+
+def _compress_check(cose: bytes) -> bytes:
+    if len(cose) > _SMALL_DEFLATE_MAX:
+        return compress(cose)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, 13, 7)
+    stream = deflater.compress(cose) + deflater.flush()
+    return _ZLIB_HEADER_LEVEL_9 + stream[2:]
+
+
+# Known answers of classic zlib's deflate at level 9 (releases 1.2.x to 1.3.x agree): a
+# stored block, a fixed-Huffman block and a dynamic-Huffman block, hashed together.
+_KAT_INPUTS: Final = (
+    bytes(range(184)),
+    (b"\x84\x4d\xa2\x01\x26\x04\x48KIDKIDKI" * 3) + bytes(range(100, 200)),
+    bytes(b"eeeeeeeetttaaooiinnsrhld"[(i * 7919 + i * i * 31) % 101 % 24] for i in range(128)),
+)
+_KAT_SHA256: Final = "3903f14efc216f85a5cce26a3b61038ca98a07bcdc410781ba6fb662980859a7"
+
+
+@functools.cache
+def local_deflate_is_the_issuers() -> bool:
+    """Whether this process's zlib compresses as classic zlib does. Builds of Python that
+    link zlib-ng instead (some Linux distributions, CPython 3.14 on Windows) may choose
+    another, equally valid, deflate stream for data with repeated strings; such a verifier
+    cannot tell the issuer's stream by recompressing and checks only its header."""
+    streams = b"".join(compress(data) for data in _KAT_INPUTS)
+    return hashlib.sha256(streams).hexdigest() == _KAT_SHA256
 
 
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
@@ -475,15 +564,19 @@ class CoseSign1:
     kid: bytes
     payload: bytes
     signature: bytes
-    tagged: bool
 
     def to_be_signed(self) -> bytes:
         return sig_structure(self.protected, self.payload)
 
 
+_SURROUNDING_WHITESPACE: Final = " \t\r\n"
+
+
 def strip_prefix(text: str) -> str:
     """The prefix stage: the base45 text after ``AEO1:``."""
-    stripped = text.strip()
+    # A scanner's trailing newline (or a pasted space) is not part of the code; other
+    # Unicode spaces are, and the base45 stage refuses them.
+    stripped = text.strip(_SURROUNDING_WHITESPACE)
     if stripped.startswith(PREFIX):
         return stripped[len(PREFIX) :]
     match = _VERSION_PREFIX_RE.match(stripped)
@@ -579,7 +672,19 @@ def decompress(data: bytes) -> bytes:
     if not inflater.eof:
         raise DecompressionError("zlib data is truncated")
     if inflater.unused_data:
-        raise DecompressionError(f"{len(inflater.unused_data)} bytes follow the zlib data")
+        raise DecompressionError(
+            _follow(len(inflater.unused_data), "the zlib data"), code="trailing_bytes"
+        )
+    if local_deflate_is_the_issuers():
+        canonical = data == _compress_check(out)
+    else:
+        canonical = data[:2] == _ZLIB_HEADER_LEVEL_9
+    if not canonical:
+        raise DecompressionError(
+            "the zlib stream is not the one the issuer's compressor writes for these bytes "
+            "(recompressed, or another level, strategy or header)",
+            code="non_canonical_compression",
+        )
     return out
 
 
@@ -591,18 +696,22 @@ def parse_cose(data: bytes) -> CoseSign1:
 
 def _parse_cose_general(data: bytes) -> CoseSign1:
     try:
-        obj = cbor2.loads(data)
+        obj, end = _decode_first(data)
     except Exception as exc:  # cbor2 raises several types on hostile input; all mean "not CBOR"
         raise CoseError(f"not CBOR: {exc}") from exc
-    tagged = isinstance(obj, cbor2.CBORTag)
-    if tagged:
+    if end < len(data):
+        raise CoseError(_follow(len(data) - end, "the COSE_Sign1 structure"), code="trailing_bytes")
+    if isinstance(obj, cbor2.CBORTag):
         if obj.tag != COSE_SIGN1_TAG:
             raise CoseError(f"CBOR tag {obj.tag} is not COSE_Sign1 (18)")
-        obj = obj.value
+        raise CoseError(
+            "COSE_Sign1 carries tag 18, which AEO1 does not write (the prefix says what follows)",
+            code="non_canonical_cose",
+        )
     if not isinstance(obj, list) or len(obj) != 4:
         raise CoseError("not a COSE_Sign1 array of 4 elements")
-    if _canonical_or_none(obj) != _untagged(data, tagged):
-        raise CoseError("COSE_Sign1 is not deterministically encoded (or has trailing bytes)")
+    if _canonical_or_none(obj) != data:
+        raise CoseError("COSE_Sign1 is not deterministically encoded")
     protected, unprotected, payload, signature = obj
     if not isinstance(protected, bytes) or not protected:
         raise CoseError("protected header is missing")
@@ -614,15 +723,22 @@ def _parse_cose_general(data: bytes) -> CoseSign1:
         raise CoseError("payload is not an attached byte string")
     if not isinstance(signature, bytes) or len(signature) != keys.SIGNATURE_LENGTH:
         raise CoseError(f"signature is not {keys.SIGNATURE_LENGTH} bytes")
-    header = _decode_protected(protected)
+    algorithm, kid = _decode_protected(protected)
     return CoseSign1(
-        protected=protected,
-        algorithm=header[0],
-        kid=header[1],
-        payload=payload,
-        signature=signature,
-        tagged=tagged,
+        protected=protected, algorithm=algorithm, kid=kid, payload=payload, signature=signature
     )
+
+
+def _follow(count: int, what: str) -> str:
+    return f"{count} byte follows {what}" if count == 1 else f"{count} bytes follow {what}"
+
+
+def _decode_first(data: bytes) -> tuple[object, int]:
+    """The first CBOR data item in ``data`` and the offset after it (``cbor2.loads`` would
+    ignore whatever follows)."""
+    stream = io.BytesIO(data)
+    obj = cbor2.CBORDecoder(stream).decode()
+    return obj, stream.tell()
 
 
 # The only protected headers AEO1 signs, deterministically encoded: map(2) {1: alg, 4: kid}
@@ -639,19 +755,17 @@ def _parse_cose_exact(data: bytes) -> CoseSign1 | None:
     """The COSE_Sign1 an AEO1 encoder writes, read byte by byte, or None for anything else.
 
     Accepts only ``[bstr protected{alg, kid}, {}, bstr payload, bstr(64) signature]``
-    (optionally behind tag 18) in its deterministic encoding with nothing after it: exactly
-    the inputs the general parser below accepts with these values, without decoding and
-    re-encoding them. Every other input, valid or not, goes to the general parser, whose
-    refusals name the fault (tests compare both parsers)."""
-    tagged = data[:1] == b"\xd2"
-    at = 1 if tagged else 0
-    if data[at : at + 1] != b"\x84":
+    untagged, in its deterministic encoding with nothing after it: exactly the inputs the
+    general parser below accepts, without decoding and re-encoding them. Every other input,
+    valid or not, goes to the general parser, whose refusals name the fault (tests compare
+    both parsers)."""
+    if data[:1] != b"\x84":
         return None
-    item = data[at + 1 : at + 1 + _PROTECTED_ITEM_LENGTH]
+    item = data[1 : 1 + _PROTECTED_ITEM_LENGTH]
     algorithm = _PROTECTED_PREFIXES.get(item[:6])
     if algorithm is None or len(item) != _PROTECTED_ITEM_LENGTH:
         return None
-    at += 1 + _PROTECTED_ITEM_LENGTH
+    at = 1 + _PROTECTED_ITEM_LENGTH
     if data[at : at + 1] != b"\xa0":  # the empty unprotected map
         return None
     head = _cbor_head(data, at + 1)
@@ -667,7 +781,6 @@ def _parse_cose_exact(data: bytes) -> CoseSign1 | None:
         kid=item[6:],
         payload=data[at:end],
         signature=data[end + 2 :],
-        tagged=tagged,
     )
 
 
@@ -782,15 +895,18 @@ def decode_claims_cbor(payload: bytes) -> dict[object, object]:
 
 def _decode_claims_general(payload: bytes) -> dict[object, object]:
     try:
-        claims = cbor2.loads(payload)
+        claims, end = _decode_first(payload)
     except Exception as exc:  # see parse_cose
         raise CborError(f"payload is not CBOR: {exc}") from exc
+    if end < len(payload):
+        raise CborError(
+            _follow(len(payload) - end, "the claims in the signed payload"), code="trailing_bytes"
+        )
     if not isinstance(claims, dict):
         raise CborError(f"payload is a CBOR {type(claims).__name__}, not a map")
     if _canonical_or_none(claims) != payload:
         raise CborError(
-            "payload is not deterministically encoded CBOR (key order, lengths, "
-            "duplicate keys or trailing bytes)"
+            "payload is not deterministically encoded CBOR (key order, lengths or duplicate keys)"
         )
     return claims
 
@@ -803,11 +919,6 @@ def _canonical_or_none(obj: object) -> bytes | None:
         return bytes(cbor2.dumps(obj, canonical=True))
     except Exception:  # cbor2's encode errors vary by value type; any of them means "no"
         return None
-
-
-def _untagged(data: bytes, tagged: bool) -> bytes:
-    # Tag 18 is one byte (0xd2) in front of the array; compare the array itself.
-    return data[1:] if tagged and data[:1] == b"\xd2" else data
 
 
 @dataclass(frozen=True)

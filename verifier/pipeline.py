@@ -50,6 +50,7 @@ from verifier.payload import (
     decode_base45,
     decode_claims_cbor,
     decompress,
+    non_canonical_signature,
     parse_cose,
     strip_prefix,
 )
@@ -192,6 +193,11 @@ def check_signature(
                 code="algorithm_mismatch",
             )
         ]
+    # Checked before the signature itself: the high-S twin of a genuine ES256 signature
+    # verifies too, and AEO1 admits one signature per claims (docs/qr-format.md, section 1).
+    why = non_canonical_signature(cose.algorithm, cose.signature)
+    if why is not None:
+        return [SignatureError(why, code="non_canonical_signature")]
     try:
         public = keys.load_public_key(key.algorithm, key.public_key)
     except ValueError as exc:

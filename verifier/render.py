@@ -43,6 +43,12 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
     style = outcome_style(verdict.outcome)
     mark = {GREEN: "✔", AMBER: "!"}.get(style, "✘")
     headline = Text(f" {mark} {verdict.headline} ", style=style, justify="center")
+    # The issuer comes first: the certificate number alone does not say whose it is.
+    issuer = Text(
+        verdict.issuer_line(),
+        style="bold" if verdict.issuer_confirmed else "bold dark_orange",
+        justify="center",
+    )
 
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=True)
@@ -52,9 +58,7 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
         name = claims.holder_name + ("  (shortened on the QR)" if claims.name_truncated else "")
         facts.add_row("Holder", Text(name))
         facts.add_row("Holder ID", Text(f"{claims.holder_id_scheme} {claims.holder_id}"))
-        facts.add_row("Certificate", Text(claims.number))
-        issuer = claims.issuer + (f" – {verdict.issuer_name}" if verdict.issuer_name else "")
-        facts.add_row("Issuer", Text(issuer))
+        facts.add_row("Certificate", Text(f"{claims.number} (issued by {claims.issuer})"))
         facts.add_row("Tier", Text(" + ".join(tier_names(claims.tiers))))
         record = verdict.certificate
         valid_from = record.valid_from if record else claims.valid_from
@@ -96,7 +100,7 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
     facts.add_row("Checks", stages)
 
     return Panel(
-        Group(headline, Text(""), facts),
+        Group(issuer, headline, Text(""), facts),
         title=f"AEO certificate check for {verdict.as_authority}",
         border_style=style.split()[-1],
         expand=False,

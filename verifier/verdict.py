@@ -82,6 +82,7 @@ _OUTCOME_OF_REASON: Final[dict[str, Outcome]] = {
             "unreadable_input",
             "no_qr_code",
             "too_large",
+            "too_complex",
             "bad_prefix",
             "unsupported_version",
             "bad_base45",
@@ -90,11 +91,16 @@ _OUTCOME_OF_REASON: Final[dict[str, Outcome]] = {
             "unsupported_algorithm",
             "bad_cbor",
             "bad_claims",
+            # Not the one encoding the issuer writes (docs/qr-format.md, section 1).
+            "trailing_bytes",
+            "non_canonical_compression",
+            "non_canonical_cose",
         ),
         Outcome.MALFORMED,
     ),
     "bad_signature": Outcome.BAD_SIGNATURE,
     "algorithm_mismatch": Outcome.BAD_SIGNATURE,
+    "non_canonical_signature": Outcome.BAD_SIGNATURE,
     **dict.fromkeys(
         (
             "unknown_key",
@@ -198,6 +204,28 @@ class Verdict:
         return HEADLINES[self.outcome]
 
     @property
+    def issuer_confirmed(self) -> bool:
+        """Whether the issuer the code names is proven: its signature verified with a key
+        that administration registered. Until then the name is only what the code claims."""
+        return (
+            self.claims is not None
+            and self.signing_key is not None
+            and self.signing_key.authority == self.claims.issuer
+            and any(s.stage == "signature" and s.state is StageState.OK for s in self.stages)
+        )
+
+    def issuer_line(self) -> str:
+        """Who issued the certificate, the first line of every verdict: a reader must never
+        take one administration's certificate for another's (a KZ certificate numbered
+        ``MN-AEO-0001`` is KZ's)."""
+        if self.claims is None:
+            return "Issuer unknown: the code could not be read"
+        who = self.claims.issuer + (f" – {self.issuer_name}" if self.issuer_name else "")
+        if self.issuer_confirmed:
+            return f"Issued by {who}"
+        return f"Claims to be issued by {who}: not confirmed by its signature"
+
+    @property
     def exit_code(self) -> int:
         return exit_code(self)
 
@@ -219,12 +247,13 @@ class Verdict:
         return f"status as of {self.as_of.strftime('%Y-%m-%d %H:%M UTC')} ({where}{stale})"
 
     def summary(self) -> str:
-        """One sentence: the headline, the deciding reason, and the time of the status data."""
+        """One sentence: the issuer, the headline, the deciding reason, and the time of the
+        status data."""
         deciding = next(
             (r for r in self.reasons if outcome_of_reason(r.code) is self.outcome),
             self.reasons[0] if self.reasons else None,
         )
-        parts = [self.headline]
+        parts = [self.issuer_line(), self.headline]
         if deciding is not None:
             parts.append(deciding.message)
         as_of = self.status_as_of()
@@ -236,6 +265,14 @@ class Verdict:
         last = cert.last_change if cert else None
         return {
             "format": "AEO1",
+            # First, as on every other verdict: who issued the certificate, and whether its
+            # signature proves it.
+            "issuer": {
+                "code": self.claims.issuer if self.claims else None,
+                "name": self.issuer_name,
+                "confirmed": self.issuer_confirmed,
+                "line": self.issuer_line(),
+            },
             "outcome": self.outcome.value,
             "headline": self.headline,
             "summary": self.summary(),

@@ -8,6 +8,7 @@ stage it is meant to attack instead of failing an outer layer by accident.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -44,3 +45,34 @@ def with_claims_changed(text: str, **changes: Any) -> str:
     claims = replace(decoded.claims, **changes)
     cose = cose_array(decoded.cose.protected, claims_payload(claims), decoded.cose.signature)
     return wrap_cose(cose)
+
+
+# ---------------------------------------------------------------- other encodings of the same
+# signed claims (issue #10): every text below carries the genuine signature over the genuine
+# claims, so only the rule "one encoding per claims" can refuse it.
+
+
+def with_compressed(text: str, change: Callable[[bytes], bytes]) -> str:
+    """``text`` with its zlib layer changed (the base45 and prefix layers rebuilt)."""
+    return wrap_compressed(change(decode(text).compressed))
+
+
+def recompressed(
+    text: str, level: int = 9, wbits: int = 15, strategy: int = zlib.Z_DEFAULT_STRATEGY
+) -> str:
+    """The same COSE bytes compressed by another zlib configuration (a negative ``wbits``
+    writes raw deflate, without the zlib header and checksum)."""
+    deflater = zlib.compressobj(level, zlib.DEFLATED, wbits, 8, strategy)
+    cose = decode(text).cose_bytes
+    return wrap_compressed(deflater.compress(cose) + deflater.flush())
+
+
+def with_cose(text: str, change: Callable[[bytes], bytes]) -> str:
+    """``text`` with its COSE bytes changed, compressed as the issuer compresses."""
+    return wrap_cose(change(decode(text).cose_bytes))
+
+
+def with_signature(text: str, signature: bytes) -> str:
+    """``text`` with another signature over the same protected header and claims."""
+    cose = decode(text).cose
+    return wrap_cose(cose_array(cose.protected, cose.payload, signature))

@@ -701,8 +701,9 @@ def gen_signed_claims_variants(seeds: Seeds, rng: random.Random) -> FuzzInput:
 
 
 def gen_tagged_and_reencoded(seeds: Seeds, rng: random.Random) -> FuzzInput:
-    """The genuine COSE with the optional tag 18, another zlib level, or outer whitespace:
-    still genuine, so it must verify exactly like the original."""
+    """The genuine COSE with tag 18 or another zlib level: other encodings of the same signed
+    claims, refused (docs/qr-format.md, "One text per certificate version") unless they are
+    byte for byte the issuer's (level 9, untagged)."""
     payload = rng.choice(seeds.payloads)
     cose = payload.cose
     if rng.random() < 0.5:

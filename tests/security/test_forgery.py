@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,11 +22,29 @@ import pytest
 
 from contracts import ids
 from contracts.client import ReasonCode
-from tests.security.forge import claims_payload, cose_array, with_claims_changed, wrap_cose
+from tests.security.forge import (
+    claims_payload,
+    cose_array,
+    recompressed,
+    with_claims_changed,
+    with_compressed,
+    with_cose,
+    with_signature,
+    wrap_cose,
+)
 from tests.verifier.conftest import NUMBER, TIER_C, TIER_S, ChainWorld, claims_for, issue
 from verifier import keys
 from verifier.offline import OfflineCache
-from verifier.payload import Claims, decode, encode
+from verifier.payload import (
+    ED25519_ORDER,
+    P256_ORDER,
+    Claims,
+    compress,
+    decode,
+    decode_base45,
+    encode,
+    strip_prefix,
+)
 from verifier.sync import sync
 from verifier.verdict import Outcome, StageState, Verdict, outcome_of_reason
 
@@ -358,3 +377,206 @@ def test_claims_payload_helper_reproduces_the_issuers_encoding(chain_world: Chai
     decoded = decode(chain_world.text)
     assert claims_payload(decoded.claims) == decoded.cose.payload
     assert with_claims_changed(chain_world.text) == chain_world.text
+
+
+# ================================================================ one text per certificate
+# version (issue #10, part "verifier")
+#
+# The signature covers the claims, not the layers around them. Each text below carries the
+# genuine claims under their genuine signature in another encoding, so only the rule "exactly
+# the encoding the issuer writes" refuses it (docs/qr-format.md, "One text per certificate
+# version"); each refusal names its own reason code.
+
+
+def refused_before_the_registry(world: ChainWorld, text: str) -> Verdict:
+    """The verdict on ``text``, which decoding refuses: no status source is read, so one
+    source stands for both."""
+    verdict = world.verify(text, world.online())
+    assert verdict.source is None, "a malformed code was checked against the registry"
+    return verdict
+
+
+def test_the_genuine_text_is_the_one_the_issuer_writes(chain_world: ChainWorld) -> None:
+    """The baseline: re-encoding the decoded claims gives the scanned text byte for byte."""
+    decoded = decode(chain_world.text)
+    assert decoded.compressed == compress(decoded.cose_bytes)
+    assert chain_world.sign(decoded.claims) == chain_world.text
+
+
+def test_a_scanners_trailing_newline_is_not_part_of_the_code(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    assert scan(chain_world.text + "\r\n").outcome is Outcome.RECOGNIZED
+
+
+@pytest.mark.parametrize("suffix", ["0", "00", "ABC", "$%*", "\u00a0"])
+def test_characters_after_the_base45_text_are_malformed(
+    chain_world: ChainWorld, suffix: str
+) -> None:
+    """Base45 characters change or extend the compressed bytes (refused by the base45 or the
+    zlib layer); a non-breaking space is not a scanner's newline and is no base45 either."""
+    verdict = refused_before_the_registry(chain_world, chain_world.text + suffix)
+
+    assert verdict.outcome is Outcome.MALFORMED
+    failed = [(s.stage, s.code) for s in verdict.stages if s.state is StageState.FAILED]
+    assert failed in (
+        [("base45", "bad_base45")],
+        [("decompress", "trailing_bytes")],
+        [("decompress", "bad_compression")],
+    ), failed
+    assert verdict.claims is None
+
+
+TRAILING: dict[str, tuple[Callable[[str], str], str]] = {
+    "after the zlib stream": (lambda t: with_compressed(t, lambda z: z + b"\x00"), "decompress"),
+    "after the COSE structure": (lambda t: with_cose(t, lambda c: c + b"\xa0"), "cose"),
+    "after the CBOR claims": (
+        lambda t: with_cose(
+            t,
+            lambda c: cose_array(
+                decode(t).cose.protected, decode(t).cose.payload + b"\x00", decode(t).cose.signature
+            ),
+        ),
+        "cbor",
+    ),
+}
+
+
+@pytest.mark.parametrize("where", list(TRAILING))
+def test_trailing_bytes_inside_a_layer_are_malformed(chain_world: ChainWorld, where: str) -> None:
+    forge, stage = TRAILING[where]
+
+    verdict = refused_before_the_registry(chain_world, forge(chain_world.text))
+
+    assert_refused(verdict, Outcome.MALFORMED, stage, "trailing_bytes")
+    assert verdict.claims is None
+
+
+# The same COSE bytes as other zlib configurations write them. All inflate to exactly the
+# genuine COSE_Sign1; the issuer writes zlib.compress(cose, 9).
+RECOMPRESSIONS: dict[str, dict[str, int]] = {
+    "stored, level 0": {"level": 0},
+    "level 1": {"level": 1},
+    "level 6 (zlib's default)": {"level": 6},
+    "fixed Huffman codes": {"strategy": zlib.Z_FIXED},
+    "Huffman only": {"strategy": zlib.Z_HUFFMAN_ONLY},
+    "a 512-byte window in the header": {"wbits": 9},
+}
+
+
+@pytest.mark.parametrize("variant", list(RECOMPRESSIONS))
+def test_the_same_cose_recompressed_another_way_is_malformed(
+    chain_world: ChainWorld, variant: str
+) -> None:
+    forged = recompressed(chain_world.text, **RECOMPRESSIONS[variant])
+    assert forged != chain_world.text
+    assert inflated(forged) == decode(chain_world.text).cose_bytes
+
+    verdict = refused_before_the_registry(chain_world, forged)
+
+    assert_refused(verdict, Outcome.MALFORMED, "decompress", "non_canonical_compression")
+
+
+def test_the_same_cose_as_raw_deflate_without_the_zlib_header_is_malformed(
+    chain_world: ChainWorld,
+) -> None:
+    verdict = refused_before_the_registry(chain_world, recompressed(chain_world.text, wbits=-15))
+
+    assert_refused(verdict, Outcome.MALFORMED, "decompress", "bad_compression")
+    assert "not zlib data" in verdict.reasons[0].message
+
+
+def test_the_same_cose_behind_cose_tag_18_is_malformed(chain_world: ChainWorld) -> None:
+    """RFC 9052 allows the tag; AEO1 never writes it, so the tagged twin is refused."""
+    verdict = refused_before_the_registry(
+        chain_world, with_cose(chain_world.text, lambda cose: b"\xd2" + cose)
+    )
+
+    assert_refused(verdict, Outcome.MALFORMED, "cose", "non_canonical_cose")
+
+
+def test_the_cose_array_with_a_longer_length_head_is_malformed(chain_world: ChainWorld) -> None:
+    """The signature's byte-string head written in three bytes instead of two: same values,
+    not the deterministic encoding."""
+    head = bytes((0x58, 64))
+    verdict = refused_before_the_registry(
+        chain_world, with_cose(chain_world.text, lambda c: c.replace(head, b"\x59\x00\x40", 1))
+    )
+
+    assert_refused(verdict, Outcome.MALFORMED, "cose", "bad_cose")
+    assert "not deterministically encoded" in verdict.reasons[0].message
+
+
+def test_claims_in_a_non_deterministic_cbor_encoding_are_malformed(chain_world: ChainWorld) -> None:
+    """The genuine claims map with its keys in descending order, under the genuine header and
+    signature."""
+    cose = decode(chain_world.text).cose
+    claims = cbor2.loads(cose.payload)
+    reordered = b"\xab" + b"".join(
+        cbor2.dumps(key) + cbor2.dumps(claims[key]) for key in sorted(claims, reverse=True)
+    )
+
+    verdict = refused_before_the_registry(
+        chain_world, wrap_cose(cose_array(cose.protected, reordered, cose.signature))
+    )
+
+    assert_refused(verdict, Outcome.MALFORMED, "cbor", "bad_cbor")
+
+
+def test_the_high_s_twin_of_an_es256_signature_is_a_bad_signature(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    world = chain_world
+    cose = decode(world.text).cose
+    s = int.from_bytes(cose.signature[32:], "big")
+    twin = cose.signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    # The twin is a valid ECDSA signature: only the low-S rule refuses it.
+    assert keys.verify_signature(world.key.public_key(), cose.to_be_signed(), twin)  # type: ignore[arg-type]
+
+    verdict = scan(with_signature(world.text, twin))
+
+    assert_refused(verdict, Outcome.BAD_SIGNATURE, "signature", "non_canonical_signature")
+    assert "high-S" in verdict.reasons[0].message
+    assert_nothing_checked_against_the_registry(verdict)
+
+
+def test_an_ed25519_signature_with_an_unreduced_s_is_a_bad_signature(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    world = chain_world
+    ed_key = keys.generate_private_key(keys.Algorithm.EDDSA)
+    world.consortium.admin("MN").register_signing_key(
+        keys.public_key_bytes(ed_key), keys.Algorithm.EDDSA
+    )
+    genuine = encode(now_claims(world), ed_key)
+    assert scan(genuine).outcome is Outcome.RECOGNIZED
+    signature = decode(genuine).cose.signature
+    s = int.from_bytes(signature[32:], "little")
+
+    verdict = scan(
+        with_signature(genuine, signature[:32] + (s + ED25519_ORDER).to_bytes(32, "little"))
+    )
+
+    assert_refused(verdict, Outcome.BAD_SIGNATURE, "signature", "non_canonical_signature")
+
+
+def test_the_new_reason_codes_are_listed_in_the_format_and_reason_code_documents() -> None:
+    new_codes = (
+        "trailing_bytes",
+        "non_canonical_compression",
+        "non_canonical_cose",
+        "non_canonical_signature",
+    )
+    documents = (QR_FORMAT_DOC, QR_FORMAT_DOC.with_name("reason-codes.md"))
+    for document in documents:
+        text = document.read_text(encoding="utf-8")
+        assert [code for code in new_codes if f"`{code}`" not in text] == [], document.name
+    assert {outcome_of_reason(code) for code in new_codes} == {
+        Outcome.MALFORMED,
+        Outcome.BAD_SIGNATURE,
+    }
+
+
+def inflated(text: str) -> bytes:
+    """What zlib itself inflates from ``text``'s compressed layer."""
+    return zlib.decompress(decode_base45(strip_prefix(text)))

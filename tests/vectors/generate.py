@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -42,7 +41,17 @@ from tests.verifier.world import (
     standard_mra,
 )
 from verifier import keys
-from verifier.payload import NAME_MAX_BYTES, PREFIX, Claims, build, shorten_name, sig_structure
+from verifier.payload import (
+    NAME_MAX_BYTES,
+    P256_ORDER,
+    PREFIX,
+    Claims,
+    build,
+    compress,
+    low_s,
+    shorten_name,
+    sig_structure,
+)
 from verifier.pipeline import verify
 from verifier.rules import AuthorityStatus, CertificateStatus, MraState
 from verifier.source import AuthorityRecord, StatusChange, iso
@@ -51,7 +60,6 @@ from verifier.verdict import Outcome
 HERE = Path(__file__).parent
 VECTOR_DIR = HERE / "aeo1"
 TEST_KEY_NOTICE = "PUBLIC TEST VECTOR KEY: derived from a published label; never trust it"
-_P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 
 
 def _test_scalar(label: str) -> bytes:
@@ -59,7 +67,7 @@ def _test_scalar(label: str) -> bytes:
 
 
 def public_vector_es256_key(label: str = "ES256 vector key") -> keys.PrivateKey:
-    scalar = int.from_bytes(_test_scalar(label), "big") % (_P256_ORDER - 1) + 1
+    scalar = int.from_bytes(_test_scalar(label), "big") % (P256_ORDER - 1) + 1
     return ec.derive_private_key(scalar, ec.SECP256R1())
 
 
@@ -100,7 +108,7 @@ def layers_of(claims: Claims, key: keys.PrivateKey) -> Layers:
 
 
 def wrap_cose(cose: bytes, cbor: bytes | None = None) -> Layers:
-    compressed = zlib.compress(cose, 9)
+    compressed = compress(cose)
     text45 = base45.b45encode(compressed).decode()
     return Layers(cbor=cbor, cose=cose, compressed=compressed, base45=text45, text=PREFIX + text45)
 
@@ -109,7 +117,7 @@ def signed_payload(payload: bytes, key: keys.PrivateKey) -> bytes:
     """A COSE_Sign1 over arbitrary payload bytes (for vectors whose claims are broken)."""
     algorithm = keys.algorithm_of(key)
     protected = cbor2.dumps({1: algorithm.cose, 4: keys.key_id_of(key)}, canonical=True)
-    signature = keys.sign(key, sig_structure(protected, payload))
+    signature = low_s(algorithm, keys.sign(key, sig_structure(protected, payload)))
     return bytes(cbor2.dumps([protected, {}, payload, signature], canonical=True))
 
 

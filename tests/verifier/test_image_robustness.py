@@ -7,17 +7,28 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import segno
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFile, ImageFilter, ImageFont
 
 from tests.verifier.world import LONG_NAME, NOW, World, base_claims, build_world, record_for
+from verifier import image as image_module
+from verifier.image import (
+    MAX_ASPECT_RATIO,
+    MAX_IMAGE_PIXELS,
+    MAX_SCAN_PIXELS,
+    MAX_UPSCALED_PIXELS,
+    SCAN_CPU_SECONDS,
+    open_image,
+)
 from verifier.payload import NAME_MAX_BYTES, shorten_name
 from verifier.pipeline import verify
-from verifier.verdict import Outcome
+from verifier.verdict import Outcome, StageState
 
 Transform = Callable[[Image.Image], Image.Image]
+QR_FORMAT_DOC = Path(__file__).resolve().parents[2] / "docs" / "qr-format.md"
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +197,212 @@ def test_qr_too_damaged_to_read_is_refused_at_the_input_stage(
     verdict = verify(ruined, as_authority="KR", clock=NOW, source=world.source)
     assert verdict.outcome is Outcome.MALFORMED
     assert verdict.stage("input").code == "no_qr_code"
+
+
+# ---------------------------------------------------------------- image bombs (issue #10)
+#
+# A file of a few hundred bytes can declare 65,535 pixels on a side. The verifier used to
+# decode whatever was declared and then enlarge the shorter side to 500 pixels whatever the
+# longer one: 4 to 24 GB and tens of seconds for the files below. Each is now refused from
+# its header, before a pixel is decoded; what is decoded is scanned within bounded areas.
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size of every image whose pixels Pillow decodes from a file."""
+    sizes: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def spy(self: ImageFile.ImageFile) -> object:
+        sizes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    return sizes
+
+
+@pytest.fixture
+def scanned(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size of every image handed to the scanner process."""
+    sizes: list[tuple[int, int]] = []
+    scan = image_module._Scanner.scan
+
+    def spy(self: image_module._Scanner, gray: Image.Image) -> list[str]:
+        sizes.append(gray.size)
+        return scan(self, gray)
+
+    monkeypatch.setattr(image_module._Scanner, "scan", spy)
+    return sizes
+
+
+@pytest.fixture
+def resized(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size of every resized copy made (the enlarged crop, the shrunk photo)."""
+    sizes: list[tuple[int, int]] = []
+    resize = Image.Image.resize
+
+    def spy(self: Image.Image, size: tuple[int, int], *args: object, **kwargs: object) -> object:
+        sizes.append(tuple(size))  # type: ignore[arg-type]
+        return resize(self, size, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    return sizes
+
+
+def encoded(image: Image.Image, kind: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, kind, **options)
+    return out.getvalue()
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A 16 x 16 JPEG whose frame header says ``width`` x ``height``: a few hundred bytes."""
+    data = bytearray(encoded(Image.new("L", (16, 16), 255), "JPEG"))
+    sof = data.index(b"\xff\xc0")  # baseline frame: length(2) precision(1) height(2) width(2)
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+BOMBS: dict[str, Callable[[], bytes]] = {
+    "PNG 8 x 65535, 1 bit": lambda: encoded(Image.new("1", (8, 65535), 1), "PNG", optimize=True),
+    "PNG 1 x 65535": lambda: encoded(Image.new("L", (1, 65535), 255), "PNG", optimize=True),
+    "PNG 65535 x 1": lambda: encoded(Image.new("L", (65535, 1), 255), "PNG", optimize=True),
+    "JPEG 8 x 65500": lambda: encoded(Image.new("L", (8, 65500), 255), "JPEG", quality=10),
+}
+
+
+@pytest.mark.parametrize("name", list(BOMBS))
+def test_a_long_thin_image_bomb_is_refused_before_a_pixel_is_decoded(
+    world: World, decoded: list[tuple[int, int]], resized: list[tuple[int, int]], name: str
+) -> None:
+    bomb = BOMBS[name]()
+    assert len(bomb) < 8 * 1024  # the 1-bit PNG is 208 bytes, the JPEG 6.4 KB
+
+    verdict = verify(bomb, as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.outcome is Outcome.MALFORMED
+    refused = verdict.stage("input")
+    assert (refused.state, refused.code) == (StageState.FAILED, "too_large")
+    assert refused.message is not None
+    assert "65,5" in refused.message
+    assert "times longer than it is wide" in refused.message
+    assert (decoded, resized) == ([], [])
+
+
+def test_a_small_jpeg_declaring_a_huge_picture_is_refused_before_a_pixel_is_decoded(
+    world: World, decoded: list[tuple[int, int]]
+) -> None:
+    bomb = jpeg_declaring(7000, 7000)  # 49 megapixels: under Pillow's own warning at 89
+    assert len(bomb) < 1024
+
+    verdict = verify(bomb, as_authority="KR", clock=NOW, source=world.source)
+
+    refused = verdict.stage("input")
+    assert (refused.state, refused.code) == (StageState.FAILED, "too_large")
+    assert refused.message == "image of 7,000 × 7,000 pixels has more than 40 megapixels"
+    assert decoded == []
+
+
+def test_an_image_object_of_an_absurd_shape_is_refused_before_it_is_scanned(
+    world: World, scanned: list[tuple[int, int]], resized: list[tuple[int, int]]
+) -> None:
+    """Library callers hand over decoded images: the scan bounds still apply."""
+    verdict = verify(
+        Image.new("L", (10, 5000), 255), as_authority="KR", clock=NOW, source=world.source
+    )
+
+    assert verdict.stage("input").code == "too_large"
+    assert (scanned, resized) == ([], [])
+
+
+def test_a_narrow_crop_is_enlarged_to_at_most_two_megapixels(world: World) -> None:
+    """A 30 x 600 strip would have been enlarged 17 times, to 5.2 megapixels."""
+    strip = Image.new("L", (30, 600), 255)
+
+    tried = [candidate.size for candidate, _ in image_module._attempts(strip)]
+
+    assert max(w * h for w, h in tried) > 30 * 600, "the crop was enlarged"
+    assert max(w * h for w, h in tried) <= MAX_UPSCALED_PIXELS
+    verdict = verify(encoded(strip, "PNG"), as_authority="KR", clock=NOW, source=world.source)
+    assert verdict.stage("input").code == "no_qr_code"
+
+
+def finder_patterns(width: int, height: int) -> Image.Image:
+    """Nothing but QR finder patterns, one pixel a module: each is a candidate corner of a QR
+    code for zxing-cpp, which tries their combinations."""
+    tile = Image.new("L", (8, 8), 255)
+    for y in range(7):
+        for x in range(7):
+            if max(abs(x - 3), abs(y - 3)) in (0, 1, 3):
+                tile.putpixel((x, y), 0)
+    field = Image.new("L", (width, height), 255)
+    for x in range(0, width - 7, 8):
+        for y in range(0, height - 7, 8):
+            field.paste(tile, (x, y))
+    return field
+
+
+def test_an_image_that_would_cost_the_scanner_minutes_is_refused_at_its_cpu_limit(
+    world: World,
+) -> None:
+    """A 2,400 x 1,600 PNG of finder patterns cost zxing-cpp tens of seconds of CPU; the
+    scan's process is now stopped after SCAN_CPU_SECONDS."""
+    bomb = encoded(finder_patterns(2400, 1600), "PNG", optimize=True)
+    assert len(bomb) < 64 * 1024
+
+    verdict = verify(bomb, as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.outcome is Outcome.MALFORMED
+    refused = verdict.stage("input")
+    assert (refused.state, refused.code) == (StageState.FAILED, "too_complex")
+    assert refused.message == (
+        f"scanning the image took more than {SCAN_CPU_SECONDS} s of CPU "
+        "(a photo of a QR code takes a fraction of that)"
+    )
+
+
+def test_a_scanner_process_that_died_is_started_again(world: World, qr: Image.Image) -> None:
+    verify(qr, as_authority="KR", clock=NOW, source=world.source)
+    process = image_module._SCANNER._process
+    assert process is not None
+    process.kill()
+    process.wait()
+
+    verdict = verify(qr, as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.outcome is Outcome.RECOGNIZED, verdict.reasons
+    assert image_module._SCANNER._process is not process
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG"])
+def test_a_photo_larger_than_the_scan_bound_is_scanned_shrunk_and_verifies(
+    world: World, qr: Image.Image, scanned: list[tuple[int, int]], kind: str
+) -> None:
+    """16 megapixels, the QR code a sixth of the width: decoded, shrunk to 8 megapixels,
+    still read."""
+    photo = Image.new("RGB", (4620, 3465), "white")
+    photo.paste(qr.resize((780, 780), Image.Resampling.NEAREST), (1900, 1300))
+    assert photo.width * photo.height > 2 * MAX_SCAN_PIXELS
+
+    verdict = verify(encoded(photo, kind), as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.outcome is Outcome.RECOGNIZED, verdict.reasons
+    assert scanned
+    assert max(w * h for w, h in scanned) <= MAX_SCAN_PIXELS
+
+
+def test_a_jpeg_turned_by_its_exif_orientation_is_still_turned_upright() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    photo = encoded(Image.new("RGB", (400, 200), "white"), "JPEG", exif=exif)
+
+    assert open_image(photo).size == (200, 400)
+
+
+def test_the_image_limits_are_the_ones_the_format_document_states() -> None:
+    doc = QR_FORMAT_DOC.read_text(encoding="utf-8")
+
+    assert f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels" in doc
+    assert f"{MAX_SCAN_PIXELS // 1_000_000} megapixels" in doc
+    assert f"{MAX_UPSCALED_PIXELS // 1_000_000} megapixels" in doc
+    assert f"1:{MAX_ASPECT_RATIO}" in doc

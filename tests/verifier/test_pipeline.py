@@ -519,7 +519,7 @@ def test_text_longer_than_any_qr_code_is_refused(world: World) -> None:
         (lambda t: "AEO2:" + t[5:], "prefix", "unsupported_version"),
         (lambda t: t + "a", "base45", "bad_base45"),
         (lambda t: _rewrap(t, lambda z: z[:-2]), "decompress", "bad_compression"),
-        (lambda t: _rewrap(t, lambda z: z + b"\x00"), "decompress", "bad_compression"),
+        (lambda t: _rewrap(t, lambda z: z + b"\x00"), "decompress", "trailing_bytes"),
         (lambda t: t[:5] + "000", "decompress", "bad_compression"),
     ],
 )

@@ -11,12 +11,22 @@ import pytest
 import segno
 from rich.console import Console
 
-from tests.verifier.world import NOW, World, build_world, record_for
+from tests.verifier.world import (
+    NOW,
+    S_TIER,
+    World,
+    base_claims,
+    build_world,
+    key_record,
+    record_for,
+    standard_mra,
+)
+from verifier import keys
 from verifier.cli import run_verify
 from verifier.pipeline import verify
 from verifier.render import AMBER, GREEN, RED, outcome_style, print_verdict
-from verifier.rules import CertificateStatus
-from verifier.verdict import Outcome
+from verifier.rules import CertificateStatus, MraParty
+from verifier.verdict import Outcome, StageState, Verdict
 
 
 @pytest.fixture
@@ -102,3 +112,86 @@ def test_markup_in_a_holder_name_is_shown_literally(world: World) -> None:
 )
 def test_colors_are_green_amber_red(outcome: Outcome, style: str) -> None:
     assert outcome_style(outcome) == style
+
+
+# ---------------------------------------------------------------- the issuer comes first
+
+
+def kz_world_numbering_like_mn(world: World) -> World:
+    """KZ issued a certificate numbered like MN's, and KR recognizes KZ's S tier."""
+    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    world.add_key(key_record(kz_key, authority="KZ"))
+    world.es256 = kz_key
+    world.claims = base_claims(issuer="KZ", number="MN-AEO-0001")
+    world.set_record(record_for(world.claims))
+    world.source.mras.append(
+        standard_mra(
+            mra_id=2, parties=(MraParty("KZ", S_TIER, True), MraParty("KR", 0b11000, True))
+        )
+    )
+    return world
+
+
+def first_line(verdict: Verdict) -> str:
+    console = Console(file=io.StringIO(), width=100)
+    print_verdict(verdict, console)
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    return lines[1].strip("│ ")  # lines[0] is the panel's top border
+
+
+def test_the_first_line_names_the_issuer_not_the_administration_the_number_suggests(
+    world: World,
+) -> None:
+    world = kz_world_numbering_like_mn(world)
+
+    verdict = verify(world.text(), as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.outcome is Outcome.RECOGNIZED, verdict.reasons
+    assert first_line(verdict) == "Issued by KZ – State Revenue Committee of Kazakhstan"
+    assert verdict.summary().startswith("Issued by KZ – State Revenue Committee of Kazakhstan: ")
+
+
+def test_the_json_verdict_carries_the_issuer_first(world: World) -> None:
+    world = kz_world_numbering_like_mn(world)
+
+    code, output = run(world, world.text(), json_output=True)
+
+    data = json.loads(output)
+    assert code == 0
+    assert list(data)[:3] == ["format", "issuer", "outcome"]
+    assert data["issuer"] == {
+        "code": "KZ",
+        "name": "State Revenue Committee of Kazakhstan",
+        "confirmed": True,
+        "line": "Issued by KZ – State Revenue Committee of Kazakhstan",
+    }
+
+
+def test_an_issuer_its_signature_does_not_prove_is_shown_as_a_claim(world: World) -> None:
+    stranger = keys.generate_private_key(keys.Algorithm.ES256)
+
+    verdict = verify(world.text(key=stranger), as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.outcome is Outcome.UNTRUSTED_KEY
+    assert not verdict.issuer_confirmed
+    assert first_line(verdict) == "Claims to be issued by MN: not confirmed by its signature"
+
+
+def test_a_key_of_another_administration_does_not_confirm_the_issuer(world: World) -> None:
+    """KZ's own key signing a code that says MN: the signature verifies, the issuer is not
+    proven."""
+    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    world.add_key(key_record(kz_key, authority="KZ"))
+
+    verdict = verify(world.text(key=kz_key), as_authority="KR", clock=NOW, source=world.source)
+
+    assert verdict.stage("signature").state is StageState.OK
+    assert verdict.outcome is Outcome.UNTRUSTED_KEY
+    assert first_line(verdict).startswith("Claims to be issued by MN")
+
+
+def test_an_unreadable_code_says_its_issuer_is_unknown(world: World) -> None:
+    code, output = run(world, "AEO1:###")
+
+    assert code == 3
+    assert output.splitlines()[1].strip("│ ") == "Issuer unknown: the code could not be read"

@@ -219,6 +219,20 @@ def test_an_image_declaring_too_many_pixels_is_refused(client: httpx.Client) -> 
     assert response.json()["code"] == "too_large"
 
 
+def test_a_long_thin_image_bomb_is_refused_with_its_dimensions(client: httpx.Client) -> None:
+    """208 bytes of PNG, 8 x 65,535 pixels: once 16 s and 4 GB to enlarge for the scanner."""
+    bomb = io.BytesIO()
+    Image.new("1", (8, 65535), 1).save(bomb, format="PNG", optimize=True)
+    response = client.post(
+        "/api/verify", files={"image": ("bomb.png", bomb.getvalue(), "image/png")}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["code"], problem["field"]) == ("too_large", "image")
+    assert "8 × 65,535 pixels" in problem["detail"]
+
+
 def test_a_form_without_an_image_file_is_refused(client: httpx.Client) -> None:
     response = client.post("/api/verify", files={"photo": ("qr.png", _png(), "image/png")})
     assert response.status_code == 422

@@ -63,6 +63,10 @@ def test_uploading_a_qr_photo_of_a_recognized_certificate_shows_green(
     expect(verdict).to_have_class("verdict verdict--recognized", timeout=VERDICT_TIMEOUT_MS)
     expect(page.locator(".verdict-headline")).to_have_text("Recognized")
     expect(page.locator(".verdict-outcome")).to_contain_text("recognized by KR")
+    # The issuer is the verdict's first line, above the headline.
+    titles = page.locator(".verdict-titles > *")
+    expect(titles.first).to_have_text(f"Issued by {ISSUER_NAME} (MN)")
+    expect(titles.first).to_have_class("verdict-issuer")
     assert _banner_colour(page) == GREEN
     facts = page.locator(".facts")
     expect(facts).to_contain_text("Altan Trans Logistics LLC")
@@ -111,6 +115,9 @@ def test_a_tampered_code_shows_red_with_the_bad_signature_reason(
         "What the code claims (not confirmed)"
     )
     expect(page.locator(".facts--unconfirmed")).to_contain_text("Someone Else Trading LLC")
+    expect(page.locator(".verdict-titles > *").first).to_have_text(
+        "Claims to be issued by MN: not confirmed by its signature"
+    )
     _keep(page, tmp_path, "verifier-page-tampered")
 
 

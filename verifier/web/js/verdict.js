@@ -140,6 +140,22 @@ function reasonText(reason) {
   return has(key) ? t(key) : reason.message || reason.code;
 }
 
+// Who issued the certificate, the first line of the verdict: the number alone does not say
+// (an administration may number its certificates like another's). Only a signature by a key
+// that administration registered proves it; until then the line says it is a claim.
+function issuerLine(verdict) {
+  const issuer = verdict.issuer || {};
+  const code = issuer.code || (verdict.claims && verdict.claims.issuer);
+  if (!code) {
+    return t("issuer.unknown");
+  }
+  const who = issuer.name ? `${issuer.name} (${code})` : code;
+  if (issuer.confirmed) {
+    return t("issuer.confirmed", { issuer: who });
+  }
+  return t("issuer.claimed", { issuer: who });
+}
+
 function outcomeText(verdict, authority) {
   const key = `outcome.${verdict.outcome}`;
   return has(key) ? t(key, { authority }) : t("outcome.unknown", { outcome: verdict.outcome });
@@ -190,9 +206,15 @@ export function renderVerdict(container, verdict, authority) {
   const banner = element("div", "verdict-banner");
   banner.append(icon(tone));
   const titles = element("div", "verdict-titles");
+  const confirmedIssuer = Boolean(verdict.issuer && verdict.issuer.confirmed);
+  const issuer = element(
+    "p",
+    confirmedIssuer ? "verdict-issuer" : "verdict-issuer verdict-issuer--unconfirmed",
+    issuerLine(verdict),
+  );
   const headline = element("h2", "verdict-headline", headlineOf(verdict.outcome));
   headline.tabIndex = -1;
-  titles.append(headline, element("p", "verdict-outcome", outcomeText(verdict, authority)));
+  titles.append(issuer, headline, element("p", "verdict-outcome", outcomeText(verdict, authority)));
   banner.append(titles);
   card.append(banner);
 
