@@ -18,6 +18,9 @@ abstract contract Authorities is IAuthorities {
     /// @dev No membership change with fewer approvals, whatever the share: with two members, one
     /// alone must never decide about the other.
     uint256 private constant _MIN_APPROVALS = 2;
+    /// @dev How far before its registration block a key's validity may start (see
+    /// `registerSigningKey`): the issuing service's clock may trail the block's.
+    uint64 private constant _KEY_BACKDATE_ALLOWANCE = 1 hours;
 
     struct AuthorityRecord {
         AuthorityStatus status;
@@ -209,10 +212,15 @@ abstract contract Authorities is IAuthorities {
         if (kid != expected) revert SigningKeyIdMismatch(kid, expected);
         if (_signingKeys[kid].algorithm != 0) revert SigningKeyAlreadyRegistered(kid);
 
-        // Never before this block: a back-dated key would vouch for documents "signed" before it
-        // existed. Raised rather than refused, because the registry service asks for its own
-        // clock's now, which the block mined seconds later has already passed.
-        uint64 from = validFrom < block.timestamp ? uint64(block.timestamp) : validFrom;
+        // A back-dated key would vouch for documents "signed" before it existed (validFrom = 1
+        // once made a QR dated 2001 pass). The registry service asks for its own clock's now,
+        // which the block may have passed (mining and outbox delay, clock skew, a development
+        // chain's one second per block): within `_KEY_BACKDATE_ALLOWANCE` that time is kept,
+        // anything earlier (0 included) is raised to the block's time rather than refused.
+        uint64 from = validFrom;
+        if (validFrom < block.timestamp && block.timestamp - validFrom > _KEY_BACKDATE_ALLOWANCE) {
+            from = uint64(block.timestamp);
+        }
         _signingKeys[kid] = SigningKey(code, algorithm, from, 0, publicKey);
         _signingKeysOf[code].push(kid);
         emit SigningKeyRegistered(kid, code, algorithm, publicKey, from);

@@ -448,7 +448,7 @@ def test_register_signing_key_valid_from_zero_means_now(chain: Consortium, mn: M
 
 
 @pytest.mark.parametrize("back", [1, "a day"])
-def test_a_valid_from_before_the_registration_block_is_raised_to_its_time(
+def test_a_valid_from_long_before_the_registration_block_is_raised_to_its_time(
     chain: Consortium, mn: Member, back: int | str
 ) -> None:
     """validFrom = 1 (1970) once made the key vouch for QR codes dated 2001: a key never
@@ -463,6 +463,19 @@ def test_a_valid_from_before_the_registration_block_is_raised_to_its_time(
     event = chain.event(receipt, chain.registry, "SigningKeyRegistered")["args"]
     assert event["validFrom"] == block_time
     assert signing_key(chain, kid)[2] == block_time
+
+
+def test_a_valid_from_within_the_hour_before_the_registration_block_is_kept(
+    chain: Consortium, mn: Member
+) -> None:
+    """The registering service stamps its own clock's now, which the block may have passed."""
+    public_key = eddsa_key()
+    kid = ids.key_id(public_key)
+    valid_from = chain.now() - 1800
+    chain.transact(
+        mn.admin, chain.registry.functions.registerSigningKey(kid, EDDSA, public_key, valid_from)
+    )
+    assert signing_key(chain, kid)[2] == valid_from
 
 
 def test_an_unknown_signing_key_reads_as_algorithm_zero(chain: Consortium) -> None:

@@ -241,9 +241,10 @@ interface IAuthorities {
     /// @notice Publishes a document-signing public key of the caller's authority.
     /// @param kid key id: the first 8 bytes of sha256(publicKey), checked on chain
     /// @param algorithm 1 = ES256 (33-byte compressed P-256 point), 2 = EdDSA (32-byte Ed25519 key)
-    /// @param validFrom unix time from which signatures are trusted; a time before this block (0
-    /// included) means this block's time, since a key never vouches for what was signed before it
-    /// was published. The `SigningKeyRegistered` event carries the time stored.
+    /// @param validFrom unix time from which signatures are trusted; a time more than an hour before
+    /// this block (0 included) means this block's time, since a key must not vouch for what was
+    /// signed before it was published (the hour allows for the registering service's clock
+    /// trailing the block's). The `SigningKeyRegistered` event carries the time stored.
     /// Requirements:
     /// - the caller is an ADMIN of an Active authority;
     /// - `algorithm` is supported and `publicKey` has its form; `kid` matches and was never registered.
