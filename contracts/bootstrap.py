@@ -93,6 +93,10 @@ def bootstrap_consortium(
         if not name:
             raise ValueError(f"member {code!r} needs a name")
         seen.add(code)
+    if close and len(members) < 2:
+        # The contract refuses to close the bootstrap then: a lone member could never carry a
+        # membership vote, so the membership would be frozen for good.
+        raise ValueError("members must name at least two founding members to close the bootstrap")
     deployer_writer = RegistryWriter(chain, deployment, deployer)
     founded: dict[str, Member] = {}
     for code, name in members:

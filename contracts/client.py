@@ -169,6 +169,7 @@ class MembershipProposal:
     code: str | None
     proposer: str | None
     approvals: int
+    required: int  # approvals that execute it, fixed when it opened
     created_at: int
     expires_at: int
     admin: ChecksumAddress
@@ -286,6 +287,10 @@ class RegistryReader:
     def active_member_count(self) -> int:
         return int(self._call(self.registry, "activeMemberCount"))
 
+    def member_count(self) -> int:
+        """Members not removed: what a membership vote's majority is counted over."""
+        return int(self._call(self.registry, "memberCount"))
+
     def get_proposal(self, proposal_id: int) -> MembershipProposal:
         raw = self._call(self.registry, "getProposal", proposal_id)
         return MembershipProposal(
@@ -295,6 +300,7 @@ class RegistryReader:
             code=_code_or_none(raw.code),
             proposer=_code_or_none(raw.proposer),
             approvals=int(raw.approvals),
+            required=int(raw.required),
             created_at=int(raw.createdAt),
             expires_at=int(raw.expiresAt),
             admin=to_checksum_address(raw.admin),

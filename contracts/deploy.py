@@ -32,7 +32,7 @@ from contracts.errors import (
     translate_errors,
 )
 
-DEFAULT_VOTE_THRESHOLD_BPS = 5001  # a simple majority of the active members
+DEFAULT_VOTE_THRESHOLD_BPS = 5001  # a strict majority of every member not removed
 DEFAULT_PROPOSAL_LIFETIME = 7 * 86400  # a week to collect membership votes
 DEPLOYMENT_FORMAT = 1
 

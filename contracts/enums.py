@@ -29,6 +29,7 @@ class ProposalStatus(IntEnum):
     OPEN = 1
     EXECUTED = 2
     EXPIRED = 3
+    STALE = 4
 
 
 class CertificateStatus(IntEnum):

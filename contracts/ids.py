@@ -6,7 +6,9 @@ sides agree. Keep every definition here so no part re-derives them differently.
 - An authority code is 2 to 4 upper-case ASCII letters (``MN``, ``KZ``, ``EAEU``), stored
   on-chain as ``bytes4``, left-aligned and zero-padded.
 - A certificate number is 1 to 32 characters of ``A-Z 0-9 - / .``, stored as ``bytes32``,
-  left-aligned and zero-padded.
+  left-aligned and zero-padded. Its code prefix (:func:`number_prefix`) is the run of 2 to 4
+  letters it starts with, when a non-letter or its end follows; no authority may issue a number
+  whose prefix is another member's code.
 - The certificate id is ``keccak256(abi.encodePacked(bytes4 issuer, bytes32 number))``,
   so the same number cannot be issued twice by the same authority.
 - Dates are whole UTC days since 1970-01-01 (``uint16``, good until 2149). ``valid_until``
@@ -40,6 +42,7 @@ MAX_DAY = 2**16 - 1
 
 _AUTHORITY_RE = re.compile(r"^[A-Z]{2,4}$")
 _NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9\-/.]{0,31}$")
+_NUMBER_PREFIX_RE = re.compile(r"^([A-Z]{2,4})(?![A-Z])")
 
 
 def authority_code(code: str) -> bytes:
@@ -66,6 +69,15 @@ def certificate_number(number: str) -> bytes:
 
 def certificate_number_str(raw: bytes) -> str:
     return raw.rstrip(b"\x00").decode("ascii")
+
+
+def number_prefix(number: str) -> str | None:
+    """The authority code ``number`` reads as belonging to: its leading letters when there are
+    2 to 4 of them and a non-letter (or the end) follows, as ``Certificates._codePrefix``
+    decides on chain. ``"MN-AEO-0001"`` and ``"MN0001"`` -> ``"MN"``; ``"AEOF-12"`` ->
+    ``"AEOF"``; ``"DEAEOF123"`` (six letters) and ``"2024-MN-1"`` -> None."""
+    match = _NUMBER_PREFIX_RE.match(number)
+    return match.group(1) if match else None
 
 
 def certificate_id(issuer: str, number: str) -> bytes:

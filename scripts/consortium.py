@@ -73,6 +73,10 @@ def parse_members(specs: Sequence[str]) -> list[tuple[str, str]]:
         if any(existing == code for existing, _ in members):
             raise UsageError(f"--member {code} is given twice")
         members.append((code, name))
+    if len(members) == 1:
+        # The contract would admit it and then refuse to close the bootstrap: one member alone
+        # can never carry a membership vote (docs/contracts.md).
+        raise UsageError(f"--member {members[0][0]} alone: a consortium needs at least two members")
     return members
 
 

@@ -20,4 +20,8 @@ contract AeoRegistry is IAeoRegistry, Authorities, Certificates {
     function _requireActiveOperator(address account) internal view override returns (bytes4) {
         return _requireActiveRole(account, ROLE_OPERATOR);
     }
+
+    function _isMemberCode(bytes4 code) internal view override returns (bool) {
+        return _authorityStatus(code) != AuthorityStatus.None;
+    }
 }

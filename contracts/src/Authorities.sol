@@ -15,6 +15,12 @@ abstract contract Authorities is IAuthorities {
     uint256 private constant _MAX_NAME_LENGTH = 64;
     uint8 private constant _ES256 = 1;
     uint8 private constant _EDDSA = 2;
+    /// @dev No membership change with fewer approvals, whatever the share: with two members, one
+    /// alone must never decide about the other.
+    uint256 private constant _MIN_APPROVALS = 2;
+    /// @dev How far before its registration block a key's validity may start (see
+    /// `registerSigningKey`): the issuing service's clock may trail the block's.
+    uint64 private constant _KEY_BACKDATE_ALLOWANCE = 1 hours;
 
     struct AuthorityRecord {
         AuthorityStatus status;
@@ -24,14 +30,19 @@ abstract contract Authorities is IAuthorities {
         string name;
     }
 
+    /// @dev The first eight fields share one slot (1 + 4 + 4 + 1 + 2 + 2 + 5 + 5 + 8 = 32 bytes), so
+    /// a vote reads and rewrites one slot. Times are uint40 here (good until the year 36812) and
+    /// uint64 in the interface.
     struct Proposal {
         MembershipAction action;
         bytes4 code;
         bytes4 proposer;
         bool executed;
         uint16 approvals;
-        uint64 createdAt;
-        uint64 expiresAt;
+        uint16 required;
+        uint40 createdAt;
+        uint40 expiresAt;
+        uint64 changes;
         address admin;
         string name;
     }
@@ -44,17 +55,24 @@ abstract contract Authorities is IAuthorities {
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => mapping(bytes4 code => bool)) private _voted;
     bytes4[] private _memberCodes;
-    uint256 private _activeMemberCount;
-    uint256 private _proposalCount;
+    // One slot: what proposing and executing a membership change read and write together.
     address private _bootstrapper;
     uint16 private _voteThresholdBps;
     uint32 private _proposalLifetime;
+    uint16 private _activeMemberCount;
+    /// @dev Members not removed (Active or Suspended): the denominator of every membership vote.
+    uint16 private _memberCount;
+    uint128 private _proposalCount;
+    /// @dev Executed membership changes (bootstrap admissions included). A proposal records the
+    /// count it opened at; once it moved, the proposal is stale.
+    uint64 private _membershipChanges;
 
-    /// @param voteThresholdBps_ share of eligible members, in basis points, whose approval executes
-    /// a membership proposal (5001 = simple majority, 6667 = two thirds, 10000 = unanimity)
+    /// @param voteThresholdBps_ share of the members not removed, in basis points, whose approval
+    /// executes a membership proposal (5001 = strict majority, 6667 = two thirds, 10000 =
+    /// unanimity); anything up to a half would let a minority decide, and is refused
     /// @param proposalLifetime_ seconds a membership proposal stays open
     constructor(uint16 voteThresholdBps_, uint32 proposalLifetime_) {
-        if (voteThresholdBps_ == 0 || voteThresholdBps_ > 10_000) {
+        if (voteThresholdBps_ <= 5_000 || voteThresholdBps_ > 10_000) {
             revert AuthorityInvalidVoteThreshold(voteThresholdBps_);
         }
         if (proposalLifetime_ == 0) revert AuthorityInvalidProposalLifetime(proposalLifetime_);
@@ -75,9 +93,10 @@ abstract contract Authorities is IAuthorities {
     /// @inheritdoc IAuthorities
     function closeBootstrap() external {
         _requireBootstrapper();
-        if (_memberCodes.length == 0) revert AuthorityNoMembers();
+        uint256 count = _memberCodes.length;
+        if (count < _MIN_APPROVALS) revert AuthorityTooFewMembers(count, _MIN_APPROVALS);
         _bootstrapper = address(0);
-        emit BootstrapClosed(_memberCodes.length);
+        emit BootstrapClosed(count);
     }
 
     // ---------------------------------------------------------------- membership votes
@@ -90,21 +109,33 @@ abstract contract Authorities is IAuthorities {
         bytes4 proposer = _requireActiveRole(msg.sender, ROLE_ADMIN);
         if (_isTarget(action, code, proposer)) revert MembershipTargetCannotVote(code);
         _requireApplicable(action, code, name, admin);
+        // Fixed now, and valid only while the membership stays as it is (`_membershipChanges`):
+        // suspending members first can neither lower the bar nor leave old votes counting.
+        uint256 required = _requiredApprovals(_memberCount);
+        uint256 eligible = _activeMemberCount;
+        if (
+            action != MembershipAction.Admit && action != MembershipAction.Reinstate
+                && _authorities[code].status == AuthorityStatus.Active
+        ) {
+            eligible -= 1; // the target of a Suspend or Remove may not approve it
+        }
+        if (eligible < required) revert MembershipQuorumUnreachable(action, code, eligible, required);
 
         proposalId = ++_proposalCount;
         Proposal storage proposal = _proposals[proposalId];
+        uint40 expiresAt = uint40(block.timestamp) + _proposalLifetime;
         proposal.action = action;
         proposal.code = code;
         proposal.proposer = proposer;
-        proposal.createdAt = uint64(block.timestamp);
-        proposal.expiresAt = uint64(block.timestamp) + _proposalLifetime;
+        proposal.required = uint16(required);
+        proposal.createdAt = uint40(block.timestamp);
+        proposal.expiresAt = expiresAt;
+        proposal.changes = _membershipChanges;
         if (action == MembershipAction.Admit) {
             proposal.name = name;
             proposal.admin = admin;
         }
-        emit MembershipProposed(
-            proposalId, action, code, proposer, proposal.name, proposal.admin, proposal.expiresAt
-        );
+        emit MembershipProposed(proposalId, action, code, proposer, proposal.name, proposal.admin, expiresAt);
         _approve(proposalId, proposal, proposer);
     }
 
@@ -114,12 +145,15 @@ abstract contract Authorities is IAuthorities {
         Proposal storage proposal = _proposals[proposalId];
         if (proposal.createdAt == 0) revert MembershipProposalUnknown(proposalId);
         if (proposal.executed) revert MembershipProposalExecuted(proposalId);
+        uint64 changes = _membershipChanges;
+        if (proposal.changes != changes) revert MembershipProposalStale(proposalId, proposal.changes, changes);
         if (block.timestamp >= proposal.expiresAt) {
             revert MembershipProposalExpired(proposalId, proposal.expiresAt);
         }
         if (_isTarget(proposal.action, proposal.code, voter)) revert MembershipTargetCannotVote(proposal.code);
         if (_voted[proposalId][voter]) revert MembershipAlreadyVoted(proposalId, voter);
-        // Another proposal may have changed the target since this one opened.
+        // No membership change executed since it opened, but the admin account of an admission
+        // may have been taken by another member meanwhile.
         _requireApplicable(proposal.action, proposal.code, proposal.name, proposal.admin);
         _approve(proposalId, proposal, voter);
     }
@@ -178,7 +212,15 @@ abstract contract Authorities is IAuthorities {
         if (kid != expected) revert SigningKeyIdMismatch(kid, expected);
         if (_signingKeys[kid].algorithm != 0) revert SigningKeyAlreadyRegistered(kid);
 
-        uint64 from = validFrom == 0 ? uint64(block.timestamp) : validFrom;
+        // A back-dated key would vouch for documents "signed" before it existed (validFrom = 1
+        // once made a QR dated 2001 pass). The registry service asks for its own clock's now,
+        // which the block may have passed (mining and outbox delay, clock skew, a development
+        // chain's one second per block): within `_KEY_BACKDATE_ALLOWANCE` that time is kept,
+        // anything earlier (0 included) is raised to the block's time rather than refused.
+        uint64 from = validFrom;
+        if (validFrom < block.timestamp && block.timestamp - validFrom > _KEY_BACKDATE_ALLOWANCE) {
+            from = uint64(block.timestamp);
+        }
         _signingKeys[kid] = SigningKey(code, algorithm, from, 0, publicKey);
         _signingKeysOf[code].push(kid);
         emit SigningKeyRegistered(kid, code, algorithm, publicKey, from);
@@ -260,11 +302,17 @@ abstract contract Authorities is IAuthorities {
     }
 
     /// @inheritdoc IAuthorities
+    function memberCount() external view returns (uint256) {
+        return _memberCount;
+    }
+
+    /// @inheritdoc IAuthorities
     function getProposal(uint256 proposalId) external view returns (ProposalView memory) {
         Proposal storage proposal = _proposals[proposalId];
         ProposalStatus status = ProposalStatus.None;
         if (proposal.createdAt != 0) {
             if (proposal.executed) status = ProposalStatus.Executed;
+            else if (proposal.changes != _membershipChanges) status = ProposalStatus.Stale;
             else if (block.timestamp >= proposal.expiresAt) status = ProposalStatus.Expired;
             else status = ProposalStatus.Open;
         }
@@ -275,6 +323,7 @@ abstract contract Authorities is IAuthorities {
             code: proposal.code,
             proposer: proposal.proposer,
             approvals: proposal.approvals,
+            required: proposal.required,
             createdAt: proposal.createdAt,
             expiresAt: proposal.expiresAt,
             admin: proposal.admin,
@@ -299,6 +348,10 @@ abstract contract Authorities is IAuthorities {
         bool active = acct.authorityActive;
         if (roles & role == 0) revert AuthorityUnauthorizedAccount(account, role);
         if (!active) revert AuthorityNotActive(authority, _authorities[authority].status);
+    }
+
+    function _authorityStatus(bytes4 code) internal view returns (AuthorityStatus) {
+        return _authorities[code].status;
     }
 
     function _requireBootstrapper() private view {
@@ -362,7 +415,7 @@ abstract contract Authorities is IAuthorities {
         _voted[proposalId][voter] = true;
         uint16 approvals = proposal.approvals + 1;
         proposal.approvals = approvals;
-        uint16 required = _requiredApprovals(proposal.action, proposal.code);
+        uint16 required = proposal.required;
         emit MembershipVoted(proposalId, voter, approvals, required);
         if (approvals < required) return;
 
@@ -384,19 +437,13 @@ abstract contract Authorities is IAuthorities {
         emit MembershipExecuted(proposalId, action, code);
     }
 
-    /// @dev ceil(eligible x threshold / 10000), at least 1; eligible = Active members, the target
-    /// of a Suspend/Remove excluded. Counted at each vote, so membership changes while a
-    /// proposal is open move its bar.
-    function _requiredApprovals(MembershipAction action, bytes4 code) private view returns (uint16) {
-        uint256 eligible = _activeMemberCount;
-        if (
-            (action == MembershipAction.Suspend || action == MembershipAction.Remove)
-                && _authorities[code].status == AuthorityStatus.Active
-        ) {
-            eligible -= 1;
-        }
-        uint256 required = (eligible * _voteThresholdBps + 9_999) / 10_000;
-        return required == 0 ? 1 : uint16(required);
+    /// @dev max(2, ceil(members x threshold / 10000)), `members` being every member not removed:
+    /// a suspended member still counts (it cannot approve, so it weighs as a "no"), and so does the
+    /// target of a Suspend/Remove, which may not approve its own case. The threshold is above half
+    /// (constructor), so this is always a strict majority of the members.
+    function _requiredApprovals(uint256 members) private view returns (uint256) {
+        uint256 required = (members * _voteThresholdBps + 9_999) / 10_000;
+        return required < _MIN_APPROVALS ? _MIN_APPROVALS : required;
     }
 
     function _admit(bytes4 code, string memory name, address admin) private {
@@ -407,6 +454,8 @@ abstract contract Authorities is IAuthorities {
         authority.name = name;
         _memberCodes.push(code);
         _activeMemberCount += 1;
+        _memberCount += 1;
+        _membershipChanges += 1;
         emit AuthorityAdmitted(code, name, admin);
         _addAccount(code, admin, ROLE_ADMIN);
     }
@@ -431,6 +480,8 @@ abstract contract Authorities is IAuthorities {
         authority.statusChangedAt = uint64(block.timestamp);
         if (wasActive && !active) _activeMemberCount -= 1;
         if (!wasActive && active) _activeMemberCount += 1;
+        if (status == AuthorityStatus.Removed) _memberCount -= 1;
+        _membershipChanges += 1;
         address[] storage accounts = _accountsOf[code];
         for (uint256 i = 0; i < accounts.length; ++i) {
             _accounts[accounts[i]].authorityActive = active;

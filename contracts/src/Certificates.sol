@@ -143,6 +143,9 @@ abstract contract Certificates is ICertificates {
     /// @dev The Active authority `account` is an OPERATOR of; reverts otherwise.
     function _requireActiveOperator(address account) internal view virtual returns (bytes4);
 
+    /// @dev Whether `code` was ever admitted (whatever its status now).
+    function _isMemberCode(bytes4 code) internal view virtual returns (bool);
+
     function _issue(
         bytes4 issuer,
         bytes32 number,
@@ -153,6 +156,11 @@ abstract contract Certificates is ICertificates {
         bytes32 commitment
     ) private returns (bytes32 id) {
         if (number == 0) revert CertificateInvalidNumber(number);
+        bytes4 prefix = _codePrefix(number);
+        // The usual number starts with the issuer's own code and costs no lookup.
+        if (prefix != 0 && prefix != issuer && _isMemberCode(prefix)) {
+            revert CertificateNumberOfAnotherMember(number, prefix, issuer);
+        }
         if (!Tiers.isValidCertificateTiers(tiers)) revert CertificateInvalidTiers(tiers);
         if (validUntil < validFrom) revert CertificateInvalidValidity(validFrom, validUntil);
         id = _certificateId(issuer, number);
@@ -201,6 +209,32 @@ abstract contract Certificates is ICertificates {
     ) private {
         slot.bits = _with(record, _STATUS_SHIFT, 0xff, status);
         emit CertificateStatusChanged(id, issuer, CertificateStatus(status), reason, msg.sender);
+    }
+
+    /// @dev The authority code `number` starts with, as `bytes4` (left-aligned, zero-padded): its
+    /// leading upper-case letters when there are 2 to 4 of them and the next byte is not a letter
+    /// (a separator, a digit, or the zero padding after the number's end); zero otherwise.
+    /// `contracts/ids.py` (`number_prefix`) is the same rule in Python.
+    function _codePrefix(bytes32 number) private pure returns (bytes4) {
+        // The first five bytes tested at once (SWAR) rather than in a loop over `number[i]`: this
+        // runs on every issuance, and the whole prefix check costs ~330 gas so, ~740 with the
+        // loop (docs/contracts.md, "Gas"). For a byte x with its top bit
+        // clear, x + 0x3f has it set from "A" (0x41) on, and x + 0x25 from "[" (0x5b) on; no sum
+        // carries into the next byte. Bit 7 of each byte of `letters` is set for an upper-case
+        // letter.
+        uint256 top = uint256(number) >> 216;
+        uint256 letters;
+        unchecked {
+            uint256 low = top & 0x7f7f7f7f7f;
+            letters = (low + 0x3f3f3f3f3f) & ~(low + 0x2525252525) & ~top & 0x8080808080;
+        }
+        // A code of 2, 3 or 4 letters: that many flags set, then a clear one.
+        bytes4 mask;
+        if ((letters >> 16) & 0x808080 == 0x808000) mask = 0xffff0000;
+        else if ((letters >> 8) & 0x80808080 == 0x80808000) mask = 0xffffff00;
+        else if (letters == 0x8080808000) mask = 0xffffffff;
+        else return 0;
+        return bytes4(number) & mask;
     }
 
     /// @dev `record` with the field at `shift` (of width `mask`) replaced by `value`.

@@ -282,6 +282,8 @@ class ProposalStatus(StrEnum):
     OPEN = "open"
     EXECUTED = "executed"
     EXPIRED = "expired"
+    #: another membership change executed after it was proposed: it can never execute
+    STALE = "stale"
 
 
 _PROPOSAL_EXAMPLE: JsonDict = {
@@ -312,7 +314,10 @@ class MembershipProposalPublic(BaseModel):
     admin: str | None
     proposer: str
     approvals: int
-    required: int | None = Field(description="Approvals needed, as of the last vote.")
+    required: int | None = Field(
+        description="Approvals needed: a strict majority of every member not removed, at "
+        "least two, fixed when it was proposed."
+    )
     votes: list[str] = Field(description="The members that approved, in order.")
     status: ProposalStatus
     proposed_at: datetime

@@ -62,6 +62,8 @@ from .documents import (
 )
 
 ALGORITHM_NAMES = {1: "ES256", 2: "EdDSA"}
+#: how far before its registration a key's validity may start (Authorities.sol)
+KEY_BACKDATE = timedelta(hours=1)
 
 
 def _timestamp(value: datetime | None, field: str) -> int:
@@ -124,10 +126,20 @@ def register_signing_key(
         else:
             key = _configured_key(settings, local)
         _refuse_registered(session, key.kid)
+        now = datetime.now(UTC)
+        valid_from = body.valid_from
+        if valid_from is not None and valid_from.tzinfo and valid_from < now - KEY_BACKDATE:
+            # The contract would raise it to its block's time: a key must not vouch for what
+            # was signed before it was published (docs/contracts.md, "Signing keys").
+            raise InvalidError(
+                "valid_from must not be more than an hour in the past: a key is trusted from "
+                "its registration on (leave it out for now)",
+                errors=[FieldError("body.valid_from", "must not be more than an hour in the past")],
+            )
         call = Ops.register_signing_key(
             key.public.public_key,
             key.algorithm.chain_code,
-            _timestamp(body.valid_from or datetime.now(UTC), "valid_from"),
+            _timestamp(body.valid_from or now, "valid_from"),
         )
         return call, {"kid": key.kid.hex()}
 
@@ -541,6 +553,31 @@ def _check_proposal(session: Session, settings: Settings, body: MembershipPropos
             f"cannot {body.action.value} {body.authority}: it is {member.status}",
             extra={"reason": "not_applicable", "member_status": member.status},
         )
+    _check_quorum(session, body.action, member)
+
+
+def _check_quorum(session: Session, action: MembershipActionName, target: Authority) -> None:
+    """The contract's MembershipQuorumUnreachable, from the index: a vote the Active members
+    (the target of a suspension or removal excluded) could never carry."""
+    statuses = list(session.scalars(sa.select(Authority.status)))
+    members = sum(status != "removed" for status in statuses)
+    eligible = sum(status == "active" for status in statuses)
+    if action in {MembershipActionName.SUSPEND, MembershipActionName.REMOVE}:
+        eligible -= target.status == "active"
+    required = required_approvals(members)
+    if eligible < required:
+        raise ConflictError(
+            f"cannot {action.value} {target.code}: it needs {required} approvals of the "
+            f"{members} members, and only {eligible} may approve it",
+            extra={"reason": "quorum_unreachable", "required": required, "eligible": eligible},
+        )
+
+
+def required_approvals(members: int, threshold_bps: int = 5001) -> int:
+    """max(2, ceil(members x threshold / 10000)): what a proposal needs (docs/contracts.md,
+    "Membership votes"). The default is the least threshold the contract accepts, so with it
+    this check never refuses what the chain would take."""
+    return max(2, -(-members * threshold_bps // 10_000))
 
 
 def vote_on_proposal(
@@ -560,6 +597,12 @@ def vote_on_proposal(
         if proposal.status is ProposalStatus.EXECUTED:
             raise ConflictError(
                 f"proposal {proposal_id} is already executed", extra={"reason": "executed"}
+            )
+        if proposal.status is ProposalStatus.STALE:
+            raise ConflictError(
+                f"proposal {proposal_id} is stale: the membership changed after it was "
+                "proposed, so it can no longer execute; propose it again",
+                extra={"reason": "stale"},
             )
         if proposal.status is ProposalStatus.EXPIRED:
             raise ConflictError(
@@ -592,6 +635,16 @@ def vote_on_proposal(
     )
 
 
+_PROPOSAL_KINDS = ("membership.proposed", "membership.voted", "membership.executed")
+#: what moves the contract's membership-change counter, which makes open proposals stale
+_MEMBERSHIP_CHANGES = (
+    "authority.admitted",
+    "authority.suspended",
+    "authority.reinstated",
+    "authority.removed",
+)
+
+
 def _chain_time(entry: FeedEntry) -> datetime:
     raw = (entry.payload.get("chain") or {}).get("block_time")
     if isinstance(raw, str):
@@ -606,15 +659,19 @@ def _proposals(
     now = now or datetime.now(UTC)
     entries = session.scalars(
         sa.select(FeedEntry)
-        .where(
-            FeedEntry.kind.in_(("membership.proposed", "membership.voted", "membership.executed"))
-        )
+        .where(FeedEntry.kind.in_((*_PROPOSAL_KINDS, *_MEMBERSHIP_CHANGES)))
         .order_by(FeedEntry.sequence)
     ).all()
     raw: dict[int, dict[str, Any]] = {}
+    stale: set[int] = set()
     for entry in entries:
         if "retracted_by" in entry.payload:
             continue  # undone by a chain rewind
+        if entry.kind in _MEMBERSHIP_CHANGES:
+            # Every proposal open now belongs to another membership (the contract counts
+            # changes the same way); the one that executed reads executed.
+            stale.update(raw)
+            continue
         data = entry.payload.get("data") or {}
         proposal_id = int(data.get("proposal_id", 0))
         if entry.kind == "membership.proposed":
@@ -646,6 +703,8 @@ def _proposals(
     for proposal_id, values in raw.items():
         if values["executed_at"] is not None:
             status = ProposalStatus.EXECUTED
+        elif proposal_id in stale:
+            status = ProposalStatus.STALE
         elif values["expires_at"] <= now:
             status = ProposalStatus.EXPIRED
         else:

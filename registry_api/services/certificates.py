@@ -33,6 +33,7 @@ from ..auth import AuthenticatedKey
 from ..db import (
     OPEN_OPERATION_STATES,
     ApiKey,
+    Authority,
     Certificate,
     CertificateEvent,
     CertificateStatus,
@@ -137,6 +138,37 @@ def build_record(authority: str, number: str, fields: RecordFields) -> Certifica
         ]
         detail = errors[0].message if len(errors) == 1 else f"{len(errors)} fields are invalid"
         raise InvalidError(detail, errors=errors) from None
+
+
+# ---------------------------------------------------------------------- numbers
+
+
+def other_member_codes(session: Session, issuer: str) -> frozenset[str]:
+    """The codes of every member but ``issuer`` the index knows, whatever their status: a
+    removed member's certificates still circulate, so its code stays reserved."""
+    return frozenset(session.scalars(sa.select(Authority.code).where(Authority.code != issuer)))
+
+
+def number_prefix_error(number: str, others: frozenset[str], field: str) -> FieldError | None:
+    """Why ``number`` may not be issued by this administration, if it starts with the code of
+    another member (``ids.number_prefix``: 2 to 4 leading letters, then a non-letter or the
+    end); the contract refuses it too (``CertificateNumberOfAnotherMember``), and a border
+    officer would read it as that member's certificate."""
+    prefix = ids.number_prefix(number)
+    if prefix is None or prefix not in others:
+        return None
+    return FieldError(
+        field,
+        f"starts with {prefix}, the code of another member of the consortium; use this "
+        "administration's own code or a number that starts with no member's code",
+    )
+
+
+def check_number_prefix(session: Session, issuer: str, number: str) -> None:
+    """A 422 naming ``body.number`` when ``number`` starts with another member's code."""
+    error = number_prefix_error(number, other_member_codes(session, issuer), "body.number")
+    if error is not None:
+        raise InvalidError(f"certificate number {number} {error.message}", errors=[error])
 
 
 def record_json(record: CertificateRecord) -> dict[str, Any]:
@@ -337,6 +369,7 @@ def issue_certificate(
     hashes = record.hashes()
 
     def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+        check_number_prefix(session, key.authority, record.number)
         existing = session.scalars(
             sa.select(Certificate).where(Certificate.number == record.number)
         ).one_or_none()

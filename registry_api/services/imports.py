@@ -65,6 +65,7 @@ from ..schemas.imports import (
 )
 from ..schemas.problems import FieldProblem
 from ..settings import Settings
+from .certificates import number_prefix_error, other_member_codes
 
 logger = logging.getLogger("registry_api.imports")
 
@@ -235,10 +236,16 @@ class ImportRunner:
         first_row_of: dict[str, int] = {}
         records: dict[int, CertificateRecord] = {}
         invalid = 0
+        # Checked here, once, not in validate_row: the members change, and a restart reads the
+        # file again, which must find the same valid rows.
+        others = other_member_codes(session, self.settings.authority)
         for result in results:
             errors = list(result.errors)
             if result.record is not None:
                 number = result.record.number
+                prefix_error = number_prefix_error(number, others, "number")
+                if prefix_error is not None:
+                    errors.append(prefix_error)
                 if number in first_row_of:
                     errors.append(
                         FieldError("number", f"repeats the number of row {first_row_of[number]}")

@@ -51,13 +51,16 @@ def test_bootstrap_can_leave_the_bootstrap_open(
     assert reader.bootstrapper() == deployer.address
     assert list(consortium.members) == ["MN"]
     with pytest.raises(ConflictRevertError, match="AuthorityAlreadyExists"):
-        bootstrap_consortium(memory_chain, deployment, deployer, [("MN", "Mongolia")])
+        bootstrap_consortium(
+            memory_chain, deployment, deployer, [("MN", "Mongolia"), ("KZ", "Kazakhstan")]
+        )
 
 
 @pytest.mark.parametrize(
     ("members", "message"),
     [
         ([], "at least one"),
+        ([("MN", "Mongolia")], "at least two"),
         ([("MN", "A"), ("MN", "B")], "twice"),
         ([("mn", "A")], "authority code"),
         ([("MN", "")], "needs a name"),

@@ -275,10 +275,13 @@ def test_admins_manage_accounts_keys_and_membership_votes(consortium: Consortium
     admin.propose_membership(MembershipAction.ADMIT, "UZ", "Uzbekistan Customs", newcomer)
     proposal = reader.get_proposal(1)
     assert (proposal.status, proposal.code, proposal.proposer) == (ProposalStatus.OPEN, "UZ", "MN")
+    assert (proposal.approvals, proposal.required) == (1, 2)
+    assert (reader.member_count(), reader.active_member_count()) == (3, 3)
     consortium.admin("KZ").vote(1)
     assert reader.get_proposal(1).status is ProposalStatus.EXECUTED
     assert reader.get_authority("UZ").status is AuthorityStatus.ACTIVE
     assert reader.has_voted(1, "KZ")
+    assert reader.member_count() == 4
 
 
 # --- the outbox path: sign now, broadcast later ------------------------------------------------

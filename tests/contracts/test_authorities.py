@@ -59,6 +59,8 @@ def account_of(chain: Consortium, address: str) -> tuple[bytes, int, bool]:
     ("bps", "lifetime", "error", "args"),
     [
         (0, 86_400, "AuthorityInvalidVoteThreshold", [0]),
+        # Half is not a majority: two of four would decide about the other two.
+        (5000, 86_400, "AuthorityInvalidVoteThreshold", [5000]),
         (10_001, 86_400, "AuthorityInvalidVoteThreshold", [10_001]),
         (5001, 0, "AuthorityInvalidProposalLifetime", [0]),
     ],
@@ -158,9 +160,19 @@ def test_bootstrap_by_anyone_but_the_deployer_is_refused(backend: Chain, chain: 
     )
 
 
-def test_closing_an_empty_bootstrap_is_refused(backend: Chain, chain: Consortium) -> None:
-    fresh = deploy_and_bootstrap(backend, codes=(), close_bootstrap=False)
-    fresh.reverts(fresh.deployer, fresh.registry.functions.closeBootstrap(), "AuthorityNoMembers")
+@pytest.mark.parametrize("codes", [(), ("MN",)])
+def test_closing_the_bootstrap_with_fewer_than_two_members_is_refused(
+    backend: Chain, chain: Consortium, codes: tuple[str, ...]
+) -> None:
+    """A lone member could never reach the two approvals a membership change needs: closing
+    would freeze the membership for good."""
+    fresh = deploy_and_bootstrap(backend, codes=codes, close_bootstrap=False)
+    fresh.reverts(
+        fresh.deployer,
+        fresh.registry.functions.closeBootstrap(),
+        "AuthorityTooFewMembers",
+        [len(codes), 2],
+    )
 
 
 def test_after_closing_the_bootstrap_the_deployer_has_no_power(chain: Consortium) -> None:
@@ -409,7 +421,7 @@ def test_register_signing_key_publishes_it_in_the_trust_list(
 ) -> None:
     public_key: bytes = make_key()  # type: ignore[operator]
     kid = ids.key_id(public_key)
-    valid_from = chain.now() - 3600
+    valid_from = chain.now() + 3600
     receipt = chain.transact(
         mn.admin,
         chain.registry.functions.registerSigningKey(kid, algorithm, public_key, valid_from),
@@ -433,6 +445,37 @@ def test_register_signing_key_valid_from_zero_means_now(chain: Consortium, mn: M
     )
     block_time = chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
     assert signing_key(chain, ids.key_id(public_key))[2] == block_time
+
+
+@pytest.mark.parametrize("back", [1, "a day"])
+def test_a_valid_from_long_before_the_registration_block_is_raised_to_its_time(
+    chain: Consortium, mn: Member, back: int | str
+) -> None:
+    """validFrom = 1 (1970) once made the key vouch for QR codes dated 2001: a key never
+    vouches for what was signed before it was published."""
+    public_key = eddsa_key()
+    kid = ids.key_id(public_key)
+    valid_from = 1 if back == 1 else chain.now() - 86_400
+    receipt = chain.transact(
+        mn.admin, chain.registry.functions.registerSigningKey(kid, EDDSA, public_key, valid_from)
+    )
+    block_time = chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    event = chain.event(receipt, chain.registry, "SigningKeyRegistered")["args"]
+    assert event["validFrom"] == block_time
+    assert signing_key(chain, kid)[2] == block_time
+
+
+def test_a_valid_from_within_the_hour_before_the_registration_block_is_kept(
+    chain: Consortium, mn: Member
+) -> None:
+    """The registering service stamps its own clock's now, which the block may have passed."""
+    public_key = eddsa_key()
+    kid = ids.key_id(public_key)
+    valid_from = chain.now() - 1800
+    chain.transact(
+        mn.admin, chain.registry.functions.registerSigningKey(kid, EDDSA, public_key, valid_from)
+    )
+    assert signing_key(chain, kid)[2] == valid_from
 
 
 def test_an_unknown_signing_key_reads_as_algorithm_zero(chain: Consortium) -> None:
@@ -530,8 +573,9 @@ def test_revoke_signing_key_now_records_the_block_time(chain: Consortium, mn: Me
 def test_a_compromised_key_may_be_revoked_in_the_past_but_not_before_valid_from(
     chain: Consortium, mn: Member
 ) -> None:
-    valid_from = chain.now() - 10 * 86_400
-    kid = register(chain, mn.admin, valid_from)
+    kid = register(chain, mn.admin)
+    valid_from = signing_key(chain, kid)[2]
+    chain.travel_to_day(chain.today() + 10)
     chain.reverts(
         mn.admin,
         chain.registry.functions.revokeSigningKey(kid, valid_from - 1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from contracts import ids
 
@@ -19,6 +20,7 @@ from .conftest import (
     REVOKE_REASONS,
     SUSPEND_MASK,
     SUSPEND_REASONS,
+    Action,
     Consortium,
     Effective,
     Member,
@@ -162,6 +164,137 @@ def test_issue_valid_for_a_single_day_is_accepted(chain: Consortium, mn: Member)
     today = chain.today()
     certificate_id = chain.issue(mn, valid_from=today, valid_until=today)
     assert chain.status(certificate_id) == Effective.ACTIVE
+
+
+# ---------------------------------------------------------------- numbers of other members
+
+
+@pytest.mark.parametrize("number", ["MN-AEO-0001", "MN/2024/7", "MN.1", "MN0001", "MN"])
+def test_a_number_starting_with_another_members_code_is_refused(
+    chain: Consortium, mn: Member, kz: Member, number: str
+) -> None:
+    """KZ once issued MN-AEO-0001, and a border read it as MN's certificate."""
+    raw = ids.certificate_number(number)
+    chain.reverts(
+        kz.operator,
+        chain.registry.functions.issue(raw, 2, 0, 1, HOLDER, COMMITMENT),
+        "CertificateNumberOfAnotherMember",
+        [raw, mn.raw, kz.raw],
+    )
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["KZ-AEO-0001", "KZ", "MNX-0001", "AEO-0001", "AEOF-12", "2024-MN-1", "M-1", "DEAEOF12345678"],
+)
+def test_a_number_whose_leading_letters_are_no_other_members_code_is_issued(
+    chain: Consortium, kz: Member, number: str
+) -> None:
+    chain.issue(kz, number=ids.certificate_number(number))
+    assert chain.status(ids.certificate_id("KZ", number)) == Effective.ACTIVE
+
+
+def test_the_code_of_a_suspended_or_removed_member_stays_reserved(
+    chain: Consortium, kz: Member, kr: Member
+) -> None:
+    """Its certificates still circulate: a number of another issuer must not pass for one."""
+    chain.vote_through(Action.SUSPEND, "KR", ["MN", "KZ"])
+    raw = ids.certificate_number("KR-AEO-0001")
+    issue = chain.registry.functions.issue(raw, 2, 0, 1, HOLDER, COMMITMENT)
+    chain.reverts(kz.operator, issue, "CertificateNumberOfAnotherMember", [raw, kr.raw, kz.raw])
+    chain.vote_through(Action.REMOVE, "KR", ["MN", "KZ"])
+    chain.reverts(kz.operator, issue, "CertificateNumberOfAnotherMember", [raw, kr.raw, kz.raw])
+
+
+def test_a_code_is_reserved_from_its_admission_on(
+    chain: Consortium, mn: Member, kz: Member
+) -> None:
+    """A number issued before the code was a member's stays valid: its id binds its issuer, and
+    the verdict names the issuer (docs/contracts.md, "Certificate numbers")."""
+    chain.issue(kz, number=ids.certificate_number("UZ-0001"))
+    receipt = chain.transact(
+        mn.admin,
+        chain.registry.functions.proposeMembership(
+            Action.ADMIT, ids.authority_code("UZ"), "Uzbekistan", chain.new_account(False).address
+        ),
+    )
+    proposal_id = chain.event(receipt, chain.registry, "MembershipProposed")["args"]["proposalId"]
+    chain.transact(kz.admin, chain.registry.functions.voteOnMembership(proposal_id))
+    raw = ids.certificate_number("UZ-0002")
+    chain.reverts(
+        kz.operator,
+        chain.registry.functions.issue(raw, 2, 0, 1, HOLDER, COMMITMENT),
+        "CertificateNumberOfAnotherMember",
+        [raw, ids.authority_code("UZ"), kz.raw],
+    )
+    assert chain.status(ids.certificate_id("KZ", "UZ-0001")) == Effective.ACTIVE
+
+
+def test_a_batch_with_a_number_of_another_member_issues_nothing(
+    chain: Consortium, mn: Member, kz: Member
+) -> None:
+    good = batch_item(chain)
+    raw = ids.certificate_number("MN-AEO-0001")
+    bad = (raw, 2, 0, 1, HOLDER, COMMITMENT)
+    chain.reverts(
+        kz.operator,
+        chain.registry.functions.issueBatch([good, bad]),
+        "CertificateNumberOfAnotherMember",
+        [raw, mn.raw, kz.raw],
+    )
+
+
+def _reference_prefix(number: bytes) -> bytes | None:
+    """The rule of docs/contracts.md, byte by byte: 2 to 4 leading A-Z, then anything else."""
+    letters = 0
+    while letters < len(number) and ord("A") <= number[letters] <= ord("Z"):
+        letters += 1
+    return number[:letters].ljust(4, b"\x00") if 2 <= letters <= 4 else None
+
+
+NUMBERS = st.one_of(
+    # Shaped like real numbers: a few letters (often a member's), then separators, digits and
+    # more letters.
+    st.builds(
+        lambda head, rest: (head + rest)[:32],
+        st.text(st.sampled_from("MNKZRXABEO"), max_size=6),
+        st.text(st.sampled_from("0123456789-/.MNKZRABC"), max_size=8),
+    ),
+    # Any 32 bytes, for the bit tricks: non-ASCII bytes next to letters, the top bit set...
+    st.binary(min_size=32, max_size=32),
+)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=150,
+    deadline=None,
+    # Only calls, no transaction: the chain the fixture rewinds is never changed.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(number=NUMBERS)
+def test_the_contract_refuses_exactly_the_numbers_whose_prefix_is_another_members_code(
+    chain: Consortium, kz: Member, number: str | bytes
+) -> None:
+    if isinstance(number, str):
+        try:
+            raw = ids.certificate_number(number)
+        except ValueError:
+            assume(False)
+        # The Python twin (registry API, imports) decides exactly as the contract.
+        prefix = ids.number_prefix(number)
+        assert (ids.authority_code(prefix) if prefix else None) == _reference_prefix(raw)
+    else:
+        raw = number
+    assume(raw != b"\x00" * 32)
+    prefix_code = _reference_prefix(raw)
+    issue = chain.registry.functions.issue(raw, 2, 0, 1, HOLDER, COMMITMENT)
+    if prefix_code in (ids.authority_code("MN"), ids.authority_code("KR")):
+        chain.reverts(
+            kz.operator, issue, "CertificateNumberOfAnotherMember", [raw, prefix_code, kz.raw]
+        )
+    else:
+        assert issue.call({"from": kz.operator.address}) == ids.keccak(kz.raw + raw)
 
 
 # ---------------------------------------------------------------- batch

@@ -1,4 +1,5 @@
-"""Membership votes: admit, suspend, reinstate, remove, decided by the active members."""
+"""Membership votes: admit, suspend, reinstate, remove, decided by a strict majority of every
+member not removed, with at least two approvals (docs/contracts.md, "Membership votes")."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def proposal(chain: Consortium, proposal_id: int) -> dict[str, object]:
         "code",
         "proposer",
         "approvals",
+        "required",
         "createdAt",
         "expiresAt",
         "admin",
@@ -117,6 +119,7 @@ def test_proposal_view_records_the_vote(chain: Consortium, mn: Member) -> None:
         "code": UZ,
         "proposer": mn.raw,
         "approvals": 1,
+        "required": 2,
         "admin": uz_admin,
         "name": "Uzbekistan Customs",
     }
@@ -125,16 +128,18 @@ def test_proposal_view_records_the_vote(chain: Consortium, mn: Member) -> None:
     assert proposal(chain, 999)["status"] == ProposalStatus.NONE
 
 
-def test_a_lone_member_admits_by_itself(backend: Chain, chain: Consortium) -> None:
-    alone = deploy_and_bootstrap(backend, codes=("MN",))
-    receipt = alone.transact(
+def test_a_lone_member_cannot_admit_by_itself(backend: Chain, chain: Consortium) -> None:
+    """Never fewer than two approvals: one administration alone decides nothing, so a vote it
+    could never carry is refused when proposed."""
+    alone = deploy_and_bootstrap(backend, codes=("MN",), close_bootstrap=False)
+    alone.reverts(
         alone.members["MN"].admin,
         alone.registry.functions.proposeMembership(
             Action.ADMIT, UZ, "Uzbekistan", alone.new_account(False).address
         ),
+        "MembershipQuorumUnreachable",
+        [Action.ADMIT, UZ, 1, 2],
     )
-    assert alone.events(receipt, alone.registry, "MembershipExecuted") != []
-    assert alone.registry.functions.authorityStatus(UZ).call() == AuthorityStatus.ACTIVE
 
 
 def test_two_thirds_plus_of_three_needs_all_three(backend: Chain, chain: Consortium) -> None:
@@ -189,8 +194,24 @@ def test_a_stale_admission_cannot_execute(chain: Consortium, mn: Member, kz: Mem
     chain.reverts(
         mn.admin,
         chain.registry.functions.voteOnMembership(second),
-        "AuthorityAlreadyExists",
-        [UZ, AuthorityStatus.ACTIVE],
+        "MembershipProposalStale",
+        [second, 3, 4],
+    )
+    assert proposal(chain, second)["status"] == ProposalStatus.STALE
+
+
+def test_an_admission_whose_admin_account_was_taken_meanwhile_cannot_execute(
+    chain: Consortium, mn: Member, kz: Member
+) -> None:
+    """Accounts change without a membership change, so the admission is checked again."""
+    admin = chain.new_account(False).address
+    proposal_id = propose_admit(chain, mn, admin)
+    chain.transact(kz.admin, chain.registry.functions.addAccount(admin, ROLE_OPERATOR))
+    chain.reverts(
+        kz.admin,
+        chain.registry.functions.voteOnMembership(proposal_id),
+        "AuthorityAccountAlreadyRegistered",
+        [admin, kz.raw],
     )
 
 
@@ -205,7 +226,8 @@ def test_suspension_of_one_of_three_needs_both_others(
         chain.registry.functions.proposeMembership(Action.SUSPEND, kr.raw, "", ZERO_ADDRESS),
     )
     voted = chain.event(receipt, chain.registry, "MembershipVoted")["args"]
-    assert (voted["approvals"], voted["required"]) == (1, 2)  # eligible: MN and KZ
+    # A majority of all three, KR included; KR may not approve, so both others must.
+    assert (voted["approvals"], voted["required"]) == (1, 2)
     proposal_id = voted["proposalId"]
     receipt = chain.transact(kz.admin, chain.registry.functions.voteOnMembership(proposal_id))
     assert chain.event(receipt, chain.registry, "AuthoritySuspended")["args"]["code"] == kr.raw
@@ -316,10 +338,7 @@ def test_a_second_suspension_proposal_goes_stale_once_the_first_executes(
     second = chain.vote_through(Action.SUSPEND, "KR", ["KZ"])
     chain.transact(kz.admin, functions.voteOnMembership(first))
     chain.reverts(
-        mn.admin,
-        functions.voteOnMembership(second),
-        "MembershipActionNotApplicable",
-        [Action.SUSPEND, kr.raw, AuthorityStatus.SUSPENDED],
+        mn.admin, functions.voteOnMembership(second), "MembershipProposalStale", [second, 3, 4]
     )
 
 
@@ -355,14 +374,138 @@ def test_removal_is_terminal(chain: Consortium, mn: Member, kz: Member, kr: Memb
     assert kr.raw in functions.memberCodes().call()
 
 
-def test_a_suspended_member_can_be_removed_by_the_active_majority(
+def test_a_suspended_member_can_be_removed_by_the_two_others(
     chain: Consortium, mn: Member, kz: Member
 ) -> None:
     chain.vote_through(Action.SUSPEND, "KR", ["MN", "KZ"])
+    assert chain.registry.functions.memberCount().call() == 3  # a suspended member still counts
     receipt_id = chain.vote_through(Action.REMOVE, "KR", ["MN", "KZ"])
     assert proposal(chain, receipt_id)["status"] == ProposalStatus.EXECUTED
     assert status_of(chain, "KR") == AuthorityStatus.REMOVED
     assert chain.registry.functions.activeMemberCount().call() == 2
+    assert chain.registry.functions.memberCount().call() == 2
+
+
+# ---------------------------------------------------------------- who is a majority (issue #10)
+
+
+def statuses(chain: Consortium) -> list[int]:
+    return [status_of(chain, code) for code in chain.members]
+
+
+def test_in_a_two_member_consortium_one_member_alone_decides_nothing(
+    backend: Chain, chain: Consortium
+) -> None:
+    """One member once suspended the other, removed it, and admitted a member it controlled."""
+    pair = deploy_and_bootstrap(backend, codes=("MN", "KZ"))
+    mn, kz = pair.members["MN"], pair.members["KZ"]
+    functions = pair.registry.functions
+    for action in (Action.SUSPEND, Action.REMOVE):
+        pair.reverts(
+            mn.admin,
+            functions.proposeMembership(action, kz.raw, "", ZERO_ADDRESS),
+            "MembershipQuorumUnreachable",
+            [action, kz.raw, 1, 2],
+        )
+    receipt = pair.transact(
+        mn.admin,
+        functions.proposeMembership(Action.ADMIT, UZ, "Puppet", pair.new_account(False).address),
+    )
+    voted = pair.event(receipt, pair.registry, "MembershipVoted")["args"]
+    assert (voted["approvals"], voted["required"]) == (1, 2)
+    assert pair.events(receipt, pair.registry, "MembershipExecuted") == []
+    assert functions.authorityStatus(UZ).call() == AuthorityStatus.NONE
+    assert statuses(pair) == [AuthorityStatus.ACTIVE] * 2
+
+
+def test_in_a_four_member_consortium_two_cannot_suspend_or_remove_the_other_two(
+    backend: Chain, chain: Consortium
+) -> None:
+    """Two of four (exactly half) once suspended, then removed, the other two."""
+    four = deploy_and_bootstrap(backend, codes=("MN", "KZ", "KR", "UZ"))
+    for action in (Action.SUSPEND, Action.REMOVE):
+        for target in ("KR", "UZ"):
+            proposal_id = four.vote_through(action, target, ["MN", "KZ"])
+            view = proposal(four, proposal_id)
+            assert (view["approvals"], view["required"], view["status"]) == (
+                2,
+                3,
+                ProposalStatus.OPEN,
+            )
+    assert statuses(four) == [AuthorityStatus.ACTIVE] * 4
+
+
+def test_suspending_a_member_first_does_not_lower_the_bar_for_the_next(
+    backend: Chain, chain: Consortium
+) -> None:
+    """The quorum once counted active members only: after one suspension, two of five could
+    remove a third member."""
+    five = deploy_and_bootstrap(backend, codes=("MN", "KZ", "KR", "UZ", "TJ"))
+    five.vote_through(Action.SUSPEND, "TJ", ["MN", "KZ", "KR"])
+    assert five.registry.functions.activeMemberCount().call() == 4
+    assert five.registry.functions.memberCount().call() == 5
+    for action, target in ((Action.REMOVE, "UZ"), (Action.SUSPEND, "UZ"), (Action.REMOVE, "TJ")):
+        proposal_id = five.vote_through(action, target, ["MN", "KZ"])
+        view = proposal(five, proposal_id)
+        assert (view["approvals"], view["required"], view["status"]) == (
+            2,
+            3,
+            ProposalStatus.OPEN,
+        )
+    assert status_of(five, "UZ") == AuthorityStatus.ACTIVE
+    assert status_of(five, "TJ") == AuthorityStatus.SUSPENDED
+
+
+def test_a_vote_the_active_members_could_never_carry_is_refused_when_proposed(
+    chain: Consortium, mn: Member, kz: Member
+) -> None:
+    """With KR suspended, suspending KZ would need two approvals and only MN may give one (KZ is
+    the target). The consortium can therefore never suspend its way into a deadlock."""
+    chain.vote_through(Action.SUSPEND, "KR", ["MN", "KZ"])
+    chain.reverts(
+        mn.admin,
+        chain.registry.functions.proposeMembership(Action.SUSPEND, kz.raw, "", ZERO_ADDRESS),
+        "MembershipQuorumUnreachable",
+        [Action.SUSPEND, kz.raw, 1, 2],
+    )
+    # Reinstating KR stays possible: both active members may approve it.
+    chain.vote_through(Action.REINSTATE, "KR", ["MN", "KZ"])
+    assert status_of(chain, "KR") == AuthorityStatus.ACTIVE
+
+
+def test_approvals_given_before_a_membership_change_never_count_after_it(
+    backend: Chain, chain: Consortium
+) -> None:
+    """KR proposes to admit UZ, then KR is removed: its approval must not help carry the
+    proposal among the members that remain (MN alone would then make two of three)."""
+    four = deploy_and_bootstrap(backend, codes=("MN", "KZ", "KR", "TJ"))
+    functions = four.registry.functions
+    receipt = four.transact(
+        four.members["KR"].admin,
+        functions.proposeMembership(
+            Action.ADMIT, UZ, "Uzbekistan", four.new_account(False).address
+        ),
+    )
+    admit = int(four.event(receipt, four.registry, "MembershipProposed")["args"]["proposalId"])
+    four.vote_through(Action.REMOVE, "KR", ["MN", "KZ", "TJ"])
+    assert proposal(four, admit)["status"] == ProposalStatus.STALE
+    four.reverts(
+        four.members["MN"].admin,
+        functions.voteOnMembership(admit),
+        "MembershipProposalStale",
+        [admit, 4, 5],
+    )
+    assert functions.authorityStatus(UZ).call() == AuthorityStatus.NONE
+
+
+def test_the_required_approvals_are_fixed_when_the_proposal_opens(
+    chain: Consortium, mn: Member, kz: Member
+) -> None:
+    proposal_id = propose_admit(chain, mn, chain.new_account(False).address)
+    assert proposal(chain, proposal_id)["required"] == 2
+    receipt = chain.transact(kz.admin, chain.registry.functions.voteOnMembership(proposal_id))
+    assert chain.event(receipt, chain.registry, "MembershipVoted")["args"]["required"] == 2
+    assert proposal(chain, proposal_id)["status"] == ProposalStatus.EXECUTED
 
 
 # ---------------------------------------------------------------- proposal lifecycle

@@ -298,6 +298,47 @@ def test_any_party_suspends_and_only_the_suspender_resumes(
     assert status(chain, mra_id) == MraStatus.IN_FORCE
 
 
+def test_an_mra_whose_suspender_is_suspended_waits_for_its_reinstatement(
+    chain: Consortium, mn: Member, kr: Member
+) -> None:
+    """Resuming stays the suspender's decision (docs/contracts.md, "MRAs"): the beneficiary
+    cannot restore recognition at the border of a party that cannot act."""
+    mra_id = chain.mra_in_force(["MN", "KR"])
+    chain.transact(kr.operator, chain.mras.functions.suspend(mra_id))
+    chain.vote_through(Action.SUSPEND, "KR", ["MN", "KZ"])
+    chain.reverts(
+        mn.operator, chain.mras.functions.resume(mra_id), "MraNotSuspender", [mra_id, KR, MN]
+    )
+    chain.reverts(
+        kr.operator,
+        chain.mras.functions.resume(mra_id),
+        "AuthorityNotActive",
+        [KR, AuthorityStatus.SUSPENDED],
+    )
+    assert status(chain, mra_id) == MraStatus.SUSPENDED
+
+    chain.vote_through(Action.REINSTATE, "KR", ["MN", "KZ"])
+    chain.transact(kr.operator, chain.mras.functions.resume(mra_id))
+    assert status(chain, mra_id) == MraStatus.IN_FORCE
+
+
+def test_an_mra_whose_suspender_is_removed_is_terminated_and_signed_again_without_it(
+    chain: Consortium, mn: Member, kz: Member, kr: Member
+) -> None:
+    mra_id = chain.mra_in_force(["MN", "KZ", "KR"])
+    chain.transact(kr.operator, chain.mras.functions.suspend(mra_id))
+    chain.vote_through(Action.REMOVE, "KR", ["MN", "KZ"])
+    chain.reverts(
+        kz.operator, chain.mras.functions.resume(mra_id), "MraNotSuspender", [mra_id, KR, KZ]
+    )
+    chain.transact(mn.operator, chain.mras.functions.terminate(mra_id))
+    assert status(chain, mra_id) == MraStatus.TERMINATED
+
+    replacement = chain.mra_in_force(["MN", "KZ"])
+    certificate = chain.issue(mn, tiers=2)
+    assert recognizes(chain, "KZ", certificate) == (True, Reason.RECOGNIZED, replacement)
+
+
 def test_an_mra_signed_but_not_yet_in_force_may_be_suspended(chain: Consortium, mn: Member) -> None:
     mra_id = chain.mra_in_force(["MN", "KZ"], effective_from=chain.today() + 30)
     chain.transact(mn.operator, chain.mras.functions.suspend(mra_id))

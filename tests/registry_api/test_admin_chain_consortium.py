@@ -227,12 +227,66 @@ def test_a_suspension_is_proposed_and_listed_with_its_votes(
     [proposal] = listing(mn, "/v1/admin/membership-proposals")
     assert proposal["action"] == "suspend"
     assert proposal["status"] == "open"
-    # KR is the target and not counted: one of the two others is not a majority yet.
+    # Two of the three members; KR, the target, may not approve: both others must.
     assert proposal["required"] == 2
     again = assert_problem(
         send(mn, "POST", f"/v1/admin/membership-proposals/{proposal['id']}/vote", "twice"), 409
     )
     assert again["reason"] == "already_voted"
+
+
+def test_a_proposal_goes_stale_once_another_membership_change_executes(
+    registry: Callable[..., ChainApp],
+) -> None:
+    mn = registry("MN")
+    kz = registry("KZ")
+    path = "/v1/admin/membership-proposals"
+    mn.settle()
+    for key, code in (("admit-tj", "TJ"), ("admit-uz", "UZ")):
+        body = {
+            "action": "admit",
+            "authority": code,
+            "name": code,
+            "admin": Account.create().address,
+        }
+        assert state_of(mn, send(mn, "POST", path, key, body)) == "pending"
+    mn.settle()
+    kz.settle()
+    ids_of = {p["authority"]: p["id"] for p in listing(kz, path)}
+    send(kz, "POST", f"{path}/{ids_of['TJ']}/vote", "vote-tj")
+    kz.settle()
+    statuses = {p["authority"]: p["status"] for p in listing(kz, path)}
+    assert statuses == {"TJ": "executed", "UZ": "stale"}
+    assert [p["authority"] for p in listing(kz, path, status="stale")] == ["UZ"]
+    stale = assert_problem(send(kz, "POST", f"{path}/{ids_of['UZ']}/vote", "vote-uz"), 409)
+    assert stale["reason"] == "stale"
+    assert reader(kz).get_authority("UZ").status is AuthorityStatus.NONE
+
+
+def test_a_vote_the_active_members_could_never_carry_is_refused_at_once(
+    registry: Callable[..., ChainApp],
+) -> None:
+    """With KR suspended, suspending KZ needs two approvals and only MN may give one."""
+    mn = registry("MN")
+    kz = registry("KZ")
+    path = "/v1/admin/membership-proposals"
+    mn.settle()
+    send(mn, "POST", path, "suspend-kr", {"action": "suspend", "authority": "KR"})
+    mn.settle()
+    kz.settle()
+    [proposal] = listing(kz, path)
+    send(kz, "POST", f"{path}/{proposal['id']}/vote", "vote-kr")
+    kz.settle()
+    mn.settle()
+    assert reader(mn).get_authority("KR").status is AuthorityStatus.SUSPENDED
+    refused = assert_problem(
+        send(mn, "POST", path, "suspend-kz", {"action": "suspend", "authority": "KZ"}), 409
+    )
+    assert (refused["reason"], refused["required"], refused["eligible"]) == (
+        "quorum_unreachable",
+        2,
+        1,
+    )
 
 
 @pytest.mark.parametrize("role", [Role.ISSUING_OFFICER, Role.MRA_OFFICER, Role.AUDITOR])

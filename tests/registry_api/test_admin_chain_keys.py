@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -234,6 +234,30 @@ def test_revoking_an_unknown_or_malformed_key_id_is_refused(
         body={"valid_from": "2025-04-01T00:00:00"},
     )
     assert assert_problem(naive, 422)["errors"][0]["field"] == "body.valid_from"
+
+
+def test_a_valid_from_more_than_an_hour_in_the_past_is_refused(
+    registry: Callable[..., ChainApp],
+) -> None:
+    """A back-dated key would vouch for documents signed before it was published (the contract
+    would raise the time to its block's anyway)."""
+    mn = registry("MN")
+    for key, valid_from in (("2001", "2001-06-01T00:00:00Z"), ("day", _iso(-86_400))):
+        refused = post(mn, "/v1/admin/signing-keys", key=key, body={"valid_from": valid_from})
+        assert assert_problem(refused, 422)["errors"] == [
+            {"field": "body.valid_from", "message": "must not be more than an hour in the past"}
+        ]
+    ten_minutes_ago = _iso(-600)
+    kept = post(mn, "/v1/admin/signing-keys", key="minutes", body={"valid_from": ten_minutes_ago})
+    assert kept.status_code == 202, kept.text
+    mn.settle()
+    on_chain = reader(mn).get_signing_key(bytes.fromhex(configured_kid(mn)))
+    assert on_chain.valid_from == int(datetime.fromisoformat(ten_minutes_ago).timestamp())
+
+
+def _iso(seconds_from_now: int) -> str:
+    moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds_from_now)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def test_another_members_keys_are_listed_read_only(registry: Callable[..., ChainApp]) -> None:

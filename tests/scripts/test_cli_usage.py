@@ -27,6 +27,7 @@ CASES = [
     (["consortium", "bootstrap", "--member", "M1"], "--member 'M1'"),
     (["consortium", "bootstrap", "--member", "UZ"], "UZ=<name>"),
     (["consortium", "bootstrap", "--member", "MN", "--member", "MN"], "--member MN"),
+    (["consortium", "bootstrap", "--member", "MN"], "--member MN alone"),
     (["bench", "gas", "--chain", "ropsten"], "'--chain'"),
     (["keys", "new", "k.pem", "--kind", "wallet"], "'--kind'"),
     (["keys", "show-public", "no-such-key.pem"], "PATH"),

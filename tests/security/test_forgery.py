@@ -21,7 +21,10 @@ import cbor2
 import pytest
 
 from contracts import ids
-from contracts.client import ReasonCode
+from contracts.chain import latest_timestamp
+from contracts.client import MembershipAction, ReasonCode
+from contracts.errors import ContractRevertError
+from contracts.events import MembershipProposed, first_event, receipt_events
 from tests.security.forge import (
     claims_payload,
     cose_array,
@@ -580,3 +583,137 @@ def test_the_new_reason_codes_are_listed_in_the_format_and_reason_code_documents
 def inflated(text: str) -> bytes:
     """What zlib itself inflates from ``text``'s compressed layer."""
     return zlib.decompress(decode_base45(strip_prefix(text)))
+
+
+# ---------------------------------------------------------------- issue #10: issuers and numbers
+#
+# What a verifier answers when the issuer itself is no longer trusted by the consortium, when a
+# signing key was registered back-dated, and when an administration reuses another's number;
+# and what the contract now refuses. Each test scans online and offline, as above.
+
+#: 2001-01-01T00:00:00Z, the date a back-dated key once made pass
+IN_2001 = 978_307_200
+
+
+def vote_on(world: ChainWorld, action: MembershipAction, target: str) -> None:
+    """KZ proposes ``action`` on ``target`` and KR votes it through (two of three)."""
+    consortium = world.consortium
+    receipt = consortium.admin("KZ").propose_membership(action, target)
+    events = receipt_events(world.chain, consortium.deployment, receipt)
+    consortium.admin("KR").vote(first_event(events, MembershipProposed).proposal_id)
+
+
+def refusal(write: Callable[[], object]) -> ContractRevertError:
+    with pytest.raises(ContractRevertError) as refused:
+        write()
+    return refused.value
+
+
+@pytest.mark.parametrize(
+    "action", [MembershipAction.SUSPEND, MembershipAction.REMOVE], ids=lambda a: a.name.lower()
+)
+def test_qr_of_an_issuer_the_consortium_suspended_or_removed_is_not_recognized(
+    chain_world: ChainWorld, scan: Scan, action: MembershipAction
+) -> None:
+    """Its own signature and certificate are genuine; the recognition stage refuses."""
+    world = chain_world
+    vote_on(world, action, "MN")
+
+    verdict = scan(world.text)
+
+    assert_refused(verdict, Outcome.NOT_RECOGNIZED, "recognition", "issuer_not_active")
+    for stage in ("signature", "key_validity", "binding", "status"):
+        assert verdict.stage(stage).state is StageState.OK, verdict.stage(stage)
+    # Nor can it issue anything more, and its code stays its own.
+    operator = world.consortium.operator("MN")
+    args = ("MN-AEO-0003", TIER_S, 20_000, 21_000, b"\x01" * 32, b"\x02" * 32)
+    assert refusal(lambda: operator.issue(*args)).name == "AuthorityNotActive"
+    kz_refused = refusal(lambda: world.consortium.operator("KZ").issue(*args))
+    assert kz_refused.name == "CertificateNumberOfAnotherMember"
+
+
+def test_qr_dated_2001_under_a_key_registered_with_valid_from_1970_is_untrusted(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """validFrom = 1 once made such a QR pass; the chain now starts the key's validity at its
+    registration block (docs/contracts.md, "Signing keys")."""
+    world = chain_world
+    backdated = keys.generate_private_key(keys.Algorithm.ES256)
+    receipt = world.consortium.admin("MN").register_signing_key(
+        keys.public_key_bytes(backdated), keys.Algorithm.ES256, 1
+    )
+    registered_at = int(world.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    key = world.online().signing_key(keys.key_id_of(backdated))
+    assert key is not None
+    assert key.valid_from == registered_at
+
+    verdict = scan(encode(replace(now_claims(world), issued_at=IN_2001), backdated))
+
+    assert_refused(verdict, Outcome.UNTRUSTED_KEY, "key_validity", "key_not_yet_valid")
+    assert verdict.stage("signature").state is StageState.OK
+    # Signed now, the same key is trusted: only the back-dating is refused.
+    assert scan(encode(now_claims(world), backdated)).outcome is Outcome.RECOGNIZED
+
+
+def test_another_members_number_is_refused_on_chain_and_a_qr_claiming_it_is_unknown(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """KZ once issued MN-AEO-0001 and the verdict said valid and recognized under KZ."""
+    world = chain_world
+    kz = world.consortium.operator("KZ")
+    refused = refusal(lambda: kz.issue(NUMBER, TIER_S, 20_000, 21_000, b"\x01" * 32, b"\x02" * 32))
+    assert (refused.name, refused.args["member"], refused.args["issuer"]) == (
+        "CertificateNumberOfAnotherMember",
+        ids.authority_code("MN"),
+        ids.authority_code("KZ"),
+    )
+    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    world.consortium.admin("KZ").register_signing_key(
+        keys.public_key_bytes(kz_key), keys.Algorithm.ES256
+    )
+
+    verdict = scan(encode(replace(now_claims(world), issuer="KZ"), kz_key))
+
+    assert_refused(verdict, Outcome.UNKNOWN_CERTIFICATE, "binding", "unknown_certificate")
+    assert verdict.claims is not None
+    assert verdict.claims.certificate_id == ids.certificate_id("KZ", NUMBER)
+
+
+def test_a_number_without_a_member_code_issued_by_two_members_verifies_as_each_ones(
+    chain_world: ChainWorld, scan: Scan
+) -> None:
+    """Numbers that name no member may repeat across issuers: the id binds the issuer, so each
+    QR verifies as its own issuer's certificate, with that issuer's recognition."""
+    world = chain_world
+    shared = "AEO-0001"
+    mn_claims = issue(world.consortium, shared)
+    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    world.consortium.admin("KZ").register_signing_key(
+        keys.public_key_bytes(kz_key), keys.Algorithm.ES256
+    )
+    commitment = os.urandom(32)
+    world.consortium.operator("KZ").issue(
+        shared,
+        TIER_S,
+        mn_claims.valid_from,
+        mn_claims.valid_until,
+        mn_claims.holder_ref,
+        commitment,
+    )
+    kz_claims = replace(
+        mn_claims,
+        issuer="KZ",
+        issued_at=latest_timestamp(world.chain),
+        digest=ids.record_digest(mn_claims.holder_ref, commitment),
+    )
+
+    mn_verdict = scan(world.sign(mn_claims))
+    kz_verdict = scan(encode(kz_claims, kz_key))
+
+    assert mn_verdict.outcome is Outcome.RECOGNIZED, mn_verdict.reasons
+    assert kz_verdict.outcome is Outcome.NOT_RECOGNIZED, kz_verdict.reasons
+    assert kz_verdict.reasons[0].code == "no_mra"  # KR has an MRA with MN, none with KZ
+    for verdict, issuer in ((mn_verdict, "MN"), (kz_verdict, "KZ")):
+        assert verdict.certificate is not None
+        assert verdict.certificate.issuer == issuer
+        assert verdict.certificate.certificate_id == ids.certificate_id(issuer, shared)

@@ -9,8 +9,9 @@ uint8 constant ROLE_OPERATOR = 2;
 /// @notice A member authority is a customs administration identified by a `bytes4` code
 /// (2 to 4 upper-case ASCII letters, left-aligned, zero-padded: `"MN\0\0"`). The deployer
 /// registers the founding members; afterwards admitting, suspending, reinstating and removing a
-/// member is decided by a vote of the active members. Each member manages its own accounts
-/// (admins and operators) and its own document-signing keys, and nobody else's.
+/// member is decided by a vote: a strict majority of every member not removed (suspended ones
+/// included), and never fewer than two approvals. Each member manages its own accounts (admins
+/// and operators) and its own document-signing keys, and nobody else's.
 interface IAuthorities {
     // ---------------------------------------------------------------- types
 
@@ -29,12 +30,15 @@ interface IAuthorities {
         Remove
     }
 
-    /// @dev `None` = no such proposal; `Open` = collecting votes; `Expired` = lifetime passed unexecuted.
+    /// @dev `None` = no such proposal; `Open` = collecting votes; `Expired` = lifetime passed
+    /// unexecuted; `Stale` = another membership change executed since it opened, so the members it
+    /// was put to are no longer the members (it can never execute; propose it again).
     enum ProposalStatus {
         None,
         Open,
         Executed,
-        Expired
+        Expired,
+        Stale
     }
 
     /// @notice One account's membership, packed in one storage slot so that a certificate write
@@ -71,6 +75,7 @@ interface IAuthorities {
         bytes publicKey;
     }
 
+    /// @param required approvals that execute it, fixed when it opened (see `proposeMembership`)
     struct ProposalView {
         uint256 id;
         ProposalStatus status;
@@ -78,6 +83,7 @@ interface IAuthorities {
         bytes4 code;
         bytes4 proposer;
         uint16 approvals;
+        uint16 required;
         uint64 createdAt;
         uint64 expiresAt;
         address admin;
@@ -106,7 +112,8 @@ interface IAuthorities {
         address admin,
         uint64 expiresAt
     );
-    /// @param approvals the approvals counted after this vote; `required` what execution needs now
+    /// @param approvals the approvals counted after this vote; `required` what execution needs (fixed
+    /// when the proposal opened)
     event MembershipVoted(uint256 indexed proposalId, bytes4 indexed voter, uint16 approvals, uint16 required);
     event MembershipExecuted(uint256 indexed proposalId, MembershipAction action, bytes4 indexed code);
 
@@ -117,13 +124,15 @@ interface IAuthorities {
 
     // ---------------------------------------------------------------- errors
 
+    /// @dev The threshold must be a strict majority: 5001 to 10000 basis points.
     error AuthorityInvalidVoteThreshold(uint16 voteThresholdBps);
     error AuthorityInvalidProposalLifetime(uint32 proposalLifetime);
     /// @dev Only the deployer may bootstrap, and only until `closeBootstrap`.
     error AuthorityNotBootstrapper(address caller);
     error AuthorityBootstrapClosed();
-    /// @dev `closeBootstrap` with no member would leave nobody able to vote.
-    error AuthorityNoMembers();
+    /// @dev `closeBootstrap` with fewer than `minimum` members would leave a consortium that can
+    /// never reach the two approvals a membership change needs.
+    error AuthorityTooFewMembers(uint256 count, uint256 minimum);
     /// @dev Not 2 to 4 upper-case ASCII letters, left-aligned and zero-padded.
     error AuthorityInvalidCode(bytes4 code);
     /// @dev A name must be 1 to 64 bytes.
@@ -147,6 +156,12 @@ interface IAuthorities {
     error MembershipProposalUnknown(uint256 proposalId);
     error MembershipProposalExecuted(uint256 proposalId);
     error MembershipProposalExpired(uint256 proposalId, uint64 expiresAt);
+    /// @dev A membership change executed after the proposal opened (`changesAtProposal` changes
+    /// then, `changesNow` now): its votes were cast by another membership.
+    error MembershipProposalStale(uint256 proposalId, uint64 changesAtProposal, uint64 changesNow);
+    /// @dev Fewer members may vote on it (`eligible`: Active, the target of a Suspend/Remove
+    /// excluded) than it needs (`required`), so it could never execute.
+    error MembershipQuorumUnreachable(MembershipAction action, bytes4 code, uint256 eligible, uint256 required);
     error MembershipAlreadyVoted(uint256 proposalId, bytes4 voter);
     /// @dev The target of a Suspend or Remove neither proposes nor votes on it.
     error MembershipTargetCannotVote(bytes4 code);
@@ -175,29 +190,34 @@ interface IAuthorities {
 
     /// @notice Ends the bootstrap: the deployer loses every power it had.
     /// Requirements:
-    /// - the caller is the deployer, bootstrap still open, at least one member admitted.
+    /// - the caller is the deployer, bootstrap still open, at least two members admitted (one member
+    ///   alone could never reach the two approvals a membership change needs).
     function closeBootstrap() external;
 
     // ---------------------------------------------------------------- membership votes
 
-    /// @notice Opens a membership vote; the proposer's authority approves it at once, so it
-    /// executes immediately when that one approval already meets the threshold.
+    /// @notice Opens a membership vote and fixes the approvals it needs: max(2, ceil(members x
+    /// voteThresholdBps / 10000)), where members counts every member not removed, suspended ones
+    /// and the target included. The proposer's authority approves it at once. Any membership
+    /// change that executes while it is open makes it Stale.
     /// @param name display name of the member to admit (`Admit` only; empty otherwise)
     /// @param admin first ADMIN account of the member to admit (`Admit` only; zero otherwise)
     /// Requirements:
     /// - the caller is an ADMIN of an Active authority, which is not the target of a Suspend/Remove;
     /// - Admit: `code` well-formed and never admitted, `name` 1 to 64 bytes, `admin` a fresh account;
-    /// - Suspend: target Active. Reinstate: target Suspended. Remove: target Active or Suspended.
+    /// - Suspend: target Active. Reinstate: target Suspended. Remove: target Active or Suspended;
+    /// - the members who may vote on it (Active, the target of a Suspend/Remove excluded) are at
+    ///   least as many as the approvals it needs.
     function proposeMembership(MembershipAction action, bytes4 code, string calldata name, address admin)
         external
         returns (uint256 proposalId);
 
     /// @notice Approves an open proposal for the caller's authority and executes it as soon as the
-    /// approvals reach ceil(eligible x voteThresholdBps / 10000), where eligible is the number of
-    /// Active members, the target of a Suspend/Remove excluded.
+    /// approvals reach the number fixed when it opened.
     /// Requirements:
     /// - the caller is an ADMIN of an Active authority that is not the target and has not voted on it;
-    /// - the proposal exists, is not executed and not expired;
+    /// - the proposal exists, is not executed, not stale (no membership change executed since it
+    ///   opened) and not expired;
     /// - the action still applies to the target's current status.
     function voteOnMembership(uint256 proposalId) external;
 
@@ -221,7 +241,10 @@ interface IAuthorities {
     /// @notice Publishes a document-signing public key of the caller's authority.
     /// @param kid key id: the first 8 bytes of sha256(publicKey), checked on chain
     /// @param algorithm 1 = ES256 (33-byte compressed P-256 point), 2 = EdDSA (32-byte Ed25519 key)
-    /// @param validFrom unix time from which signatures are trusted (0 = now)
+    /// @param validFrom unix time from which signatures are trusted; a time more than an hour before
+    /// this block (0 included) means this block's time, since a key must not vouch for what was
+    /// signed before it was published (the hour allows for the registering service's clock
+    /// trailing the block's). The `SigningKeyRegistered` event carries the time stored.
     /// Requirements:
     /// - the caller is an ADMIN of an Active authority;
     /// - `algorithm` is supported and `publicKey` has its form; `kid` matches and was never registered.
@@ -238,7 +261,8 @@ interface IAuthorities {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice Basis points of eligible members whose approval executes a proposal (5001 = majority).
+    /// @notice Basis points of the members not removed whose approval executes a proposal
+    /// (5001 = strict majority, the least accepted).
     function voteThresholdBps() external view returns (uint16);
 
     /// @notice Seconds a membership proposal stays open.
@@ -262,6 +286,9 @@ interface IAuthorities {
     function memberCodes() external view returns (bytes4[] memory);
 
     function activeMemberCount() external view returns (uint256);
+
+    /// @notice Members not removed (Active or Suspended): what a membership vote's majority counts.
+    function memberCount() external view returns (uint256);
 
     /// @notice The proposal `proposalId`; status None when unknown.
     function getProposal(uint256 proposalId) external view returns (ProposalView memory);

@@ -103,6 +103,10 @@ interface ICertificates {
     /// @dev The operation needs the stored status `expected`; the certificate is `current`.
     error CertificateStatusMismatch(bytes32 id, CertificateStatus current, CertificateStatus expected);
     error CertificateInvalidNumber(bytes32 number);
+    /// @dev `number` starts with the code of `member`, another member (Active, Suspended or Removed)
+    /// than the issuer: its leading letters, 2 to 4 of them, followed by a character that is not a
+    /// letter or by the end. Such a number reads as `member`'s at a border.
+    error CertificateNumberOfAnotherMember(bytes32 number, bytes4 member, bytes4 issuer);
     /// @dev Tiers must be non-zero and use no reserved bit (5..7).
     error CertificateInvalidTiers(uint8 tiers);
     error CertificateInvalidValidity(uint16 validFrom, uint16 validUntil);
@@ -125,6 +129,7 @@ interface ICertificates {
     /// Requirements:
     /// - the caller is an OPERATOR of an Active authority;
     /// - `number` is not zero and was never issued by that authority;
+    /// - `number` does not start with another member's code (`CertificateNumberOfAnotherMember`);
     /// - `tiers` is non-zero with no reserved bit; `validFrom` <= `validUntil`.
     function issue(
         bytes32 number,
