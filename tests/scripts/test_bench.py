@@ -128,11 +128,35 @@ def test_bench_import_confirms_every_certificate(cli: CliRunner) -> None:
 
 
 @pytest.mark.anvil
+def test_bench_import_on_interval_blocks_reports_the_blocks_its_batches_took(
+    cli: CliRunner,
+) -> None:
+    report = bench(cli, "import", "--count", "20", "--chunk", "10", "--block-time", "1")
+    assert report["block_time_s"] == 1
+    assert report["confirmed"] == report["count"] == 20
+    assert report["transactions"] == 2
+    assert 1 <= report["blocks"] <= 2
+
+
+def test_bench_import_refuses_a_negative_block_time(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["bench", "import", "--block-time", "-1"])
+    assert result.exit_code == 2
+    assert "--block-time" in result.output
+
+
+@pytest.mark.anvil
 def test_bench_propagation_sees_each_change(cli: CliRunner) -> None:
     report = bench(
         cli, "propagation", "--samples", "2", "--block-time", "0.25", "--indexer-poll", "0.1"
     )
     numbers(report, "p50_s", "p99_s", "max_s")
+    assert report["samples"] == 2
+    assert report["p50_s"] <= report["p99_s"] <= report["max_s"]
+
+
+@pytest.mark.anvil
+def test_bench_propagation_on_automine_sees_each_change(cli: CliRunner) -> None:
+    report = bench(cli, "propagation", "--samples", "2", "--block-time", "0")
     assert report["samples"] == 2
     assert report["p50_s"] <= report["p99_s"] <= report["max_s"]
 
