@@ -355,7 +355,13 @@ def start_anvil(
                 start_new_session=detach,
             )
             _CHILDREN[popen.pid] = popen
-            guard = _start_guard(folder, popen.pid, lock, log, detach)
+            try:
+                guard = _start_guard(folder, popen.pid, lock, log, detach)
+            except BaseException:
+                popen.kill()  # never leave an anvil that nothing records running
+                popen.wait()
+                _CHILDREN.pop(popen.pid, None)
+                raise
     finally:
         # The guard holds the lock now (the same open file, inherited): it is released when
         # the guard exits, after its last copy.
