@@ -67,7 +67,7 @@ test: deps  ## the whole suite, then the PostgreSQL-only tests on a throwaway se
 	scripts/pg-test.sh -q -m postgresql_only
 
 # Every anvil test again on a chain that mines like a QBFT network: a block every 2 s, never
-# per transaction, gas price 0 (about an hour on two cores). `make test` already runs the
+# per transaction, gas price 0 (31 min on two shared cores). `make test` already runs the
 # tests marked interval_mining this way (issue, suspend, import, indexer catch-up, verifier).
 .PHONY: test-interval
 BLOCK_TIME ?= 2
