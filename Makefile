@@ -66,6 +66,14 @@ test: deps  ## the whole suite, then the PostgreSQL-only tests on a throwaway se
 	$(PY) -m pytest -q
 	scripts/pg-test.sh -q -m postgresql_only
 
+# Every anvil test again on a chain that mines like a QBFT network: a block every 2 s, never
+# per transaction, gas price 0 (31 min on two shared cores). `make test` already runs the
+# tests marked interval_mining this way (issue, suspend, import, indexer catch-up, verifier).
+.PHONY: test-interval
+BLOCK_TIME ?= 2
+test-interval: deps  ## the anvil tests with anvil mining every BLOCK_TIME (2) seconds (PYTEST_ARGS=... for pytest)
+	AEO_TEST_ANVIL_BLOCK_TIME=$(BLOCK_TIME) $(PY) -m pytest -q -m anvil $(PYTEST_ARGS)
+
 .PHONY: test-postgres
 test-postgres: install  ## the registry tests on SQLite and on a throwaway local PostgreSQL (PYTEST_ARGS=... for pytest)
 	@scripts/ensure-debian-packages.sh postgresql

@@ -3,7 +3,11 @@
 - ``memory_chain``: eth-tester with py-evm in process. One chain per session, rewound to a
   snapshot before each test, so the expensive deploy and bootstrap happen once.
 - ``anvil_chain``: a real anvil process on a free port, its state in ``tmp_path``, stopped at
-  teardown. Tests using it are marked ``anvil`` automatically.
+  teardown. Tests using it are marked ``anvil`` automatically. It mines a block per
+  transaction, or one every N seconds (and only then, like a QBFT network) when the run sets
+  ``AEO_TEST_ANVIL_BLOCK_TIME=N`` (``make test-interval``): that becomes the default of every
+  anvil the test process starts. Tests marked ``interval_mining`` always run on such blocks
+  (every ``INTERVAL_MINING_SECONDS``, or the variable's value).
 - ``chain``: memory by default. Mark a test, class or module with ``@pytest.mark.both_chains``
   to run it once on memory and once on anvil (the anvil run carries the ``anvil`` mark), or
   parametrize ``chain_kind`` yourself (``@pytest.mark.parametrize("chain_kind", ["anvil"])``).
@@ -13,7 +17,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,17 +27,53 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from contracts.anvil import default_block_time, set_default_block_time
 from contracts.bootstrap import Consortium, bootstrap_consortium, new_account
 from contracts.chain import Chain, ChainSettings, connect, revert_to_snapshot, snapshot
 from contracts.deploy import Deployment, deploy
 
 CHAIN_KINDS = ("memory", "anvil")
+BLOCK_TIME_ENV = "AEO_TEST_ANVIL_BLOCK_TIME"
+#: the block period of the tests marked ``interval_mining`` (QBFT networks use 1 to 5 s)
+INTERVAL_MINING_SECONDS = 2.0
+
+
+def anvil_block_time_from_environment(environ: Mapping[str, str]) -> float | None:
+    """``AEO_TEST_ANVIL_BLOCK_TIME`` in seconds, None when unset or empty (automine)."""
+    raw = environ.get(BLOCK_TIME_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise pytest.UsageError(
+            f"{BLOCK_TIME_ENV} must be a positive number of seconds per block, got {raw!r}"
+        )
+    return seconds
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "both_chains: run the test on the memory chain and on a real anvil process"
     )
+    set_default_block_time(anvil_block_time_from_environment(os.environ))
+
+
+@pytest.fixture(autouse=True)
+def _interval_mining(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests marked ``interval_mining`` start their anvils on interval blocks (fixtures of a
+    wider scope, such as a session's founded consortium, were made before and keep theirs)."""
+    if request.node.get_closest_marker("interval_mining") is None:
+        yield
+        return
+    before = default_block_time()
+    set_default_block_time(before or INTERVAL_MINING_SECONDS)
+    try:
+        yield
+    finally:
+        set_default_block_time(before)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -83,7 +125,8 @@ def memory_chain(_memory_world: _MemoryWorld) -> Chain:
 
 @pytest.fixture
 def anvil_chain(tmp_path: Path) -> Iterator[Chain]:
-    """A real anvil process owned by this test (state in ``tmp_path/anvil-data``)."""
+    """A real anvil process owned by this test (state in ``tmp_path/anvil-data``), on the run's
+    default block time (``AEO_TEST_ANVIL_BLOCK_TIME``; automine without it)."""
     chain = connect(ChainSettings(kind="anvil", data_dir=tmp_path / "anvil-data"))
     try:
         yield chain

@@ -1,12 +1,14 @@
 """``aeo bench import``: a bulk import through the API on a real anvil, from the upload until
 every certificate is confirmed on-chain and indexed back.
 
-The benchmark starts anvil (a block per transaction), founds MN, runs MN's registry API
+The benchmark starts anvil (a block per transaction, or with ``block_time`` one block every
+that many seconds and only then, as a QBFT network mines), founds MN, runs MN's registry API
 with its workers, uploads one JSON file of ``count`` valid records (``POST /v1/imports``)
 and stops the clock when the job is ``completed`` and a search finds ``count`` active
 certificates (the indexer has read every ``CertificateIssued`` back). ``gas_total`` sums the
 ``gas_used`` of the job's ``issue_batch`` operations (their receipts); ``chunk`` is how many
-certificates one transaction issues (default: the service's, ``DEFAULT_CHUNK_SIZE``).
+certificates one transaction issues (default: the service's, ``DEFAULT_CHUNK_SIZE``);
+``blocks`` is how many blocks those transactions landed in.
 """
 
 from __future__ import annotations
@@ -75,17 +77,27 @@ def run(
     *,
     count: int = 10_000,
     chunk: int = DEFAULT_CHUNK,
+    block_time: float = 0.0,
     timeout: float = 1800.0,
     console: Console | None = None,
 ) -> Report:
+    """``block_time`` 0: anvil mines a block per transaction; otherwise seconds per block."""
     if count < 1:
         raise BenchError("count must be at least 1")
     if not 1 <= chunk <= 500:
         raise BenchError("chunk must be 1..500 certificates per transaction")
+    if block_time < 0:
+        raise BenchError("block time must be 0 (a block per transaction) or positive seconds")
     body = import_file(count)
     with (
         tempfile.TemporaryDirectory(prefix="aeo-bench-import-") as tmp,
-        running_consortium(Path(tmp), ("MN",), import_chunk=chunk, console=console) as bench,
+        running_consortium(
+            Path(tmp),
+            ("MN",),
+            block_time=block_time or None,
+            import_chunk=chunk,
+            console=console,
+        ) as bench,
         httpx.Client(
             base_url=bench.url("MN"),
             headers={"Authorization": f"Bearer {bench.tokens['MN']}"},
@@ -102,10 +114,13 @@ def run(
             raise BenchError(f"the import was refused ({answer.status_code}): {answer.text}")
         job = _wait(client, answer.json()["id"], count, timeout, console)
         seconds = time.perf_counter() - started
-        gas = [
-            int(client.get(f"/v1/operations/{op['id']}").raise_for_status().json()["gas_used"] or 0)
+        receipts = [
+            client.get(f"/v1/operations/{op['id']}").raise_for_status().json()
             for op in job["operations"]
         ]
+        gas = [int(receipt["gas_used"] or 0) for receipt in receipts]
+        blocks = {receipt["block_number"] for receipt in receipts} - {None}
+        mined_every = bench.anvil.block_time or 0  # what anvil ran with (a test may set it)
     counts = job["counts"]
     confirmed = min(int(counts["confirmed"]), int(job["indexed"]))
     return {
@@ -117,6 +132,8 @@ def run(
         "confirmed": confirmed,
         "chunk": chunk,
         "transactions": len(gas),
+        "blocks": len(blocks),
+        "block_time_s": mined_every,
         "job_state": job["state"],
         "invalid": int(counts["invalid"]),
         "failed": int(counts["failed"]),

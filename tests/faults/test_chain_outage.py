@@ -12,101 +12,32 @@ writes, anvil killed and restarted at once) and tests/registry_api/test_outbox_s
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from registry_api.db import FeedEntry, OperationState
+from registry_api.db import FeedEntry
 
-from .world import Registry, World, eventually, index_differences, record_body, report
+from .world import (
+    Registry,
+    World,
+    Writers,
+    all_confirmed,
+    assert_each_accepted_write_applied_once,
+    confirmed,
+    eventually,
+    index_differences,
+    record_body,
+    report,
+)
 
 pytestmark = pytest.mark.anvil
 
 OUTAGE_SECONDS = 30.0
-
-
-@dataclass
-class Answer:
-    number: str
-    phase: str
-    status: int | None
-    body: dict[str, Any] | None
-    content_type: str | None
-
-
-@dataclass
-class Writers:
-    """Issuing officers who keep issuing certificates, one request at a time, each with its
-    own Idempotency-Key; what each request was answered is kept."""
-
-    registry: Registry
-    token: str
-    pause: float = 0.2
-    phase: str = "before"
-    answers: list[Answer] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="writers", daemon=True)
-
-    def __enter__(self) -> Writers:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-    def _run(self) -> None:
-        with self.registry.client(self.token, timeout=20.0) as api:
-            n = 0
-            while not self._stop.is_set():
-                n += 1
-                number = f"MN-OUT-{n:04d}"
-                phase = self.phase
-                try:
-                    answer = api.post(
-                        "/v1/certificates",
-                        json=record_body(number),
-                        headers={"Idempotency-Key": str(uuid.uuid4())},
-                    )
-                except Exception:
-                    self.answers.append(Answer(number, phase, None, None, None))
-                else:
-                    self.answers.append(
-                        Answer(
-                            number,
-                            phase,
-                            answer.status_code,
-                            answer.json(),
-                            answer.headers.get("content-type"),
-                        )
-                    )
-                self._stop.wait(self.pause)
-
-    def accepted(self, phase: str | None = None) -> list[str]:
-        return [
-            a.number
-            for a in list(self.answers)
-            if a.status == 202 and (phase is None or a.phase == phase)
-        ]
-
-
-def confirmed(registry: Registry) -> int:
-    return sum(op.state is OperationState.CONFIRMED for op in registry.operations())
-
-
-def all_confirmed(registry: Registry, count: int) -> bool:
-    operations = registry.operations()
-    return len(operations) == count and all(
-        op.state is OperationState.CONFIRMED for op in operations
-    )
 
 
 def readiness(registry: Registry) -> tuple[int, dict[str, Any]]:
@@ -118,20 +49,6 @@ def not_ready(registry: Registry) -> dict[str, Any] | None:
     """The 503 problem /readyz answers, or None while it answers 200."""
     status, body = readiness(registry)
     return body if status == 503 else None
-
-
-def assert_each_accepted_write_applied_once(
-    world: World, mn: Registry, accepted: list[str]
-) -> None:
-    issued = world.issued_counts()
-    mine = {number: count for number, count in issued.items() if number.startswith("MN-")}
-    assert mine == dict.fromkeys(accepted, 1)
-    operations = mn.operations()
-    nonces = sorted(op.nonce for op in operations if op.nonce is not None)
-    assert nonces == list(range(nonces[0], nonces[0] + len(operations)))
-    assert world.operator_nonce("MN") == world.operator_nonce("MN", "pending") == nonces[-1] + 1
-    assert index_differences(mn) == []
-    assert mn.worker_failures() == []
 
 
 @pytest.mark.slow

@@ -16,20 +16,18 @@ from typing import Any
 
 import pytest
 
-from registry_api.db import OperationState
-
-from .world import Registry, World, eventually, index_differences, record_body, report
+from .world import (
+    World,
+    all_confirmed,
+    eventually,
+    index_differences,
+    record_body,
+    report,
+)
 
 pytestmark = pytest.mark.anvil
 
 WRITERS = 50
-
-
-def all_confirmed(registry: Registry, count: int) -> bool:
-    operations = registry.operations()
-    return len(operations) == count and all(
-        op.state is OperationState.CONFIRMED for op in operations
-    )
 
 
 def test_fifty_concurrent_writers_get_fifty_confirmed_operations_with_contiguous_nonces(

@@ -14,6 +14,7 @@ import json
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -49,6 +50,7 @@ from registry_api.db import (
     CertificateEvent,
     IndexerCursor,
     Operation,
+    OperationState,
     Role,
     make_engine,
     make_session_factory,
@@ -471,6 +473,101 @@ def report(test: str, **figures: Any) -> None:
     """Print the figures a test measured (``pytest -rP`` shows them; docs/reliability.md
     records them)."""
     print(f"FIGURES {test}: {json.dumps(figures, default=str)}")
+
+
+# ---------------------------------------------------------------- writers and what they got
+
+
+@dataclass
+class Answer:
+    number: str
+    phase: str
+    status: int | None
+    body: dict[str, Any] | None
+    content_type: str | None
+
+
+@dataclass
+class Writers:
+    """Issuing officers who keep issuing certificates, one request at a time, each with its
+    own Idempotency-Key; what each request was answered is kept."""
+
+    registry: Registry
+    token: str
+    pause: float = 0.2
+    phase: str = "before"
+    answers: list[Answer] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="writers", daemon=True)
+
+    def __enter__(self) -> Writers:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def _run(self) -> None:
+        with self.registry.client(self.token, timeout=20.0) as api:
+            n = 0
+            while not self._stop.is_set():
+                n += 1
+                number = f"MN-OUT-{n:04d}"
+                phase = self.phase
+                try:
+                    answer = api.post(
+                        "/v1/certificates",
+                        json=record_body(number),
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                    )
+                except Exception:
+                    self.answers.append(Answer(number, phase, None, None, None))
+                else:
+                    self.answers.append(
+                        Answer(
+                            number,
+                            phase,
+                            answer.status_code,
+                            answer.json(),
+                            answer.headers.get("content-type"),
+                        )
+                    )
+                self._stop.wait(self.pause)
+
+    def accepted(self, phase: str | None = None) -> list[str]:
+        return [
+            a.number
+            for a in list(self.answers)
+            if a.status == 202 and (phase is None or a.phase == phase)
+        ]
+
+
+def confirmed(registry: Registry) -> int:
+    return sum(op.state is OperationState.CONFIRMED for op in registry.operations())
+
+
+def all_confirmed(registry: Registry, count: int) -> bool:
+    operations = registry.operations()
+    return len(operations) == count and all(
+        op.state is OperationState.CONFIRMED for op in operations
+    )
+
+
+def assert_each_accepted_write_applied_once(
+    world: World, mn: Registry, accepted: list[str]
+) -> None:
+    issued = world.issued_counts()
+    mine = {number: count for number, count in issued.items() if number.startswith("MN-")}
+    assert mine == dict.fromkeys(accepted, 1)
+    operations = mn.operations()
+    nonces = sorted(op.nonce for op in operations if op.nonce is not None)
+    assert nonces == list(range(nonces[0], nonces[0] + len(operations)))
+    assert world.operator_nonce("MN") == world.operator_nonce("MN", "pending") == nonces[-1] + 1
+    assert index_differences(mn) == []
+    assert mn.worker_failures() == []
 
 
 # ---------------------------------------------------------------- certificates to load

@@ -128,6 +128,23 @@ def test_bench_import_confirms_every_certificate(cli: CliRunner) -> None:
 
 
 @pytest.mark.anvil
+def test_bench_import_on_interval_blocks_reports_the_blocks_its_batches_took(
+    cli: CliRunner,
+) -> None:
+    report = bench(cli, "import", "--count", "20", "--chunk", "10", "--block-time", "1")
+    assert report["block_time_s"] == 1
+    assert report["confirmed"] == report["count"] == 20
+    assert report["transactions"] == 2
+    assert 1 <= report["blocks"] <= 2
+
+
+def test_bench_import_refuses_a_negative_block_time(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["bench", "import", "--block-time", "-1"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--block-time'" in result.output
+
+
+@pytest.mark.anvil
 def test_bench_propagation_sees_each_change(cli: CliRunner) -> None:
     report = bench(
         cli, "propagation", "--samples", "2", "--block-time", "0.25", "--indexer-poll", "0.1"
@@ -160,6 +177,13 @@ def test_bench_hostile_refuses_an_attack_name_that_matches_nothing(cli: CliRunne
     result = cli.invoke(app, ["bench", "hostile", "--only", "no such attack"])
     assert result.exit_code == 1
     assert "no attack's name contains" in result.output
+
+
+@pytest.mark.anvil
+def test_bench_propagation_on_automine_sees_each_change(cli: CliRunner) -> None:
+    report = bench(cli, "propagation", "--samples", "2", "--block-time", "0")
+    assert report["samples"] == 2
+    assert report["p50_s"] <= report["p99_s"] <= report["max_s"]
 
 
 def test_bench_rejects_a_malformed_curve(cli: CliRunner) -> None:
