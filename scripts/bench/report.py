@@ -255,16 +255,41 @@ def markdown(reports: dict[str, Report], machine: dict[str, Any], plot_link: Pat
     return "\n".join(lines)
 
 
+#: Hand-written sections of the generated page (measurements made apart, with other options)
+#: sit between these markers; a new ``write`` carries them over before the raw reports.
+KEPT_BEGIN = "<!-- kept by make bench: hand-written -->"
+KEPT_END = "<!-- end of the hand-written part -->"
+
+
+def kept_sections(text: str) -> str:
+    """Every hand-written block of ``text``, markers included, in order."""
+    blocks = []
+    rest = text
+    while KEPT_BEGIN in rest:
+        start = rest.index(KEPT_BEGIN)
+        end = rest.find(KEPT_END, start)
+        if end < 0:
+            raise ValueError(f"{KEPT_BEGIN!r} without its {KEPT_END!r}")
+        blocks.append(rest[start : end + len(KEPT_END)])
+        rest = rest[end + len(KEPT_END) :]
+    return "\n\n".join(blocks)
+
+
 def write(
     reports: dict[str, Report], machine: dict[str, Any], destination: Path, notes: str = ""
 ) -> Path:
-    """Write ``destination`` from ``reports``, and its plot at ``PLOT`` beside it."""
+    """Write ``destination`` from ``reports``, and its plot at ``PLOT`` beside it; the
+    hand-written blocks of the page it replaces are kept (``KEPT_BEGIN``)."""
     destination = destination if destination.is_absolute() else PROJECT_DIR / destination
     plot_link = None
     if "api" in reports and reports["api"].get("status_latency_by_concurrency"):
         plot(reports["api"], destination.parent / PLOT)
         plot_link = PLOT
     text = markdown(reports, machine, plot_link)
+    if destination.exists():
+        kept = kept_sections(destination.read_text(encoding="utf-8"))
+        if kept:
+            notes = f"{notes.strip()}\n\n{kept}" if notes.strip() else kept
     if notes:
         text = text.replace("## Raw reports", f"{notes.strip()}\n\n## Raw reports", 1)
     destination.parent.mkdir(parents=True, exist_ok=True)

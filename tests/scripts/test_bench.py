@@ -223,3 +223,23 @@ def test_written_report_has_a_table_per_benchmark_targets_and_the_plot(tmp_path:
     assert "| `status_p99_ms` | 30 | ≤ 20 ms at 100 concurrent ✗ missed |" in text
     assert "img/status-latency.png" in text
     assert (tmp_path / "img" / "status-latency.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_rewritten_report_keeps_the_hand_written_blocks_of_the_one_it_replaces(
+    tmp_path: Path,
+) -> None:
+    machine = {
+        "cpu_count": 2, "cpu_model": "AMD EPYC", "load_average": [1.0, 1.0, 1.0],
+        "python": "3.11", "platform": "Linux", "date": "2026-01-01T00:00:00Z",
+        "commit": "0" * 40,
+    }  # fmt: skip
+    reports = {"scale": {"lookup_p99_ms_10k": 1.0, "lookup_p99_ms_1m": 1.1, "ratio": 1.1}}
+    destination = tmp_path / "benchmarks.md"
+    block = f"{document.KEPT_BEGIN}\n## Measured apart\n\nA figure.\n{document.KEPT_END}"
+    destination.write_text(f"# Old page\n\nstale text\n\n{block}\n\n## Raw reports\n", "utf-8")
+
+    text = document.write(reports, machine, destination).read_text(encoding="utf-8")
+
+    assert "stale text" not in text
+    assert text.count(block) == 1
+    assert text.index(block) < text.index("## Raw reports")
