@@ -28,7 +28,7 @@ A token is opened once per process and module: PKCS#11 keeps the login per appli
 and token, so this module holds one logged-in session per token (:func:`open_token`) and
 serialises the operations on it. A session the token dropped (an HSM restarted, a network
 HSM reconnected) is reopened and the operation retried once. The PIN comes from the settings
-(``AEO_PKCS11_PIN`` or ``AEO_PKCS11_PIN_FILE``) and is never logged or shown: ``repr`` of
+(``AEO_HSM_PIN`` or ``AEO_HSM_PIN_FILE``) and is never logged or shown: ``repr`` of
 every object here shows public data only.
 
 :func:`document_signing_keys` and :func:`transaction_signer` are what the registry calls to
@@ -174,7 +174,7 @@ class TokenConfig:
 
     def __post_init__(self) -> None:
         if not self.token_label:
-            raise HsmError("the PKCS#11 token label is empty (AEO_PKCS11_TOKEN_LABEL)")
+            raise HsmError("the PKCS#11 token label is empty (AEO_HSM_TOKEN_LABEL)")
         if len(self.token_label.encode("utf-8")) > TOKEN_LABEL_MAX_BYTES:
             raise HsmError(
                 f"the PKCS#11 token label {self.token_label!r} is longer than "
@@ -182,8 +182,8 @@ class TokenConfig:
             )
         if not self.pin.get_secret_value():
             raise HsmError(
-                f"no PIN for PKCS#11 token {self.token_label!r}: set AEO_PKCS11_PIN or "
-                "AEO_PKCS11_PIN_FILE"
+                f"no PIN for PKCS#11 token {self.token_label!r}: set AEO_HSM_PIN or "
+                "AEO_HSM_PIN_FILE"
             )
 
 
@@ -234,8 +234,7 @@ class HsmToken:
             self._session = self._token.open(user_pin=self.config.pin.get_secret_value())
         except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange):
             raise HsmError(
-                f"wrong PIN for PKCS#11 token {self.label!r} (AEO_PKCS11_PIN or "
-                "AEO_PKCS11_PIN_FILE)"
+                f"wrong PIN for PKCS#11 token {self.label!r} (AEO_HSM_PIN or AEO_HSM_PIN_FILE)"
             ) from None
         except p11.PinLocked:
             raise HsmError(
@@ -498,7 +497,7 @@ def _load_module(module: Path) -> Any:
     per path; the path is resolved so that a link and its target are the same module)."""
     if not module.is_file():
         raise HsmError(
-            f"the PKCS#11 module {str(module)!r} does not exist (AEO_PKCS11_MODULE; for "
+            f"the PKCS#11 module {str(module)!r} does not exist (AEO_HSM_MODULE; for "
             "SoftHSM2 install the Debian package softhsm2)"
         )
     with _MODULE_LOCK:
@@ -795,14 +794,14 @@ class HsmAccount(BaseAccount):
 
 
 def token_config(settings: Settings) -> TokenConfig:
-    """The token the settings name (``AEO_PKCS11_*``)."""
-    if settings.pkcs11_token_label is None or settings.pkcs11_pin is None:
+    """The token the settings name (``AEO_HSM_*``)."""
+    if settings.hsm_token_label is None or settings.hsm_pin is None:
         # The settings refuse this combination already; a hand-built one may not.
         raise HsmError(
-            "AEO_KEY_BACKEND=pkcs11 needs AEO_PKCS11_TOKEN_LABEL and a PIN "
-            "(AEO_PKCS11_PIN or AEO_PKCS11_PIN_FILE)"
+            "AEO_KEY_BACKEND=pkcs11 needs AEO_HSM_TOKEN_LABEL and a PIN "
+            "(AEO_HSM_PIN or AEO_HSM_PIN_FILE)"
         )
-    return TokenConfig(settings.pkcs11_module, settings.pkcs11_token_label, settings.pkcs11_pin)
+    return TokenConfig(settings.hsm_module, settings.hsm_token_label, settings.hsm_pin)
 
 
 def document_signing_keys(settings: Settings) -> Mapping[bytes, DocumentSigner]:
@@ -816,7 +815,7 @@ def document_signing_keys(settings: Settings) -> Mapping[bytes, DocumentSigner]:
 
         return local_signing_keys(settings)
     try:
-        key = open_token(token_config(settings)).signing_key(settings.pkcs11_signing_key_label)
+        key = open_token(token_config(settings)).signing_key(settings.hsm_signing_key_label)
     except HsmError as exc:
         raise UnavailableError(f"this registry cannot use its signing keys: {exc.detail}") from exc
     return {key.kid: key}
@@ -827,9 +826,7 @@ def transaction_signer(settings: Settings) -> BaseAccount | None:
     when it cannot be used), or the operator key file (``file``; None when there is none,
     and the service accepts writes without sending them)."""
     if settings.key_backend is KeyBackend.PKCS11:
-        return open_token(token_config(settings)).operator_account(
-            settings.pkcs11_operator_key_label
-        )
+        return open_token(token_config(settings)).operator_account(settings.hsm_operator_key_label)
     if not settings.operator_key_path.exists():
         return None
     return load_operator_key(settings.operator_key_path, settings.key_passphrase()).account()
