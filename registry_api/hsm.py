@@ -46,6 +46,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 
@@ -141,8 +142,14 @@ class KeyKind(StrEnum):
 
 
 class HsmError(KeystoreError):
-    """A PKCS#11 module, token, PIN or key problem (a configuration error: the service
-    cannot sign until it is fixed; documents answer 503, the sender retries)."""
+    """A PKCS#11 module, token, PIN or key problem: a configuration error at start-up, and
+    later a dependency that cannot serve (503, like a database that does not answer): a
+    request that needed a signature is refused, the sender keeps its operation and retries
+    on its next pass."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    slug = "unavailable"
+    title = "Service unavailable"
 
 
 def low_s(signature: bytes, order: int) -> bytes:

@@ -8,10 +8,12 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
@@ -50,7 +52,7 @@ from verifier.chain_source import ChainStatusSource
 from .certificate_data import record_body
 from .conftest import ChainApp, new_database_url
 from .softhsm import SoftHsm, start_softhsm
-from .support import make_settings
+from .support import assert_problem, make_settings
 
 P256_HALF = hsm.P256_ORDER // 2
 SECP256K1_HALF = hsm.SECP256K1_ORDER // 2
@@ -439,6 +441,56 @@ def test_a_missing_token_key_makes_documents_unavailable(
 # ---------------------------------------------------------------- the registry, end to end
 
 
+@contextmanager
+def hsm_registry(
+    tmp_path: Path,
+    softhsm: SoftHsm,
+    consortium: Consortium,
+    signing_key: hsm.HsmSigningKey,
+    operator: hsm.HsmAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[ChainApp]:
+    """MN's registry with both keys in the token, its workers driven by hand.
+
+    MN's admin makes the token's account an operator of MN and publishes the token's
+    document-signing key, as an administration moving its keys into an HSM would. Wiring
+    the backend into the registry's start-up is the step after the refactoring of those
+    modules (docs/deployment.md, "Keys in an HSM", Status); here the pieces are put together
+    by hand: the sender gets the selected transaction signer, the documents service the
+    selected keys."""
+    chain = consortium.chain
+    fund(chain, operator.address, 10**18)
+    consortium.admin("MN").add_account(operator.address, Role.OPERATOR)
+    consortium.admin("MN").register_signing_key(
+        signing_key.public.public_key, signing_key.algorithm.chain_code, int(time.time()) - 60
+    )
+    settings = hsm_settings(tmp_path, softhsm, new_database_url(tmp_path), run_workers=False)
+    signer = hsm.transaction_signer(settings)
+    access = ChainAccess(chain=chain, deployment=consortium.deployment, operator=signer)
+    monkeypatch.setattr(documents, "local_signing_keys", hsm.document_signing_keys)
+    app = create_app(settings, chain_access=access)
+    with TestClient(app) as client:
+        yield ChainApp(authority="MN", app=app, client=client, consortium=consortium)
+
+
+def issue_through_the_api(mn: ChainApp, number: str) -> None:
+    headers = mn.headers(ApiRole.ISSUING_OFFICER, **{"Idempotency-Key": uuid.uuid4().hex})
+    accepted = mn.client.post("/v1/certificates", json=record_body(number), headers=headers)
+    assert accepted.status_code == 202, accepted.text
+
+
+def the_operation(mn: ChainApp) -> Operation:
+    with mn.session() as session:
+        operation: Operation = session.scalars(sa.select(Operation)).one()
+        return operation
+
+
+def payload_of(mn: ChainApp, number: str) -> httpx.Response:
+    return mn.client.get(
+        f"/v1/certificates/{number}/payload", headers=mn.headers(ApiRole.ISSUING_OFFICER)
+    )
+
+
 def test_a_registry_with_its_keys_in_the_token_issues_a_certificate_that_verifies(
     tmp_path: Path,
     softhsm: SoftHsm,
@@ -448,54 +500,57 @@ def test_a_registry_with_its_keys_in_the_token_issues_a_certificate_that_verifie
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     chain = consortium.chain
-    # MN's admin makes the token's account an operator of MN and publishes the token's
-    # document-signing key, as an administration moving its keys into an HSM would.
-    fund(chain, operator.address, 10**18)
-    consortium.admin("MN").add_account(operator.address, Role.OPERATOR)
-    consortium.admin("MN").register_signing_key(
-        signing_key.public.public_key, signing_key.algorithm.chain_code, int(time.time()) - 60
-    )
-    settings = hsm_settings(
-        tmp_path,
-        softhsm,
-        new_database_url(tmp_path),
-        run_workers=False,
-        sender_poll_interval=0.05,
-        indexer_poll_interval=0.1,
-    )
-    # Wiring the backend into the registry is the lead's step after the refactor
-    # (docs/deployment.md, "Keys in an HSM"); here the pieces are put together by hand:
-    # the sender gets the selected transaction signer, the documents the selected keys.
-    signer = hsm.transaction_signer(settings)
-    access = ChainAccess(chain=chain, deployment=consortium.deployment, operator=signer)
-    monkeypatch.setattr(documents, "local_signing_keys", hsm.document_signing_keys)
-    app = create_app(settings, chain_access=access)
-    with TestClient(app) as client:
-        mn = ChainApp(authority="MN", app=app, client=client, consortium=consortium)
-        headers = mn.headers(ApiRole.ISSUING_OFFICER, **{"Idempotency-Key": uuid.uuid4().hex})
-        accepted = client.post(
-            "/v1/certificates", json=record_body("MN-AEO-2025-0042"), headers=headers
-        )
-        assert accepted.status_code == 202, accepted.text
+    with hsm_registry(tmp_path, softhsm, consortium, signing_key, operator, monkeypatch) as mn:
+        issue_through_the_api(mn, "MN-AEO-2025-0042")
         mn.settle()  # the sender signs in the token; the indexer sees key and certificate
 
-        with mn.session() as session:
-            operation = session.scalars(sa.select(Operation)).one()
+        operation = the_operation(mn)
         assert operation.state is OperationState.CONFIRMED
         assert operation.sender == operator.address
         assert operation.tx_hash is not None
-        mined = chain.w3.eth.get_transaction(HexBytes(operation.tx_hash))
-        assert mined["from"] == operator.address
-        assert operation.signed_raw_tx is not None
-        assert recover_sender(operation.signed_raw_tx) == operator.address
-
-        answer = client.get(
-            "/v1/certificates/MN-AEO-2025-0042/payload",
-            headers=mn.headers(ApiRole.ISSUING_OFFICER),
+        assert chain.w3.eth.get_transaction(HexBytes(operation.tx_hash))["from"] == (
+            operator.address
         )
+        assert recover_sender(operation.signed_raw_tx or b"") == operator.address
+        answer = payload_of(mn, "MN-AEO-2025-0042")
         assert answer.status_code == 200, answer.text
+
     text = answer.text
     assert aeo1.decode(text).cose.kid == signing_key.kid
     source = ChainStatusSource(RegistryReader(chain, consortium.deployment))
     verdict = verify(text, as_authority="MN", clock=datetime.now(UTC), source=source)
     assert verdict.outcome is Outcome.RECOGNIZED
+
+
+def test_a_token_failing_while_the_registry_signs_loses_nothing_and_answers_503(
+    tmp_path: Path,
+    softhsm: SoftHsm,
+    consortium: Consortium,
+    signing_key: hsm.HsmSigningKey,
+    operator: hsm.HsmAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unplugged(*_args: object) -> bytes:
+        raise hsm.HsmError("PKCS#11 token 'aeo-test' failed to sign: DeviceRemoved")
+
+    with hsm_registry(tmp_path, softhsm, consortium, signing_key, operator, monkeypatch) as mn:
+        issue_through_the_api(mn, "MN-AEO-2025-0043")
+        with monkeypatch.context() as patched:
+            patched.setattr(operator.token, "sign_digest", unplugged)
+            with pytest.raises(hsm.HsmError, match="DeviceRemoved"):
+                mn.settle()
+        waiting = the_operation(mn)
+        assert waiting.state is OperationState.PENDING
+        assert waiting.signed_raw_tx is None
+
+        mn.settle()  # the token is back: the operation is sent once
+        operation = the_operation(mn)
+        assert operation.state is OperationState.CONFIRMED
+        assert consortium.chain.w3.eth.get_transaction_count(operator.address) == 1
+
+        with monkeypatch.context() as patched:
+            patched.setattr(operator.token, "sign_digest", unplugged)
+            refused = payload_of(mn, "MN-AEO-2025-0043")
+        body = assert_problem(refused, 503, "unavailable")
+        assert "DeviceRemoved" in body["detail"]
+        assert payload_of(mn, "MN-AEO-2025-0043").status_code == 200
