@@ -59,6 +59,7 @@ from eth_account.datastructures import SignedMessage, SignedTransaction
 from eth_account.messages import SignableMessage, _hash_eip191_message
 from eth_account.signers.base import BaseAccount
 from eth_account.types import Blobs, TransactionDictType
+from eth_keys.constants import SECPK1_N
 from eth_keys.datatypes import PrivateKey as EthPrivateKey, PublicKey as EthPublicKey, Signature
 from eth_typing import ChecksumAddress, Hash32
 from eth_utils.crypto import keccak
@@ -66,6 +67,8 @@ from hexbytes import HexBytes
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, exceptions as p11
 from pkcs11.util.ec import encode_named_curve_parameters
 from pydantic import SecretStr
+
+from verifier import payload as payload_format
 
 from .errors import KeystoreError, UnavailableError
 from .keystore import (
@@ -88,9 +91,9 @@ DEFAULT_OPERATOR_KEY_LABEL: Final = "aeo-operator"
 #: PKCS#11 token labels are 32 bytes, blank padded (CK_TOKEN_INFO.label).
 TOKEN_LABEL_MAX_BYTES: Final = 32
 
-# The group orders: P-256's n (FIPS 186-4, D.1.2.3) and secp256k1's n (SEC 2, 2.4.1).
-P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-SECP256K1_ORDER: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+# The group orders the signatures live in (the verifier's P-256 n, eth_keys' secp256k1 n).
+P256_ORDER: Final = payload_format.P256_ORDER
+SECP256K1_ORDER: Final = SECPK1_N
 _COORDINATE: Final = 32
 
 # Errors after which the session is gone but the token may be back: reopen, log in, retry.
@@ -739,7 +742,10 @@ class HsmAccount(BaseAccount):
         )
         self._public = EthPublicKey(uncompressed[1:])
         self._address = self._public.to_checksum_address()
-        # eth_account's helpers take an eth_keys PrivateKey and call only sign_msg_hash on it.
+        # eth_account's own signing helpers (sign_transaction_dict, sign_message_hash: the
+        # code LocalAccount runs) take an eth_keys PrivateKey and call only its
+        # sign_msg_hash, which this object answers from the token; no transaction encoding
+        # is written again here. They are private names: the tests fail if they change.
         self._key = cast(EthPrivateKey, _TokenEthKey(token, label, self._public))
 
     @property
