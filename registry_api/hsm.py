@@ -291,11 +291,7 @@ class HsmToken:
                         self.label,
                         type(exc).__name__,
                     )
-                    try:
-                        self._reopen()
-                    except HsmError:
-                        self._session = None
-                        raise
+                    self._reopen()  # HsmError when the token is not back: nothing to retry
                 except p11.PKCS11Error as exc:
                     raise _token_error(self.label, f"failed to {what}", exc) from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
@@ -468,22 +464,24 @@ class HsmToken:
 
         return self._run(f"read the key {label!r}", read)
 
-    def export_private_value(self, label: str, kind: KeyKind) -> bytes:
-        """Ask the token for the private value (CKA_VALUE). A key made here is sensitive and
-        unextractable, so the token refuses: this raises HsmError saying so. It exists for
-        the tests and for an audit that wants to see the refusal."""
+    def check_not_exportable(self, label: str, kind: KeyKind) -> None:
+        """Ask the token for the private value of ``label`` (C_GetAttributeValue on
+        CKA_VALUE) and return when it refuses, as it does for every key made here; raise
+        HsmError, without the value, when the token gives it out. For audits and tests."""
 
-        def read(session: Any) -> bytes:
+        def ask(session: Any) -> bool:
             private = self._private_key(session, label, kind)
             try:
-                return bytes(private[Attribute.VALUE])
+                private[Attribute.VALUE]
             except (p11.AttributeSensitive, p11.KeyUnextractable):
-                raise HsmError(
-                    f"PKCS#11 token {self.label!r} refuses to reveal the private key "
-                    f"{label!r} (it is sensitive and not extractable)"
-                ) from None
+                return False
+            return True
 
-        return self._run(f"read the key {label!r}", read)
+        if self._run(f"read the key {label!r}", ask):
+            raise HsmError(
+                f"PKCS#11 token {self.label!r} gives out the private value of key {label!r}: "
+                "it is not sensitive; make a new key with aeo keys new --pkcs11"
+            )
 
     def close(self) -> None:
         with self._lock:

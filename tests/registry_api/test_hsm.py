@@ -125,8 +125,7 @@ def test_a_key_made_in_the_token_is_sensitive_and_never_extractable(
         "always_sensitive": True,
         "never_extractable": True,
     }
-    with pytest.raises(hsm.HsmError, match="refuses to reveal the private key"):
-        token.export_private_value(label, kind)
+    token.check_not_exportable(label, kind)  # returns only when the token refuses
     # The same question asked of the token directly, past this module: C_GetAttributeValue
     # on CKA_VALUE answers CKR_ATTRIBUTE_SENSITIVE.
     with token._token.open() as session:
@@ -136,6 +135,28 @@ def test_a_key_made_in_the_token_is_sensitive_and_never_extractable(
         with pytest.raises(p11.AttributeSensitive):
             private[Attribute.VALUE]
         assert private[Attribute.DERIVE] is False
+
+
+def test_a_key_the_token_would_give_out_is_reported_without_its_value(
+    token: hsm.HsmToken, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Made past this module, as a careless vendor tool could: not sensitive, extractable.
+    label = new_label("exportable")
+    with token._token.open(rw=True) as session:
+        parameters = session.create_domain_parameters(
+            KeyType.EC, {Attribute.EC_PARAMS: hsm.KeyKind.SIGNING.ec_params}, local=True
+        )
+        _public, private = parameters.generate_keypair(
+            label=label,
+            store=True,
+            private_template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
+        )
+        value = bytes(private[Attribute.VALUE])
+
+    with pytest.raises(hsm.HsmError, match="gives out the private value") as reported:
+        token.check_not_exportable(label, hsm.KeyKind.SIGNING)
+    assert value.hex() not in str(reported.value)
+    assert "can leave the token" in caplog.text
 
 
 def test_the_token_backed_key_object_refuses_to_give_its_private_value(
