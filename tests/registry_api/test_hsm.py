@@ -4,6 +4,7 @@ select the backend, and every misconfiguration gets a clear error."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 import uuid
@@ -18,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
@@ -195,6 +196,19 @@ def test_es256_signatures_from_the_token_verify_and_are_low_s(
         public.verify(der, message, ec.ECDSA(hashes.SHA256()))
         _r, s = decode_dss_signature(der)
         assert s <= P256_HALF
+
+
+def test_the_token_key_signs_a_prehashed_sha256_digest_and_refuses_other_hashes(
+    signing_key: hsm.HsmSigningKey,
+) -> None:
+    private = signing_key.private_key()
+    digest = hashlib.sha256(b"claims").digest()
+    der = private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    private.public_key().verify(der, b"claims", ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(hsm.HsmError, match="ES256 hashes with SHA-256, not sha384"):
+        private.sign(b"claims", ec.ECDSA(hashes.SHA384()))
+    with pytest.raises(hsm.HsmError, match="ES256 signs SHA-256 digests only"):
+        private.sign(bytes(48), ec.ECDSA(Prehashed(hashes.SHA384())))
 
 
 def test_the_cose_signature_from_the_token_has_the_form_the_file_backend_writes(
