@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
-DEBIAN_PACKAGES := chromium fonts-dejavu-core poppler-utils wrk postgresql
+DEBIAN_PACKAGES := chromium fonts-dejavu-core poppler-utils wrk postgresql softhsm2
 
 .PHONY: help install deps system-deps contracts contracts-check lint format test test-fast demo bench clean
 
@@ -27,7 +27,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(PIP_STAMP) $(NODE_STAMP)  ## Python and npm packages
 
-system-deps:  ## Debian packages (Chromium for the browser tests, poppler-utils to rasterize PDFs, PostgreSQL)
+system-deps:  ## Debian packages (Chromium for the browser tests, poppler-utils to rasterize PDFs, PostgreSQL, SoftHSM2 for the HSM tests)
 	@scripts/ensure-debian-packages.sh $(DEBIAN_PACKAGES)
 
 deps: install system-deps

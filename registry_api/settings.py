@@ -26,6 +26,13 @@ from contracts import ids
 
 from .errors import ConfigurationError
 from .faults import CRASH_AT_ENV, refusal_in_production
+from .hsm import (
+    DEFAULT_OPERATOR_KEY_LABEL,
+    DEFAULT_PKCS11_MODULE,
+    DEFAULT_SIGNING_KEY_LABEL,
+    TOKEN_LABEL_MAX_BYTES,
+    KeyBackend,
+)
 from .keystore import MIN_PASSPHRASE_LENGTH
 
 #: Values that mean "nobody chose a secret yet"; compared case-insensitively.
@@ -179,6 +186,70 @@ class Settings(BaseSettings):
         "(127.0.0.1/32, 10.20.0.0/16, ::1/128): a partner's receiver over a private link, "
         "a test or demo receiver on loopback. Empty: public addresses only.",
     )
+
+    # Keys in a hardware security module (registry_api.hsm): AEO_KEY_BACKEND, AEO_HSM_*.
+    key_backend: KeyBackend = Field(
+        default=KeyBackend.FILE,
+        description="Where the private keys live: 'file' (the encrypted key files) or "
+        "'pkcs11' (a token of a hardware security module; the keys never leave it).",
+    )
+    hsm_module: Path = Field(
+        default=DEFAULT_PKCS11_MODULE,
+        description="The PKCS#11 module (shared library) of the HSM; SoftHSM2's by default.",
+    )
+    hsm_token_label: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The label of the token holding both keys; required with pkcs11.",
+    )
+    hsm_signing_key_label: str = Field(
+        default=DEFAULT_SIGNING_KEY_LABEL,
+        min_length=1,
+        description="The label of the document-signing key (P-256) in the token.",
+    )
+    hsm_operator_key_label: str = Field(
+        default=DEFAULT_OPERATOR_KEY_LABEL,
+        min_length=1,
+        description="The label of the operator key (secp256k1) in the token.",
+    )
+    hsm_pin: SecretStr | None = Field(
+        default=None, description="The token's user PIN (or use hsm_pin_file)."
+    )
+    hsm_pin_file: Path | None = Field(
+        default=None, description="A file whose content (one line) is the token's user PIN."
+    )
+
+    @model_validator(mode="after")
+    def _check_pkcs11(self) -> Self:
+        if self.hsm_pin is not None and not self.hsm_pin.get_secret_value():
+            object.__setattr__(self, "hsm_pin", None)  # AEO_HSM_PIN= means not set
+        if self.hsm_pin is not None and self.hsm_pin_file is not None:
+            raise ValueError("set AEO_HSM_PIN or AEO_HSM_PIN_FILE, not both")
+        if self.hsm_pin_file is not None:
+            try:
+                pin = self.hsm_pin_file.read_text(encoding="utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ValueError(
+                    f"hsm_pin_file {str(self.hsm_pin_file)!r} cannot be read: {reason}"
+                ) from None
+            if not pin:
+                raise ValueError(f"hsm_pin_file {str(self.hsm_pin_file)!r} is empty")
+            object.__setattr__(self, "hsm_pin", SecretStr(pin))
+        if self.key_backend is KeyBackend.PKCS11:
+            if self.hsm_token_label is None:
+                raise ValueError("AEO_KEY_BACKEND=pkcs11 needs AEO_HSM_TOKEN_LABEL")
+            if len(self.hsm_token_label.encode("utf-8")) > TOKEN_LABEL_MAX_BYTES:
+                raise ValueError(
+                    f"hsm_token_label is longer than {TOKEN_LABEL_MAX_BYTES} bytes, "
+                    "which no PKCS#11 token label can be"
+                )
+            if self.hsm_pin is None:
+                raise ValueError(
+                    "AEO_KEY_BACKEND=pkcs11 needs the token's PIN: set AEO_HSM_PIN or "
+                    "AEO_HSM_PIN_FILE"
+                )
+        return self
 
     @field_validator("authority")
     @classmethod

@@ -29,6 +29,7 @@ from contracts.recursion import restore_recursion_limit
 from registry_api.errors import RegistryError
 from scripts import consortium as founding
 from scripts.bench.cli import register as register_benchmarks
+from scripts.cli_pkcs11 import register as register_pkcs11
 from scripts.errors import ScriptError, UsageError
 from scripts.services import require_free_ports
 from scripts.workspace import DEFAULT_CHAIN_PORT, DEFAULT_DATA_DIR, Workspace
@@ -670,6 +671,9 @@ def keys_migrate(
         json_output,
     )
 
+
+# `aeo keys new --pkcs11`: the key made inside an HSM token (scripts/cli_pkcs11.py).
+register_pkcs11(keys_app, keys_new, friendly_errors, _print_key)
 
 # ---------------------------------------------------------------- aeo bench
 
