@@ -10,8 +10,8 @@ import {ROLE_OPERATOR} from "./interfaces/IAuthorities.sol";
 /// @notice One deployed contract so that a certificate write authorizes its caller with one cold
 /// SLOAD of the caller's packed account slot, instead of a cross-contract call.
 contract AeoRegistry is IAeoRegistry, Authorities, Certificates {
-    /// @param voteThresholdBps_ share of eligible members, in basis points, that executes a
-    /// membership proposal (5001 = simple majority)
+    /// @param voteThresholdBps_ share of the members not removed, in basis points, whose approval
+    /// executes a membership proposal (5001 = strict majority, the least accepted)
     /// @param proposalLifetime_ seconds a membership proposal stays open
     constructor(uint16 voteThresholdBps_, uint32 proposalLifetime_)
         Authorities(voteThresholdBps_, proposalLifetime_)

@@ -30,7 +30,7 @@ abstract contract Authorities is IAuthorities {
         string name;
     }
 
-    /// @dev The first eight fields share one slot (1 + 4 + 4 + 1 + 2 + 2 + 5 + 5 + 8 = 32 bytes), so
+    /// @dev The first nine fields share one slot (1 + 4 + 4 + 1 + 2 + 2 + 5 + 5 + 8 = 32 bytes), so
     /// a vote reads and rewrites one slot. Times are uint40 here (good until the year 36812) and
     /// uint64 in the interface.
     struct Proposal {

@@ -70,7 +70,15 @@ interface IMras {
 
     // ---------------------------------------------------------------- events
 
-    /// @param party the proposing authority; `operator` the account that sent the transaction
+    /// @notice An MRA was proposed; a {MraSigned} event for the proposer follows.
+    /// @param mraId the MRA's id (1, 2, ...)
+    /// @param party code of the proposing authority
+    /// @param parties the parties' codes (2 to 8)
+    /// @param recognizedTiers recognizedTiers[i] = the tiers of parties[i] the other parties recognize
+    /// @param effectiveFrom first day in force (days since 1970-01-01)
+    /// @param endsOn last day in force, inclusive; 0 = open-ended
+    /// @param textHash hash of the arrangement's text
+    /// @param operator the account that sent the transaction
     event MraProposed(
         uint256 indexed mraId,
         bytes4 indexed party,
@@ -81,44 +89,99 @@ interface IMras {
         bytes32 textHash,
         address operator
     );
+    /// @notice A party signed an MRA (the proposer when it proposed it).
+    /// @param mraId the MRA's id
+    /// @param party code of the signing authority
+    /// @param operator the account that sent the transaction
     event MraSigned(uint256 indexed mraId, bytes4 indexed party, address operator);
     /// @notice The last party signed: the MRA applies from `effectiveFrom`.
+    /// @param mraId the MRA's id
+    /// @param party code of the authority that signed last
+    /// @param effectiveFrom first day in force (days since 1970-01-01)
+    /// @param operator the account that sent the transaction
     event MraInForce(uint256 indexed mraId, bytes4 indexed party, uint16 effectiveFrom, address operator);
+    /// @notice A party suspended a signed MRA; only that party may resume it.
+    /// @param mraId the MRA's id
+    /// @param party code of the suspending authority
+    /// @param operator the account that sent the transaction
     event MraSuspended(uint256 indexed mraId, bytes4 indexed party, address operator);
+    /// @notice The party that suspended an MRA resumed it.
+    /// @param mraId the MRA's id
+    /// @param party code of the resuming authority
+    /// @param operator the account that sent the transaction
     event MraResumed(uint256 indexed mraId, bytes4 indexed party, address operator);
+    /// @notice A party terminated an MRA, for good (or withdrew a proposal).
+    /// @param mraId the MRA's id
+    /// @param party code of the terminating authority
+    /// @param operator the account that sent the transaction
     event MraTerminated(uint256 indexed mraId, bytes4 indexed party, address operator);
 
     // ---------------------------------------------------------------- errors
 
+    /// @dev The registry address given to the constructor holds no code.
+    /// @param registry the address given
     error MraInvalidRegistry(address registry);
+    /// @dev An MRA has 2 to 8 parties.
+    /// @param count the parties given
     error MraInvalidPartyCount(uint256 count);
+    /// @dev One tier set per party.
+    /// @param parties the number of parties given
+    /// @param tiers the number of tier sets given
     error MraTiersLengthMismatch(uint256 parties, uint256 tiers);
+    /// @dev A party is listed twice.
+    /// @param party its code
     error MraDuplicateParty(bytes4 party);
+    /// @dev Every party must be an Active member when the MRA is proposed.
+    /// @param party the party's code
+    /// @param status its status (None for a code never admitted)
     error MraPartyNotActive(bytes4 party, IAuthorities.AuthorityStatus status);
     /// @dev Reserved tier bits (5..7) set.
+    /// @param party the party whose tier set it is
+    /// @param tiers the tier set given
     error MraInvalidTiers(bytes4 party, uint8 tiers);
     /// @dev `endsOn` (when not 0) before `effectiveFrom` or before today.
+    /// @param effectiveFrom the first day in force given
+    /// @param endsOn the last day in force given
     error MraInvalidDates(uint16 effectiveFrom, uint16 endsOn);
+    /// @dev The arrangement's text hash must not be zero.
     error MraInvalidTextHash();
+    /// @dev No MRA has this id.
+    /// @param mraId the id given
     error MraUnknown(uint256 mraId);
-    /// @dev The caller's authority `caller` is not a party (mraId 0: of the MRA being proposed).
+    /// @dev The caller's authority is not a party.
+    /// @param mraId the MRA's id (0: the MRA being proposed)
+    /// @param caller code of the caller's authority
     error MraNotParty(uint256 mraId, bytes4 caller);
+    /// @dev Each party signs once.
+    /// @param mraId the MRA's id
+    /// @param party code of the caller's authority, which signed already
     error MraAlreadySigned(uint256 mraId, bytes4 party);
-    /// @dev The operation does not apply to the MRA's effective status `status`.
+    /// @dev The operation does not apply to the MRA's effective status.
+    /// @param mraId the MRA's id
+    /// @param status its effective status
     error MraStatusMismatch(uint256 mraId, MraStatus status);
+    /// @dev Only the party that suspended an MRA resumes it.
+    /// @param mraId the MRA's id
+    /// @param suspendedBy code of the party that suspended it
+    /// @param caller code of the caller's authority
     error MraNotSuspender(uint256 mraId, bytes4 suspendedBy, bytes4 caller);
 
     // ---------------------------------------------------------------- writes
 
     /// @notice Proposes an MRA; the caller's authority signs it at once.
+    /// @dev Emits {MraProposed} and {MraSigned}.
+    ///
+    /// Requirements:
+    ///
+    /// - the caller is an OPERATOR of an Active authority that is one of `parties`;
+    /// - 2 to 8 parties, no duplicates, each an Active authority; one tier set per party, no reserved bit;
+    /// - `endsOn` is 0 or neither before `effectiveFrom` nor before today; `textHash` is not zero.
+    /// @param parties the parties' codes, the caller's authority among them
     /// @param recognizedTiers recognizedTiers[i] = the tiers of parties[i] the others recognize
     /// @param effectiveFrom first day in force (days since 1970-01-01)
     /// @param endsOn last day in force, inclusive; 0 = open-ended
     /// @param textHash hash of the arrangement's text
-    /// Requirements:
-    /// - the caller is an OPERATOR of an Active authority that is one of `parties`;
-    /// - 2 to 8 parties, no duplicates, each an Active authority; one tier set per party, no reserved bit;
-    /// - `endsOn` is 0 or neither before `effectiveFrom` nor before today; `textHash` is not zero.
+    /// @return mraId the new MRA's id
     function propose(
         bytes4[] calldata parties,
         uint8[] calldata recognizedTiers,
@@ -128,43 +191,69 @@ interface IMras {
     ) external returns (uint256 mraId);
 
     /// @notice Signs for the caller's authority; the last signature puts the MRA in force.
+    /// @dev Emits {MraSigned}, and {MraInForce} after the last signature.
+    ///
     /// Requirements:
+    ///
     /// - the caller is an OPERATOR of an Active party that has not signed;
     /// - the MRA's status is Proposed (not ended, not terminated).
+    /// @param mraId the MRA's id
     function sign(uint256 mraId) external;
 
     /// @notice Suspends a signed MRA.
+    /// @dev Emits a {MraSuspended} event.
+    ///
     /// Requirements:
+    ///
     /// - the caller is an OPERATOR of an Active party;
     /// - the MRA's status is NotYetInForce or InForce.
+    /// @param mraId the MRA's id
     function suspend(uint256 mraId) external;
 
     /// @notice Resumes a suspended MRA.
+    /// @dev Emits a {MraResumed} event.
+    ///
     /// Requirements:
+    ///
     /// - the caller is an OPERATOR of the Active party that suspended it;
     /// - the MRA's status is Suspended.
+    /// @param mraId the MRA's id
     function resume(uint256 mraId) external;
 
     /// @notice Terminates an MRA for good (a party may also withdraw a proposal this way).
+    /// @dev Emits a {MraTerminated} event.
+    ///
     /// Requirements:
+    ///
     /// - the caller is an OPERATOR of an Active party;
     /// - the MRA is neither Terminated nor Ended.
+    /// @param mraId the MRA's id
     function terminate(uint256 mraId) external;
 
     // ---------------------------------------------------------------- views
 
     /// @notice The AeoRegistry this contract reads authorities and certificates from.
+    /// @return the registry's address
     function registry() external view returns (address);
 
-    /// @notice The MRA `mraId`; state None and status Unknown when there is none.
+    /// @notice An MRA.
+    /// @param mraId the MRA's id
+    /// @return the MRA; state None and status Unknown when there is none
     function getMra(uint256 mraId) external view returns (MraView memory);
 
-    /// @notice Ids of every MRA `party` is a party to, in proposal order.
+    /// @notice The MRAs an authority is a party to.
+    /// @param party the authority's code
+    /// @return their ids, in proposal order
     function mrasOf(bytes4 party) external view returns (uint256[] memory);
 
+    /// @notice An MRA's effective status today (see MraStatus for the precedence).
+    /// @param mraId the MRA's id
+    /// @return its status; Unknown when there is none
     function mraStatus(uint256 mraId) external view returns (MraStatus);
 
     /// @notice Does `authority` recognize certificate `certificateId` now?
+    /// @param authority code of the recognizing authority (the one at whose border the certificate is shown)
+    /// @param certificateId the certificate's id
     /// @return recognized true for Recognized and OwnCertificate
     /// @return reason why; with several MRAs between the two, the reason of the closest one
     /// @return mraId the MRA the reason is about (0 when none is)
