@@ -28,10 +28,13 @@ from verifier.source import (
 from verifier.verdict import Verdict
 
 
-def answer_for(state: CompactState, claims: Claims) -> CertificateAnswer:
-    """:meth:`CompactState.status` with a QR's claims."""
+def answer_for(
+    state: CompactState, claims: Claims, certificate_id: bytes | None = None
+) -> CertificateAnswer:
+    """:meth:`CompactState.status` with a QR's claims (``certificate_id`` is theirs, when the
+    caller derived it already: a Keccak hash less)."""
     return state.status(
-        claims.certificate_id,
+        certificate_id or claims.certificate_id,
         version=claims.version,
         digest=claims.digest,
         holder_ref=claims.holder_ref,
@@ -66,7 +69,7 @@ class SnapshotSource:
             raise SourceUnavailable(
                 "a snapshot answers for the scanned QR's certificate only, with its claims"
             )
-        answer = self.answer = answer_for(self._state, claims)
+        answer = self.answer = answer_for(self._state, claims, certificate_id)
         if (
             answer.membership is Membership.FILTER
             and answer.binding is Binding.DIFFERS

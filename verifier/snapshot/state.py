@@ -51,6 +51,7 @@ from verifier.source import AuthorityRecord, CertificateRecord, SigningKeyRecord
 # only when two issued certificates share the narrower prefix (docs/snapshot.md).
 EXCEPTION_ID_BITS: Final = (48, 56)
 _MAX_U16: Final = 0xFFFF
+_RECOGNITION_MEMO: Final = 4096
 _MAX_U32: Final = 0xFFFFFFFF
 
 # Exception flags: bits 0-1 the stored status, then what else the row carries.
@@ -148,6 +149,9 @@ class CompactState:
     exception_versions: Sequence[int]
     exception_valid_until: Sequence[int]
     _mras_by_member: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    _recognitions: dict[tuple[object, ...], RecognitionAnswer] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         by_member: dict[str, list[int]] = {}
@@ -199,24 +203,36 @@ class CompactState:
     def recognition(
         self, authority: str, certificate: CertificateRecord, day: int
     ) -> RecognitionAnswer:
-        """The contracts' ``recognizes`` over the snapshot's members and MRAs."""
-        issuer = self.members.get(certificate.issuer)
-        return recognize(
-            authority,
-            issuer=certificate.issuer,
-            tiers=certificate.tiers,
-            status=effective_status(
-                certificate.status, certificate.valid_from, certificate.valid_until, day
-            ),
-            issuer_status=issuer.status if issuer else AuthorityStatus.NONE,
-            mras=self.mras_between(authority, certificate.issuer),
-            day=day,
+        """The contracts' ``recognizes`` over the snapshot's members and MRAs.
+
+        Remembered: the answer depends on the certificate only through its issuer, tiers and
+        effective status, and a state never changes (a delta makes a new one)."""
+        status = effective_status(
+            certificate.status, certificate.valid_from, certificate.valid_until, day
         )
+        memo_key = (authority, certificate.issuer, certificate.tiers, status, day)
+        answer = self._recognitions.get(memo_key)
+        if answer is None:
+            if len(self._recognitions) >= _RECOGNITION_MEMO:
+                self._recognitions.clear()
+            issuer = self.members.get(certificate.issuer)
+            answer = self._recognitions[memo_key] = recognize(
+                authority,
+                issuer=certificate.issuer,
+                tiers=certificate.tiers,
+                status=status,
+                issuer_status=issuer.status if issuer else AuthorityStatus.NONE,
+                mras=self.mras_between(authority, certificate.issuer),
+                day=day,
+            )
+        return answer
 
     def exception(self, certificate_id: bytes) -> ExceptionRow | None:
         """The listed row of this certificate, if it is listed."""
-        bits = self.params.exception_id_bits
-        wanted = fp.key_prefix(certificate_id) >> (fp.KEY_PREFIX_BITS - bits)
+        return self._row(fp.key_prefix(certificate_id))
+
+    def _row(self, prefix: int) -> ExceptionRow | None:
+        wanted = prefix >> (fp.KEY_PREFIX_BITS - self.params.exception_id_bits)
         ids_ = self.exception_ids
         at = bisect.bisect_left(ids_, wanted)
         if at == len(ids_) or ids_[at] != wanted:
@@ -242,7 +258,8 @@ class CompactState:
         valid_until: int,
     ) -> CertificateAnswer:
         """What the snapshot says about the certificate a QR describes with these claims."""
-        row = self.exception(certificate_id)
+        prefix = int.from_bytes(certificate_id[:8], "big")
+        row = self._row(prefix)
         renewed = row is not None and bool(row.flags & RENEWED)
         binding = fp.binding_hash(
             certificate_id,
@@ -253,7 +270,7 @@ class CompactState:
             valid_from=valid_from,
             valid_until=0 if renewed else valid_until,
         )
-        entry = fp.entry_value(fp.key_prefix(certificate_id), binding, self.params.quotient_bits)
+        entry = fp.entry_value(prefix, binding, self.params.quotient_bits)
         bucket, remainder = entry >> fp.REMAINDER_BITS, entry & 0xFFFF
         id_part = remainder >> fp.BINDING_BITS
         id_seen = matched = False
