@@ -54,15 +54,11 @@ def states() -> tuple[CompactState, CompactState]:
 
 
 def snapshot_of(state: CompactState, key: keys.PrivateKey | None = None) -> bytes:
-    return make_snapshot(
-        state, private_key=key or signer(), issuer="MN", block=BLOCK, made_at=NOW
-    )
+    return make_snapshot(state, private_key=key or signer(), issuer="MN", block=BLOCK, made_at=NOW)
 
 
 def delta_of(old: CompactState, new: CompactState) -> bytes:
     return make_delta(old, BLOCK, new, LATER, private_key=signer(), issuer="MN", made_at=NOW + 720)
-
-
 
 
 def anchors() -> list[TrustAnchor]:

@@ -110,9 +110,7 @@ class Consortium:
 
 
 def consortium() -> Consortium:
-    return Consortium(
-        MEMBERS, (key_record(signer(), "MN"), key_record(other_key(), "KR")), MRAS
-    )
+    return Consortium(MEMBERS, (key_record(signer(), "MN"), key_record(other_key(), "KR")), MRAS)
 
 
 SUSPENDED = {"status": CertificateStatus.SUSPENDED, "reason": 2, "since": NOW - 3600}
