@@ -52,6 +52,8 @@ from verifier.payload import decode, encode
 from verifier.pipeline import check_key_validity, check_signature
 from verifier.rules import AuthorityStatus, CertificateStatus, MraParty, MraRecord, MraState
 from verifier.snapshot import cache
+from verifier.snapshot.build import build_state
+from verifier.snapshot.delta import diff
 from verifier.snapshot.document import (
     TrustAnchor,
     make_delta,
@@ -61,7 +63,7 @@ from verifier.snapshot.document import (
 )
 from verifier.snapshot.model import Binding, BlockRef, CertificateState, Membership
 from verifier.snapshot.source import answer_for, verify_offline
-from verifier.snapshot.state import CompactState, build_state, diff, record_for
+from verifier.snapshot.state import CompactState, record_for
 from verifier.source import AuthorityRecord, SigningKeyRecord
 from verifier.verdict import Outcome
 

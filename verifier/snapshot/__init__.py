@@ -3,8 +3,10 @@ and its deltas (issue 15; docs/snapshot.md is the specification).
 
 - :mod:`~verifier.snapshot.fingerprints`: the membership filter (sorted 16-bit fingerprints in
   buckets) and the codec shared by every sorted list in the format;
-- :mod:`~verifier.snapshot.state`: the compact consortium state: build it from plain records,
-  query it, diff two and apply a diff, its canonical encoding and content hash;
+- :mod:`~verifier.snapshot.state`: the compact consortium state: its queries, its canonical
+  encoding and content hash; :mod:`~verifier.snapshot.build` builds it from plain records,
+  :mod:`~verifier.snapshot.delta` diffs two and applies a diff, and
+  :mod:`~verifier.snapshot.records` checks and encodes the members, keys and MRAs;
 - :mod:`~verifier.snapshot.document`: the signed snapshot and delta files, their checks, and
   the rule for when a full snapshot is cheaper than deltas;
 - :mod:`~verifier.snapshot.cache`: the border post's cache file;
@@ -13,6 +15,8 @@ and its deltas (issue 15; docs/snapshot.md is the specification).
 Plain Python, ``cbor2`` and ``cryptography``: no web3, no FastAPI, nothing compiled of its own.
 """
 
+from verifier.snapshot.build import build_state as build_state
+from verifier.snapshot.delta import Changes as Changes, apply as apply, diff as diff
 from verifier.snapshot.document import (
     BaseRef as BaseRef,
     Delta as Delta,
@@ -32,10 +36,4 @@ from verifier.snapshot.model import (
     CertificateState as CertificateState,
     Membership as Membership,
 )
-from verifier.snapshot.state import (
-    CompactState as CompactState,
-    Params as Params,
-    apply as apply,
-    build_state as build_state,
-    diff as diff,
-)
+from verifier.snapshot.state import CompactState as CompactState, Params as Params

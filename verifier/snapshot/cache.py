@@ -41,10 +41,7 @@ from verifier.snapshot.document import (
 )
 from verifier.snapshot.errors import SnapshotCacheError, SnapshotError
 from verifier.snapshot.model import BlockRef
-from verifier.snapshot.state import (
-    EXCEPTION_ID_BITS,
-    CompactState,
-    Params,
+from verifier.snapshot.records import (
     key_cbor,
     key_from,
     member_cbor,
@@ -52,6 +49,7 @@ from verifier.snapshot.state import (
     mra_cbor,
     mra_from,
 )
+from verifier.snapshot.state import EXCEPTION_ID_BITS, CompactState, Params
 from verifier.source import SourceInfo
 
 MAGIC: Final = b"AEOSNAPC"

@@ -28,28 +28,18 @@ from contracts import ids
 from verifier import keys
 from verifier.payload import low_s, non_canonical_signature, sig_structure
 from verifier.snapshot import fingerprints as fp
-from verifier.snapshot.errors import (
-    SnapshotFormatError,
-    SnapshotOrderError,
-    SnapshotSignatureError,
-)
+from verifier.snapshot.delta import Changes, apply, diff
+from verifier.snapshot.errors import SnapshotFormatError, SnapshotOrderError, SnapshotSignatureError
 from verifier.snapshot.model import BlockRef
-from verifier.snapshot.state import (
-    EXCEPTION_ID_BITS,
-    Changes,
-    CompactState,
-    Params,
-    apply,
-    diff,
+from verifier.snapshot.records import (
     key_cbor,
     key_from,
     member_cbor,
     member_from,
     mra_cbor,
     mra_from,
-    rows_cbor,
-    rows_from,
 )
+from verifier.snapshot.state import EXCEPTION_ID_BITS, CompactState, Params, rows_cbor, rows_from
 from verifier.source import AuthorityRecord
 
 FORMAT_VERSION: Final = 1

@@ -19,12 +19,7 @@ from verifier.pipeline import DEFAULT_MAX_AGE, Clock, InputData, read_input, ver
 from verifier.rules import RecognitionAnswer
 from verifier.snapshot.model import Binding, CertificateAnswer, Membership
 from verifier.snapshot.state import CompactState, record_for
-from verifier.source import (
-    AuthorityRecord,
-    CertificateRecord,
-    SigningKeyRecord,
-    SourceInfo,
-)
+from verifier.source import AuthorityRecord, CertificateRecord, SigningKeyRecord, SourceInfo
 from verifier.verdict import Verdict
 
 

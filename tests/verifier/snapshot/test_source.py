@@ -18,9 +18,10 @@ from verifier.errors import SourceUnavailable
 from verifier.payload import Claims, encode
 from verifier.pipeline import STAGES
 from verifier.rules import CertificateStatus
+from verifier.snapshot.build import build_state
 from verifier.snapshot.model import CertificateState
 from verifier.snapshot.source import SnapshotSource, verify_offline
-from verifier.snapshot.state import CompactState, build_state
+from verifier.snapshot.state import CompactState
 from verifier.source import MemorySource, SourceInfo, parse_iso
 from verifier.verdict import Outcome
 

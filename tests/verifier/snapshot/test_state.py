@@ -10,16 +10,10 @@ import cbor2
 import pytest
 
 from verifier.rules import AuthorityStatus, CertificateStatus, RecognitionReason
+from verifier.snapshot.delta import Changes, apply, diff
 from verifier.snapshot.errors import FullSnapshotNeeded, SnapshotBuildError, SnapshotOrderError
 from verifier.snapshot.model import Binding, CertificateState, Membership
-from verifier.snapshot.state import (
-    Changes,
-    CompactState,
-    Params,
-    apply,
-    diff,
-    record_for,
-)
+from verifier.snapshot.state import CompactState, Params, record_for
 from verifier.source import AuthorityRecord
 
 from .world import REVOKED, SUSPENDED, TODAY, certificate, certificate_id, claims_of, consortium

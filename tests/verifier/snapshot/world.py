@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from contracts import ids
 from verifier import keys
 from verifier.rules import AuthorityStatus, CertificateStatus, MraParty, MraRecord, MraState
+from verifier.snapshot.build import build_state
 from verifier.snapshot.model import BlockRef, CertificateState
-from verifier.snapshot.state import CompactState, Params, build_state
+from verifier.snapshot.state import CompactState, Params
 from verifier.source import AuthorityRecord, SigningKeyRecord
 
 NOW = 1_760_000_000
