@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import cbor2
 
@@ -316,16 +316,3 @@ def _store(path: Path, snapshot: Snapshot, now: int) -> CachedSnapshot:
     loaded = load(path)
     assert loaded is not None  # just written
     return loaded
-
-
-def head_of(cached: CachedSnapshot) -> dict[str, Any]:
-    """The cache's position, for a sync command to print."""
-    return {
-        "issuer": cached.header.issuer,
-        "block_number": cached.header.block.number,
-        "block_hash": "0x" + cached.header.block.hash.hex(),
-        "made_at": cached.header.made_at,
-        "synced_at": cached.synced_at,
-        "certificates": cached.state.certificate_count,
-        "exceptions": cached.state.exception_count,
-    }

@@ -157,7 +157,9 @@ def decode_sorted(obj: object, width: int, field: str) -> tuple[int, array, arra
         raise SnapshotFormatError(field, "must be [quotient bits, counts, overflow, remainders]")
     q, counts, overflow, packed = obj
     if type(q) is not int or not 0 <= q < width or q > MAX_QUOTIENT_BITS:
-        raise SnapshotFormatError(field, f"quotient bits must be 0..{min(width - 1, 28)}")
+        raise SnapshotFormatError(
+            field, f"quotient bits must be 0..{min(width - 1, MAX_QUOTIENT_BITS)}"
+        )
     if not isinstance(counts, bytes) or len(counts) != 1 << q:
         raise SnapshotFormatError(field, f"counts must be {1 << q} bytes")
     if not isinstance(overflow, dict):
