@@ -199,6 +199,7 @@ def sign(document: bytes, private_key: keys.PrivateKey) -> bytes:
             canonical=True,
         )
     )
+    # Definite lengths, shortest heads: the layout _parse_cose reads.
     payload = zlib.compress(document, 9)
     signature = low_s(algorithm, keys.sign(private_key, sig_structure(protected, payload)))
     return bytes(cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature])))
@@ -369,25 +370,51 @@ def _open(data: bytes, anchors: Sequence[TrustAnchor], kind: Kind) -> tuple[Head
 
 
 def _parse_cose(data: bytes) -> tuple[bytes, bytes, bytes]:
-    try:
-        obj = cbor2.loads(data)
-    except Exception as exc:  # see _open
-        raise SnapshotFormatError("cose", f"is not CBOR: {exc}") from exc
-    if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_SIGN1_TAG:
-        raise SnapshotFormatError("cose", "must be a COSE_Sign1 (CBOR tag 18)")
-    value = obj.value
-    if not isinstance(value, list) or len(value) != 4:
-        raise SnapshotFormatError("cose", "must be an array of 4 elements")
-    protected, unprotected, payload, signature = value
-    if not isinstance(protected, bytes) or unprotected != {}:
-        raise SnapshotFormatError("cose", "needs a protected header and an empty unprotected one")
-    if not isinstance(payload, bytes):
-        raise SnapshotFormatError("cose", "payload must be an attached byte string")
-    if not isinstance(signature, bytes) or len(signature) != keys.SIGNATURE_LENGTH:
-        raise SnapshotFormatError("cose", f"signature must be {keys.SIGNATURE_LENGTH} bytes")
-    if bytes(cbor2.dumps(obj)) != data:
-        raise SnapshotFormatError("cose", "is not deterministically encoded, or bytes follow it")
+    """``(protected, payload, signature)`` of the one COSE_Sign1 layout this format writes,
+    read byte by byte: unverified bytes never reach a general CBOR decoder, which would build
+    whatever structure (and use whatever memory) they describe."""
+    if data[:2] != _COSE_HEAD:
+        raise SnapshotFormatError("cose", "must be a COSE_Sign1 (CBOR tag 18) array of 4")
+    protected, at = _byte_string(data, 2, "cose.protected", _MAX_PROTECTED)
+    if data[at : at + 1] != b"\xa0":
+        raise SnapshotFormatError("cose", "the unprotected header must be an empty map")
+    payload, at = _byte_string(data, at + 1, "cose.payload", len(data))
+    signature, at = _byte_string(data, at, "cose.signature", keys.SIGNATURE_LENGTH)
+    if len(signature) != keys.SIGNATURE_LENGTH:
+        raise SnapshotFormatError("cose.signature", f"must be {keys.SIGNATURE_LENGTH} bytes")
+    if at != len(data):
+        raise SnapshotFormatError("cose", f"{len(data) - at} bytes follow the COSE_Sign1")
     return protected, payload, signature
+
+
+# Tag 18 (one byte, 0xd2) and an array of 4 (0x84): every signed file starts so.
+_COSE_HEAD: Final = b"\xd2\x84"
+_MAX_PROTECTED: Final = 32
+
+
+def _byte_string(data: bytes, at: int, field: str, limit: int) -> tuple[bytes, int]:
+    """The definite-length byte string at ``at`` (shortest head, RFC 8949 deterministic
+    encoding) and the offset after it; at most ``limit`` bytes long."""
+    head = data[at : at + 1]
+    if not head or head[0] >> 5 != 2:
+        raise SnapshotFormatError(field, "must be a byte string")
+    info = head[0] & 0x1F
+    if info < 24:
+        length, start = info, at + 1
+    elif info in _ARGUMENT_BYTES:
+        size = _ARGUMENT_BYTES[info]
+        start = at + 1 + size
+        length = int.from_bytes(data[at + 1 : start], "big")
+        if start > len(data) or length < (24 if size == 1 else 1 << (8 * size // 2)):
+            raise SnapshotFormatError(field, "has a truncated or non-shortest length")
+    else:
+        raise SnapshotFormatError(field, "must have a definite length")
+    if length > limit or start + length > len(data):
+        raise SnapshotFormatError(field, "is longer than the file or its bound")
+    return data[start : start + length], start + length
+
+
+_ARGUMENT_BYTES: Final = {24: 1, 25: 2, 26: 4, 27: 8}
 
 
 def _parse_protected(protected: bytes) -> tuple[keys.Algorithm, bytes]:

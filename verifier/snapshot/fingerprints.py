@@ -38,7 +38,9 @@ KEY_PREFIX_BITS: Final = 64
 # overflow map (a member grinding certificate numbers into one bucket must not break the
 # format, only make its own bucket long).
 COUNT_ESCAPE: Final = 255
-MAX_QUOTIENT_BITS: Final = 28
+# 2**24 buckets: 16.8 million certificates at a load of one, 33 million at the most a lineage
+# holds (docs/snapshot.md); it also bounds what a bucket table may cost a reader's memory.
+MAX_QUOTIENT_BITS: Final = 24
 _BINDING_DOMAIN: Final = b"AEO snapshot binding v1\x00"
 # id, version, digest, holder reference, tiers, valid from, valid until: big-endian, 91 bytes.
 _BINDING_LAYOUT: Final = struct.Struct(">32sH20s32sBHH")

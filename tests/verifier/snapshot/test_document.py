@@ -128,6 +128,24 @@ def test_malformed_files_are_refused_with_a_format_error(mangle) -> None:  # typ
         read_snapshot(mangle(snapshot_of(states()[0])), anchors())
 
 
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (b"\xd2\x9f" + b"\x00" * 5_000_000, "cose"),  # an endless array of five million items
+        (b"\xd2\x84\x5f\x41\x00\xff\xa0", "cose.protected"),  # an indefinite byte string
+        (b"\xd2\x84\x58\x05abcde\xa0", "cose.protected"),  # a length head not the shortest
+        (b"\xd2\x84\x41\x00\xa0\x5b" + b"\xff" * 8, "cose.payload"),  # 2^64 - 1 bytes
+        (b"\xd2\x84\x41\x00\xa1\x01\x01", "cose"),  # an unprotected header
+    ],
+)
+def test_unverified_bytes_are_refused_by_their_layout_before_any_decoding(
+    data: bytes, field: str
+) -> None:
+    with pytest.raises(SnapshotFormatError) as refused:
+        read_snapshot(data, anchors())
+    assert refused.value.field == field
+
+
 def test_a_signed_document_that_is_not_a_snapshot_is_refused_naming_the_field() -> None:
     document_bytes = cbor2.dumps({1: 1, 2: 1, 3: "MN"}, canonical=True)
     with pytest.raises(SnapshotFormatError) as refused:
