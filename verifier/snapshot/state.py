@@ -278,6 +278,41 @@ class CompactState:
             false_positive_rate=self.false_positive_rate,
         )
 
+    def lookup(self, certificate_id: bytes, *, version: int | None = None) -> CertificateAnswer:
+        """What the snapshot says about a certificate id without a QR's claims (a partner's
+        question): membership, the listed status, version and validity, and, given a
+        ``version``, whether it is superseded or newer; the binding stays unchecked."""
+        row = self.exception(certificate_id)
+        if row is None:
+            membership = self.contains(certificate_id)
+            known = membership is Membership.FILTER
+            return CertificateAnswer(
+                membership=membership,
+                binding=(
+                    _binding(version, 1, False)
+                    if known and version is not None and version != 1
+                    else Binding.UNCHECKED
+                ),
+                status=CertificateStatus.ACTIVE if known else CertificateStatus.NONE,
+                version=1 if known else 0,
+                valid_until=None,
+                false_positive_rate=self.membership_false_positive_rate if known else 0.0,
+            )
+        current = row.version if row.flags & AMENDED else 1
+        binding = Binding.UNCHECKED
+        if version is not None and version != current:
+            binding = _binding(version, current, False)
+        return CertificateAnswer(
+            membership=Membership.LISTED,
+            binding=binding,
+            status=row.status,
+            version=current,
+            valid_until=row.valid_until if row.flags & RENEWED else None,
+            renewed=bool(row.flags & RENEWED),
+            reason=row.reason,
+            since=row.since,
+        )
+
     def contains(self, certificate_id: bytes) -> Membership:
         """Membership alone: listed, admitted by the filter's id bits, or unknown."""
         if self.exception(certificate_id) is not None:

@@ -274,3 +274,24 @@ def test_changes_that_do_not_fit_the_state_are_refused() -> None:
         apply(state, Changes(removed_exceptions=(7,)))
     with pytest.raises(SnapshotOrderError, match="does not fit"):
         apply(state, Changes(added_entries=(1 << 40,)))
+
+
+def test_a_lookup_without_claims_answers_membership_status_and_version() -> None:
+    amended = certificate(1, version=3, valid_until=TODAY + 2000, renewed=True, **SUSPENDED)
+    plain = certificate(2)
+    state = consortium().state([amended, plain])
+    got = state.lookup(amended.certificate_id, version=2)
+    assert (got.membership, got.binding, got.status) == (
+        Membership.LISTED,
+        Binding.SUPERSEDED,
+        CertificateStatus.SUSPENDED,
+    )
+    assert (got.version, got.valid_until, got.renewed) == (3, TODAY + 2000, True)
+    assert state.lookup(amended.certificate_id).binding is Binding.UNCHECKED
+    assert state.lookup(amended.certificate_id, version=3).binding is Binding.UNCHECKED
+    plain_answer = state.lookup(plain.certificate_id, version=2)
+    assert (plain_answer.membership, plain_answer.binding) == (Membership.FILTER, Binding.NEWER)
+    assert plain_answer.false_positive_rate == state.membership_false_positive_rate
+    assert state.lookup(plain.certificate_id, version=1).binding is Binding.UNCHECKED
+    unknown = state.lookup(certificate_id(9), version=1)
+    assert (unknown.membership, unknown.binding) == (Membership.UNKNOWN, Binding.UNCHECKED)
