@@ -216,6 +216,28 @@ def register(
         report = scale.run(certificates=certificates, lookups=lookups, replay=replay, console=err)
         _emit(out, "scale", report, json_output)
 
+    @bench_app.command("snapshot")
+    @guard
+    def bench_snapshot(
+        json_output: JsonFlag = False,
+        administrations: Annotated[int, typer.Option(help="Members.", min=2)] = 100,
+        certificates: Annotated[int, typer.Option(help="Certificates.", min=2000)] = 1_000_000,
+        link: Annotated[
+            int, typer.Option("--link-bits-per-s", help="The simulated link's rate.", min=1000)
+        ] = 1_000_000,
+    ) -> None:
+        """The signed status snapshot (issue 15): size, delta, sync over a slow link, offline
+        verification against its cache."""
+        from scripts.bench import snapshot
+
+        report = snapshot.run(
+            administrations=administrations,
+            certificates=certificates,
+            link_bits_per_s=link,
+            console=err,
+        )
+        _emit(out, "status snapshot", report, json_output)
+
     @bench_app.command("hostile")
     @guard
     def bench_hostile(

@@ -33,6 +33,7 @@ COMMANDS = [
     ["bench", "propagation"],
     ["bench", "hostile"],
     ["bench", "scale"],
+    ["bench", "snapshot"],
     ["bench", "all"],
     ["demo"],
 ]
