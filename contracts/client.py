@@ -25,7 +25,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import IntEnum, IntFlag
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from eth_account import Account as EthAccount
@@ -38,17 +37,23 @@ from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt, Wei
 
-from contracts import ids
 from contracts.artifacts import MRAS, REGISTRY, load_artifact
-from contracts.enums import (
+from contracts.domain import days, ids
+from contracts.domain.days import Day
+from contracts.domain.encoding import jsonable
+from contracts.domain.enums import (
+    AccountRole,
     AuthorityStatus,
     CertificateStatus,
     EffectiveStatus,
+    KeyAlgorithm,
     MembershipAction,
     MraState,
     MraStatus,
     ProposalStatus,
+    ReasonCode,
     RecognitionReason,
+    Tier,
 )
 from contracts.errors import (
     ChainError,
@@ -67,51 +72,6 @@ if TYPE_CHECKING:
     from contracts.deploy import Deployment
 
 ZERO_ADDRESS: ChecksumAddress = to_checksum_address("0x" + "00" * 20)
-OPEN_ENDED = ids.MAX_DAY  # validUntil of a certificate with no end date
-
-
-# --- enums mirroring the Solidity ones ----------------------------------------------------------
-
-
-class Role(IntFlag):
-    ADMIN = 1
-    OPERATOR = 2
-
-
-class KeyAlgorithm(IntEnum):
-    NONE = 0  # no such key
-    ES256 = 1  # 33-byte compressed P-256 point
-    EDDSA = 2  # 32-byte Ed25519 key
-
-
-class Tier(IntFlag):
-    """Certificate tier bits (contracts/src/Tiers.sol); bits 5..7 are reserved."""
-
-    CUSTOMS_SIMPLIFICATIONS = 1 << 0  # C (EU AEOC)
-    SECURITY_SAFETY = 1 << 1  # S (EU AEOS); AEOF = C | S
-    GRADE_A = 1 << 2
-    GRADE_AA = 1 << 3
-    GRADE_AAA = 1 << 4
-
-
-class ReasonCode(IntEnum):
-    """Reason codes of certificate transitions (contracts/src/ReasonCodes.sol)."""
-
-    FAILED_AUDIT = 1
-    NON_COMPLIANCE = 2
-    HOLDER_REQUEST = 3
-    CEASED_TRADING = 4
-    FRAUD = 5
-    ADMINISTRATIVE_ERROR = 6
-    INSOLVENCY = 7
-    SECURITY_BREACH = 8
-    REMEDIED = 16
-    SUSPENDED_IN_ERROR = 17
-    DATA_CHANGE = 32
-    TIER_CHANGE = 33
-    SITES_CHANGE = 34
-    CORRECTION = 35
-    REASSESSED = 48
 
 
 # --- read models -------------------------------------------------------------------------------
@@ -140,10 +100,10 @@ class Authority:
 class AccountInfo:
     address: ChecksumAddress
     authority: str | None
-    roles: Role
+    roles: AccountRole
     authority_active: bool
 
-    def has(self, role: Role) -> bool:
+    def has(self, role: AccountRole) -> bool:
         return bool(self.roles & role)
 
 
@@ -185,8 +145,8 @@ class Certificate:
     tiers: Tier
     status: CertificateStatus
     effective_status: EffectiveStatus
-    valid_from: int  # days since 1970-01-01 (ids.from_day)
-    valid_until: int  # inclusive; OPEN_ENDED for no end date
+    valid_from: Day
+    valid_until: Day  # inclusive; OPEN_ENDED for no end date
     version: int
     digest: bytes  # ids.record_digest(holder_ref, commitment)
 
@@ -196,11 +156,11 @@ class Certificate:
 
     @property
     def valid_from_date(self) -> date:
-        return ids.from_day(self.valid_from)
+        return days.from_day(self.valid_from)
 
     @property
     def valid_until_date(self) -> date:
-        return ids.from_day(self.valid_until)
+        return days.from_day(self.valid_until)
 
 
 @dataclass(frozen=True)
@@ -210,8 +170,8 @@ class Mra:
     status: MraStatus
     proposer: str | None
     suspended_by: str | None
-    effective_from: int  # day
-    ends_on: int  # day, inclusive; 0 = open-ended
+    effective_from: Day
+    ends_on: Day  # inclusive; 0 = open-ended
     proposed_at: int  # unix time
     text_hash: bytes
     parties: tuple[str, ...]
@@ -266,7 +226,7 @@ class RegistryReader:
         return AccountInfo(
             address=checked,
             authority=_code_or_none(raw.authority),
-            roles=Role(raw.roles),
+            roles=AccountRole(raw.roles),
             authority_active=bool(raw.authorityActive),
         )
 
@@ -325,8 +285,8 @@ class RegistryReader:
             tiers=Tier(raw.tiers),
             status=CertificateStatus(raw.status),
             effective_status=EffectiveStatus(raw.effectiveStatus),
-            valid_from=int(raw.validFrom),
-            valid_until=int(raw.validUntil),
+            valid_from=Day(int(raw.validFrom)),
+            valid_until=Day(int(raw.validUntil)),
             version=int(raw.version),
             digest=bytes(raw.digest),
         )
@@ -365,8 +325,8 @@ class RegistryReader:
             status=MraStatus(raw.status),
             proposer=_code_or_none(raw.proposer),
             suspended_by=_code_or_none(raw.suspendedBy),
-            effective_from=int(raw.effectiveFrom),
-            ends_on=int(raw.endsOn),
+            effective_from=Day(int(raw.effectiveFrom)),
+            ends_on=Day(int(raw.endsOn)),
             proposed_at=int(raw.proposedAt),
             text_hash=bytes(raw.textHash),
             parties=tuple(ids.authority_code_str(p) for p in raw.parties),
@@ -423,7 +383,7 @@ class Operation:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form (bytes as 0x-hex) for the outbox to store."""
-        return {"contract": self.contract, "function": self.function, "args": _jsonable(self.args)}
+        return {"contract": self.contract, "function": self.function, "args": jsonable(self.args)}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Operation:
@@ -444,16 +404,6 @@ class Operation:
                 for value, spec in zip(args, inputs, strict=True)
             ),
         )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, IntEnum | IntFlag):
-        return int(value)
-    return value
 
 
 def _from_json(value: Any, spec: dict[str, Any]) -> Any:
@@ -481,14 +431,6 @@ def _address(value: str, field: str) -> ChecksumAddress:
     return to_checksum_address(value)
 
 
-def _day(value: date | int, field: str) -> int:
-    if isinstance(value, date):
-        return ids.to_day(value)
-    if not isinstance(value, int) or not 0 <= value <= ids.MAX_DAY:
-        raise ValueError(f"{field} must be a date or a day number 0..{ids.MAX_DAY}; got {value!r}")
-    return value
-
-
 def _uint(value: int, bits: int, field: str) -> int:
     if not isinstance(value, int) or not 0 <= value < 2**bits:
         raise ValueError(f"{field} must be an integer 0..{2**bits - 1}; got {value!r}")
@@ -510,8 +452,8 @@ class Issuance:
         return (
             ids.certificate_number(self.number),
             _uint(self.tiers, 8, "tiers"),
-            _day(self.valid_from, "valid_from"),
-            _day(self.valid_until, "valid_until"),
+            days.as_day(self.valid_from, "valid_from"),
+            days.as_day(self.valid_until, "valid_until"),
             _fixed_bytes(self.holder_ref, 32, "holder_ref"),
             _fixed_bytes(self.commitment, 32, "commitment"),
         )
@@ -564,7 +506,7 @@ class Ops:
             "renew",
             (
                 _fixed_bytes(certificate_id, 32, "certificate_id"),
-                _day(valid_until, "valid_until"),
+                days.as_day(valid_until, "valid_until"),
                 _uint(reason, 8, "reason"),
             ),
         )
@@ -674,8 +616,8 @@ class Ops:
             (
                 [ids.authority_code(p) for p in parties],
                 [_uint(t, 8, "recognized_tiers") for t in recognized_tiers],
-                _day(effective_from, "effective_from"),
-                _day(ends_on, "ends_on"),
+                days.as_day(effective_from, "effective_from"),
+                days.as_day(ends_on, "ends_on"),
                 _fixed_bytes(text_hash, 32, "text_hash"),
             ),
         )
@@ -1107,35 +1049,22 @@ class RegistryWriter:
 
 
 __all__ = [
-    "OPEN_ENDED",
     "ZERO_ADDRESS",
     "AccountInfo",
     "Authority",
-    "AuthorityStatus",
     "Certificate",
-    "CertificateStatus",
     "ContractName",
-    "EffectiveStatus",
     "Fees",
     "Issuance",
-    "KeyAlgorithm",
-    "MembershipAction",
     "MembershipProposal",
     "Mra",
-    "MraState",
-    "MraStatus",
     "Operation",
     "Ops",
-    "ProposalStatus",
-    "ReasonCode",
     "Recognition",
-    "RecognitionReason",
     "RegistryReader",
     "RegistryWriter",
-    "Role",
     "SignedTx",
     "SigningKey",
-    "Tier",
     "TxClient",
     "TxRequest",
     "contract_of",

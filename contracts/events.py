@@ -28,18 +28,18 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.types import LogReceipt, TxReceipt
 
-from contracts import ids
 from contracts.artifacts import MRAS, REGISTRY, load_artifact
 from contracts.chain import Chain
-from contracts.client import (
+from contracts.deploy import Deployment
+from contracts.domain import ids
+from contracts.domain.enums import (
+    AccountRole,
     CertificateStatus,
     KeyAlgorithm,
     MembershipAction,
     ReasonCode,
-    Role,
     Tier,
 )
-from contracts.deploy import Deployment
 from contracts.errors import EventDecodeError, translate_errors
 
 # A bytes4 authority code decoded to "MN" (a distinct type so decoding tells it from a name).
@@ -108,7 +108,7 @@ class AccountAdded(ChainEvent):
     event_name = "AccountAdded"
     authority: AuthorityCode
     account: ChecksumAddress
-    roles: Role
+    roles: AccountRole
     by: ChecksumAddress
 
 

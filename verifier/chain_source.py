@@ -32,22 +32,17 @@ from web3.types import FilterParams, LogReceipt
 from contracts import client as chain_client, events as chain_events
 from contracts.artifacts import REGISTRY, load_artifact
 from contracts.client import RegistryReader
-from contracts.errors import ChainError, translate_errors
-from verifier.errors import SourceUnavailable
-from verifier.keys import Algorithm
-from verifier.rules import (
+from contracts.domain.enums import (
     AuthorityStatus,
     CertificateStatus,
-    RecognitionAnswer,
+    KeyAlgorithm,
     RecognitionReason,
 )
-from verifier.source import (
-    AuthorityRecord,
-    CertificateRecord,
-    SigningKeyRecord,
-    SourceInfo,
-    StatusChange,
-)
+from contracts.domain.rules import RecognitionAnswer
+from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord, StatusChange
+from contracts.errors import ChainError, translate_errors
+from verifier.errors import SourceUnavailable
+from verifier.source import SourceInfo
 
 __all__ = ["ChainStatusSource"]
 
@@ -102,13 +97,13 @@ class ChainStatusSource:
         return SigningKeyRecord(
             kid=key.kid,
             authority=key.authority,
-            algorithm=Algorithm(int(key.algorithm)),
+            algorithm=KeyAlgorithm(int(key.algorithm)),
             public_key=key.public_key,
             valid_from=key.valid_from,
             revoked_at=key.revoked_at,
         )
 
-    def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
         if len(certificate_id) != 32:
             return None
         label = f"certificate 0x{certificate_id.hex()}"
@@ -132,7 +127,7 @@ class ChainStatusSource:
         return AuthorityRecord(found.code, found.name, AuthorityStatus(int(found.status)))
 
     def recognition(
-        self, authority: str, certificate: CertificateRecord, day: int
+        self, authority: str, certificate: CertificateSlot, day: int
     ) -> RecognitionAnswer:
         answer = _ask(
             f"asking whether {authority} recognizes the certificate",
@@ -195,7 +190,7 @@ def _history_topics() -> list[HexStr]:
 
 def _record(
     slot: chain_client.Certificate, issuer: str, events: Sequence[chain_events.ChainEvent]
-) -> CertificateRecord | None:
+) -> CertificateSlot | None:
     """The record from the slot and its events; None when the two disagree (a change landed
     between the reads)."""
     issued = next((e for e in events if isinstance(e, chain_events.CertificateIssued)), None)
@@ -217,7 +212,7 @@ def _record(
     status = CertificateStatus(int(slot.status))
     if history[-1].status is not status or amendments + 1 != slot.version:
         return None
-    return CertificateRecord(
+    return CertificateSlot(
         certificate_id=slot.id,
         issuer=issuer,
         tiers=int(slot.tiers),

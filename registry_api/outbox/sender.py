@@ -52,15 +52,7 @@ from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import RPCEndpoint
 
-from contracts.client import (
-    Fees,
-    SignedTx,
-    TxClient,
-    TxRequest,
-    contract_of,
-    function_abi,
-    sign,
-)
+from contracts.client import Fees, SignedTx, TxClient, TxRequest, contract_of, function_abi, sign
 from contracts.errors import (
     ChainConfigError,
     ChainError,

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 from eth_utils.address import is_address, to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from ..keystore import SigningAlgorithm
+from contracts.domain.enums import SIGNING_ALGORITHMS, KeyAlgorithm
+
 from ..records import normalise_text
 from .operations import OperationPublic
 
@@ -40,6 +51,45 @@ def _check_address(value: str) -> str:
 # ---------------------------------------------------------------- signing keys
 
 
+if TYPE_CHECKING:
+    KeyAlgorithmName = KeyAlgorithm
+else:
+
+    class KeyAlgorithmName:
+        """A :class:`KeyAlgorithm` on the wire: its label, ``"ES256"`` or ``"EdDSA"``.
+
+        A class that only builds the schema, rather than ``Annotated[KeyAlgorithm, ...]``:
+        FastAPI lists every enum it finds in an annotation as an OpenAPI component, which
+        would add an unused integer ``KeyAlgorithm`` one. The document keeps the component it
+        always had, ``SigningAlgorithm`` (the enum this type replaced), so clients generated
+        from it do not change. To type checkers it is the enum itself."""
+
+        @classmethod
+        def __get_pydantic_core_schema__(
+            cls, source: Any, handler: GetCoreSchemaHandler
+        ) -> core_schema.CoreSchema:
+            return core_schema.no_info_after_validator_function(
+                KeyAlgorithm.from_label,
+                core_schema.literal_schema([a.label for a in SIGNING_ALGORITHMS]),
+                serialization=core_schema.plain_serializer_function_ser_schema(
+                    lambda algorithm: algorithm.label
+                ),
+                ref="SigningAlgorithm",
+            )
+
+        @classmethod
+        def __get_pydantic_json_schema__(
+            cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+        ) -> JsonSchemaValue:
+            reference = handler(schema)
+            handler.resolve_ref_schema(reference).update(
+                title="SigningAlgorithm",
+                description="COSE algorithm names; the numbers are what the Authorities "
+                "contract stores.",
+            )
+            return reference
+
+
 class SigningKeyRegister(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -64,7 +114,7 @@ class SigningKeyRotate(BaseModel):
         json_schema_extra={"examples": [{}, {"algorithm": "EdDSA"}]},
     )
 
-    algorithm: SigningAlgorithm | None = Field(
+    algorithm: KeyAlgorithmName | None = Field(
         default=None, description="Of the new key; default: the algorithm of the key it replaces."
     )
 

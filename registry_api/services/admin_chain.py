@@ -25,12 +25,13 @@ from eth_utils.address import to_checksum_address
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contracts.client import MembershipAction, Operation as ChainCall, Ops
+from contracts.client import Operation as ChainCall, Ops
+from contracts.domain.enums import KeyAlgorithm, MembershipAction
 
 from ..auth import AuthenticatedKey
 from ..db import Authority, AuthorityAccount, FeedEntry, IndexedSigningKey, Operation
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError, RegistryError
-from ..keystore import SigningAlgorithm, SigningKey, create_signing_key
+from ..keystore import SigningKey, create_signing_key
 from ..outbox import (
     Accepted,
     check_idempotency_key,
@@ -61,7 +62,6 @@ from .documents import (
     rotated_key_path,
 )
 
-ALGORITHM_NAMES = {1: "ES256", 2: "EdDSA"}
 #: how far before its registration a key's validity may start (Authorities.sol)
 KEY_BACKDATE = timedelta(hours=1)
 
@@ -138,7 +138,7 @@ def register_signing_key(
             )
         call = Ops.register_signing_key(
             key.public.public_key,
-            key.algorithm.chain_code,
+            key.algorithm,
             _timestamp(body.valid_from or now, "valid_from"),
         )
         return call, {"kid": key.kid.hex()}
@@ -243,7 +243,7 @@ def rotate_signing_key(
                 idempotency_key=idempotency_key,
                 kind="register_signing_key",
                 operation=Ops.register_signing_key(
-                    new.public.public_key, algorithm.chain_code, _timestamp(now, "valid_from")
+                    new.public.public_key, algorithm, _timestamp(now, "valid_from")
                 ),
                 subject=None,
                 request_fingerprint=fingerprint,
@@ -272,7 +272,7 @@ def rotate_signing_key(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _new_key_file(settings: Settings, algorithm: SigningAlgorithm) -> SigningKey:
+def _new_key_file(settings: Settings, algorithm: KeyAlgorithm) -> SigningKey:
     """A new encrypted key file beside the configured one, named by its key id."""
     passphrase = settings.key_passphrase()
     base = settings.signing_key_path
@@ -358,7 +358,7 @@ def list_signing_keys(
             SigningKeyPublic(
                 kid=row.kid.hex(),
                 authority=row.authority,
-                algorithm=ALGORITHM_NAMES.get(row.algorithm, str(row.algorithm)),
+                algorithm=KeyAlgorithm(row.algorithm).label,
                 public_key=row.public_key.hex(),
                 valid_from=row.valid_from,
                 revoked_at=row.revoked_at,
@@ -375,7 +375,7 @@ def list_signing_keys(
                     SigningKeyPublic(
                         kid=kid.hex(),
                         authority=settings.authority,
-                        algorithm=key.algorithm.value,
+                        algorithm=key.algorithm.label,
                         public_key=key.public.public_key.hex(),
                         valid_from=None,
                         revoked_at=None,

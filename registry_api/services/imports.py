@@ -34,7 +34,8 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.client import OPEN_ENDED, Issuance, Ops
+from contracts.client import Issuance, Ops
+from contracts.domain.days import OPEN_ENDED
 
 from ..auth import AuthenticatedKey
 from ..db import (

@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from rich.console import Console
 
-from contracts import ids
 from contracts.chain import ChainSettings, connect
-from contracts.client import CertificateStatus, ReasonCode, Tier
 from contracts.deploy import Deployment
+from contracts.domain import days, ids
+from contracts.domain.enums import CertificateStatus, ReasonCode, Tier
 from contracts.events import (
     BESU_MAX_LOG_RANGE,
     CertificateIssued,
@@ -80,13 +79,13 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
     operator = to_checksum_address("0x" + "11" * 20)
     address = to_checksum_address("0x" + "22" * 20)
     timestamp = int(datetime.now(UTC).timestamp()) - 86400
-    today = ids.day_of(timestamp)
+    today = days.day_of(timestamp)
     events: list[ChainEvent] = []
     block = 10
     index = 0
     while len(events) < count:
-        tx_hash = keccak(text=f"tx {block}")
-        block_hash = keccak(text=f"block {block}")
+        tx_hash = ids.keccak(f"tx {block}".encode())
+        block_hash = ids.keccak(f"block {block}".encode())
         position: dict[str, Any] = {
             "block_number": block,
             "block_hash": block_hash,
@@ -107,7 +106,7 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
                     valid_from=today - 30,
                     valid_until=today + 3 * 365,
                     holder_ref=ids.holder_ref("TIN", f"{5000000 + index}"),
-                    commitment=keccak(text=f"record {number}"),
+                    commitment=ids.keccak(f"record {number}".encode()),
                     operator=operator,
                 )
             )
@@ -117,12 +116,12 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
             (CertificateStatus.SUSPENDED, ReasonCode.FAILED_AUDIT),
             (CertificateStatus.ACTIVE, ReasonCode.REMEDIED),
         ):
-            tx = keccak(text=f"tx {block}")
+            tx = ids.keccak(f"tx {block}".encode())
             for log_index, target in enumerate(range(index - 100, index, 10)):
                 events.append(
                     CertificateStatusChanged(
                         block_number=block,
-                        block_hash=keccak(text=f"block {block}"),
+                        block_hash=ids.keccak(f"block {block}".encode()),
                         block_timestamp=timestamp + block,
                         tx_hash=tx,
                         address=address,

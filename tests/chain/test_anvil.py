@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts import anvil, ids
+from contracts import anvil
 from contracts.anvil import (
     anvil_dir,
     anvil_status,
@@ -23,16 +23,10 @@ from contracts.anvil import (
 from contracts.anvil_guard import process_alive, state_block
 from contracts.bootstrap import Consortium, bootstrap_consortium, new_account
 from contracts.chain import Chain, ChainSettings, connect, latest_timestamp
-from contracts.client import (
-    CertificateStatus,
-    Ops,
-    ReasonCode,
-    RegistryReader,
-    Tier,
-    TxClient,
-    sign,
-)
+from contracts.client import Ops, RegistryReader, TxClient, sign
 from contracts.deploy import deploy, load_deployment
+from contracts.domain import days, ids
+from contracts.domain.enums import CertificateStatus, ReasonCode, Tier
 from contracts.errors import AnvilError, ChainUnavailableError
 from contracts.events import CertificateIssued, fetch_events
 
@@ -41,7 +35,7 @@ pytestmark = pytest.mark.anvil
 
 def _issue_one(consortium: Consortium, number: str) -> bytes:
     chain = consortium.chain
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     consortium.operator("MN").issue(
         number, Tier.SECURITY_SAFETY, today, today + 365, os.urandom(32), os.urandom(32)
     )

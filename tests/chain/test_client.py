@@ -12,28 +12,24 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account import Account
 
-from contracts import client, ids
+from contracts import client
 from contracts.bootstrap import Consortium
 from contracts.chain import advance_time, latest_timestamp
-from contracts.client import (
+from contracts.client import Issuance, Operation, Ops, RegistryReader, TxClient, sign
+from contracts.domain import days, ids
+from contracts.domain.enums import (
+    AccountRole,
     AuthorityStatus,
     CertificateStatus,
     EffectiveStatus,
-    Issuance,
     KeyAlgorithm,
     MembershipAction,
     MraState,
     MraStatus,
-    Operation,
-    Ops,
     ProposalStatus,
     ReasonCode,
     RecognitionReason,
-    RegistryReader,
-    Role,
     Tier,
-    TxClient,
-    sign,
 )
 from contracts.errors import NonceConflictError
 
@@ -42,7 +38,7 @@ S = Tier.SECURITY_SAFETY
 
 
 def _today(consortium: Consortium) -> int:
-    return ids.day_of(latest_timestamp(consortium.chain))
+    return days.day_of(latest_timestamp(consortium.chain))
 
 
 def _reader(consortium: Consortium) -> RegistryReader:
@@ -96,7 +92,7 @@ def test_reason_codes_tiers_and_roles_mirror_the_solidity_constants() -> None:
             (SOURCES / "interfaces" / "IAuthorities.sol").read_text(),
         )
     )
-    assert {m.name: m.value for m in Role} == {k: int(v) for k, v in roles.items()}
+    assert {m.name: m.value for m in AccountRole} == {k: int(v) for k, v in roles.items()}
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -148,7 +144,7 @@ def test_the_consortium_reads_back_as_dataclasses(consortium: Consortium) -> Non
     operator = reader.account_of(member.operator.address)
     assert (operator.authority, operator.roles, operator.authority_active) == (
         "MN",
-        Role.OPERATOR,
+        AccountRole.OPERATOR,
         True,
     )
     assert not reader.account_of(Account.create().address).authority
@@ -187,7 +183,7 @@ def test_a_certificate_goes_through_its_whole_lifecycle(consortium: Consortium) 
 def test_a_batch_issues_every_certificate_with_dates_given_as_dates(
     consortium: Consortium,
 ) -> None:
-    start = ids.from_day(_today(consortium))
+    start = days.from_day(_today(consortium))
     items = [
         Issuance(f"MN-BATCH-{i}", S, start, date(2030, 12, 31), os.urandom(32), os.urandom(32))
         for i in range(5)
@@ -241,8 +237,8 @@ def test_admins_manage_accounts_keys_and_membership_votes(consortium: Consortium
     admin = consortium.admin("MN")
 
     extra = Account.create().address
-    admin.add_account(extra, Role.OPERATOR | Role.ADMIN)
-    assert reader.account_of(extra).roles == Role.OPERATOR | Role.ADMIN
+    admin.add_account(extra, AccountRole.OPERATOR | AccountRole.ADMIN)
+    assert reader.account_of(extra).roles == AccountRole.OPERATOR | AccountRole.ADMIN
     admin.remove_account(extra)
     assert reader.account_of(extra).authority is None
 
@@ -350,7 +346,7 @@ def test_every_operation_round_trips_through_json() -> None:
         Ops.close_bootstrap(),
         Ops.propose_membership(MembershipAction.SUSPEND, "KZ"),
         Ops.vote(3),
-        Ops.add_account("0x" + "11" * 20, Role.OPERATOR),
+        Ops.add_account("0x" + "11" * 20, AccountRole.OPERATOR),
         Ops.remove_account("0x" + "11" * 20),
         Ops.register_signing_key(b"\x02" * 33, KeyAlgorithm.ES256, 0),
         Ops.revoke_signing_key(kid),

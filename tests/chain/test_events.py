@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from contracts import ids
 from contracts.artifacts import MRAS, REGISTRY, load_artifact
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp, mine
-from contracts.client import CertificateStatus, ReasonCode, Role, Tier
+from contracts.domain import days, ids
+from contracts.domain.enums import AccountRole, CertificateStatus, ReasonCode, Tier
 from contracts.events import (
     BESU_MAX_LOG_RANGE,
     EVENT_CLASSES,
@@ -50,7 +50,7 @@ def test_an_issue_event_carries_what_was_sent_and_where_it_happened(
     consortium: Consortium,
 ) -> None:
     chain = consortium.chain
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     holder, commitment = os.urandom(32), os.urandom(32)
     operator = consortium.operator("MN")
     receipt = operator.issue("MN-EV-1", Tier.SECURITY_SAFETY, today, today + 30, holder, commitment)
@@ -78,7 +78,9 @@ def test_the_bootstrap_reads_back_as_events_in_chain_order(consortium: Consortiu
     positions = [e.position for e in events]
     assert positions == sorted(positions)
     assert [e.code for e in events if isinstance(e, AuthorityAdmitted)] == ["MN", "KZ", "KR"]
-    operators = [e for e in events if isinstance(e, AccountAdded) and e.roles is Role.OPERATOR]
+    operators = [
+        e for e in events if isinstance(e, AccountAdded) and e.roles is AccountRole.OPERATOR
+    ]
     assert [e.account for e in operators] == [
         consortium.member(code).operator.address for code in ("MN", "KZ", "KR")
     ]
@@ -91,7 +93,7 @@ def test_events_across_more_than_1000_blocks_come_back_complete_and_in_order(
 ) -> None:
     chain = consortium.chain
     operator = consortium.operator("MN")
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     start = chain.block_number() + 1
     operator.issue(
         "MN-PAGE-1", Tier.SECURITY_SAFETY, today, today + 9, os.urandom(32), os.urandom(32)
@@ -126,7 +128,7 @@ def test_events_across_more_than_1000_blocks_come_back_complete_and_in_order(
 @pytest.mark.both_chains
 def test_an_mra_signed_by_all_parties_emits_in_force(consortium: Consortium) -> None:
     chain = consortium.chain
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     text_hash = os.urandom(32)
     proposed = consortium.operator("MN").propose_mra(
         ["MN", "KZ"], [Tier.SECURITY_SAFETY, Tier.SECURITY_SAFETY], today, 0, text_hash

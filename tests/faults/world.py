@@ -33,17 +33,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import TransactionNotFound
 
-from contracts import ids
 from contracts.anvil import AnvilProcess, free_port, start_anvil
 from contracts.artifacts import REGISTRY, load_artifact
 from contracts.chain import Chain, ChainSettings, connect
-from contracts.client import (
-    CertificateStatus as ChainCertificateStatus,
-    RegistryReader,
-    RegistryWriter,
-    Tier,
-)
+from contracts.client import RegistryReader, RegistryWriter
 from contracts.deploy import Deployment
+from contracts.domain import days, ids
+from contracts.domain.enums import CertificateStatus as ChainCertificateStatus, Tier
 from contracts.events import CertificateIssued, fetch_events
 from registry_api.db import (
     Certificate,
@@ -110,7 +106,7 @@ def found_template(data_dir: Path) -> None:
                 workspace, chain, generate_passphrase=True
             ).deployment
             founding.bootstrap(workspace, chain, deployment, generate_passphrases=True)
-            day = ids.day_of(int(chain.w3.eth.get_block("latest")["timestamp"]))
+            day = days.day_of(int(chain.w3.eth.get_block("latest")["timestamp"]))
             security = int(Tier.SECURITY_SAFETY)
             RegistryWriter(chain, deployment, operator_of(workspace, "MN")).propose_mra(
                 ["MN", "KR"], [security, security], day - 1, 0, b"\x11" * 32

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from contracts import ids
 from contracts.bootstrap import Consortium
-from contracts.client import CertificateStatus as ChainStatus, Ops, RegistryReader
+from contracts.client import Ops, RegistryReader
+from contracts.domain import ids
+from contracts.domain.enums import CertificateStatus as ChainStatus
 from contracts.errors import ContractRevertError
 from registry_api.db import Operation, Role
 from registry_api.services.certificates import number_prefix_error

@@ -18,8 +18,8 @@ from typing import Any
 
 from eth_utils.address import is_checksum_address
 
-from contracts import ids
-from contracts.client import ReasonCode
+from contracts.domain import days, ids
+from contracts.domain.enums import ReasonCode
 from registry_api.db import Role
 
 from .conftest import ChainApp, ChainAppFactory
@@ -32,7 +32,7 @@ _FORMS: dict[str, Callable[[Any], bool]] = {
     "<bytes32>": lambda v: isinstance(v, str) and re.fullmatch(r"0x[0-9a-f]{64}", v) is not None,
     "<address>": lambda v: isinstance(v, str) and is_checksum_address(v),
     "<int>": lambda v: type(v) is int,
-    "<day>": lambda v: type(v) is int and 0 <= v <= ids.MAX_DAY,
+    "<day>": lambda v: type(v) is int and 0 <= v <= days.MAX_DAY,
     "<time>": lambda v: (
         isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v) is not None
     ),
@@ -80,7 +80,7 @@ def feed_payloads(chain_app: ChainAppFactory) -> list[dict[str, Any]]:
     certificate_id = issue(
         consortium, NUMBER, S, valid_from=day - 30, valid_until=day + 100, service=mn
     )
-    amended = record("MN", NUMBER, S | C, ids.from_day(day - 30)).hashes()
+    amended = record("MN", NUMBER, S | C, days.from_day(day - 30)).hashes()
     operator = consortium.operator("MN")
     operator.amend(
         certificate_id, S | C, amended.holder_ref, amended.commitment, ReasonCode.TIER_CHANGE

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from contracts.client import ReasonCode
+from contracts.domain.enums import ReasonCode
 from contracts.events import fetch_events
 from registry_api.db import (
     Certificate,

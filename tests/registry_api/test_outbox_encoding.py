@@ -11,17 +11,10 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from contracts import ids
 from contracts.bootstrap import Consortium
-from contracts.client import (
-    Issuance,
-    KeyAlgorithm,
-    Operation,
-    Ops,
-    Role as ChainRole,
-    TxClient,
-    sign,
-)
+from contracts.client import Issuance, Operation, Ops, TxClient, sign
+from contracts.domain import ids
+from contracts.domain.enums import AccountRole, KeyAlgorithm
 from registry_api.outbox.sender import OutboxSender
 
 ACCOUNT = "0x" + "ab" * 20
@@ -47,7 +40,7 @@ CALLS = {
     "amend": Ops.amend(b"\x03" * 32, 3, b"\x04" * 32, b"\x05" * 32, 32),
     "renew": Ops.renew(b"\x03" * 32, date(2030, 1, 1)),
     "suspend": Ops.suspend(b"\x03" * 32, 1),
-    "add_account": Ops.add_account(ACCOUNT, int(ChainRole.OPERATOR)),
+    "add_account": Ops.add_account(ACCOUNT, int(AccountRole.OPERATOR)),
     "register_signing_key": Ops.register_signing_key(b"\x07" * 32, KeyAlgorithm.EDDSA),
     "propose_mra": Ops.propose_mra(["MN", "KR"], [3, 2], 20000, text_hash=b"\x08" * 32),
     "sign_mra": Ops.sign_mra(1),
