@@ -16,10 +16,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from contracts.chain import Chain, fund
-from contracts.client import RegistryWriter
 from contracts.deploy import Deployment
 from contracts.domain import ids
 from contracts.domain.enums import AccountRole
+from contracts.writer import RegistryWriter
 
 DEFAULT_MEMBERS: tuple[tuple[str, str], ...] = (
     ("MN", "Mongolia Customs General Administration"),

@@ -27,13 +27,16 @@ from web3.types import TxReceipt
 
 from contracts.artifacts import BASELINE, load_artifact
 from contracts.bootstrap import bootstrap_consortium, new_account
+from contracts.calls import Issuance
 from contracts.chain import Chain, ChainSettings, connect, latest_timestamp
-from contracts.client import Issuance, RegistryWriter, TxClient, send_and_wait
 from contracts.deploy import deploy, deploy_contract
 from contracts.domain import days, ids
 from contracts.domain.enums import KeyAlgorithm, ReasonCode, Tier
+from contracts.domain.events import MraProposed
 from contracts.errors import ChainError
-from contracts.events import MraProposed, first_event, receipt_events
+from contracts.logs import first_event, receipt_events
+from contracts.transactions import TxClient, send_and_wait
+from contracts.writer import RegistryWriter
 
 BATCH_SIZE = 100
 

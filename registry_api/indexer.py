@@ -30,14 +30,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import BlockNotFound
 
 from contracts.chain import Chain
-from contracts.client import RegistryReader
 from contracts.deploy import Deployment
-from contracts.domain import days
+from contracts.domain import days, ids
 from contracts.domain.encoding import jsonable
 from contracts.domain.enums import AuthorityStatus, CertificateStatus as ChainStatus, MraState
-from contracts.errors import ChainUnavailableError, translate_errors
-from contracts.events import (
-    BESU_MAX_LOG_RANGE,
+from contracts.domain.events import (
     AccountAdded,
     AccountRemoved,
     AuthorityAdmitted,
@@ -61,8 +58,10 @@ from contracts.events import (
     MraTerminated,
     SigningKeyRegistered,
     SigningKeyRevoked,
-    iter_event_pages,
 )
+from contracts.errors import ChainUnavailableError, translate_errors
+from contracts.logs import BESU_MAX_LOG_RANGE, iter_event_pages
+from contracts.reader import RegistryReader
 
 from .db import (
     Authority,
@@ -149,7 +148,12 @@ _MRA_STATES = {
 def event_args(event: ChainEvent) -> dict[str, Any]:
     """The event's own arguments (not where it happened), JSON-safe."""
     meta = {f.name for f in fields(ChainEvent)}
-    return {f.name: jsonable(getattr(event, f.name)) for f in fields(event) if f.name not in meta}
+    args = {f.name: jsonable(getattr(event, f.name)) for f in fields(event) if f.name not in meta}
+    if isinstance(event, CertificateIssued):
+        # Feed compatibility: partners read the ABI form of the number (bytes32 hex) in
+        # ``payload.data``, as they always have; the event carries it as text.
+        args["number"] = jsonable(ids.certificate_number(event.number))
+    return args
 
 
 def block_time(event: ChainEvent) -> datetime:
@@ -575,7 +579,7 @@ class Indexer:
         number = previous.number if previous is not None else None
         reason: int | None = None
         if isinstance(event, CertificateIssued):
-            number = event.number_str
+            number = event.number
             kind = "issued"
             state = {
                 "status": "active",

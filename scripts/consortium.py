@@ -24,10 +24,11 @@ from eth_account.signers.local import LocalAccount
 
 from contracts.bootstrap import DEFAULT_MEMBERS, bootstrap_consortium, new_account
 from contracts.chain import Chain
-from contracts.client import RegistryReader, RegistryWriter
 from contracts.deploy import Deployment, deploy
 from contracts.domain import ids
 from contracts.domain.enums import AccountRole, KeyAlgorithm
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from registry_api.keystore import (
     SigningKey,
     create_operator_key,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.chain import Chain
-from contracts.client import RegistryReader
 from contracts.domain.rules import RecognitionAnswer
 from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord
 from contracts.errors import ChainError
+from contracts.reader import RegistryReader
 from scripts.errors import ScriptError
 from scripts.workspace import Workspace
 from verifier.chain_source import ChainStatusSource

@@ -1,7 +1,7 @@
 """The live :class:`~verifier.source.StatusSource`: the registry's state read from the chain.
 
 Each answer maps to contract views through the chain layer's read-only
-:class:`~contracts.client.RegistryReader`:
+:class:`~contracts.reader.RegistryReader`:
 
 - ``signing_key``: ``getSigningKey`` (algorithm 0 means no such key);
 - ``certificate``: ``getCertificate`` for the slot, plus one ``eth_getLogs`` filtered by the
@@ -29,9 +29,9 @@ from eth_utils.abi import event_abi_to_log_topic
 from web3.exceptions import Web3RPCError
 from web3.types import FilterParams, LogReceipt
 
-from contracts import client as chain_client, events as chain_events
+from contracts import logs
 from contracts.artifacts import REGISTRY, load_artifact
-from contracts.client import RegistryReader
+from contracts.domain import events as chain_events
 from contracts.domain.enums import (
     AuthorityStatus,
     CertificateStatus,
@@ -41,6 +41,7 @@ from contracts.domain.enums import (
 from contracts.domain.rules import RecognitionAnswer
 from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord, StatusChange
 from contracts.errors import ChainError, translate_errors
+from contracts.reader import Certificate, RegistryReader
 from verifier.errors import SourceUnavailable
 from verifier.source import SourceInfo
 
@@ -154,7 +155,7 @@ class ChainStatusSource:
             low = start if self.log_range is None else max(start, end - self.log_range + 1)
             # The chain layer's own decoding (block times included); private there, but
             # writing it a second time here would be worse.
-            found[:0] = chain_events._decode_all(chain, self._logs(certificate_id, low, end))
+            found[:0] = logs.decode_logs(chain, self._logs(certificate_id, low, end))
             if any(isinstance(e, chain_events.CertificateIssued) for e in found):
                 break  # nothing of this certificate lies before its issue
             end = low - 1
@@ -189,7 +190,7 @@ def _history_topics() -> list[HexStr]:
 
 
 def _record(
-    slot: chain_client.Certificate, issuer: str, events: Sequence[chain_events.ChainEvent]
+    slot: Certificate, issuer: str, events: Sequence[chain_events.ChainEvent]
 ) -> CertificateSlot | None:
     """The record from the slot and its events; None when the two disagree (a change landed
     between the reads)."""
@@ -223,7 +224,7 @@ def _record(
         digest=slot.digest,
         history=tuple(history),
         holder_ref=holder_ref,
-        number=issued.number_str,
+        number=issued.number,
     )
 
 

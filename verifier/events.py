@@ -2,7 +2,7 @@
 
 One class per contract event the verifier needs. Names and fields are the contracts' events
 in snake_case (``id`` spelled ``certificate_id``, ``bytes4`` codes as strings like ``"MN"``),
-the same as the chain layer's decoded events in ``contracts.events``, so the cache takes
+the same as the domain's events (``contracts.domain.events``), so the cache takes
 those as they are: it reads events by class name and field name (see
 :meth:`verifier.offline.OfflineCache.apply_events`). Every event carries where it happened
 (``block_number``, ``log_index``) and the block's time (``block_timestamp``, unix seconds),

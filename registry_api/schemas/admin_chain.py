@@ -20,7 +20,7 @@ from pydantic.config import JsonDict
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from contracts.domain.enums import SIGNING_ALGORITHMS, KeyAlgorithm
+from contracts.domain.enums import SIGNING_ALGORITHMS, AccountRole, KeyAlgorithm
 
 from ..records import normalise_text
 from .operations import OperationPublic
@@ -202,13 +202,19 @@ class SigningKeyRotation(BaseModel):
 # ---------------------------------------------------------------- accounts
 
 
-class AccountRole(StrEnum):
+# An account's on-chain role (contracts.domain.enums.AccountRole) as the API spells it (no
+# docstring: it would become the OpenAPI component's description).
+class AccountRoleName(StrEnum):
     ADMIN = "admin"
     OPERATOR = "operator"
 
     @property
     def bit(self) -> int:
-        return 1 if self is AccountRole.ADMIN else 2
+        return int(AccountRole[self.name])
+
+
+# OpenAPI names a component after its class: the document keeps the name it always had.
+AccountRoleName.__name__ = AccountRoleName.__qualname__ = "AccountRole"
 
 
 class AccountCreate(BaseModel):
@@ -222,8 +228,8 @@ class AccountCreate(BaseModel):
     )
 
     address: str = Field(description="The account's address (0x + 40 hex digits).")
-    roles: list[AccountRole] = Field(
-        default_factory=lambda: [AccountRole.OPERATOR],
+    roles: list[AccountRoleName] = Field(
+        default_factory=lambda: [AccountRoleName.OPERATOR],
         min_length=1,
         description="operator (sends certificate and MRA transactions), admin (accounts, "
         "keys, votes), or both.",
@@ -255,7 +261,7 @@ class AccountPublic(BaseModel):
 
     address: str
     authority: str
-    roles: list[AccountRole]
+    roles: list[AccountRoleName]
     signs_for_this_registry: bool = Field(
         description="The account this registry's outbox sends transactions from."
     )
@@ -328,12 +334,17 @@ class MembershipProposalCreate(BaseModel):
         return self
 
 
-class ProposalStatus(StrEnum):
+# A membership proposal's status as the API shows it.
+class ProposalStatusName(StrEnum):
     OPEN = "open"
     EXECUTED = "executed"
     EXPIRED = "expired"
     #: another membership change executed after it was proposed: it can never execute
     STALE = "stale"
+
+
+# OpenAPI names a component after its class: the document keeps the name it always had.
+ProposalStatusName.__name__ = ProposalStatusName.__qualname__ = "ProposalStatus"
 
 
 _PROPOSAL_EXAMPLE: JsonDict = {
@@ -369,7 +380,7 @@ class MembershipProposalPublic(BaseModel):
         "least two, fixed when it was proposed."
     )
     votes: list[str] = Field(description="The members that approved, in order.")
-    status: ProposalStatus
+    status: ProposalStatusName
     proposed_at: datetime
     expires_at: datetime
     executed_at: datetime | None

@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from contracts.client import Ops
+from contracts import calls
+from contracts.calls import ContractCall
 from contracts.domain import days, ids
 from contracts.domain.enums import ReasonCode
 from contracts.domain.rules import ALLOWED_REASONS, Transition
@@ -46,7 +47,7 @@ from ..db import (
 from ..db.certificates import RECORD_COLUMNS, RECORD_JSON_COLUMNS, record_from_columns
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
 from ..indexer import CURSOR_NAME
-from ..outbox import Accepted, ChainCall, enqueue_once, operation_details, request_fingerprint
+from ..outbox import Accepted, enqueue_once, operation_details, request_fingerprint
 from ..records import CertificateRecord, RecordHashes
 from ..schemas.certificates import (
     CertificateAmend,
@@ -328,7 +329,7 @@ def issue_certificate(
     record = build_record(key.authority, body.number, body)
     hashes = record.hashes()
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         check_number_prefix(session, key.authority, record.number)
         existing = session.scalars(
             sa.select(Certificate).where(Certificate.number == record.number)
@@ -347,7 +348,7 @@ def issue_certificate(
             existing.remedy_deadline = None
         else:
             session.add(Certificate.from_record(record))
-        call = Ops.issue(
+        call = calls.issue(
             record.number,
             record.tiers,
             record.valid_from,
@@ -382,7 +383,7 @@ def amend_certificate(
     record = build_record(key.authority, number, body)
     hashes = record.hashes()
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.AMEND)
@@ -399,7 +400,7 @@ def amend_certificate(
                 "validity changes by renewal, not by amendment",
                 errors=[FieldError("body.valid_until", f"must stay {current}")],
             )
-        call = Ops.amend(
+        call = calls.amend(
             certificate.certificate_id, record.tiers, hashes.holder_ref, hashes.commitment, reason
         )
         return call, {"record": record_json(record)}
@@ -429,7 +430,7 @@ def renew_certificate(
     except ValueError as exc:
         raise InvalidError(str(exc), errors=[FieldError("body.valid_until", str(exc))]) from None
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.RENEW)
@@ -440,7 +441,7 @@ def renew_certificate(
                 f"certificate {number} is already valid until {current}; a renewal must extend it",
                 errors=[FieldError("body.valid_until", f"must be later than {current}")],
             )
-        call = Ops.renew(certificate.certificate_id, new_until, reason)
+        call = calls.renew(certificate.certificate_id, new_until, reason)
         return call, {"valid_until": body.valid_until.isoformat()}
 
     return _accept(
@@ -471,7 +472,7 @@ def suspend_certificate(
             errors=[FieldError("body.remedy_deadline", f"must be {today.isoformat()} or later")],
         )
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.SUSPEND)
@@ -479,7 +480,7 @@ def suspend_certificate(
         details: dict[str, Any] = {}
         if body.remedy_deadline is not None:
             details["remedy_deadline"] = body.remedy_deadline.isoformat()
-        return Ops.suspend(certificate.certificate_id, reason), details
+        return calls.suspend(certificate.certificate_id, reason), details
 
     return _accept(
         session,
@@ -502,12 +503,12 @@ def reinstate_certificate(
 ) -> Accepted:
     reason = check_reason(Action.REINSTATE, body.reason_code)
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.REINSTATE)
         _require_status(certificate, projection, Action.REINSTATE, CertificateStatus.SUSPENDED)
-        return Ops.reinstate(certificate.certificate_id, reason), {}
+        return calls.reinstate(certificate.certificate_id, reason), {}
 
     return _accept(
         session,
@@ -530,11 +531,11 @@ def revoke_certificate(
 ) -> Accepted:
     reason = check_reason(Action.REVOKE, body.reason_code)
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.REVOKE)
-        return Ops.revoke(certificate.certificate_id, reason), {}
+        return calls.revoke(certificate.certificate_id, reason), {}
 
     return _accept(
         session,

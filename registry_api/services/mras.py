@@ -21,7 +21,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contracts.client import Ops
+from contracts import calls
+from contracts.calls import ContractCall
 from contracts.domain import days, enums, ids, rules, state
 from contracts.domain.days import Day
 
@@ -38,7 +39,7 @@ from ..db import (
 )
 from ..errors import ConflictError, FieldError, ForbiddenError, InvalidError, NotFoundError
 from ..indexer import mra_key
-from ..outbox import Accepted, ChainCall, enqueue_once, request_fingerprint
+from ..outbox import Accepted, enqueue_once, request_fingerprint
 from ..schemas.mras import MraCreate
 from . import certificates
 from .certificates import CertificateView
@@ -370,7 +371,7 @@ def propose(
             errors=[FieldError("body.text_hash", "must not be zero")],
             extra={"chain_error": "MraInvalidTextHash"},
         )
-    call = Ops.propose_mra(
+    call = calls.propose_mra(
         codes,
         [party.recognized_tiers for party in request.parties],
         request.effective_from,
@@ -429,13 +430,13 @@ def change(
 ) -> Accepted:
     """Record this administration's ``action`` on MRA ``mra_id``."""
     builders = {
-        MraAction.SIGN: Ops.sign_mra,
-        MraAction.SUSPEND: Ops.suspend_mra,
-        MraAction.RESUME: Ops.resume_mra,
-        MraAction.TERMINATE: Ops.terminate_mra,
+        MraAction.SIGN: calls.sign_mra,
+        MraAction.SUSPEND: calls.suspend_mra,
+        MraAction.RESUME: calls.resume_mra,
+        MraAction.TERMINATE: calls.terminate_mra,
     }
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, int]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, int]]:
         check_change(get_mra(session, mra_id), key.authority, action, day)
         return builders[action](mra_id), {"mra_id": mra_id}
 

@@ -30,13 +30,17 @@ from rich.console import Console
 from contracts.chain import ChainSettings, connect
 from contracts.deploy import Deployment
 from contracts.domain import days, ids
+from contracts.domain.days import Day
 from contracts.domain.enums import CertificateStatus, ReasonCode, Tier
-from contracts.events import (
-    BESU_MAX_LOG_RANGE,
+from contracts.domain.events import (
+    Address,
+    AuthorityCode,
     CertificateIssued,
+    CertificateNumber,
     CertificateStatusChanged,
     ChainEvent,
 )
+from contracts.logs import BESU_MAX_LOG_RANGE
 from registry_api.db import make_engine, make_session_factory, upgrade_database
 from registry_api.indexer import Indexer
 from registry_api.services.certificates import certificate_status
@@ -76,8 +80,8 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
     """``count`` decoded events as the chain layer hands them to the indexer: batch issues
     of 100 certificates per transaction, and every 10th certificate later suspended and
     reinstated."""
-    operator = to_checksum_address("0x" + "11" * 20)
-    address = to_checksum_address("0x" + "22" * 20)
+    operator = Address(to_checksum_address("0x" + "11" * 20))
+    address = Address(to_checksum_address("0x" + "22" * 20))
     timestamp = int(datetime.now(UTC).timestamp()) - 86400
     today = days.day_of(timestamp)
     events: list[ChainEvent] = []
@@ -100,11 +104,11 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
                     **position,
                     log_index=log_index,
                     certificate_id=ids.certificate_id(authority, number),
-                    issuer=authority,  # type: ignore[arg-type]
-                    number=ids.certificate_number(number),
+                    issuer=AuthorityCode(authority),
+                    number=CertificateNumber(number),
                     tiers=Tier.SECURITY_SAFETY,
-                    valid_from=today - 30,
-                    valid_until=today + 3 * 365,
+                    valid_from=Day(today - 30),
+                    valid_until=Day(today + 3 * 365),
                     holder_ref=ids.holder_ref("TIN", f"{5000000 + index}"),
                     commitment=ids.keccak(f"record {number}".encode()),
                     operator=operator,
@@ -127,7 +131,7 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
                         address=address,
                         log_index=log_index,
                         certificate_id=ids.certificate_id(authority, number_of(target, authority)),
-                        issuer=authority,  # type: ignore[arg-type]
+                        issuer=AuthorityCode(authority),
                         status=status,
                         reason=reason,
                         operator=operator,

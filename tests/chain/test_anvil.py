@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts import anvil
+from contracts import anvil, calls
 from contracts.anvil import (
     anvil_dir,
     anvil_status,
@@ -23,12 +23,14 @@ from contracts.anvil import (
 from contracts.anvil_guard import process_alive, state_block
 from contracts.bootstrap import Consortium, bootstrap_consortium, new_account
 from contracts.chain import Chain, ChainSettings, connect, latest_timestamp
-from contracts.client import Ops, RegistryReader, TxClient, sign
 from contracts.deploy import deploy, load_deployment
 from contracts.domain import days, ids
 from contracts.domain.enums import CertificateStatus, ReasonCode, Tier
+from contracts.domain.events import CertificateIssued
 from contracts.errors import AnvilError, ChainUnavailableError
-from contracts.events import CertificateIssued, fetch_events
+from contracts.logs import fetch_events
+from contracts.reader import RegistryReader
+from contracts.transactions import TxClient, sign
 
 pytestmark = pytest.mark.anvil
 
@@ -291,7 +293,7 @@ def test_a_dead_node_surfaces_as_chain_unavailable_on_reads_and_writes(tmp_path:
         operator = consortium.member("MN").operator
         tx = TxClient(chain, consortium.deployment)
         signed = sign(
-            tx.prepare(Ops.suspend(certificate, ReasonCode.FAILED_AUDIT)),
+            tx.prepare(calls.suspend(certificate, ReasonCode.FAILED_AUDIT)),
             operator,
             nonce=tx.nonce(operator.address),
             gas=100_000,

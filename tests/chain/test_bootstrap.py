@@ -7,10 +7,11 @@ from eth_account.signers.local import LocalAccount
 
 from contracts.bootstrap import Consortium, bootstrap_consortium
 from contracts.chain import Chain
-from contracts.client import RegistryReader, RegistryWriter
 from contracts.deploy import Deployment
 from contracts.domain.enums import AccountRole, AuthorityStatus
 from contracts.errors import ConflictRevertError
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 
 # Slow, so not in `make test-fast` (`make test` runs it): bootstraps fresh consortiums (the
 # consortium fixture does it in the fast run).

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
+from contracts import calls
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp
-from contracts.client import Ops, TxClient, sign
 from contracts.domain import days, ids
 from contracts.domain.enums import AccountRole, KeyAlgorithm, ReasonCode, Tier
 from contracts.errors import (
@@ -19,6 +19,7 @@ from contracts.errors import (
     TransactionFailedError,
     UnauthorizedRevertError,
 )
+from contracts.transactions import TxClient, sign
 
 pytestmark = pytest.mark.both_chains
 
@@ -106,7 +107,7 @@ def test_a_transaction_mined_despite_reverting_raises_with_the_decoded_reason(
     operator = consortium.member("MN").operator
     tx = TxClient(consortium.chain, consortium.deployment)
     # An outbox that signed before the state changed: explicit gas, no estimation.
-    request = tx.prepare(Ops.suspend(certificate, ReasonCode.REMEDIED))
+    request = tx.prepare(calls.suspend(certificate, ReasonCode.REMEDIED))
     signed = sign(
         request,
         operator,

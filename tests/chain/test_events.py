@@ -11,8 +11,7 @@ from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp, mine
 from contracts.domain import days, ids
 from contracts.domain.enums import AccountRole, CertificateStatus, ReasonCode, Tier
-from contracts.events import (
-    BESU_MAX_LOG_RANGE,
+from contracts.domain.events import (
     EVENT_CLASSES,
     AccountAdded,
     AuthorityAdmitted,
@@ -22,8 +21,11 @@ from contracts.events import (
     MraInForce,
     MraProposed,
     event_fields,
-    fetch_events,
     field_name,
+)
+from contracts.logs import (
+    BESU_MAX_LOG_RANGE,
+    fetch_events,
     first_event,
     iter_event_pages,
     receipt_events,
@@ -60,7 +62,7 @@ def test_an_issue_event_carries_what_was_sent_and_where_it_happened(
     block = chain.w3.eth.get_block(receipt["blockNumber"])
     assert event.certificate_id == ids.certificate_id("MN", "MN-EV-1")
     assert event.issuer == "MN"
-    assert event.number_str == "MN-EV-1"
+    assert event.number == "MN-EV-1"
     assert event.tiers is Tier.SECURITY_SAFETY
     assert (event.valid_from, event.valid_until) == (today, today + 30)
     assert (event.holder_ref, event.commitment) == (holder, commitment)

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.client import RegistryReader, RegistryWriter
 from contracts.domain import days
 from contracts.domain.enums import Tier
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from verifier.chain_source import ChainStatusSource
 from verifier.pipeline import verify
 from verifier.verdict import Outcome

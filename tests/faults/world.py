@@ -36,11 +36,13 @@ from web3.exceptions import TransactionNotFound
 from contracts.anvil import AnvilProcess, free_port, start_anvil
 from contracts.artifacts import REGISTRY, load_artifact
 from contracts.chain import Chain, ChainSettings, connect
-from contracts.client import RegistryReader, RegistryWriter
 from contracts.deploy import Deployment
 from contracts.domain import days, ids
 from contracts.domain.enums import CertificateStatus as ChainCertificateStatus, Tier
-from contracts.events import CertificateIssued, fetch_events
+from contracts.domain.events import CertificateIssued
+from contracts.logs import fetch_events
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from registry_api.db import (
     Certificate,
     CertificateEvent,
@@ -186,7 +188,7 @@ class World:
         counts: dict[str, int] = {}
         for event in fetch_events(self.chain, self.deployment):
             if isinstance(event, CertificateIssued):
-                counts[event.number_str] = counts.get(event.number_str, 0) + 1
+                counts[event.number] = counts.get(event.number, 0) + 1
         return counts
 
     def close(self) -> None:

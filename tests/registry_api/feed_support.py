@@ -18,10 +18,11 @@ from fastapi import FastAPI
 
 from contracts.bootstrap import Consortium
 from contracts.chain import Chain, latest_timestamp
-from contracts.client import RegistryReader
 from contracts.domain import days
 from contracts.domain.enums import MembershipAction
-from contracts.events import MraProposed, first_event, receipt_events
+from contracts.domain.events import MraProposed
+from contracts.logs import first_event, receipt_events
+from contracts.reader import RegistryReader
 from registry_api.db import Certificate
 from registry_api.records import CertificateRecord
 

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from contracts import calls
 from contracts.bootstrap import Consortium, new_account
-from contracts.client import Issuance, Ops
+from contracts.calls import Issuance
 from contracts.domain.days import OPEN_ENDED
 from contracts.domain.enums import AccountRole, KeyAlgorithm
 from registry_api.app import create_app
@@ -172,7 +173,7 @@ def issue(registry: ChainApp, *records: CertificateRecord) -> None:
             key=caller,
             idempotency_key=uuid.uuid4().hex,
             kind="issue_batch",
-            operation=Ops.issue_batch(items),
+            operation=calls.issue_batch(items),
             subject=None,
             request_fingerprint=request_fingerprint("issue_batch", None, numbers),
             details={"creates": numbers},

@@ -14,8 +14,8 @@ import pytest
 from eth_account import Account
 
 from contracts.bootstrap import Consortium
-from contracts.client import RegistryReader
 from contracts.domain.enums import AccountRole, AuthorityStatus
+from contracts.reader import RegistryReader
 from registry_api.db import Role
 
 from .conftest import ChainApp

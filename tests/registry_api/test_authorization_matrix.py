@@ -39,7 +39,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from contracts.bootstrap import Consortium
 from contracts.domain import days, ids
 from contracts.domain.enums import MembershipAction, ReasonCode
-from contracts.events import MembershipProposed, first_event, receipt_events
+from contracts.domain.events import MembershipProposed
+from contracts.logs import first_event, receipt_events
 from registry_api.auth import RoleRequirement, token_prefix
 from registry_api.db import ApiKey, Operation, Role
 from registry_api.services.api_keys import revoke_api_key

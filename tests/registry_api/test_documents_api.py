@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from PIL import Image
 
 from contracts.bootstrap import Consortium
-from contracts.client import RegistryReader, RegistryWriter
 from contracts.domain import days
 from contracts.domain.enums import ReasonCode
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from registry_api.db import Certificate, Role
 from verifier import Outcome, payload as aeo1, verify
 from verifier.chain_source import ChainStatusSource

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contracts.chain import mine, revert_to_snapshot, snapshot
 from contracts.domain.enums import KeyAlgorithm
-from contracts.events import fetch_events
+from contracts.logs import fetch_events
 from registry_api.db import (
     Authority,
     AuthorityAccount,

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.domain.enums import ReasonCode
-from contracts.events import fetch_events
+from contracts.logs import fetch_events
 from registry_api.db import (
     Certificate,
     CertificateEvent,

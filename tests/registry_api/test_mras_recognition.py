@@ -10,9 +10,9 @@ import pytest
 
 from contracts.bootstrap import Consortium
 from contracts.chain import advance_time
-from contracts.client import RegistryReader
 from contracts.domain import days, ids
 from contracts.domain.enums import ReasonCode, RecognitionReason
+from contracts.reader import RegistryReader
 from registry_api.db import Role
 from registry_api.services import mras as service
 

@@ -14,9 +14,10 @@ from web3 import Web3
 from contracts.anvil import free_port
 from contracts.bootstrap import new_account
 from contracts.chain import Chain, ChainSettings, revert_to_snapshot, snapshot
-from contracts.client import RegistryWriter, TxClient
 from contracts.domain import ids
 from contracts.domain.enums import AccountRole
+from contracts.transactions import TxClient
+from contracts.writer import RegistryWriter
 from registry_api.app import create_app
 from registry_api.db import Operation, OperationState, Role
 from registry_api.keystore import create_operator_key

@@ -23,8 +23,9 @@ import pytest
 from contracts.chain import latest_timestamp
 from contracts.domain import ids
 from contracts.domain.enums import SIGNING_ALGORITHMS, KeyAlgorithm, MembershipAction, ReasonCode
+from contracts.domain.events import MembershipProposed
 from contracts.errors import ContractRevertError
-from contracts.events import MembershipProposed, first_event, receipt_events
+from contracts.logs import first_event, receipt_events
 from tests.security.forge import (
     claims_payload,
     cose_array,

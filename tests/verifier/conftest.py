@@ -23,10 +23,11 @@ from web3 import Web3
 
 from contracts.bootstrap import Consortium
 from contracts.chain import Chain, ChainSettings, latest_timestamp
-from contracts.client import RegistryReader
 from contracts.domain import days, ids
 from contracts.domain.enums import KeyAlgorithm, ReasonCode, Tier
-from contracts.events import MraProposed, first_event, receipt_events
+from contracts.domain.events import MraProposed
+from contracts.logs import first_event, receipt_events
+from contracts.reader import RegistryReader
 from verifier import keys
 from verifier.chain_source import ChainStatusSource
 from verifier.offline import OfflineCache

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.chain import latest_timestamp
-from contracts.client import RegistryReader
 from contracts.domain import days, ids
 from contracts.domain.enums import (
     AuthorityStatus,
@@ -19,6 +18,7 @@ from contracts.domain.enums import (
     RecognitionReason,
 )
 from contracts.domain.state import CertificateSlot, StatusChange
+from contracts.reader import RegistryReader
 from tests.verifier.conftest import (
     NUMBER,
     SCENARIOS,

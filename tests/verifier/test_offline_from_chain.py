@@ -10,10 +10,10 @@ from pathlib import Path
 
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp
-from contracts.client import RegistryReader
 from contracts.domain import days
 from contracts.domain.enums import KeyAlgorithm, ReasonCode, RecognitionReason, Tier
-from contracts.events import fetch_events
+from contracts.logs import fetch_events
+from contracts.reader import RegistryReader
 from verifier import keys
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.payload import Claims, encode

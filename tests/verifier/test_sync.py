@@ -13,7 +13,7 @@ import pytest
 
 from contracts.chain import latest_timestamp, revert_to_snapshot, snapshot
 from contracts.domain.enums import CertificateStatus, ReasonCode
-from contracts.events import BESU_MAX_LOG_RANGE, fetch_events
+from contracts.logs import BESU_MAX_LOG_RANGE, fetch_events
 from tests.verifier.conftest import (
     NUMBER,
     SCENARIOS,
