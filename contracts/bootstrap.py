@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from contracts import ids
 from contracts.chain import Chain, fund
-from contracts.client import RegistryWriter, Role
 from contracts.deploy import Deployment
+from contracts.domain import ids
+from contracts.domain.enums import AccountRole
+from contracts.writer import RegistryWriter
 
 DEFAULT_MEMBERS: tuple[tuple[str, str], ...] = (
     ("MN", "Mongolia Customs General Administration"),
@@ -103,7 +104,7 @@ def bootstrap_consortium(
         admin = new_account(chain, funding_wei)
         operator = new_account(chain, funding_wei)
         deployer_writer.bootstrap_member(code, name, admin.address)
-        RegistryWriter(chain, deployment, admin).add_account(operator.address, Role.OPERATOR)
+        RegistryWriter(chain, deployment, admin).add_account(operator.address, AccountRole.OPERATOR)
         founded[code] = Member(code=code, name=name, admin=admin, operator=operator)
     if close:
         deployer_writer.close_bootstrap()

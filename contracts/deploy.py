@@ -179,7 +179,7 @@ def deploy_contract(
     timeout: float = 120.0,
 ) -> tuple[ChecksumAddress, int]:
     """Deploy one artifact signed by ``deployer``; returns (address, block number)."""
-    from contracts.client import send_and_wait  # client builds on this module's Deployment
+    from contracts.transactions import send_and_wait
 
     contract = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     data = HexBytes(contract.constructor(*args).data_in_transaction)

@@ -25,22 +25,18 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
-from contracts import ids
 from contracts.artifacts import BASELINE, load_artifact
 from contracts.bootstrap import bootstrap_consortium, new_account
+from contracts.calls import Issuance
 from contracts.chain import Chain, ChainSettings, connect, latest_timestamp
-from contracts.client import (
-    Issuance,
-    KeyAlgorithm,
-    ReasonCode,
-    RegistryWriter,
-    Tier,
-    TxClient,
-    send_and_wait,
-)
 from contracts.deploy import deploy, deploy_contract
+from contracts.domain import days, ids
+from contracts.domain.enums import KeyAlgorithm, ReasonCode, Tier
+from contracts.domain.events import MraProposed
 from contracts.errors import ChainError
-from contracts.events import MraProposed, first_event, receipt_events
+from contracts.logs import first_event, receipt_events
+from contracts.transactions import TxClient, send_and_wait
+from contracts.writer import RegistryWriter
 
 BATCH_SIZE = 100
 
@@ -110,7 +106,7 @@ def gas_report(chain: Chain, deployer: LocalAccount | None = None) -> dict[str, 
     )
     mn: RegistryWriter = consortium.operator("MN")
     kz: RegistryWriter = consortium.operator("KZ")
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     report: dict[str, int] = {}
 
     first = _issuance("MN-AEO-2025-000001", today)

@@ -11,10 +11,10 @@ from dataclasses import asdict
 
 from pydantic import ValidationError
 
+from contracts.domain.enums import SIGNING_ALGORITHMS, KeyAlgorithm
 from contracts.recursion import restore_recursion_limit
 
 from .errors import RegistryError
-from .keystore import SigningAlgorithm
 from .settings import get_settings
 
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--user", default="administrator")
     admin.add_argument("--force", action="store_true", help="even if an admin key exists")
     keys = commands.add_parser("init-keys", help="create missing encrypted key files")
-    keys.add_argument("--algorithm", choices=[a.value for a in SigningAlgorithm], default="ES256")
+    keys.add_argument("--algorithm", choices=[a.label for a in SIGNING_ALGORITHMS], default="ES256")
     args = parser.parse_args(argv)
     restore_recursion_limit()
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .bootstrap import ensure_key_files
 
-            files = ensure_key_files(settings, SigningAlgorithm(args.algorithm))
+            files = ensure_key_files(settings, KeyAlgorithm.from_label(args.algorithm))
             print(json.dumps(asdict(files), indent=2))
     except ValidationError as exc:
         for error in exc.errors():

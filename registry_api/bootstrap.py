@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.domain.enums import KeyAlgorithm
+
 from .db import Role, make_engine, make_session_factory, upgrade_database
 from .errors import ConflictError
 from .keystore import (
-    SigningAlgorithm,
     create_operator_key,
     create_signing_key,
     load_operator_key,
@@ -52,9 +53,7 @@ class KeyFiles:
     created: tuple[str, ...]
 
 
-def ensure_key_files(
-    settings: Settings, algorithm: SigningAlgorithm = SigningAlgorithm.ES256
-) -> KeyFiles:
+def ensure_key_files(settings: Settings, algorithm: KeyAlgorithm = KeyAlgorithm.ES256) -> KeyFiles:
     """Create the operator and signing key files the settings name if they are missing,
     and describe both (public data only)."""
     passphrase = settings.key_passphrase()
@@ -71,7 +70,7 @@ def ensure_key_files(
         created.append(str(settings.signing_key_path))
     return KeyFiles(
         operator_address=operator.address,
-        signing_algorithm=signing.algorithm.value,
+        signing_algorithm=signing.algorithm.label,
         signing_kid=signing.kid.hex(),
         signing_public_key=signing.public.public_key.hex(),
         created=tuple(created),

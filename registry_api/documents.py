@@ -33,7 +33,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
-from contracts.client import Tier
+from contracts.domain.enums import Tier
 
 from .errors import RegistryError
 from .records import Address, CertificateRecord, Site

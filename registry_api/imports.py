@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from contracts.client import Tier
+from contracts.domain.enums import parse_tier_name
 from contracts.recursion import MAX_JSON_DEPTH, json_depth_exceeds
 
 from . import limits
@@ -85,18 +85,6 @@ _CSV_COLUMN_OF: Final[dict[tuple[str, ...], str]] = {
 
 # ---------------------------------------------------------------- tiers as people write them
 
-#: names accepted for tier bits, case-insensitive; the EU's AEOF is both C and S
-TIER_NAMES: Final[dict[str, int]] = {
-    "C": Tier.CUSTOMS_SIMPLIFICATIONS,
-    "AEOC": Tier.CUSTOMS_SIMPLIFICATIONS,
-    "S": Tier.SECURITY_SAFETY,
-    "AEOS": Tier.SECURITY_SAFETY,
-    "F": Tier.CUSTOMS_SIMPLIFICATIONS | Tier.SECURITY_SAFETY,
-    "AEOF": Tier.CUSTOMS_SIMPLIFICATIONS | Tier.SECURITY_SAFETY,
-    "A": Tier.GRADE_A,
-    "AA": Tier.GRADE_AA,
-    "AAA": Tier.GRADE_AAA,
-}
 _LIST_SPLIT = re.compile(r"[;,+|\s]+")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -124,7 +112,7 @@ def parse_tiers(value: object) -> int:
         raise ValueError("is required: name at least one tier (C, S, AEOF, A, AA, AAA)")
     bits = 0
     for name in names:
-        bit = TIER_NAMES.get(name.upper())
+        bit = parse_tier_name(name)
         if bit is None:
             raise ValueError(f"{name!r} is not a tier; use C, S, AEOF, A, AA, AAA or a bit set")
         bits |= bit

@@ -22,7 +22,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
-from enum import IntEnum, IntFlag
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,19 +29,12 @@ from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import BlockNotFound
 
-from contracts import ids
 from contracts.chain import Chain
-from contracts.client import (
-    OPEN_ENDED,
-    AuthorityStatus,
-    CertificateStatus as ChainStatus,
-    MraState,
-    RegistryReader,
-)
 from contracts.deploy import Deployment
-from contracts.errors import ChainUnavailableError, translate_errors
-from contracts.events import (
-    BESU_MAX_LOG_RANGE,
+from contracts.domain import days, ids
+from contracts.domain.encoding import jsonable
+from contracts.domain.enums import AuthorityStatus, CertificateStatus as ChainStatus, MraState
+from contracts.domain.events import (
     AccountAdded,
     AccountRemoved,
     AuthorityAdmitted,
@@ -66,8 +58,10 @@ from contracts.events import (
     MraTerminated,
     SigningKeyRegistered,
     SigningKeyRevoked,
-    iter_event_pages,
 )
+from contracts.errors import ChainUnavailableError, translate_errors
+from contracts.logs import BESU_MAX_LOG_RANGE, iter_event_pages
+from contracts.reader import RegistryReader
 
 from .db import (
     Authority,
@@ -151,21 +145,15 @@ _MRA_STATES = {
 # ---------------------------------------------------------------------- JSON forms
 
 
-def jsonable(value: Any) -> Any:
-    """An event value as JSON: bytes as 0x hex, enums and flags as integers."""
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, IntEnum | IntFlag):
-        return int(value)
-    if isinstance(value, tuple | list):
-        return [jsonable(v) for v in value]
-    return value
-
-
 def event_args(event: ChainEvent) -> dict[str, Any]:
     """The event's own arguments (not where it happened), JSON-safe."""
     meta = {f.name for f in fields(ChainEvent)}
-    return {f.name: jsonable(getattr(event, f.name)) for f in fields(event) if f.name not in meta}
+    args = {f.name: jsonable(getattr(event, f.name)) for f in fields(event) if f.name not in meta}
+    if isinstance(event, CertificateIssued):
+        # Feed compatibility: partners read the ABI form of the number (bytes32 hex) in
+        # ``payload.data``, as they always have; the event carries it as text.
+        args["number"] = jsonable(ids.certificate_number(event.number))
+    return args
 
 
 def block_time(event: ChainEvent) -> datetime:
@@ -180,12 +168,6 @@ def chain_position(event: ChainEvent) -> dict[str, Any]:
         "tx_hash": "0x" + event.tx_hash.hex(),
         "log_index": event.log_index,
     }
-
-
-def _day_iso(day: int | None) -> str | None:
-    if day is None or day == OPEN_ENDED:
-        return None
-    return ids.from_day(day).isoformat()
 
 
 def mra_key(mra_id: int) -> bytes:
@@ -597,7 +579,7 @@ class Indexer:
         number = previous.number if previous is not None else None
         reason: int | None = None
         if isinstance(event, CertificateIssued):
-            number = event.number_str
+            number = event.number
             kind = "issued"
             state = {
                 "status": "active",
@@ -683,8 +665,8 @@ class Indexer:
                     "status": state.get("status"),
                     "version": state.get("version"),
                     "tiers": state.get("tiers"),
-                    "valid_from": _day_iso(state.get("valid_from")),
-                    "valid_until": _day_iso(state.get("valid_until")),
+                    "valid_from": days.iso_or_none(state.get("valid_from")),
+                    "valid_until": days.iso_or_none(state.get("valid_until")),
                 },
             },
             "block_number": event.block_number,
@@ -867,8 +849,8 @@ class Indexer:
                 session.add(mra)
             mra.status = "proposed"
             mra.proposer = event.party
-            mra.effective_from = ids.from_day(event.effective_from)
-            mra.ends_on = ids.from_day(event.ends_on) if event.ends_on else None
+            mra.effective_from = days.from_day(event.effective_from)
+            mra.ends_on = days.from_day(event.ends_on) if event.ends_on else None
             mra.text_hash = event.text_hash
             mra.updated_block = event.block_number
             mra.parties = [
@@ -923,8 +905,8 @@ class Indexer:
         signed_before = {p.authority: p.signed_at for p in mra.parties}
         mra.status = _MRA_STATES[view.state]
         mra.proposer = view.proposer or ""
-        mra.effective_from = ids.from_day(view.effective_from)
-        mra.ends_on = ids.from_day(view.ends_on) if view.ends_on else None
+        mra.effective_from = days.from_day(view.effective_from)
+        mra.ends_on = days.from_day(view.ends_on) if view.ends_on else None
         mra.text_hash = view.text_hash
         mra.updated_block = block
         proposed = datetime.fromtimestamp(view.proposed_at, UTC)

@@ -53,7 +53,6 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +73,8 @@ from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
 from pyasn1.type import univ  # type: ignore[import-untyped]
 from pyasn1_modules import rfc5208, rfc5280, rfc7914, rfc8018  # type: ignore[import-untyped]
 
-from contracts import ids
+from contracts.domain import ids
+from contracts.domain.enums import KeyAlgorithm
 
 from .errors import KeystoreError
 
@@ -99,17 +99,6 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1----
 _ENCRYPTED_PKCS8 = "ENCRYPTED PRIVATE KEY"
 _SALT_BYTES = 16
 _AES256_KEY_BYTES = 32
-
-
-class SigningAlgorithm(StrEnum):
-    """COSE algorithm names; the numbers are what the Authorities contract stores."""
-
-    ES256 = "ES256"
-    EDDSA = "EdDSA"
-
-    @property
-    def chain_code(self) -> int:
-        return 1 if self is SigningAlgorithm.ES256 else 2
 
 
 SigningPrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -338,7 +327,7 @@ def _operator_kdf(keystore: dict[str, Any]) -> tuple[str, int]:
 class SigningPublicKey:
     """What an administration publishes on-chain about a document-signing key."""
 
-    algorithm: SigningAlgorithm
+    algorithm: KeyAlgorithm
     #: a compressed SEC1 point (33 bytes) for ES256, the raw 32-byte key for EdDSA
     public_key: bytes
 
@@ -357,7 +346,7 @@ class SigningKey:
         self.public = _public_of(private_key)
 
     @property
-    def algorithm(self) -> SigningAlgorithm:
+    def algorithm(self) -> KeyAlgorithm:
         return self.public.algorithm
 
     @property
@@ -369,7 +358,7 @@ class SigningKey:
         return self.__private
 
     def __repr__(self) -> str:
-        return f"SigningKey(algorithm={self.algorithm.value}, kid={self.kid.hex()})"
+        return f"SigningKey(algorithm={self.algorithm.label}, kid={self.kid.hex()})"
 
     __str__ = __repr__
 
@@ -382,13 +371,13 @@ def _public_of(private_key: SigningPrivateKey) -> SigningPublicKey:
         raw = private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        return SigningPublicKey(SigningAlgorithm.EDDSA, raw)
+        return SigningPublicKey(KeyAlgorithm.EDDSA, raw)
     if not isinstance(private_key.curve, ec.SECP256R1):
         raise KeystoreError(f"signing key curve {private_key.curve.name} is not P-256")
     point = private_key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
     )
-    return SigningPublicKey(SigningAlgorithm.ES256, point)
+    return SigningPublicKey(KeyAlgorithm.ES256, point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -630,7 +619,7 @@ _UNLOCKING = threading.Lock()
 def create_signing_key(
     path: Path,
     passphrase: str,
-    algorithm: SigningAlgorithm = SigningAlgorithm.ES256,
+    algorithm: KeyAlgorithm = KeyAlgorithm.ES256,
     *,
     scrypt_n: int = DEFAULT_SCRYPT_N,
 ) -> SigningKey:
@@ -638,11 +627,13 @@ def create_signing_key(
 
     ``scrypt_n`` lowers the KDF cost only for throwaway keys (tests); production keys keep
     the default."""
+    if algorithm is KeyAlgorithm.NONE:
+        raise KeystoreError("a signing key must be ES256 or EdDSA")
     secret = _check_new_passphrase(passphrase)
     _check_scrypt_n(scrypt_n)
     private_key: SigningPrivateKey = (
         ec.generate_private_key(ec.SECP256R1())
-        if algorithm is SigningAlgorithm.ES256
+        if algorithm is KeyAlgorithm.ES256
         else ed25519.Ed25519PrivateKey.generate()
     )
     _write_new_file(path, _encrypt_signing_key(private_key, secret, scrypt_n))

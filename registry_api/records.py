@@ -36,13 +36,14 @@ from pydantic import (
     model_validator,
 )
 
-from contracts import ids
-from contracts.ids import keccak
+from contracts.domain import days, ids
+from contracts.domain.enums import DEFINED_TIERS
+from contracts.domain.ids import keccak
 
 RECORD_SCHEMA = "aeo-record/1"
 #: the tier bit set (a uint8 on-chain): bits 0..4 are defined, 5..7 reserved and refused by
 #: the contracts (contracts/src/Tiers.sol)
-MAX_TIERS = 0b11111
+MAX_TIERS = int(DEFINED_TIERS)
 
 
 def normalise_text(value: object) -> object:
@@ -161,9 +162,9 @@ class CertificateRecord(_Frozen):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
-        ids.to_day(self.valid_from)
+        days.to_day(self.valid_from)
         if self.valid_until is not None:
-            ids.to_day(self.valid_until)
+            days.to_day(self.valid_until)
             if self.valid_until < self.valid_from:
                 raise ValueError("valid_until must not be before valid_from")
         return self
@@ -224,6 +225,6 @@ class RecordHashes:
     canonical: bytes
     commitment: bytes
     holder_ref: bytes
-    #: first 20 bytes of keccak256(holder_ref ++ commitment), see contracts.ids.record_digest
+    #: first 20 bytes of keccak256(holder_ref ++ commitment), see contracts.domain.ids.record_digest
     digest: bytes
     certificate_id: bytes

@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from contracts import ids
+from contracts.domain import ids
 
 from .errors import ConfigurationError
 from .faults import CRASH_AT_ENV, refusal_in_production

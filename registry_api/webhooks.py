@@ -58,7 +58,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts import ids
+from contracts.domain import days
 
 from . import __version__
 from .db import (
@@ -463,7 +463,7 @@ class WebhookDispatcher:
             role=key.role,
             partner_authority=key.partner_authority,
             own=self.authority,
-            day=ids.day_of(int(now.timestamp())),
+            day=days.day_of(int(now.timestamp())),
         )
         # A new webhook receives what is recorded from its registration on (older entries
         # are in /v1/feed).

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from contracts.chain import Chain, ChainSettings, connect
-from contracts.client import TxClient
 from contracts.deploy import Deployment
 from contracts.errors import ChainError, ChainUnavailableError
+from contracts.transactions import TxClient
 
 from .errors import ConfigurationError
 from .faults import CrashAt, crash_hook_from_environment

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -22,8 +22,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from contracts import ids
 from contracts.anvil import DEFAULT_CHAIN_ID, anvil_status, running_anvil, start_anvil, stop_anvil
+from contracts.domain import ids
+from contracts.domain.enums import KeyAlgorithm
 from contracts.errors import ChainError
 from contracts.recursion import restore_recursion_limit
 from registry_api.errors import RegistryError
@@ -532,11 +533,6 @@ class KeyKind(StrEnum):
     OPERATOR = "operator"
 
 
-class Algorithm(StrEnum):
-    ES256 = "ES256"
-    EDDSA = "EdDSA"
-
-
 def _key_description(kind: KeyKind, path: Path, passphrase: str | None) -> dict[str, str]:
     from registry_api.keystore import load_signing_key, operator_address
 
@@ -547,7 +543,7 @@ def _key_description(kind: KeyKind, path: Path, passphrase: str | None) -> dict[
     return {
         "kind": "signing",
         "path": str(path),
-        "algorithm": key.algorithm.value,
+        "algorithm": key.algorithm.label,
         "kid": key.kid.hex(),
         "public_key": key.public.public_key.hex(),
     }
@@ -574,13 +570,17 @@ def keys_new(
     kind: Annotated[KeyKind, typer.Option(help="signing (QR payloads) or operator (txs).")] = (
         KeyKind.SIGNING
     ),
-    algorithm: Annotated[Algorithm, typer.Option(help="Signing algorithm.")] = Algorithm.ES256,
+    # The labels of contracts.domain.enums.SIGNING_ALGORITHMS, spelled out because typer reads
+    # the choices from the annotation (KeyAlgorithm.from_label below refuses any other).
+    algorithm: Annotated[
+        Literal["ES256", "EdDSA"], typer.Option(help="Signing algorithm.")
+    ] = "ES256",
     json_output: JsonFlag = False,
 ) -> None:
     """Create an encrypted key file and print its public data.
 
     The passphrase comes from AEO_PASSPHRASE or AEO_PASSPHRASE_FILE."""
-    from registry_api.keystore import SigningAlgorithm, create_operator_key, create_signing_key
+    from registry_api.keystore import create_operator_key, create_signing_key
     from scripts.passphrases import ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, from_environment
 
     if path.exists():
@@ -591,7 +591,7 @@ def keys_new(
     if kind is KeyKind.OPERATOR:
         create_operator_key(path, passphrase)
     else:
-        create_signing_key(path, passphrase, SigningAlgorithm(algorithm.value))
+        create_signing_key(path, passphrase, KeyAlgorithm.from_label(algorithm))
     _print_key(_key_description(kind, path, passphrase), json_output)
 
 

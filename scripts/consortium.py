@@ -22,13 +22,14 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from contracts import ids
 from contracts.bootstrap import DEFAULT_MEMBERS, bootstrap_consortium, new_account
 from contracts.chain import Chain
-from contracts.client import RegistryReader, RegistryWriter, Role
 from contracts.deploy import Deployment, deploy
+from contracts.domain import ids
+from contracts.domain.enums import AccountRole, KeyAlgorithm
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from registry_api.keystore import (
-    SigningAlgorithm,
     SigningKey,
     create_operator_key,
     create_signing_key,
@@ -245,7 +246,7 @@ def bootstrap(
         # through its API, from its one account: that account needs ADMIN besides OPERATOR.
         admin = consortium.admin(code)
         admin.remove_account(founded.operator.address)
-        admin.add_account(founded.operator.address, Role.ADMIN | Role.OPERATOR)
+        admin.add_account(founded.operator.address, AccountRole.ADMIN | AccountRole.OPERATOR)
         say(f"{code}: writing encrypted keys to {workspace.member_dir(code)}")
         create_operator_key(
             workspace.operator_key(code), passphrase, private_key=bytes(founded.operator.key)
@@ -255,7 +256,7 @@ def bootstrap(
         )
         signing = _signing_key(workspace, code, passphrase)
         say(f"{code}: publishing document-signing key {signing.kid.hex()} on chain")
-        admin.register_signing_key(signing.public.public_key, signing.algorithm.chain_code)
+        admin.register_signing_key(signing.public.public_key, signing.algorithm)
         write_registry_env(workspace, code, url, deployment_file)
         records.append(
             MemberRecord(
@@ -265,7 +266,7 @@ def bootstrap(
                 admin=str(founded.admin.address),
                 operator=str(founded.operator.address),
                 signing_kid=signing.kid.hex(),
-                signing_algorithm=signing.algorithm.value,
+                signing_algorithm=signing.algorithm.label,
             )
         )
     record = ConsortiumRecord(
@@ -284,7 +285,7 @@ def _signing_key(workspace: Workspace, code: str, passphrase: str) -> SigningKey
     path = workspace.signing_key(code)
     if path.exists():
         return load_signing_key(path, passphrase)
-    return create_signing_key(path, passphrase, SigningAlgorithm.ES256)
+    return create_signing_key(path, passphrase, KeyAlgorithm.ES256)
 
 
 def _check_recorded(record: ConsortiumRecord, reader: RegistryReader, chain: Chain) -> None:

@@ -32,8 +32,8 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from contracts import ids
-from contracts.client import ReasonCode, Tier
+from contracts.domain import days
+from contracts.domain.enums import ReasonCode, Tier
 from scripts.api_client import ApiError, RegistryClient
 from scripts.errors import ServiceError
 from scripts.workspace import Workspace
@@ -258,7 +258,7 @@ class _Seeder:
         """MN proposes, KR signs; returns the MRA once MN's registry indexed it in force."""
         mn = self.client("MN", "mra_officer")
         kr = self.client("KR", "mra_officer")
-        today = ids.from_day(ids.utc_now_day())
+        today = days.from_day(days.today())
         proposal = {"parties": MRA_PARTIES, "effective_from": today.isoformat(), "text": MRA_TEXT}
         mn.wait_operation(mn.write("/v1/mras", proposal, _key("mra", "MN", "KR")))
         mra = _wait_for(
@@ -279,7 +279,7 @@ class _Seeder:
         }
 
     def certificates(self) -> Iterator[dict[str, Any]]:
-        today = ids.from_day(ids.utc_now_day())
+        today = days.from_day(days.today())
         task = self.progress.add_task("issuing certificates", total=len(EXAMPLES))
         out = self.workspace.demo_out
         out.mkdir(parents=True, exist_ok=True)

@@ -15,21 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.chain import Chain
-from contracts.client import RegistryReader
+from contracts.domain.rules import RecognitionAnswer
+from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord
 from contracts.errors import ChainError
+from contracts.reader import RegistryReader
 from scripts.errors import ScriptError
 from scripts.workspace import Workspace
 from verifier.chain_source import ChainStatusSource
 from verifier.errors import SourceUnavailable
 from verifier.offline import OfflineCache
-from verifier.rules import RecognitionAnswer
-from verifier.source import (
-    AuthorityRecord,
-    CertificateRecord,
-    SigningKeyRecord,
-    SourceInfo,
-    StatusSource,
-)
+from verifier.source import SourceInfo, StatusSource
 from verifier.sync import SyncProgress, SyncReport, sync
 
 
@@ -48,14 +43,14 @@ class UnavailableSource:
     def signing_key(self, kid: bytes) -> SigningKeyRecord | None:
         raise self._fail()
 
-    def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
         raise self._fail()
 
     def authority(self, code: str) -> AuthorityRecord | None:
         raise self._fail()
 
     def recognition(
-        self, authority: str, certificate: CertificateRecord, day: int
+        self, authority: str, certificate: CertificateSlot, day: int
     ) -> RecognitionAnswer:
         raise self._fail()
 

@@ -1,7 +1,7 @@
 """The live :class:`~verifier.source.StatusSource`: the registry's state read from the chain.
 
 Each answer maps to contract views through the chain layer's read-only
-:class:`~contracts.client.RegistryReader`:
+:class:`~contracts.reader.RegistryReader`:
 
 - ``signing_key``: ``getSigningKey`` (algorithm 0 means no such key);
 - ``certificate``: ``getCertificate`` for the slot, plus one ``eth_getLogs`` filtered by the
@@ -29,25 +29,21 @@ from eth_utils.abi import event_abi_to_log_topic
 from web3.exceptions import Web3RPCError
 from web3.types import FilterParams, LogReceipt
 
-from contracts import client as chain_client, events as chain_events
+from contracts import logs
 from contracts.artifacts import REGISTRY, load_artifact
-from contracts.client import RegistryReader
-from contracts.errors import ChainError, translate_errors
-from verifier.errors import SourceUnavailable
-from verifier.keys import Algorithm
-from verifier.rules import (
+from contracts.domain import events as chain_events
+from contracts.domain.enums import (
     AuthorityStatus,
     CertificateStatus,
-    RecognitionAnswer,
+    KeyAlgorithm,
     RecognitionReason,
 )
-from verifier.source import (
-    AuthorityRecord,
-    CertificateRecord,
-    SigningKeyRecord,
-    SourceInfo,
-    StatusChange,
-)
+from contracts.domain.rules import RecognitionAnswer
+from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord, StatusChange
+from contracts.errors import ChainError, translate_errors
+from contracts.reader import Certificate, RegistryReader
+from verifier.errors import SourceUnavailable
+from verifier.source import SourceInfo
 
 __all__ = ["ChainStatusSource"]
 
@@ -102,13 +98,13 @@ class ChainStatusSource:
         return SigningKeyRecord(
             kid=key.kid,
             authority=key.authority,
-            algorithm=Algorithm(int(key.algorithm)),
+            algorithm=KeyAlgorithm(int(key.algorithm)),
             public_key=key.public_key,
             valid_from=key.valid_from,
             revoked_at=key.revoked_at,
         )
 
-    def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
         if len(certificate_id) != 32:
             return None
         label = f"certificate 0x{certificate_id.hex()}"
@@ -132,7 +128,7 @@ class ChainStatusSource:
         return AuthorityRecord(found.code, found.name, AuthorityStatus(int(found.status)))
 
     def recognition(
-        self, authority: str, certificate: CertificateRecord, day: int
+        self, authority: str, certificate: CertificateSlot, day: int
     ) -> RecognitionAnswer:
         answer = _ask(
             f"asking whether {authority} recognizes the certificate",
@@ -159,7 +155,7 @@ class ChainStatusSource:
             low = start if self.log_range is None else max(start, end - self.log_range + 1)
             # The chain layer's own decoding (block times included); private there, but
             # writing it a second time here would be worse.
-            found[:0] = chain_events._decode_all(chain, self._logs(certificate_id, low, end))
+            found[:0] = logs.decode_logs(chain, self._logs(certificate_id, low, end))
             if any(isinstance(e, chain_events.CertificateIssued) for e in found):
                 break  # nothing of this certificate lies before its issue
             end = low - 1
@@ -194,8 +190,8 @@ def _history_topics() -> list[HexStr]:
 
 
 def _record(
-    slot: chain_client.Certificate, issuer: str, events: Sequence[chain_events.ChainEvent]
-) -> CertificateRecord | None:
+    slot: Certificate, issuer: str, events: Sequence[chain_events.ChainEvent]
+) -> CertificateSlot | None:
     """The record from the slot and its events; None when the two disagree (a change landed
     between the reads)."""
     issued = next((e for e in events if isinstance(e, chain_events.CertificateIssued)), None)
@@ -217,7 +213,7 @@ def _record(
     status = CertificateStatus(int(slot.status))
     if history[-1].status is not status or amendments + 1 != slot.version:
         return None
-    return CertificateRecord(
+    return CertificateSlot(
         certificate_id=slot.id,
         issuer=issuer,
         tiers=int(slot.tiers),
@@ -228,7 +224,7 @@ def _record(
         digest=slot.digest,
         history=tuple(history),
         holder_ref=holder_ref,
-        number=issued.number_str,
+        number=issued.number,
     )
 
 

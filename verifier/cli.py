@@ -12,7 +12,7 @@ from typing import TextIO
 
 from rich.console import Console
 
-from contracts import ids
+from contracts.domain import ids
 from verifier.pipeline import DEFAULT_MAX_AGE, Clock, verify
 from verifier.render import print_verdict
 from verifier.source import StatusSource

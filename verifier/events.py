@@ -2,7 +2,7 @@
 
 One class per contract event the verifier needs. Names and fields are the contracts' events
 in snake_case (``id`` spelled ``certificate_id``, ``bytes4`` codes as strings like ``"MN"``),
-the same as the chain layer's decoded events in ``contracts.events``, so the cache takes
+the same as the domain's events (``contracts.domain.events``), so the cache takes
 those as they are: it reads events by class name and field name (see
 :meth:`verifier.offline.OfflineCache.apply_events`). Every event carries where it happened
 (``block_number``, ``log_index``) and the block's time (``block_timestamp``, unix seconds),
@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.domain.enums import CertificateStatus, KeyAlgorithm
 from verifier.errors import CacheError
-from verifier.keys import Algorithm
-from verifier.rules import CertificateStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +55,7 @@ class AuthorityRemoved(ChainEvent):
 class SigningKeyRegistered(ChainEvent):
     kid: bytes
     authority: str
-    algorithm: Algorithm
+    algorithm: KeyAlgorithm
     public_key: bytes
     valid_from: int
 
@@ -210,7 +209,7 @@ def _coerce(hint: Any, value: Any) -> Any:
         if isinstance(value, str):
             return bytes.fromhex(value.removeprefix("0x"))
         raise TypeError(f"expected bytes or hex, got {type(value).__name__}")
-    if hint in (Algorithm, CertificateStatus):
+    if hint in (KeyAlgorithm, CertificateStatus):
         return hint[value] if isinstance(value, str) else hint(value)
     if hint is int:
         if type(value) is not int:

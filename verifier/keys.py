@@ -2,7 +2,7 @@
 COSE signature primitives (ES256 and EdDSA) on top of the ``cryptography`` package.
 
 A key is published on-chain in its most compact standard form, and its key id is
-``contracts.ids.key_id`` of exactly those bytes:
+``contracts.domain.ids.key_id`` of exactly those bytes:
 
 - ES256: the 33-byte compressed SEC1 point of a P-256 key (algorithm 1 on-chain, COSE -7);
 - EdDSA: the 32 raw bytes of an Ed25519 key (algorithm 2 on-chain, COSE -8).
@@ -14,7 +14,6 @@ conversion below is format plumbing, the arithmetic stays in ``cryptography``.
 from __future__ import annotations
 
 import functools
-from enum import IntEnum
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from contracts import ids
+from contracts.domain import ids
+from contracts.domain.enums import KeyAlgorithm
 from verifier.errors import EncodingError
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -36,44 +36,20 @@ _P256_COORDINATE = 32
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
-class Algorithm(IntEnum):
-    """Signature algorithms, numbered as the contracts number them."""
-
-    ES256 = 1
-    EDDSA = 2
-
-    @property
-    def cose(self) -> int:
-        """The COSE algorithm identifier carried in the protected header."""
-        return _COSE_ALG[self]
-
-    @property
-    def public_key_length(self) -> int:
-        return 33 if self is Algorithm.ES256 else 32
-
-    @classmethod
-    def from_cose(cls, cose_alg: int) -> Algorithm:
-        for algorithm, value in _COSE_ALG.items():
-            if value == cose_alg:
-                return algorithm
-        raise ValueError(f"COSE algorithm {cose_alg} is not ES256 (-7) or EdDSA (-8)")
-
-
-_COSE_ALG = {Algorithm.ES256: -7, Algorithm.EDDSA: -8}
-
-
-def generate_private_key(algorithm: Algorithm = Algorithm.ES256) -> PrivateKey:
-    if algorithm is Algorithm.ES256:
+def generate_private_key(algorithm: KeyAlgorithm = KeyAlgorithm.ES256) -> PrivateKey:
+    if algorithm is KeyAlgorithm.ES256:
         return ec.generate_private_key(ec.SECP256R1())
-    return ed25519.Ed25519PrivateKey.generate()
+    if algorithm is KeyAlgorithm.EDDSA:
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"cannot generate a key for algorithm {algorithm!r}")
 
 
-def algorithm_of(key: PrivateKey | PublicKey) -> Algorithm:
+def algorithm_of(key: PrivateKey | PublicKey) -> KeyAlgorithm:
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
-        return Algorithm.EDDSA
+        return KeyAlgorithm.EDDSA
     if not isinstance(key.curve, ec.SECP256R1):
         raise EncodingError(f"ES256 needs a P-256 key, got curve {key.curve.name}")
-    return Algorithm.ES256
+    return KeyAlgorithm.ES256
 
 
 def public_key_bytes(key: PrivateKey | PublicKey) -> bytes:
@@ -83,7 +59,7 @@ def public_key_bytes(key: PrivateKey | PublicKey) -> bytes:
         if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey)
         else key
     )
-    if algorithm_of(public) is Algorithm.EDDSA:
+    if algorithm_of(public) is KeyAlgorithm.EDDSA:
         return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return public.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
@@ -91,28 +67,30 @@ def public_key_bytes(key: PrivateKey | PublicKey) -> bytes:
 
 
 def key_id_of(key: PrivateKey | PublicKey) -> bytes:
-    """The 8-byte key id (``contracts.ids.key_id`` of the published bytes)."""
+    """The 8-byte key id (``contracts.domain.ids.key_id`` of the published bytes)."""
     return ids.key_id(public_key_bytes(key))
 
 
-def load_public_key(algorithm: Algorithm, data: bytes) -> PublicKey:
+def load_public_key(algorithm: KeyAlgorithm, data: bytes) -> PublicKey:
     """The published bytes back to a key object. Raises ValueError when they are not one.
 
     Cached: decompressing a P-256 point costs about a third of a signature check, and a
     verifier meets the same few published keys on every scan (key objects are immutable;
     a refusal is not cached, it raises again).
     """
-    return _load_public_key(Algorithm(algorithm), bytes(data))
+    return _load_public_key(KeyAlgorithm(algorithm), bytes(data))
 
 
 @functools.lru_cache(maxsize=1024)
-def _load_public_key(algorithm: Algorithm, data: bytes) -> PublicKey:
+def _load_public_key(algorithm: KeyAlgorithm, data: bytes) -> PublicKey:
+    if algorithm is KeyAlgorithm.NONE:
+        raise ValueError("algorithm 0 is no signing algorithm (the chain's mark of no such key)")
     if len(data) != algorithm.public_key_length:
         raise ValueError(
             f"{algorithm.name} public key must be {algorithm.public_key_length} bytes, "
             f"got {len(data)}"
         )
-    if algorithm is Algorithm.EDDSA:
+    if algorithm is KeyAlgorithm.EDDSA:
         return ed25519.Ed25519PublicKey.from_public_bytes(data)
     if data[0] not in (2, 3):
         raise ValueError("ES256 public key must be a compressed point (prefix 0x02 or 0x03)")

@@ -4,7 +4,7 @@ A sync (``aeo verifier sync``) reads the chain's events and hands them to
 :meth:`OfflineCache.apply_events` with the block they reach; the cache stores keys,
 authorities, certificate slots with their status history, and MRAs, and answers the
 :class:`~verifier.source.StatusSource` questions from them, applying the contracts' rules
-(:mod:`verifier.rules`) itself. Its :meth:`~OfflineCache.info` says which block and sync
+(:mod:`contracts.domain.rules`) itself. Its :meth:`~OfflineCache.info` says which block and sync
 time the answers reflect, so every offline verdict reads "status as of <time>".
 
 Re-applying a batch is harmless: events in blocks at or below the last synced block are
@@ -23,27 +23,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from contracts import ids
-from verifier import events as ev
-from verifier.errors import CacheError, SourceUnavailable
-from verifier.keys import Algorithm
-from verifier.rules import (
-    AuthorityStatus,
-    CertificateStatus,
+from contracts.domain import ids
+from contracts.domain.days import Day
+from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
+from contracts.domain.rules import RecognitionAnswer, effective_status, recognize
+from contracts.domain.state import (
+    AuthorityRecord,
+    CertificateSlot,
     MraParty,
     MraRecord,
-    MraState,
-    RecognitionAnswer,
-    effective_status,
-    recognize,
-)
-from verifier.source import (
-    AuthorityRecord,
-    CertificateRecord,
     SigningKeyRecord,
-    SourceInfo,
     StatusChange,
 )
+from verifier import events as ev
+from verifier.errors import CacheError, SourceUnavailable
+from verifier.source import SourceInfo
 
 SCHEMA_VERSION: Final = 1
 
@@ -154,17 +148,17 @@ def _stored_status(value: int) -> CertificateStatus:
     return CertificateStatus(value) if status is None else status  # raises on a bad value
 
 
-def _certificate_record(certificate_id: bytes, rows: Sequence[Sequence[Any]]) -> CertificateRecord:
+def _certificate_slot(certificate_id: bytes, rows: Sequence[Sequence[Any]]) -> CertificateSlot:
     """A slot and its history from the rows of :data:`_CERTIFICATE_QUERY` (one per change)."""
     row = rows[0]
-    return CertificateRecord(
+    return CertificateSlot(
         certificate_id=certificate_id,
         issuer=row[0],
         number=row[1],
         tiers=row[2],
         status=_stored_status(row[3]),
-        valid_from=row[4],
-        valid_until=row[5],
+        valid_from=Day(row[4]),
+        valid_until=Day(row[5]),
         version=row[6],
         digest=bytes(row[7]),
         holder_ref=bytes(row[8]),
@@ -416,12 +410,14 @@ class OfflineCache:
             record = (
                 None
                 if row is None
-                else SigningKeyRecord(kid, row[0], Algorithm(row[1]), bytes(row[2]), row[3], row[4])
+                else SigningKeyRecord(
+                    kid, row[0], KeyAlgorithm(row[1]), bytes(row[2]), row[3], row[4]
+                )
             )
             self._memo[memo_key] = record
         return record
 
-    def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
         with self._lock:
             self._refresh()
             table = self._certificate_table()
@@ -430,13 +426,13 @@ class OfflineCache:
             # One statement for the slot and its history: a certificate has a handful of
             # status changes, and a second query cost more than repeating the slot's columns.
             rows = self._db.execute(_CERTIFICATE_QUERY, (certificate_id,)).fetchall()
-        return _certificate_record(certificate_id, rows) if rows else None
+        return _certificate_slot(certificate_id, rows) if rows else None
 
-    def _certificate_table(self) -> dict[bytes, CertificateRecord] | None:
+    def _certificate_table(self) -> dict[bytes, CertificateSlot] | None:
         """Every certificate by id, read in one transaction and kept until the file changes;
         None when the cache holds more than ``certificates_in_memory`` (lock held)."""
         if _CERTIFICATES in self._memo:
-            memo: dict[bytes, CertificateRecord] | None = self._memo[_CERTIFICATES]
+            memo: dict[bytes, CertificateSlot] | None = self._memo[_CERTIFICATES]
             return memo
         table = None
         if self._certificates_in_memory > 0:
@@ -453,7 +449,7 @@ class OfflineCache:
                 if count <= limit:
                     rows = self._db.execute(_ALL_CERTIFICATES_QUERY).fetchall()
                     table = {
-                        certificate_id: _certificate_record(certificate_id, [r[1:] for r in group])
+                        certificate_id: _certificate_slot(certificate_id, [r[1:] for r in group])
                         for certificate_id, group in itertools.groupby(rows, key=_first)
                     }
             finally:
@@ -507,8 +503,8 @@ class OfflineCache:
                         mra_id=mra_id,
                         parties=tuple(MraParty(a, t, bool(s)) for a, t, s in parties),
                         status=MraState(status),
-                        effective_from=effective_from,
-                        ends_on=ends_on,
+                        effective_from=Day(effective_from),
+                        ends_on=Day(ends_on),
                         text_hash=bytes(text_hash),
                     )
                 )
@@ -516,7 +512,7 @@ class OfflineCache:
         return tuple(result)
 
     def recognition(
-        self, authority: str, certificate: CertificateRecord, day: int
+        self, authority: str, certificate: CertificateSlot, day: Day
     ) -> RecognitionAnswer:
         status = effective_status(
             certificate.status, certificate.valid_from, certificate.valid_until, day

@@ -26,7 +26,8 @@ from typing import Any, Final
 import base45
 import cbor2
 
-from contracts import ids
+from contracts.domain import days, ids
+from contracts.domain.enums import KeyAlgorithm
 from verifier import keys
 from verifier.errors import (
     Base45Error,
@@ -112,7 +113,7 @@ class Claims:
     """What an AEO1 QR code states about one certificate.
 
     Dates are whole UTC days since 1970-01-01 (the contracts' ``uint16``), ``issued_at`` is
-    the signing time in unix seconds, ``digest`` is ``contracts.ids.record_digest(holderRef,
+    the signing time in unix seconds, ``digest`` is ``contracts.domain.ids.record_digest(holderRef,
     commitment)``. The certificate id is not carried: :attr:`certificate_id` derives it.
     Construction validates every field and raises :class:`ClaimsError` naming the field.
     """
@@ -183,7 +184,7 @@ class Claims:
     ) -> Claims:
         """Claims for an off-chain record, as the issuer builds them.
 
-        Normalizes the holder identification exactly as ``contracts.ids.holder_ref`` does,
+        Normalizes the holder identification exactly as ``contracts.domain.ids.holder_ref`` does,
         shortens the name to ``NAME_MAX_BYTES`` (:func:`shorten_name`; :func:`build` may cut
         it further to fit the QR) and computes the record digest.
         """
@@ -194,7 +195,7 @@ class Claims:
         except ValueError as exc:
             raise ClaimsError("commitment", str(exc)) from exc
         try:
-            valid_from_day, valid_until_day = ids.to_day(valid_from), ids.to_day(valid_until)
+            valid_from_day, valid_until_day = days.to_day(valid_from), days.to_day(valid_until)
         except ValueError as exc:
             raise ClaimsError("valid_from/valid_until", str(exc)) from exc
         return cls(
@@ -213,7 +214,7 @@ class Claims:
 
     @property
     def certificate_id(self) -> bytes:
-        """The on-chain id, derived: ``contracts.ids.certificate_id(issuer, number)``."""
+        """The on-chain id, derived: ``contracts.domain.ids.certificate_id(issuer, number)``."""
         return ids.certificate_id(self.issuer, self.number)
 
     @property
@@ -248,8 +249,8 @@ class Claims:
         data: dict[str, object] = asdict(self)
         data["digest"] = "0x" + self.digest.hex()
         data["certificate_id"] = "0x" + self.certificate_id.hex()
-        data["valid_from_date"] = ids.from_day(self.valid_from).isoformat()
-        data["valid_until_date"] = ids.from_day(self.valid_until).isoformat()
+        data["valid_from_date"] = days.from_day(self.valid_from).isoformat()
+        data["valid_until_date"] = days.from_day(self.valid_until).isoformat()
         return data
 
     @classmethod
@@ -412,7 +413,7 @@ def encode(
 
 
 def _encode_exact(
-    claims: Claims, private_key: keys.PrivateKey, algorithm: keys.Algorithm, kid: bytes
+    claims: Claims, private_key: keys.PrivateKey, algorithm: KeyAlgorithm, kid: bytes
 ) -> EncodedPayload:
     payload = cbor2.dumps(claims.to_cbor_map(), canonical=True)
     protected = cbor2.dumps({_HEADER_ALG: algorithm.cose, _HEADER_KID: kid}, canonical=True)
@@ -445,11 +446,11 @@ ED25519_ORDER: Final = 2**252 + 27742317777372353535851937790883648493
 _HALF_P256_ORDER: Final = P256_ORDER // 2
 
 
-def low_s(algorithm: keys.Algorithm, signature: bytes) -> bytes:
+def low_s(algorithm: KeyAlgorithm, signature: bytes) -> bytes:
     """An ES256 ``r || s`` with ``s`` in the lower half of the group order (its twin
     ``n - s`` verifies too; AEO1 admits only the low one). EdDSA signatures are returned as
     they are: RFC 8032 already admits one ``S``."""
-    if algorithm is not keys.Algorithm.ES256:
+    if algorithm is not KeyAlgorithm.ES256:
         return signature
     s = int.from_bytes(signature[32:], "big")
     if s <= _HALF_P256_ORDER:
@@ -457,9 +458,9 @@ def low_s(algorithm: keys.Algorithm, signature: bytes) -> bytes:
     return signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
 
 
-def non_canonical_signature(algorithm: keys.Algorithm, signature: bytes) -> str | None:
+def non_canonical_signature(algorithm: KeyAlgorithm, signature: bytes) -> str | None:
     """Why a 64-byte signature is not in the one form AEO1 admits, or None when it is."""
-    if algorithm is keys.Algorithm.ES256:
+    if algorithm is KeyAlgorithm.ES256:
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:], "big")
         if not 0 < r < P256_ORDER:
@@ -560,7 +561,7 @@ class CoseSign1:
     """A parsed COSE_Sign1: the raw protected header (it is signed as bytes) and its values."""
 
     protected: bytes
-    algorithm: keys.Algorithm
+    algorithm: KeyAlgorithm
     kid: bytes
     payload: bytes
     signature: bytes
@@ -744,8 +745,8 @@ def _decode_first(data: bytes) -> tuple[object, int]:
 # The only protected headers AEO1 signs, deterministically encoded: map(2) {1: alg, 4: kid}
 # with the kid a byte string of 8, behind the byte-string head (13 bytes) that wraps them.
 _PROTECTED_PREFIXES: Final = {
-    b"\x4d\xa2\x01\x26\x04\x48": keys.Algorithm.ES256,  # alg -7
-    b"\x4d\xa2\x01\x27\x04\x48": keys.Algorithm.EDDSA,  # alg -8
+    b"\x4d\xa2\x01\x26\x04\x48": KeyAlgorithm.ES256,  # alg -7
+    b"\x4d\xa2\x01\x27\x04\x48": KeyAlgorithm.EDDSA,  # alg -8
 }
 _PROTECTED_ITEM_LENGTH: Final = 14
 _SIGNATURE_HEAD: Final = bytes((0x58, keys.SIGNATURE_LENGTH))
@@ -866,7 +867,7 @@ def _claims_map_exact(payload: bytes) -> dict[object, object] | None:
     return claims
 
 
-def _decode_protected(protected: bytes) -> tuple[keys.Algorithm, bytes]:
+def _decode_protected(protected: bytes) -> tuple[KeyAlgorithm, bytes]:
     try:
         header = cbor2.loads(protected)
     except Exception as exc:  # see parse_cose
@@ -879,7 +880,7 @@ def _decode_protected(protected: bytes) -> tuple[keys.Algorithm, bytes]:
     if type(alg) is not int:
         raise CoseError("alg is not an integer")
     try:
-        algorithm = keys.Algorithm.from_cose(alg)
+        algorithm = KeyAlgorithm.from_cose(alg)
     except ValueError as exc:
         raise CoseError(str(exc), code="unsupported_algorithm") from exc
     if not isinstance(kid, bytes) or len(kid) != KID_LENGTH:

@@ -23,7 +23,15 @@ from typing import Final, TypeVar
 
 from PIL import Image
 
-from contracts import ids
+from contracts.domain import days, ids
+from contracts.domain.enums import (
+    CertificateStatus,
+    RecognitionReason,
+    reason_name,
+    tier_names as _tier_names,
+)
+from contracts.domain.rules import RecognitionAnswer
+from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord
 from verifier import keys
 from verifier.errors import (
     Base45Error,
@@ -54,20 +62,7 @@ from verifier.payload import (
     parse_cose,
     strip_prefix,
 )
-from verifier.rules import (
-    CertificateStatus,
-    RecognitionAnswer,
-    RecognitionReason,
-    reason_name,
-    tier_names as _tier_names,
-)
-from verifier.source import (
-    AuthorityRecord,
-    CertificateRecord,
-    SigningKeyRecord,
-    SourceInfo,
-    StatusSource,
-)
+from verifier.source import SourceInfo, StatusSource
 from verifier.verdict import (
     Outcome,
     Reason,
@@ -253,7 +248,7 @@ def check_key_validity(
 
 
 def check_binding(
-    claims: Claims, record: CertificateRecord | None, as_of: datetime | None
+    claims: Claims, record: CertificateSlot | None, as_of: datetime | None
 ) -> list[BindingError]:
     """The binding stage: the QR describes the registry's current version of the record."""
     label = f"{claims.issuer} certificate {claims.number}"
@@ -310,7 +305,7 @@ def check_binding(
     return findings
 
 
-def check_status(record: CertificateRecord) -> list[StatusError]:
+def check_status(record: CertificateSlot) -> list[StatusError]:
     """The status stage: the stored status is Active."""
     if record.status is CertificateStatus.ACTIVE:
         return []
@@ -322,13 +317,13 @@ def check_status(record: CertificateRecord) -> list[StatusError]:
     return [StatusError(f"revoked{since}{why}", code="revoked")]
 
 
-def check_validity_dates(record: CertificateRecord, day: int) -> list[ValidityDatesError]:
+def check_validity_dates(record: CertificateSlot, day: int) -> list[ValidityDatesError]:
     """The validity-dates stage, on the registry's dates (a renewal extends them)."""
     if day > record.valid_until:
-        until = ids.from_day(record.valid_until).isoformat()
+        until = days.from_day(record.valid_until).isoformat()
         return [ValidityDatesError(f"expired: valid until {until}", code="expired")]
     if day < record.valid_from:
-        start = ids.from_day(record.valid_from).isoformat()
+        start = days.from_day(record.valid_from).isoformat()
         return [ValidityDatesError(f"not valid before {start}", code="not_yet_valid")]
     return []
 
@@ -531,7 +526,7 @@ class _Found:
     info: SourceInfo | None = None
     claims: Claims | None = None
     key: SigningKeyRecord | None = None
-    record: CertificateRecord | None = None
+    record: CertificateSlot | None = None
     authority: AuthorityRecord | None = None
     answer: RecognitionAnswer | None = None
     stale: bool = False
@@ -630,12 +625,12 @@ def _check_against_source(
             Reason(
                 "renewed",
                 "renewed: valid until "
-                f"{ids.from_day(record.valid_until).isoformat()} per the registry "
-                f"(the QR shows {ids.from_day(claims.valid_until).isoformat()})",
+                f"{days.from_day(record.valid_until).isoformat()} per the registry "
+                f"(the QR shows {days.from_day(claims.valid_until).isoformat()})",
             )
         )
     status_ok = run.check("status", lambda: check_status(record))
-    day = ids.day_of(int(now.timestamp()))
+    day = days.day_of(int(now.timestamp()))
     dates_ok = run.check("validity_dates", lambda: check_validity_dates(record, day))
     if not (key_ok and binding_ok and status_ok and dates_ok):
         return

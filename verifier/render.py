@@ -15,8 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from contracts import ids
-from verifier.rules import tier_names
+from contracts.domain import days
+from contracts.domain.enums import tier_names
 from verifier.verdict import Outcome, StageState, Verdict, outcome_of_reason
 
 GREEN = "bold white on green4"
@@ -63,12 +63,8 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
         record = verdict.certificate
         valid_from = record.valid_from if record else claims.valid_from
         valid_until = record.valid_until if record else claims.valid_until
-        facts.add_row(
-            "Valid",
-            Text(
-                f"{ids.from_day(valid_from).isoformat()} → {ids.from_day(valid_until).isoformat()}"
-            ),
-        )
+        start, end = days.from_day(valid_from), days.from_day(valid_until)
+        facts.add_row("Valid", Text(f"{start.isoformat()} → {end.isoformat()}"))
         signer = ""
         if verdict.signing_key is not None:
             key = verdict.signing_key

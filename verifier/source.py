@@ -9,7 +9,8 @@ an authority, and whether an authority recognizes a certificate. Two implementat
   to contract views: ``getSigningKey`` (algorithm 0 -> ``None``), ``getCertificate``
   (status None -> ``None``) plus the ``CertificateStatusChanged`` logs for the history,
   ``getAuthority``, and ``MraRegistry.recognizes`` (or the MRA data and
-  :func:`verifier.rules.recognize`).
+  :func:`contracts.domain.rules.recognize`). The records they answer with are
+  :mod:`contracts.domain.state`'s.
 
 A source may also offer ``reading()``, a context manager under which all its answers come
 from one state (the offline cache's read transaction); the pipeline asks one verification's
@@ -24,35 +25,26 @@ finding, so a source must never return ``None`` for "I could not tell".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from contracts import ids
-from verifier.errors import SourceUnavailable
-from verifier.keys import Algorithm
-from verifier.rules import (
-    AuthorityStatus,
-    CertificateStatus,
+from contracts.domain.days import Day
+from contracts.domain.encoding import hex0x, iso, parse_iso, unhex
+from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
+from contracts.domain.rules import RecognitionAnswer, effective_status, recognize
+from contracts.domain.state import (
+    AuthorityRecord,
+    CertificateSlot,
     MraParty,
     MraRecord,
-    MraState,
-    RecognitionAnswer,
-    effective_status,
-    recognize,
+    SigningKeyRecord,
+    StatusChange,
 )
+from verifier.errors import SourceUnavailable
 
-__all__ = [
-    "AuthorityRecord",
-    "CertificateRecord",
-    "MemorySource",
-    "SigningKeyRecord",
-    "SourceInfo",
-    "SourceUnavailable",
-    "StatusChange",
-    "StatusSource",
-]
+__all__ = ["MemorySource", "SourceInfo", "SourceUnavailable", "StatusSource"]
 
 
 @dataclass(frozen=True)
@@ -79,57 +71,6 @@ class SourceInfo:
         }
 
 
-@dataclass(frozen=True)
-class SigningKeyRecord:
-    """A document-signing key as the trust list publishes it (``getSigningKey``)."""
-
-    kid: bytes
-    authority: str
-    algorithm: Algorithm
-    public_key: bytes
-    valid_from: int
-    revoked_at: int = 0
-    """Unix time from which signatures are not trusted; 0 = not revoked."""
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    status: CertificateStatus
-    reason: int
-    since: int
-    """Unix time of the block that made the change."""
-
-
-@dataclass(frozen=True)
-class CertificateRecord:
-    """A certificate's storage slot, plus what events add (history, holder reference)."""
-
-    certificate_id: bytes
-    issuer: str
-    tiers: int
-    status: CertificateStatus
-    valid_from: int
-    valid_until: int
-    version: int
-    digest: bytes
-    history: tuple[StatusChange, ...] = ()
-    """Status changes, oldest first (issue, suspend, reinstate, revoke)."""
-    holder_ref: bytes | None = None
-    """From the issue/amend events when the source has them; the slot does not store it."""
-    number: str | None = None
-
-    @property
-    def last_change(self) -> StatusChange | None:
-        return self.history[-1] if self.history else None
-
-
-@dataclass(frozen=True)
-class AuthorityRecord:
-    code: str
-    name: str
-    status: AuthorityStatus
-
-
 @runtime_checkable
 class StatusSource(Protocol):
     """The registry's state, as the verifier reads it. Every method may raise
@@ -143,7 +84,7 @@ class StatusSource(Protocol):
         """The key with this 8-byte id, or ``None`` when none was ever registered."""
         ...
 
-    def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
         """The certificate with this 32-byte id, or ``None`` when it was never issued."""
         ...
 
@@ -152,7 +93,7 @@ class StatusSource(Protocol):
         ...
 
     def recognition(
-        self, authority: str, certificate: CertificateRecord, day: int
+        self, authority: str, certificate: CertificateSlot, day: Day
     ) -> RecognitionAnswer:
         """Does ``authority`` recognize ``certificate`` on ``day``? A live source may answer
         for its latest block instead (its ``info().as_of`` says when that is)."""
@@ -173,7 +114,7 @@ class MemorySource:
 
     source_info: SourceInfo
     keys: dict[bytes, SigningKeyRecord] = field(default_factory=dict)
-    certificates: dict[bytes, CertificateRecord] = field(default_factory=dict)
+    certificates: dict[bytes, CertificateSlot] = field(default_factory=dict)
     authorities: dict[str, AuthorityRecord] = field(default_factory=dict)
     mras: list[MraRecord] = field(default_factory=list)
     unavailable: frozenset[str] = frozenset()
@@ -190,7 +131,7 @@ class MemorySource:
         self._check("signing_key")
         return self.keys.get(kid)
 
-    def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
         self._check("certificate")
         return self.certificates.get(certificate_id)
 
@@ -199,7 +140,7 @@ class MemorySource:
         return self.authorities.get(code)
 
     def recognition(
-        self, authority: str, certificate: CertificateRecord, day: int
+        self, authority: str, certificate: CertificateSlot, day: Day
     ) -> RecognitionAnswer:
         self._check("recognition")
         issuer = self.authorities.get(certificate.issuer)
@@ -253,7 +194,7 @@ class MemorySource:
             SigningKeyRecord(
                 kid=unhex(k["kid"]),
                 authority=k["authority"],
-                algorithm=Algorithm[k["algorithm"]],
+                algorithm=KeyAlgorithm[k["algorithm"]],
                 public_key=unhex(k["public_key"]),
                 valid_from=k["valid_from"],
                 revoked_at=k["revoked_at"],
@@ -275,7 +216,7 @@ class MemorySource:
         )
 
 
-def _certificate_json(c: CertificateRecord) -> dict[str, object]:
+def _certificate_json(c: CertificateSlot) -> dict[str, object]:
     return {
         "certificate_id": hex0x(c.certificate_id),
         "issuer": c.issuer,
@@ -293,15 +234,15 @@ def _certificate_json(c: CertificateRecord) -> dict[str, object]:
     }
 
 
-def _certificate_from_json(c: Mapping[str, Any]) -> CertificateRecord:
-    return CertificateRecord(
+def _certificate_from_json(c: Mapping[str, Any]) -> CertificateSlot:
+    return CertificateSlot(
         certificate_id=unhex(c["certificate_id"]),
         issuer=c["issuer"],
         number=c.get("number"),
         tiers=c["tiers"],
         status=CertificateStatus[c["status"]],
-        valid_from=c["valid_from"],
-        valid_until=c["valid_until"],
+        valid_from=Day(c["valid_from"]),
+        valid_until=Day(c["valid_until"]),
         version=c["version"],
         digest=unhex(c["digest"]),
         holder_ref=unhex(c["holder_ref"]) if c.get("holder_ref") else None,
@@ -333,61 +274,7 @@ def _mra_from_json(m: Mapping[str, Any]) -> MraRecord:
             MraParty(p["authority"], p["recognized_tiers"], p["signed"]) for p in m["parties"]
         ),
         status=MraState[m["status"]],
-        effective_from=m["effective_from"],
-        ends_on=m["ends_on"],
+        effective_from=Day(m["effective_from"]),
+        ends_on=Day(m["ends_on"]),
         text_hash=unhex(m["text_hash"]) if m.get("text_hash") else b"",
     )
-
-
-def certificate_record_for(
-    *,
-    issuer: str,
-    number: str,
-    tiers: int,
-    valid_from: int,
-    valid_until: int,
-    holder_ref: bytes,
-    commitment: bytes,
-    issued_at: int,
-    version: int = 1,
-    history: Iterable[StatusChange] = (),
-) -> CertificateRecord:
-    """The record a freshly issued certificate has (tests and demos build state with it)."""
-    status_history = (
-        StatusChange(CertificateStatus.ACTIVE, 0, issued_at),
-        *history,
-    )
-    return CertificateRecord(
-        certificate_id=ids.certificate_id(issuer, number),
-        issuer=issuer,
-        number=number,
-        tiers=tiers,
-        status=status_history[-1].status,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        version=version,
-        digest=ids.record_digest(holder_ref, commitment),
-        history=status_history,
-        holder_ref=holder_ref,
-    )
-
-
-# ---------------------------------------------------------------- small JSON helpers
-
-
-def hex0x(value: bytes | None) -> str | None:
-    return None if value is None else "0x" + value.hex()
-
-
-def unhex(value: str) -> bytes:
-    return bytes.fromhex(value.removeprefix("0x"))
-
-
-def iso(value: datetime) -> str:
-    """UTC, second precision, with a ``Z``: how every time in the JSON output reads."""
-    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -24,9 +24,10 @@ from typing import Any
 
 from web3.exceptions import BlockNotFound
 
-from contracts import events as chain_events
+from contracts import logs
 from contracts.chain import Chain
 from contracts.deploy import Deployment
+from contracts.domain import events as chain_events
 from contracts.errors import ChainError, ChainUnavailableError, translate_errors
 from verifier import events as ev
 from verifier.errors import CacheError, SourceUnavailable
@@ -92,7 +93,7 @@ def sync(
     cache: OfflineCache,
     progress: ProgressCallback | None = None,
     *,
-    page_size: int = chain_events.BESU_MAX_LOG_RANGE,
+    page_size: int = logs.BESU_MAX_LOG_RANGE,
     clock: Callable[[], datetime] = _utc_now,
 ) -> SyncReport:
     """Bring ``cache`` up to the chain's current head; returns what was done.
@@ -137,7 +138,7 @@ def _sync(
         )
     pages = events_read = events_applied = 0
     reached: SyncPoint | None = None
-    for page in chain_events.iter_event_pages(chain, deployment, start, head, page_size):
+    for page in logs.iter_event_pages(chain, deployment, start, head, page_size):
         block_hash, block_time = _block(chain, page.to_block)
         if page.to_block == head:
             synced_at = started_at
@@ -187,8 +188,6 @@ def cache_event(event: chain_events.ChainEvent) -> ev.ChainEvent | None:
             values[spec.name] = _plain(getattr(event, spec.name))
         except AttributeError as exc:
             raise CacheError(f"{name}: the chain layer's event has no {spec.name!r}") from exc
-    if isinstance(event, chain_events.CertificateIssued):
-        values["number"] = event.number_str  # bytes32 on chain, text in the cache
     return ev.event_from_mapping(values)
 
 

@@ -18,10 +18,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final, NamedTuple
 
-from contracts import ids
+from contracts.domain import days
+from contracts.domain.encoding import hex0x, iso
+from contracts.domain.enums import reason_name, tier_names
+from contracts.domain.rules import RecognitionAnswer
+from contracts.domain.state import CertificateSlot, SigningKeyRecord
 from verifier.payload import Claims
-from verifier.rules import RecognitionAnswer, reason_name, tier_names
-from verifier.source import CertificateRecord, SigningKeyRecord, SourceInfo, hex0x, iso
+from verifier.source import SourceInfo
 
 
 class Outcome(StrEnum):
@@ -195,7 +198,7 @@ class Verdict:
     source: SourceInfo | None = None
     claims: Claims | None = None
     signing_key: SigningKeyRecord | None = None
-    certificate: CertificateRecord | None = None
+    certificate: CertificateSlot | None = None
     issuer_name: str | None = None
     recognition: RecognitionAnswer | None = None
 
@@ -304,8 +307,8 @@ class Verdict:
                     "status_reason": reason_name(last.reason) if last else None,
                     "status_since": last.since if last else None,
                     "tiers": list(tier_names(cert.tiers)),
-                    "valid_from": ids.from_day(cert.valid_from).isoformat(),
-                    "valid_until": ids.from_day(cert.valid_until).isoformat(),
+                    "valid_from": days.from_day(cert.valid_from).isoformat(),
+                    "valid_until": days.from_day(cert.valid_until).isoformat(),
                     "version": cert.version,
                 }
                 if cert

@@ -89,7 +89,7 @@ class Certificate(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: keccak256(issuer bytes4 ++ number bytes32), see contracts.ids.certificate_id
+    #: keccak256(issuer bytes4 ++ number bytes32), see contracts.domain.ids.certificate_id
     certificate_id: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
     issuer: Mapped[str] = mapped_column(NulSafeString(4))
     number: Mapped[str] = mapped_column(NulSafeString(32), unique=True)

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contracts.client import Operation as ChainCall
+from contracts.calls import ContractCall
 
 from ..auth import AuthenticatedKey
 from ..db import Operation, OperationState
@@ -42,7 +42,6 @@ from ..errors import FieldError, InvalidError, NotFoundError, RegistryError
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "Accepted",
-    "ChainCall",
     "IdempotencyKeyReusedError",
     "check_idempotency_key",
     "enqueue",
@@ -135,12 +134,12 @@ def enqueue(
     key: AuthenticatedKey,
     idempotency_key: str,
     kind: str,
-    operation: ChainCall,
+    operation: ContractCall,
     subject: str | None,
     request_fingerprint: str,
     details: Mapping[str, Any] | None = None,
 ) -> Operation:
-    """Record ``operation`` (a contract call built with ``contracts.client.Ops``) in the
+    """Record ``operation`` (a contract call built with :mod:`contracts.calls`) in the
     caller's transaction, in state ``pending``; the caller commits.
 
     - The same ``(key, idempotency_key)`` with the same fingerprint returns the existing
@@ -192,7 +191,7 @@ class Accepted:
 
 #: builds the chain call after writing the caller's own rows (in the same session);
 #: returns the call and the operation's ``details``
-Prepare = Callable[[Session], tuple[ChainCall, Mapping[str, Any] | None]]
+Prepare = Callable[[Session], tuple[ContractCall, Mapping[str, Any] | None]]
 
 
 def enqueue_once(
@@ -273,9 +272,9 @@ def get_operation(session: Session, operation_id: uuid.UUID) -> Operation:
     return operation
 
 
-def operation_call(operation: Operation) -> ChainCall:
+def operation_call(operation: Operation) -> ContractCall:
     """The contract call an operation row records."""
-    return ChainCall.from_json(operation.payload["call"])
+    return ContractCall.from_json(operation.payload["call"])
 
 
 def operation_details(operation: Operation) -> dict[str, Any]:

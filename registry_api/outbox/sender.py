@@ -52,15 +52,7 @@ from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import RPCEndpoint
 
-from contracts.client import (
-    Fees,
-    SignedTx,
-    TxClient,
-    TxRequest,
-    contract_of,
-    function_abi,
-    sign,
-)
+from contracts.calls import ContractCall, contract_of, function_abi
 from contracts.errors import (
     ChainConfigError,
     ChainError,
@@ -70,6 +62,7 @@ from contracts.errors import (
     TransactionRejectedError,
     translate_errors,
 )
+from contracts.transactions import Fees, SignedTx, TxClient, TxRequest, sign
 
 from ..db import (
     OPEN_OPERATION_STATES,
@@ -81,7 +74,7 @@ from ..db import (
 )
 from ..faults import CrashAt, CrashPoint
 from ..metrics import Metrics
-from . import ChainCall, operation_call, operation_details
+from . import operation_call, operation_details
 
 logger = logging.getLogger("registry_api.outbox")
 
@@ -625,10 +618,10 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ helpers
 
-    def _prepare(self, call: ChainCall) -> TxRequest:
+    def _prepare(self, call: ContractCall) -> TxRequest:
         """``TxClient.prepare``, encoded with eth-abi straight from the function's ABI: the
-        arguments are already ABI-level values (``Ops`` checked their shapes), and web3's
-        ``encode_abi`` spends ten times as long normalizing them (70 ms for a batch of
+        arguments are already ABI-level values (``contracts.calls`` checked their shapes), and
+        web3's ``encode_abi`` spends ten times as long normalizing them (70 ms for a batch of
         100 certificates) under the GIL the indexer and the API share."""
         if self.tx.deployment is None:
             return self.tx.prepare(call)

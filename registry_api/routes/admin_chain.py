@@ -15,7 +15,7 @@ from ..schemas.admin_chain import (
     AccountsPublic,
     MembershipProposalCreate,
     MembershipProposalsPublic,
-    ProposalStatus,
+    ProposalStatusName,
     SigningKeyRegister,
     SigningKeyRevoke,
     SigningKeyRotate,
@@ -258,7 +258,7 @@ def list_membership_proposals(
     _caller: ReaderKey,
     session: SessionDep,
     settings: SettingsDep,
-    status: Annotated[ProposalStatus | None, Query(description="Only these.")] = None,
+    status: Annotated[ProposalStatusName | None, Query(description="Only these.")] = None,
 ) -> MembershipProposalsPublic:
     proposals = service.list_proposals(session, settings, status)
     return MembershipProposalsPublic(data=proposals, count=len(proposals))

@@ -12,7 +12,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from contracts import ids
+from contracts.domain import days
+from contracts.domain.enums import reason_name
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..deps import SessionDep, run_read
@@ -62,8 +63,7 @@ def _answer(request: Request, response: Response, outcome: Accepted) -> Operatio
 
 
 def _reason(code: int | None) -> ReasonPublic | None:
-    name = service.reason_name(code)
-    return ReasonPublic(code=code, name=name) if code is not None and name else None
+    return ReasonPublic(code=code, name=reason_name(code)) if code is not None else None
 
 
 @router.post(
@@ -210,7 +210,7 @@ def _public(view: service.CertificateStatusView) -> CertificatePublic:
             status=state["status"],
             version=state["version"],
             tiers=state["tiers"],
-            valid_from=ids.from_day(state["valid_from"]),
+            valid_from=days.from_day(state["valid_from"]),
             valid_until=view.valid_until,
             holder_ref=state["holder_ref"],
             commitment=state["commitment"],
@@ -275,7 +275,7 @@ def certificate_history(number: NumberPath, _key: ReaderKey, session: SessionDep
                 status=event.status,
                 reason=_reason(event.reason_code),
                 version=event.version,
-                valid_until=service.date_of(state.get("valid_until")),
+                valid_until=days.date_or_none(state.get("valid_until")),
                 remedy_deadline=(
                     service.operation_remedy_deadline(session, operation.get("id"))
                     if event.kind == "suspended"
@@ -344,7 +344,7 @@ def search_certificates(
     for name, value in (("valid_from", valid_from), ("valid_to", valid_to)):
         if value is not None:
             try:
-                ids.to_day(value)
+                days.to_day(value)
             except ValueError as exc:
                 raise InvalidError(
                     str(exc), errors=[FieldError(f"query.{name}", str(exc))]

@@ -12,7 +12,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from contracts import ids
+from contracts.domain import days
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..db import ApiKey
@@ -61,7 +61,7 @@ def _audience(session: Session, caller: AuthenticatedKey) -> service.Audience:
         role=caller.role,
         partner_authority=caller.partner_authority,
         own=caller.authority,
-        day=ids.utc_now_day(),
+        day=days.today(),
     )
 
 

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from contracts import ids
+from contracts.domain import days
+from contracts.domain.days import Day
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..db import Mra
@@ -41,7 +42,7 @@ MraId = Annotated[
 ]
 
 
-def mra_public(mra: Mra, day: int) -> MraPublic:
+def mra_public(mra: Mra, day: Day) -> MraPublic:
     return MraPublic(
         id=service.mra_number(mra),
         status=service.status_name(service.effective_status(mra, day)),
@@ -83,7 +84,7 @@ def propose_mra(
         key=caller,
         idempotency_key=idempotency_key,
         request=body,
-        day=ids.utc_now_day(),
+        day=days.today(),
     )
     wake_sender(request)
     return accepted(response, result.operation)
@@ -112,7 +113,7 @@ def _action_route(action: service.MraAction) -> Callable[..., OperationPublic]:
             idempotency_key=idempotency_key,
             action=action,
             mra_id=mra_id,
-            day=ids.utc_now_day(),
+            day=days.today(),
         )
         wake_sender(request)
         return accepted(response, result.operation)
@@ -165,7 +166,7 @@ def list_mras(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> MrasPublic:
-    day = ids.utc_now_day()
+    day = days.today()
     if operation_id is not None:
         created = service.proposed_by(session, get_operation(session, operation_id))
         rows = [created] if created is not None else []
@@ -183,7 +184,7 @@ def list_mras(
     responses=problem_responses(*AUTH_PROBLEMS, 404, 422),
 )
 def read_mra(mra_id: MraId, _caller: MraReader, session: SessionDep) -> MraPublic:
-    return mra_public(service.get_mra(session, mra_id), ids.utc_now_day())
+    return mra_public(service.get_mra(session, mra_id), days.today())
 
 
 @router.get(
@@ -207,7 +208,7 @@ def read_recognition(
     session: SessionDep,
 ) -> RecognitionPublic:
     found = service.recognition(
-        session, authority=caller.authority, issuer=issuer, number=number, day=ids.utc_now_day()
+        session, authority=caller.authority, issuer=issuer, number=number, day=days.today()
     )
     return RecognitionPublic(
         authority=found.authority,
@@ -219,5 +220,5 @@ def read_recognition(
         mra_id=found.answer.mra_id or None,
         certificate_status=found.certificate_status.name.lower(),
         tiers=found.tiers,
-        as_of=ids.from_day(found.day),
+        as_of=days.from_day(found.day),
     )

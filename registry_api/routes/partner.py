@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from contracts import ids
+from contracts.domain import days
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..deps import SessionDep
@@ -61,7 +61,7 @@ def list_shared_certificates(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> SharedCertificatesPublic:
-    day = ids.utc_now_day()
+    day = days.today()
     rows, count = service.partner_certificates(
         session,
         own=caller.authority,
@@ -87,7 +87,7 @@ def read_shared_certificate(
     caller: PartnerKey,
     session: SessionDep,
 ) -> SharedCertificatePublic:
-    day = ids.utc_now_day()
+    day = days.today()
     view = service.partner_certificate(
         session, own=caller.authority, partner=_partner(caller), day=day, number=number
     )

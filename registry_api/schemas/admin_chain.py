@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 from eth_utils.address import is_address, to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from ..keystore import SigningAlgorithm
+from contracts.domain.enums import SIGNING_ALGORITHMS, AccountRole, KeyAlgorithm
+
 from ..records import normalise_text
 from .operations import OperationPublic
 
@@ -40,6 +51,45 @@ def _check_address(value: str) -> str:
 # ---------------------------------------------------------------- signing keys
 
 
+if TYPE_CHECKING:
+    KeyAlgorithmName = KeyAlgorithm
+else:
+
+    class KeyAlgorithmName:
+        """A :class:`KeyAlgorithm` on the wire: its label, ``"ES256"`` or ``"EdDSA"``.
+
+        A class that only builds the schema, rather than ``Annotated[KeyAlgorithm, ...]``:
+        FastAPI lists every enum it finds in an annotation as an OpenAPI component, which
+        would add an unused integer ``KeyAlgorithm`` one. The document keeps the component it
+        always had, ``SigningAlgorithm`` (the enum this type replaced), so clients generated
+        from it do not change. To type checkers it is the enum itself."""
+
+        @classmethod
+        def __get_pydantic_core_schema__(
+            cls, source: Any, handler: GetCoreSchemaHandler
+        ) -> core_schema.CoreSchema:
+            return core_schema.no_info_after_validator_function(
+                KeyAlgorithm.from_label,
+                core_schema.literal_schema([a.label for a in SIGNING_ALGORITHMS]),
+                serialization=core_schema.plain_serializer_function_ser_schema(
+                    lambda algorithm: algorithm.label
+                ),
+                ref="SigningAlgorithm",
+            )
+
+        @classmethod
+        def __get_pydantic_json_schema__(
+            cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+        ) -> JsonSchemaValue:
+            reference = handler(schema)
+            handler.resolve_ref_schema(reference).update(
+                title="SigningAlgorithm",
+                description="COSE algorithm names; the numbers are what the Authorities "
+                "contract stores.",
+            )
+            return reference
+
+
 class SigningKeyRegister(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -64,7 +114,7 @@ class SigningKeyRotate(BaseModel):
         json_schema_extra={"examples": [{}, {"algorithm": "EdDSA"}]},
     )
 
-    algorithm: SigningAlgorithm | None = Field(
+    algorithm: KeyAlgorithmName | None = Field(
         default=None, description="Of the new key; default: the algorithm of the key it replaces."
     )
 
@@ -152,13 +202,19 @@ class SigningKeyRotation(BaseModel):
 # ---------------------------------------------------------------- accounts
 
 
-class AccountRole(StrEnum):
+# An account's on-chain role (contracts.domain.enums.AccountRole) as the API spells it (no
+# docstring: it would become the OpenAPI component's description).
+class AccountRoleName(StrEnum):
     ADMIN = "admin"
     OPERATOR = "operator"
 
     @property
     def bit(self) -> int:
-        return 1 if self is AccountRole.ADMIN else 2
+        return int(AccountRole[self.name])
+
+
+# OpenAPI names a component after its class: the document keeps the name it always had.
+AccountRoleName.__name__ = AccountRoleName.__qualname__ = "AccountRole"
 
 
 class AccountCreate(BaseModel):
@@ -172,8 +228,8 @@ class AccountCreate(BaseModel):
     )
 
     address: str = Field(description="The account's address (0x + 40 hex digits).")
-    roles: list[AccountRole] = Field(
-        default_factory=lambda: [AccountRole.OPERATOR],
+    roles: list[AccountRoleName] = Field(
+        default_factory=lambda: [AccountRoleName.OPERATOR],
         min_length=1,
         description="operator (sends certificate and MRA transactions), admin (accounts, "
         "keys, votes), or both.",
@@ -205,7 +261,7 @@ class AccountPublic(BaseModel):
 
     address: str
     authority: str
-    roles: list[AccountRole]
+    roles: list[AccountRoleName]
     signs_for_this_registry: bool = Field(
         description="The account this registry's outbox sends transactions from."
     )
@@ -278,12 +334,17 @@ class MembershipProposalCreate(BaseModel):
         return self
 
 
-class ProposalStatus(StrEnum):
+# A membership proposal's status as the API shows it.
+class ProposalStatusName(StrEnum):
     OPEN = "open"
     EXECUTED = "executed"
     EXPIRED = "expired"
     #: another membership change executed after it was proposed: it can never execute
     STALE = "stale"
+
+
+# OpenAPI names a component after its class: the document keeps the name it always had.
+ProposalStatusName.__name__ = ProposalStatusName.__qualname__ = "ProposalStatus"
 
 
 _PROPOSAL_EXAMPLE: JsonDict = {
@@ -319,7 +380,7 @@ class MembershipProposalPublic(BaseModel):
         "least two, fixed when it was proposed."
     )
     votes: list[str] = Field(description="The members that approved, in order.")
-    status: ProposalStatus
+    status: ProposalStatusName
     proposed_at: datetime
     expires_at: datetime
     executed_at: datetime | None

@@ -16,7 +16,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from contracts import ids
+from contracts.domain import days
 
 from ..records import MAX_TIERS, AuthorityCode
 
@@ -105,9 +105,9 @@ class MraCreate(BaseModel):
     def _consistent(self) -> Self:
         if (self.text is None) == (self.text_hash is None):
             raise ValueError("send exactly one of text and text_hash")
-        ids.to_day(self.effective_from)
+        days.to_day(self.effective_from)
         if self.ends_on is not None:
-            ids.to_day(self.ends_on)
+            days.to_day(self.ends_on)
             if self.ends_on < self.effective_from:
                 raise ValueError("ends_on must not be before effective_from")
         return self

@@ -25,12 +25,14 @@ from eth_utils.address import to_checksum_address
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contracts.client import MembershipAction, Operation as ChainCall, Ops
+from contracts import calls
+from contracts.calls import ContractCall
+from contracts.domain.enums import KeyAlgorithm, MembershipAction
 
 from ..auth import AuthenticatedKey
 from ..db import Authority, AuthorityAccount, FeedEntry, IndexedSigningKey, Operation
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError, RegistryError
-from ..keystore import SigningAlgorithm, SigningKey, create_signing_key
+from ..keystore import SigningKey, create_signing_key
 from ..outbox import (
     Accepted,
     check_idempotency_key,
@@ -42,11 +44,11 @@ from ..outbox import (
 from ..schemas.admin_chain import (
     AccountCreate,
     AccountPublic,
-    AccountRole,
+    AccountRoleName,
     MembershipActionName,
     MembershipProposalCreate,
     MembershipProposalPublic,
-    ProposalStatus,
+    ProposalStatusName,
     SigningKeyPublic,
     SigningKeyRegister,
     SigningKeyRevoke,
@@ -61,7 +63,6 @@ from .documents import (
     rotated_key_path,
 )
 
-ALGORITHM_NAMES = {1: "ES256", 2: "EdDSA"}
 #: how far before its registration a key's validity may start (Authorities.sol)
 KEY_BACKDATE = timedelta(hours=1)
 
@@ -117,7 +118,7 @@ def register_signing_key(
         "register_signing_key", None, body.model_dump(mode="json", exclude_unset=True)
     )
 
-    def prepare(session: Session) -> tuple[ChainCall, Mapping[str, Any] | None]:
+    def prepare(session: Session) -> tuple[ContractCall, Mapping[str, Any] | None]:
         local = local_signing_keys(settings)
         if body.kid is not None:
             key = local.get(_kid(body.kid, "body.kid"))
@@ -136,9 +137,9 @@ def register_signing_key(
                 "its registration on (leave it out for now)",
                 errors=[FieldError("body.valid_from", "must not be more than an hour in the past")],
             )
-        call = Ops.register_signing_key(
+        call = calls.register_signing_key(
             key.public.public_key,
-            key.algorithm.chain_code,
+            key.algorithm,
             _timestamp(body.valid_from or now, "valid_from"),
         )
         return call, {"kid": key.kid.hex()}
@@ -242,8 +243,8 @@ def rotate_signing_key(
                 key=caller,
                 idempotency_key=idempotency_key,
                 kind="register_signing_key",
-                operation=Ops.register_signing_key(
-                    new.public.public_key, algorithm.chain_code, _timestamp(now, "valid_from")
+                operation=calls.register_signing_key(
+                    new.public.public_key, algorithm, _timestamp(now, "valid_from")
                 ),
                 subject=None,
                 request_fingerprint=fingerprint,
@@ -254,7 +255,7 @@ def rotate_signing_key(
                 key=caller,
                 idempotency_key=revoke_key,
                 kind="revoke_signing_key",
-                operation=Ops.revoke_signing_key(old.kid),
+                operation=calls.revoke_signing_key(old.kid),
                 subject=None,
                 request_fingerprint=revoke_fingerprint,
                 details={"kid": old.kid.hex(), "rotation": True, "replaced_by": new.kid.hex()},
@@ -272,7 +273,7 @@ def rotate_signing_key(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _new_key_file(settings: Settings, algorithm: SigningAlgorithm) -> SigningKey:
+def _new_key_file(settings: Settings, algorithm: KeyAlgorithm) -> SigningKey:
     """A new encrypted key file beside the configured one, named by its key id."""
     passphrase = settings.key_passphrase()
     base = settings.signing_key_path
@@ -297,7 +298,7 @@ def revoke_signing_key(
         "revoke_signing_key", kid_text, body.model_dump(mode="json", exclude_unset=True)
     )
 
-    def prepare(session: Session) -> tuple[ChainCall, Mapping[str, Any] | None]:
+    def prepare(session: Session) -> tuple[ContractCall, Mapping[str, Any] | None]:
         known = session.get(IndexedSigningKey, kid)
         if known is None or known.authority != settings.authority:
             raise NotFoundError(
@@ -309,7 +310,7 @@ def revoke_signing_key(
                 f"signing key {kid_text} is already revoked (since {known.revoked_at.isoformat()})",
                 extra={"kid": kid_text, "reason": "already_revoked"},
             )
-        call = Ops.revoke_signing_key(kid, _timestamp(body.revoked_at, "revoked_at"))
+        call = calls.revoke_signing_key(kid, _timestamp(body.revoked_at, "revoked_at"))
         return call, {"kid": kid_text}
 
     return enqueue_once(
@@ -358,7 +359,7 @@ def list_signing_keys(
             SigningKeyPublic(
                 kid=row.kid.hex(),
                 authority=row.authority,
-                algorithm=ALGORITHM_NAMES.get(row.algorithm, str(row.algorithm)),
+                algorithm=KeyAlgorithm(row.algorithm).label,
                 public_key=row.public_key.hex(),
                 valid_from=row.valid_from,
                 revoked_at=row.revoked_at,
@@ -375,7 +376,7 @@ def list_signing_keys(
                     SigningKeyPublic(
                         kid=kid.hex(),
                         authority=settings.authority,
-                        algorithm=key.algorithm.value,
+                        algorithm=key.algorithm.label,
                         public_key=key.public.public_key.hex(),
                         valid_from=None,
                         revoked_at=None,
@@ -399,7 +400,7 @@ def add_account(
 ) -> Accepted:
     fingerprint = request_fingerprint("add_account", body.address, body.model_dump(mode="json"))
 
-    def prepare(session: Session) -> tuple[ChainCall, Mapping[str, Any] | None]:
+    def prepare(session: Session) -> tuple[ContractCall, Mapping[str, Any] | None]:
         known = session.get(AuthorityAccount, body.address)
         if known is not None:
             raise ConflictError(
@@ -407,7 +408,7 @@ def add_account(
                 "belongs to one authority once",
                 extra={"reason": "account_exists", "authority": known.authority},
             )
-        call = Ops.add_account(body.address, body.role_bits)
+        call = calls.add_account(body.address, body.role_bits)
         return call, {"address": body.address, "roles": [r.value for r in body.roles]}
 
     return enqueue_once(
@@ -431,7 +432,7 @@ def remove_account(
 ) -> Accepted:
     fingerprint = request_fingerprint("remove_account", address, None)
 
-    def prepare(session: Session) -> tuple[ChainCall, Mapping[str, Any] | None]:
+    def prepare(session: Session) -> tuple[ContractCall, Mapping[str, Any] | None]:
         known = session.get(AuthorityAccount, address)
         if known is None or known.authority != settings.authority:
             raise NotFoundError(
@@ -443,7 +444,7 @@ def remove_account(
                 "removing it would stop every write (configure another operator key first)",
                 extra={"reason": "own_account"},
             )
-        return Ops.remove_account(address), {"address": address}
+        return calls.remove_account(address), {"address": address}
 
     return enqueue_once(
         session,
@@ -456,8 +457,8 @@ def remove_account(
     )
 
 
-def _role_names(bits: int) -> list[AccountRole]:
-    return [role for role in AccountRole if bits & role.bit]
+def _role_names(bits: int) -> list[AccountRoleName]:
+    return [role for role in AccountRoleName if bits & role.bit]
 
 
 def list_accounts(
@@ -495,14 +496,14 @@ def propose_membership(
     )
     action = MembershipAction[body.action.name]
 
-    def prepare(session: Session) -> tuple[ChainCall, Mapping[str, Any] | None]:
+    def prepare(session: Session) -> tuple[ContractCall, Mapping[str, Any] | None]:
         _check_proposal(session, settings, body)
         if action is MembershipAction.ADMIT:
             assert body.name is not None
             assert body.admin is not None
-            call = Ops.propose_membership(action, body.authority, body.name, body.admin)
+            call = calls.propose_membership(action, body.authority, body.name, body.admin)
         else:
-            call = Ops.propose_membership(action, body.authority)
+            call = calls.propose_membership(action, body.authority)
         return call, {"action": body.action.value, "authority": body.authority}
 
     return enqueue_once(
@@ -590,21 +591,21 @@ def vote_on_proposal(
 ) -> Accepted:
     fingerprint = request_fingerprint("vote_membership", str(proposal_id), None)
 
-    def prepare(session: Session) -> tuple[ChainCall, Mapping[str, Any] | None]:
+    def prepare(session: Session) -> tuple[ContractCall, Mapping[str, Any] | None]:
         proposal = _proposals(session, settings, now).get(proposal_id)
         if proposal is None:
             raise NotFoundError(f"no membership proposal {proposal_id} (as indexed)")
-        if proposal.status is ProposalStatus.EXECUTED:
+        if proposal.status is ProposalStatusName.EXECUTED:
             raise ConflictError(
                 f"proposal {proposal_id} is already executed", extra={"reason": "executed"}
             )
-        if proposal.status is ProposalStatus.STALE:
+        if proposal.status is ProposalStatusName.STALE:
             raise ConflictError(
                 f"proposal {proposal_id} is stale: the membership changed after it was "
                 "proposed, so it can no longer execute; propose it again",
                 extra={"reason": "stale"},
             )
-        if proposal.status is ProposalStatus.EXPIRED:
+        if proposal.status is ProposalStatusName.EXPIRED:
             raise ConflictError(
                 f"proposal {proposal_id} expired at {proposal.expires_at.isoformat()}",
                 extra={"reason": "expired"},
@@ -622,7 +623,7 @@ def vote_on_proposal(
                 f"the target of a {proposal.action.value} neither proposes nor votes on it",
                 extra={"reason": "target_cannot_vote"},
             )
-        return Ops.vote(proposal_id), {"proposal_id": proposal_id}
+        return calls.vote(proposal_id), {"proposal_id": proposal_id}
 
     return enqueue_once(
         session,
@@ -702,13 +703,13 @@ def _proposals(
     result: dict[int, MembershipProposalPublic] = {}
     for proposal_id, values in raw.items():
         if values["executed_at"] is not None:
-            status = ProposalStatus.EXECUTED
+            status = ProposalStatusName.EXECUTED
         elif proposal_id in stale:
-            status = ProposalStatus.STALE
+            status = ProposalStatusName.STALE
         elif values["expires_at"] <= now:
-            status = ProposalStatus.EXPIRED
+            status = ProposalStatusName.EXPIRED
         else:
-            status = ProposalStatus.OPEN
+            status = ProposalStatusName.OPEN
         result[proposal_id] = MembershipProposalPublic(
             **values, status=status, voted_by_us=settings.authority in values["votes"]
         )
@@ -716,7 +717,7 @@ def _proposals(
 
 
 def list_proposals(
-    session: Session, settings: Settings, status: ProposalStatus | None = None
+    session: Session, settings: Settings, status: ProposalStatusName | None = None
 ) -> list[MembershipProposalPublic]:
     proposals = sorted(_proposals(session, settings).values(), key=lambda p: p.id, reverse=True)
     return [p for p in proposals if status is None or p.status is status]

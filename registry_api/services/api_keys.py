@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contracts import ids
+from contracts.domain import ids
 
 from ..auth import forget_api_key, hash_token, new_token
 from ..db import ApiKey, Role, User, utc_now

@@ -26,8 +26,11 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from contracts import ids
-from contracts.client import OPEN_ENDED, Ops, ReasonCode
+from contracts import calls
+from contracts.calls import ContractCall
+from contracts.domain import days, ids
+from contracts.domain.enums import ReasonCode
+from contracts.domain.rules import ALLOWED_REASONS, Transition
 
 from ..auth import AuthenticatedKey
 from ..db import (
@@ -44,7 +47,7 @@ from ..db import (
 from ..db.certificates import RECORD_COLUMNS, RECORD_JSON_COLUMNS, record_from_columns
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
 from ..indexer import CURSOR_NAME
-from ..outbox import Accepted, ChainCall, enqueue_once, operation_details, request_fingerprint
+from ..outbox import Accepted, enqueue_once, operation_details, request_fingerprint
 from ..records import CertificateRecord, RecordHashes
 from ..schemas.certificates import (
     CertificateAmend,
@@ -68,47 +71,9 @@ class Action(StrEnum):
     REVOKE = "revoke"
 
 
-_FINDINGS = frozenset(
-    {
-        ReasonCode.FAILED_AUDIT,
-        ReasonCode.NON_COMPLIANCE,
-        ReasonCode.HOLDER_REQUEST,
-        ReasonCode.ADMINISTRATIVE_ERROR,
-        ReasonCode.INSOLVENCY,
-        ReasonCode.SECURITY_BREACH,
-    }
-)
-#: which reason codes each action takes: the table of docs/reason-codes.md, as
-#: contracts/src/ReasonCodes.sol enforces it (fraud and ceased trading are final: they
-#: revoke but never suspend)
-ALLOWED_REASONS: Mapping[Action, frozenset[ReasonCode]] = {
-    Action.SUSPEND: _FINDINGS,
-    Action.REVOKE: _FINDINGS | {ReasonCode.CEASED_TRADING, ReasonCode.FRAUD},
-    Action.REINSTATE: frozenset({ReasonCode.REMEDIED, ReasonCode.SUSPENDED_IN_ERROR}),
-    Action.AMEND: frozenset(
-        {
-            ReasonCode.DATA_CHANGE,
-            ReasonCode.TIER_CHANGE,
-            ReasonCode.SITES_CHANGE,
-            ReasonCode.CORRECTION,
-        }
-    ),
-    Action.RENEW: frozenset({ReasonCode.REASSESSED}),
-}
-
-
-def reason_name(code: int | None) -> str | None:
-    if code is None:
-        return None
-    try:
-        return ReasonCode(code).name
-    except ValueError:
-        return f"UNKNOWN_{code}"
-
-
 def check_reason(action: Action, code: int) -> ReasonCode:
     """The reason code, or a 422 naming ``body.reason_code`` and the codes ``action`` takes."""
-    allowed = ALLOWED_REASONS[action]
+    allowed = ALLOWED_REASONS[Transition(action.value)]
     if code in {int(reason) for reason in allowed}:
         return ReasonCode(code)
     listed = ", ".join(f"{int(r)} ({r.name})" for r in sorted(allowed))
@@ -248,20 +213,16 @@ class Projection:
     """A certificate's state once every accepted operation has applied."""
 
     status: CertificateStatus
-    #: day number (ids.to_day); OPEN_ENDED for no end date
+    #: day number (days.to_day); OPEN_ENDED for no end date
     valid_until: int
     pending: tuple[Operation, ...]
-
-
-def _day_or_open(value: date | None) -> int:
-    return ids.to_day(value) if value is not None else OPEN_ENDED
 
 
 def _held_valid_until(state: Mapping[str, Any] | None, stored: date | None) -> int:
     """The validity in the chain ``state`` of the latest event, else the ``stored`` one."""
     if state is not None and "valid_until" in state:
         return int(state["valid_until"])
-    return _day_or_open(stored)
+    return days.day_or_open(stored)
 
 
 def chain_valid_until(
@@ -291,7 +252,7 @@ def project(session: Session, certificate: Certificate) -> Projection:
         elif operation.kind == Action.RENEW:
             renewed = operation_details(operation).get("valid_until")
             if renewed is not None:
-                valid_until = _day_or_open(date.fromisoformat(renewed))
+                valid_until = days.day_or_open(date.fromisoformat(renewed))
     if status is CertificateStatus.PENDING:
         # Issued by an operation this projection does not name (a batch): once it is
         # accepted, later changes queue behind it.
@@ -368,7 +329,7 @@ def issue_certificate(
     record = build_record(key.authority, body.number, body)
     hashes = record.hashes()
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         check_number_prefix(session, key.authority, record.number)
         existing = session.scalars(
             sa.select(Certificate).where(Certificate.number == record.number)
@@ -387,11 +348,11 @@ def issue_certificate(
             existing.remedy_deadline = None
         else:
             session.add(Certificate.from_record(record))
-        call = Ops.issue(
+        call = calls.issue(
             record.number,
             record.tiers,
             record.valid_from,
-            _day_or_open(record.valid_until),
+            days.day_or_open(record.valid_until),
             hashes.holder_ref,
             hashes.commitment,
         )
@@ -422,7 +383,7 @@ def amend_certificate(
     record = build_record(key.authority, number, body)
     hashes = record.hashes()
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.AMEND)
@@ -433,13 +394,13 @@ def amend_certificate(
                     FieldError("body.valid_from", f"must stay {certificate.valid_from.isoformat()}")
                 ],
             )
-        if _day_or_open(record.valid_until) != projection.valid_until:
-            current = _day_iso(projection.valid_until) or "absent (open-ended)"
+        if days.day_or_open(record.valid_until) != projection.valid_until:
+            current = days.iso_or_none(projection.valid_until) or "absent (open-ended)"
             raise InvalidError(
                 "validity changes by renewal, not by amendment",
                 errors=[FieldError("body.valid_until", f"must stay {current}")],
             )
-        call = Ops.amend(
+        call = calls.amend(
             certificate.certificate_id, record.tiers, hashes.holder_ref, hashes.commitment, reason
         )
         return call, {"record": record_json(record)}
@@ -465,22 +426,22 @@ def renew_certificate(
 ) -> Accepted:
     reason = check_reason(Action.RENEW, body.reason_code)
     try:
-        new_until = ids.to_day(body.valid_until)
+        new_until = days.to_day(body.valid_until)
     except ValueError as exc:
         raise InvalidError(str(exc), errors=[FieldError("body.valid_until", str(exc))]) from None
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.RENEW)
         _require_status(certificate, projection, Action.RENEW, CertificateStatus.ACTIVE)
         if new_until <= projection.valid_until:
-            current = _day_iso(projection.valid_until) or "open-ended"
+            current = days.iso_or_none(projection.valid_until) or "open-ended"
             raise ConflictError(
                 f"certificate {number} is already valid until {current}; a renewal must extend it",
                 errors=[FieldError("body.valid_until", f"must be later than {current}")],
             )
-        call = Ops.renew(certificate.certificate_id, new_until, reason)
+        call = calls.renew(certificate.certificate_id, new_until, reason)
         return call, {"valid_until": body.valid_until.isoformat()}
 
     return _accept(
@@ -511,7 +472,7 @@ def suspend_certificate(
             errors=[FieldError("body.remedy_deadline", f"must be {today.isoformat()} or later")],
         )
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.SUSPEND)
@@ -519,7 +480,7 @@ def suspend_certificate(
         details: dict[str, Any] = {}
         if body.remedy_deadline is not None:
             details["remedy_deadline"] = body.remedy_deadline.isoformat()
-        return Ops.suspend(certificate.certificate_id, reason), details
+        return calls.suspend(certificate.certificate_id, reason), details
 
     return _accept(
         session,
@@ -542,12 +503,12 @@ def reinstate_certificate(
 ) -> Accepted:
     reason = check_reason(Action.REINSTATE, body.reason_code)
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.REINSTATE)
         _require_status(certificate, projection, Action.REINSTATE, CertificateStatus.SUSPENDED)
-        return Ops.reinstate(certificate.certificate_id, reason), {}
+        return calls.reinstate(certificate.certificate_id, reason), {}
 
     return _accept(
         session,
@@ -570,11 +531,11 @@ def revoke_certificate(
 ) -> Accepted:
     reason = check_reason(Action.REVOKE, body.reason_code)
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, Any]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, Any]]:
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.REVOKE)
-        return Ops.revoke(certificate.certificate_id, reason), {}
+        return calls.revoke(certificate.certificate_id, reason), {}
 
     return _accept(
         session,
@@ -588,18 +549,6 @@ def revoke_certificate(
 
 
 # ---------------------------------------------------------------------- reads
-
-
-def _day_iso(day: int | None) -> str | None:
-    if day is None or day == OPEN_ENDED:
-        return None
-    return ids.from_day(day).isoformat()
-
-
-def date_of(day: int | None) -> date | None:
-    if day is None or day == OPEN_ENDED:
-        return None
-    return ids.from_day(day)
 
 
 def effective_status(
@@ -658,7 +607,7 @@ def read_certificate(session: Session, number: str, today: date | None = None) -
     today = today or datetime.now(UTC).date()
     certificate = get_certificate(session, number)
     latest = latest_event(session, certificate.certificate_id)
-    valid_until = date_of(chain_valid_until(session, certificate, latest))
+    valid_until = days.date_or_none(chain_valid_until(session, certificate, latest))
     pending = tuple(
         op for op in unindexed_operations(session, number) if op.state is not OperationState.FAILED
     )
@@ -790,7 +739,7 @@ def certificate_status(
     state: dict[str, Any] | None = None
     if row.event_data is not None:
         state = row.event_data.get("state", {})
-    valid_until = date_of(_held_valid_until(state, row.valid_until))
+    valid_until = days.date_or_none(_held_valid_until(state, row.valid_until))
     pending: tuple[Operation, ...] = ()
     if row.has_pending:
         pending = tuple(
@@ -893,7 +842,7 @@ def _valid_on_or_after(day_value: date) -> sa.ColumnElement[bool]:
     """The certificate is still valid on ``day_value`` (renewals counted)."""
     renewed = _renewed_until()
     return sa.or_(
-        sa.and_(renewed.is_not(None), renewed >= ids.to_day(day_value)),
+        sa.and_(renewed.is_not(None), renewed >= days.to_day(day_value)),
         sa.and_(
             renewed.is_(None),
             sa.or_(Certificate.valid_until.is_(None), Certificate.valid_until >= day_value),
@@ -943,7 +892,7 @@ def search_certificates(
     rows = session.scalars(query.order_by(Certificate.number).limit(limit).offset(offset)).all()
     views = []
     for certificate in rows:
-        valid_until = date_of(chain_valid_until(session, certificate))
+        valid_until = days.date_or_none(chain_valid_until(session, certificate))
         views.append(
             CertificateView(
                 certificate=certificate,

@@ -29,8 +29,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contracts import ids
-from contracts.client import OPEN_ENDED
+from contracts.domain import days
+from contracts.domain.days import OPEN_ENDED
 from verifier import payload as aeo1
 from verifier.errors import ClaimsError, EncodingError
 
@@ -231,8 +231,7 @@ class PayloadCache:
 
 def current_valid_until(session: Session, certificate: Certificate) -> date | None:
     """The validity the chain holds now: a renewal moves it past the record's own date."""
-    day = chain_valid_until(session, certificate)
-    return None if day == OPEN_ENDED else ids.from_day(day)
+    return days.date_or_none(chain_valid_until(session, certificate))
 
 
 def claims_of(
@@ -249,7 +248,7 @@ def claims_of(
             holder_id=certificate.holder_id_number,
             tiers=certificate.tiers,
             valid_from=certificate.valid_from,
-            valid_until=valid_until or ids.from_day(OPEN_ENDED),
+            valid_until=valid_until or days.from_day(OPEN_ENDED),
             issued_at=issued_at,
             version=certificate.version,
             commitment=certificate.commitment,
@@ -287,7 +286,7 @@ def signed_payload(
         # the holder name may have been shortened to fit the QR code
         claims=encoded.claims,
         kid=kid,
-        algorithm=active.key.algorithm.value,
+        algorithm=active.key.algorithm.label,
         qr_version=int(make_qr(encoded.text).version),
     )
     return cache.store(kid, claims, signed)

@@ -25,6 +25,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from contracts.domain.days import Day
+
 from ..db import FeedEntry, Role
 from ..schemas.feed import FeedEntryPublic, FeedPage
 from ..settings import Settings
@@ -79,7 +81,7 @@ class Audience:
 
 
 def audience_of(
-    session: Session, *, role: Role, partner_authority: str | None, own: str, day: int
+    session: Session, *, role: Role, partner_authority: str | None, own: str, day: Day
 ) -> Audience:
     """The share of the feed a key with ``role`` may read on ``day``."""
     if role is not Role.PARTNER:

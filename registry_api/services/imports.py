@@ -34,7 +34,9 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.client import OPEN_ENDED, Issuance, Ops
+from contracts import calls
+from contracts.calls import Issuance
+from contracts.domain.days import OPEN_ENDED
 
 from ..auth import AuthenticatedKey
 from ..db import (
@@ -401,7 +403,7 @@ class ImportRunner:
             key=caller,
             idempotency_key=f"import:{job.id}:{issuing[0].row_number}",
             kind="issue_batch",
-            operation=Ops.issue_batch(items),
+            operation=calls.issue_batch(items),
             subject=None,
             request_fingerprint=request_fingerprint("issue_batch", str(job.id), creates),
             details={"creates": creates, "import_job": str(job.id)},

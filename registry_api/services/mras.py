@@ -3,9 +3,9 @@ partner may see because of them, and "do we recognize certificate C".
 
 Every read here is answered from the index (``mras``, ``mra_parties``, ``authorities``,
 ``certificate_events``), never from the chain, with the contract's own rules as
-:mod:`verifier.rules` states them (the same module the offline verifier uses, so the border
-post, the API and the contract give one answer). A day is whole UTC days since 1970-01-01
-(``contracts.ids``); routes pass today's.
+:mod:`contracts.domain.rules` states them (the same module the offline verifier uses, so the
+border post, the API and the contract give one answer). A day is whole UTC days since
+1970-01-01 (:mod:`contracts.domain.days`); routes pass today's.
 
 Writes are checked against the index only where it proves the contract would refuse (an
 unknown MRA, a caller that is not a party, a terminal status, a second signature); anything
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
-from eth_utils.crypto import keccak
 from sqlalchemy.orm import Session
 
-from contracts import ids
-from contracts.client import Ops
-from verifier import rules
+from contracts import calls
+from contracts.calls import ContractCall
+from contracts.domain import days, enums, ids, rules, state
+from contracts.domain.days import Day
 
 from ..auth import AuthenticatedKey
 from ..db import (
@@ -39,28 +39,28 @@ from ..db import (
 )
 from ..errors import ConflictError, FieldError, ForbiddenError, InvalidError, NotFoundError
 from ..indexer import mra_key
-from ..outbox import Accepted, ChainCall, enqueue_once, request_fingerprint
+from ..outbox import Accepted, enqueue_once, request_fingerprint
 from ..schemas.mras import MraCreate
 from . import certificates
 from .certificates import CertificateView
 
 #: the indexer's ``mras.status`` values and the contract state each stands for
-STORED_STATES: dict[str, rules.MraState] = {
-    "proposed": rules.MraState.PROPOSED,
-    "in_force": rules.MraState.SIGNED,
-    "suspended": rules.MraState.SUSPENDED,
-    "terminated": rules.MraState.TERMINATED,
+STORED_STATES: dict[str, enums.MraState] = {
+    "proposed": enums.MraState.PROPOSED,
+    "in_force": enums.MraState.SIGNED,
+    "suspended": enums.MraState.SUSPENDED,
+    "terminated": enums.MraState.TERMINATED,
 }
 #: effective statuses callers may filter by (the contract's MraStatus, lower case)
-STATUS_NAMES = tuple(s.name.lower() for s in rules.MraStatus if s is not rules.MraStatus.UNKNOWN)
+STATUS_NAMES = tuple(s.name.lower() for s in enums.MraStatus if s is not enums.MraStatus.UNKNOWN)
 #: certificate rows that exist on-chain (pending and failed ones never reached it)
 ON_CHAIN = (CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED, CertificateStatus.REVOKED)
 MRA_ID_BYTES = 32
 #: certificate status names (database and index) and the contract's stored status
 STORED_CERTIFICATE_STATUS = {
-    "active": rules.CertificateStatus.ACTIVE,
-    "suspended": rules.CertificateStatus.SUSPENDED,
-    "revoked": rules.CertificateStatus.REVOKED,
+    "active": enums.CertificateStatus.ACTIVE,
+    "suspended": enums.CertificateStatus.SUSPENDED,
+    "revoked": enums.CertificateStatus.REVOKED,
 }
 
 
@@ -83,31 +83,31 @@ def mra_number(mra: Mra) -> int:
     return int.from_bytes(mra.mra_id, "big")
 
 
-def as_record(mra: Mra) -> rules.MraRecord:
+def as_record(mra: Mra) -> state.MraRecord:
     """The indexed MRA as the rules module takes it."""
-    return rules.MraRecord(
+    return state.MraRecord(
         mra_id=mra_number(mra),
         parties=tuple(
-            rules.MraParty(
+            state.MraParty(
                 authority=party.authority,
                 recognized_tiers=party.recognized_tiers,
                 signed=party.signed_at is not None,
             )
             for party in mra.parties
         ),
-        status=STORED_STATES.get(mra.status, rules.MraState.NONE),
-        effective_from=ids.to_day(mra.effective_from),
-        ends_on=ids.to_day(mra.ends_on) if mra.ends_on is not None else 0,
+        status=STORED_STATES.get(mra.status, enums.MraState.NONE),
+        effective_from=days.to_day(mra.effective_from),
+        ends_on=days.to_day(mra.ends_on) if mra.ends_on is not None else Day(0),
         text_hash=mra.text_hash,
     )
 
 
-def effective_status(mra: Mra, day: int) -> rules.MraStatus:
+def effective_status(mra: Mra, day: Day) -> enums.MraStatus:
     """What the contract's ``mraStatus`` answers on ``day``."""
     return rules.mra_status(as_record(mra), day)
 
 
-def status_name(status: rules.MraStatus) -> str:
+def status_name(status: enums.MraStatus) -> str:
     return status.name.lower()
 
 
@@ -131,7 +131,7 @@ def get_mra(session: Session, mra_id: int) -> Mra:
 def list_mras(
     session: Session,
     *,
-    day: int,
+    day: Day,
     status: str | None = None,
     party: str | None = None,
     limit: int = 50,
@@ -167,12 +167,12 @@ def mras_between(session: Session, first: str, second: str) -> list[Mra]:
     return rows
 
 
-def covered_tiers(session: Session, *, own: str, partner: str, day: int) -> int:
+def covered_tiers(session: Session, *, own: str, partner: str, day: Day) -> int:
     """The tiers of ``own``'s certificates that ``partner`` recognizes on ``day``: the union
     over every MRA in force between them of ``own``'s recognized tiers (0: none)."""
     tiers = 0
     for mra in mras_between(session, own, partner):
-        if effective_status(mra, day) is rules.MraStatus.IN_FORCE:
+        if effective_status(mra, day) is enums.MraStatus.IN_FORCE:
             own_party = party_of(mra, own)
             assert own_party is not None
             tiers |= own_party.recognized_tiers
@@ -201,7 +201,7 @@ def partner_certificates(
     *,
     own: str,
     partner: str,
-    day: int,
+    day: Day,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[CertificateView], int]:
@@ -219,12 +219,12 @@ def partner_certificates(
         .limit(limit)
         .offset(offset)
     ).all()
-    today = ids.from_day(day)
+    today = days.from_day(day)
     return [certificates.read_certificate(session, number, today) for number in numbers], count
 
 
 def partner_certificate(
-    session: Session, *, own: str, partner: str, day: int, number: str
+    session: Session, *, own: str, partner: str, day: Day, number: str
 ) -> CertificateView:
     """One certificate ``partner`` may read; NotFoundError both when it does not exist and
     when it is not shared, so a partner learns nothing about the others."""
@@ -236,7 +236,7 @@ def partner_certificate(
         ).one_or_none()
     if row is None:
         raise NotFoundError(f"no certificate {number} is shared with {partner}")
-    return certificates.read_certificate(session, number, ids.from_day(day))
+    return certificates.read_certificate(session, number, days.from_day(day))
 
 
 # ---------------------------------------------------------------- recognition
@@ -248,21 +248,21 @@ class IndexedCertificate:
 
     issuer: str
     tiers: int
-    status: rules.CertificateStatus
-    valid_from: int
-    valid_until: int
+    status: enums.CertificateStatus
+    valid_from: Day
+    valid_until: Day
 
 
 def latest_state(event: CertificateEvent) -> IndexedCertificate | None:
     """A certificate's state after ``event``: the indexer keeps the whole state on each event
     (``data.state``: status, tiers, valid_from and valid_until as day numbers)."""
-    state = (event.data or {}).get("state") or {}
-    status = STORED_CERTIFICATE_STATUS.get(str(state.get("status")))
+    held = (event.data or {}).get("state") or {}
+    status = STORED_CERTIFICATE_STATUS.get(str(held.get("status")))
     try:
         tiers, valid_from, valid_until = (
-            int(state["tiers"]),
-            int(state["valid_from"]),
-            int(state["valid_until"]),
+            int(held["tiers"]),
+            Day(int(held["valid_from"])),
+            Day(int(held["valid_until"])),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -282,14 +282,14 @@ def indexed_certificate(session: Session, certificate_id: bytes) -> IndexedCerti
     return latest_state(latest) if latest is not None else None
 
 
-def authority_status(session: Session, code: str) -> rules.AuthorityStatus:
+def authority_status(session: Session, code: str) -> enums.AuthorityStatus:
     row = session.get(Authority, code)
     if row is None:
-        return rules.AuthorityStatus.NONE
+        return enums.AuthorityStatus.NONE
     try:
-        return rules.AuthorityStatus[row.status.upper()]
+        return enums.AuthorityStatus[row.status.upper()]
     except KeyError:
-        return rules.AuthorityStatus.NONE
+        return enums.AuthorityStatus.NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,20 +299,20 @@ class Recognition:
     number: str
     certificate_id: bytes
     answer: rules.RecognitionAnswer
-    certificate_status: rules.EffectiveStatus
+    certificate_status: enums.EffectiveStatus
     tiers: int | None
-    day: int
+    day: Day
 
 
 def recognition(
-    session: Session, *, authority: str, issuer: str, number: str, day: int
+    session: Session, *, authority: str, issuer: str, number: str, day: Day
 ) -> Recognition:
     """Does ``authority`` recognize certificate ``number`` of ``issuer`` on ``day``: the
     contract's ``recognizes``, answered from the index."""
     certificate_id = ids.certificate_id(issuer, number)
     certificate = indexed_certificate(session, certificate_id)
     if certificate is None:
-        status = rules.EffectiveStatus.UNKNOWN
+        status = enums.EffectiveStatus.UNKNOWN
         tiers = None
     else:
         status = rules.effective_status(
@@ -336,7 +336,7 @@ def recognition(
 
 def text_hash_of(request: MraCreate) -> bytes:
     if request.text is not None:
-        return keccak(request.text.encode("utf-8"))
+        return ids.keccak(request.text.encode("utf-8"))
     assert request.text_hash is not None
     return bytes.fromhex(request.text_hash[2:])
 
@@ -347,7 +347,7 @@ def propose(
     key: AuthenticatedKey,
     idempotency_key: str,
     request: MraCreate,
-    day: int,
+    day: Day,
 ) -> Accepted:
     """Record a proposal of ``request`` by this administration (its signature included)."""
     own = key.authority
@@ -358,7 +358,7 @@ def propose(
             errors=[FieldError("body.parties", f"must include {own}")],
             extra={"chain_error": "MraNotParty"},
         )
-    if request.ends_on is not None and ids.to_day(request.ends_on) < day:
+    if request.ends_on is not None and days.to_day(request.ends_on) < day:
         raise InvalidError(
             "an MRA cannot end in the past",
             errors=[FieldError("body.ends_on", "must be today or later")],
@@ -371,7 +371,7 @@ def propose(
             errors=[FieldError("body.text_hash", "must not be zero")],
             extra={"chain_error": "MraInvalidTextHash"},
         )
-    call = Ops.propose_mra(
+    call = calls.propose_mra(
         codes,
         [party.recognized_tiers for party in request.parties],
         request.effective_from,
@@ -392,7 +392,7 @@ def propose(
     )
 
 
-def check_change(mra: Mra, own: str, action: MraAction, day: int) -> None:
+def check_change(mra: Mra, own: str, action: MraAction, day: Day) -> None:
     """Refuse what the index proves the contract would refuse."""
     mra_id = mra_number(mra)
     party = party_of(mra, own)
@@ -401,7 +401,7 @@ def check_change(mra: Mra, own: str, action: MraAction, day: int) -> None:
             f"{own} is not a party to MRA {mra_id}", extra={"chain_error": "MraNotParty"}
         )
     status = effective_status(mra, day)
-    if status in (rules.MraStatus.TERMINATED, rules.MraStatus.ENDED):
+    if status in (enums.MraStatus.TERMINATED, enums.MraStatus.ENDED):
         raise ConflictError(
             f"MRA {mra_id} is {status_name(status)}: nothing can change it any more",
             extra={"chain_error": "MraStatusMismatch", "mra_status": status_name(status)},
@@ -412,7 +412,7 @@ def check_change(mra: Mra, own: str, action: MraAction, day: int) -> None:
                 f"{own} has already signed MRA {mra_id}",
                 extra={"chain_error": "MraAlreadySigned"},
             )
-        if status is not rules.MraStatus.PROPOSED:
+        if status is not enums.MraStatus.PROPOSED:
             raise ConflictError(
                 f"MRA {mra_id} is {status_name(status)}; only a proposed MRA can be signed",
                 extra={"chain_error": "MraStatusMismatch", "mra_status": status_name(status)},
@@ -426,17 +426,17 @@ def change(
     idempotency_key: str,
     action: MraAction,
     mra_id: int,
-    day: int,
+    day: Day,
 ) -> Accepted:
     """Record this administration's ``action`` on MRA ``mra_id``."""
     builders = {
-        MraAction.SIGN: Ops.sign_mra,
-        MraAction.SUSPEND: Ops.suspend_mra,
-        MraAction.RESUME: Ops.resume_mra,
-        MraAction.TERMINATE: Ops.terminate_mra,
+        MraAction.SIGN: calls.sign_mra,
+        MraAction.SUSPEND: calls.suspend_mra,
+        MraAction.RESUME: calls.resume_mra,
+        MraAction.TERMINATE: calls.terminate_mra,
     }
 
-    def prepare(session: Session) -> tuple[ChainCall, dict[str, int]]:
+    def prepare(session: Session) -> tuple[ContractCall, dict[str, int]]:
         check_change(get_mra(session, mra_id), key.authority, action, day)
         return builders[action](mra_id), {"mra_id": mra_id}
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
-from eth_utils.crypto import keccak
 
-from contracts import ids
+from contracts.domain import days, ids
+from contracts.domain.enums import KeyAlgorithm
 from registry_api.db import (
     Certificate,
     CertificateEvent,
@@ -131,7 +131,7 @@ def seed_rows(
         holder = record["holder"]
         number = record["number"]
         if real_hashes:
-            commitment = keccak(canonical_bytes(record))
+            commitment = ids.keccak(canonical_bytes(record))
             holder_ref = ids.holder_ref("TIN", holder["identification"]["number"])
             certificate_id = ids.certificate_id(issuer, number)
             digest = ids.record_digest(holder_ref, commitment)
@@ -176,8 +176,8 @@ def seed_rows(
             "status": "active",
             "version": 1,
             "tiers": record["tiers"],
-            "valid_from": ids.to_day(valid_from),
-            "valid_until": ids.to_day(valid_until),
+            "valid_from": days.to_day(valid_from),
+            "valid_until": days.to_day(valid_until),
             "holder_ref": "0x" + holder_ref.hex(),
             "commitment": "0x" + commitment.hex(),
         }
@@ -361,11 +361,11 @@ def claims_for(index: int, issued_at: int, today: int, *, longest: bool = False)
         holder_id_scheme="EORI" if longest else "TIN",
         holder_id=f"MN{9000000000000 + index}" if longest else f"{5000000 + index}",
         tiers=7 if longest else 2,
-        valid_from=ids.from_day(today - 30),
-        valid_until=ids.from_day(today + 3 * 365),
+        valid_from=days.from_day(today - 30),
+        valid_until=days.from_day(today + 3 * 365),
         issued_at=issued_at,
         version=1,
-        commitment=keccak(text=f"record {number}"),
+        commitment=ids.keccak(f"record {number}".encode()),
     )
 
 
@@ -377,10 +377,10 @@ def build_verifier_world(
     now = now or datetime.now(UTC)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"verifier-cache-{secrets.token_hex(4)}.sqlite"
-    key = keys.generate_private_key(keys.Algorithm.ES256)
+    key = keys.generate_private_key(KeyAlgorithm.ES256)
     public = keys.public_key_bytes(key)
     t0 = int(now.timestamp()) - 86400
-    today = ids.day_of(int(now.timestamp()))
+    today = days.day_of(int(now.timestamp()))
 
     def at(block: int, index: int = 0) -> dict[str, int]:
         return {"block_number": block, "log_index": index, "block_timestamp": t0 + block}
@@ -391,7 +391,7 @@ def build_verifier_world(
         ev.SigningKeyRegistered(
             kid=ids.key_id(public),
             authority=ISSUER,
-            algorithm=keys.Algorithm.ES256,
+            algorithm=KeyAlgorithm.ES256,
             public_key=public,
             valid_from=t0,
             **at(2),
@@ -402,7 +402,7 @@ def build_verifier_world(
             recognized_tiers=(7, 7),
             effective_from=today - 60,
             ends_on=0,
-            text_hash=keccak(text="MN-KR arrangement"),
+            text_hash=ids.keccak(b"MN-KR arrangement"),
             party=ISSUER,
             **at(3),
         ),
@@ -423,7 +423,7 @@ def build_verifier_world(
                 valid_from=claims.valid_from,
                 valid_until=claims.valid_until,
                 holder_ref=claims.holder_ref,
-                commitment=keccak(text=f"record {claims.number}"),
+                commitment=ids.keccak(f"record {claims.number}".encode()),
                 **at(5 + index // PER_BLOCK, index % PER_BLOCK),
             )
         )
@@ -444,9 +444,9 @@ def build_verifier_world(
 def longest_text() -> str:
     """The QR text of the longest realistic record: longest number, long EORI, every tier,
     a long legal name (cut by the encoder to fit)."""
-    key = keys.generate_private_key(keys.Algorithm.ES256)
+    key = keys.generate_private_key(KeyAlgorithm.ES256)
     now = int(datetime.now(UTC).timestamp())
-    return encode(claims_for(1, now, ids.day_of(now), longest=True), key)
+    return encode(claims_for(1, now, days.day_of(now), longest=True), key)
 
 
 def iter_chunks(total: int, size: int) -> Iterator[tuple[int, int]]:

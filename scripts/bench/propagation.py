@@ -31,7 +31,8 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from contracts.client import ReasonCode, RegistryReader
+from contracts.domain.enums import ReasonCode
+from contracts.reader import RegistryReader
 from registry_api.settings import Settings
 from scripts.bench.common import BenchError, Report, percentile, stepper
 from scripts.bench.consortium import BenchConsortium, running_consortium

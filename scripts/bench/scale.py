@@ -25,19 +25,22 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from rich.console import Console
 
-from contracts import ids
 from contracts.chain import ChainSettings, connect
-from contracts.client import CertificateStatus, ReasonCode, Tier
 from contracts.deploy import Deployment
-from contracts.events import (
-    BESU_MAX_LOG_RANGE,
+from contracts.domain import days, ids
+from contracts.domain.days import Day
+from contracts.domain.enums import CertificateStatus, ReasonCode, Tier
+from contracts.domain.events import (
+    Address,
+    AuthorityCode,
     CertificateIssued,
+    CertificateNumber,
     CertificateStatusChanged,
     ChainEvent,
 )
+from contracts.logs import BESU_MAX_LOG_RANGE
 from registry_api.db import make_engine, make_session_factory, upgrade_database
 from registry_api.indexer import Indexer
 from registry_api.services.certificates import certificate_status
@@ -77,16 +80,16 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
     """``count`` decoded events as the chain layer hands them to the indexer: batch issues
     of 100 certificates per transaction, and every 10th certificate later suspended and
     reinstated."""
-    operator = to_checksum_address("0x" + "11" * 20)
-    address = to_checksum_address("0x" + "22" * 20)
+    operator = Address(to_checksum_address("0x" + "11" * 20))
+    address = Address(to_checksum_address("0x" + "22" * 20))
     timestamp = int(datetime.now(UTC).timestamp()) - 86400
-    today = ids.day_of(timestamp)
+    today = days.day_of(timestamp)
     events: list[ChainEvent] = []
     block = 10
     index = 0
     while len(events) < count:
-        tx_hash = keccak(text=f"tx {block}")
-        block_hash = keccak(text=f"block {block}")
+        tx_hash = ids.keccak(f"tx {block}".encode())
+        block_hash = ids.keccak(f"block {block}".encode())
         position: dict[str, Any] = {
             "block_number": block,
             "block_hash": block_hash,
@@ -101,13 +104,13 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
                     **position,
                     log_index=log_index,
                     certificate_id=ids.certificate_id(authority, number),
-                    issuer=authority,  # type: ignore[arg-type]
-                    number=ids.certificate_number(number),
+                    issuer=AuthorityCode(authority),
+                    number=CertificateNumber(number),
                     tiers=Tier.SECURITY_SAFETY,
-                    valid_from=today - 30,
-                    valid_until=today + 3 * 365,
+                    valid_from=Day(today - 30),
+                    valid_until=Day(today + 3 * 365),
                     holder_ref=ids.holder_ref("TIN", f"{5000000 + index}"),
-                    commitment=keccak(text=f"record {number}"),
+                    commitment=ids.keccak(f"record {number}".encode()),
                     operator=operator,
                 )
             )
@@ -117,18 +120,18 @@ def replay_events(count: int, authority: str = "MN") -> list[ChainEvent]:
             (CertificateStatus.SUSPENDED, ReasonCode.FAILED_AUDIT),
             (CertificateStatus.ACTIVE, ReasonCode.REMEDIED),
         ):
-            tx = keccak(text=f"tx {block}")
+            tx = ids.keccak(f"tx {block}".encode())
             for log_index, target in enumerate(range(index - 100, index, 10)):
                 events.append(
                     CertificateStatusChanged(
                         block_number=block,
-                        block_hash=keccak(text=f"block {block}"),
+                        block_hash=ids.keccak(f"block {block}".encode()),
                         block_timestamp=timestamp + block,
                         tx_hash=tx,
                         address=address,
                         log_index=log_index,
                         certificate_id=ids.certificate_id(authority, number_of(target, authority)),
-                        issuer=authority,  # type: ignore[arg-type]
+                        issuer=AuthorityCode(authority),
                         status=status,
                         reason=reason,
                         operator=operator,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts import anvil, ids
+from contracts import anvil, calls
 from contracts.anvil import (
     anvil_dir,
     anvil_status,
@@ -23,25 +23,21 @@ from contracts.anvil import (
 from contracts.anvil_guard import process_alive, state_block
 from contracts.bootstrap import Consortium, bootstrap_consortium, new_account
 from contracts.chain import Chain, ChainSettings, connect, latest_timestamp
-from contracts.client import (
-    CertificateStatus,
-    Ops,
-    ReasonCode,
-    RegistryReader,
-    Tier,
-    TxClient,
-    sign,
-)
 from contracts.deploy import deploy, load_deployment
+from contracts.domain import days, ids
+from contracts.domain.enums import CertificateStatus, ReasonCode, Tier
+from contracts.domain.events import CertificateIssued
 from contracts.errors import AnvilError, ChainUnavailableError
-from contracts.events import CertificateIssued, fetch_events
+from contracts.logs import fetch_events
+from contracts.reader import RegistryReader
+from contracts.transactions import TxClient, sign
 
 pytestmark = pytest.mark.anvil
 
 
 def _issue_one(consortium: Consortium, number: str) -> bytes:
     chain = consortium.chain
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     consortium.operator("MN").issue(
         number, Tier.SECURITY_SAFETY, today, today + 365, os.urandom(32), os.urandom(32)
     )
@@ -297,7 +293,7 @@ def test_a_dead_node_surfaces_as_chain_unavailable_on_reads_and_writes(tmp_path:
         operator = consortium.member("MN").operator
         tx = TxClient(chain, consortium.deployment)
         signed = sign(
-            tx.prepare(Ops.suspend(certificate, ReasonCode.FAILED_AUDIT)),
+            tx.prepare(calls.suspend(certificate, ReasonCode.FAILED_AUDIT)),
             operator,
             nonce=tx.nonce(operator.address),
             gas=100_000,

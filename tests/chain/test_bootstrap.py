@@ -7,9 +7,11 @@ from eth_account.signers.local import LocalAccount
 
 from contracts.bootstrap import Consortium, bootstrap_consortium
 from contracts.chain import Chain
-from contracts.client import AuthorityStatus, RegistryReader, RegistryWriter, Role
 from contracts.deploy import Deployment
+from contracts.domain.enums import AccountRole, AuthorityStatus
 from contracts.errors import ConflictRevertError
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 
 # Slow, so not in `make test-fast` (`make test` runs it): bootstraps fresh consortiums (the
 # consortium fixture does it in the fast run).
@@ -23,8 +25,8 @@ def test_each_member_is_active_with_its_own_admin_and_operator(consortium: Conso
     for code in ("MN", "KZ", "KR"):
         member = consortium.member(code)
         assert reader.get_authority(code).status is AuthorityStatus.ACTIVE
-        assert reader.account_of(member.admin.address).roles == Role.ADMIN
-        assert reader.account_of(member.operator.address).roles == Role.OPERATOR
+        assert reader.account_of(member.admin.address).roles == AccountRole.ADMIN
+        assert reader.account_of(member.operator.address).roles == AccountRole.OPERATOR
         assert consortium.chain.w3.eth.get_balance(member.operator.address) > 0
         addresses |= {member.admin.address, member.operator.address}
     assert len(addresses) == 6

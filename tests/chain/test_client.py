@@ -12,37 +12,35 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account import Account
 
-from contracts import client, ids
+from contracts import calls, reader as reader_module
 from contracts.bootstrap import Consortium
+from contracts.calls import ContractCall, Issuance
 from contracts.chain import advance_time, latest_timestamp
-from contracts.client import (
+from contracts.domain import days, ids
+from contracts.domain.enums import (
+    AccountRole,
     AuthorityStatus,
     CertificateStatus,
     EffectiveStatus,
-    Issuance,
     KeyAlgorithm,
     MembershipAction,
     MraState,
     MraStatus,
-    Operation,
-    Ops,
     ProposalStatus,
     ReasonCode,
     RecognitionReason,
-    RegistryReader,
-    Role,
     Tier,
-    TxClient,
-    sign,
 )
 from contracts.errors import NonceConflictError
+from contracts.reader import RegistryReader
+from contracts.transactions import TxClient, sign
 
-SOURCES = Path(client.__file__).resolve().parent / "src"
+SOURCES = Path(reader_module.__file__).resolve().parent / "src"
 S = Tier.SECURITY_SAFETY
 
 
 def _today(consortium: Consortium) -> int:
-    return ids.day_of(latest_timestamp(consortium.chain))
+    return days.day_of(latest_timestamp(consortium.chain))
 
 
 def _reader(consortium: Consortium) -> RegistryReader:
@@ -96,7 +94,7 @@ def test_reason_codes_tiers_and_roles_mirror_the_solidity_constants() -> None:
             (SOURCES / "interfaces" / "IAuthorities.sol").read_text(),
         )
     )
-    assert {m.name: m.value for m in Role} == {k: int(v) for k, v in roles.items()}
+    assert {m.name: m.value for m in AccountRole} == {k: int(v) for k, v in roles.items()}
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -148,7 +146,7 @@ def test_the_consortium_reads_back_as_dataclasses(consortium: Consortium) -> Non
     operator = reader.account_of(member.operator.address)
     assert (operator.authority, operator.roles, operator.authority_active) == (
         "MN",
-        Role.OPERATOR,
+        AccountRole.OPERATOR,
         True,
     )
     assert not reader.account_of(Account.create().address).authority
@@ -187,7 +185,7 @@ def test_a_certificate_goes_through_its_whole_lifecycle(consortium: Consortium) 
 def test_a_batch_issues_every_certificate_with_dates_given_as_dates(
     consortium: Consortium,
 ) -> None:
-    start = ids.from_day(_today(consortium))
+    start = days.from_day(_today(consortium))
     items = [
         Issuance(f"MN-BATCH-{i}", S, start, date(2030, 12, 31), os.urandom(32), os.urandom(32))
         for i in range(5)
@@ -222,7 +220,7 @@ def test_an_mra_is_proposed_signed_suspended_resumed_and_terminated(
     today = _today(consortium)
     consortium.operator("MN").issue("MN-MRA-1", S, today, today + 9, os.urandom(32), os.urandom(32))
     certificate = ids.certificate_id("MN", "MN-MRA-1")
-    assert reader.recognizes("KZ", certificate) == client.Recognition(
+    assert reader.recognizes("KZ", certificate) == reader_module.Recognition(
         True, RecognitionReason.RECOGNIZED, mra_id
     )
 
@@ -241,8 +239,8 @@ def test_admins_manage_accounts_keys_and_membership_votes(consortium: Consortium
     admin = consortium.admin("MN")
 
     extra = Account.create().address
-    admin.add_account(extra, Role.OPERATOR | Role.ADMIN)
-    assert reader.account_of(extra).roles == Role.OPERATOR | Role.ADMIN
+    admin.add_account(extra, AccountRole.OPERATOR | AccountRole.ADMIN)
+    assert reader.account_of(extra).roles == AccountRole.OPERATOR | AccountRole.ADMIN
     admin.remove_account(extra)
     assert reader.account_of(extra).authority is None
 
@@ -298,8 +296,8 @@ def test_transactions_signed_ahead_with_explicit_nonces_apply_when_broadcast_lat
     fees = tx.fees()
     signed = []
     for offset, number in enumerate(["MN-OUTBOX-1", "MN-OUTBOX-2"]):
-        op = Ops.issue(number, S, today, today + 9, os.urandom(32), os.urandom(32))
-        stored = Operation.from_json(op.to_json())  # as the outbox persists it
+        op = calls.issue(number, S, today, today + 9, os.urandom(32), os.urandom(32))
+        stored = ContractCall.from_json(op.to_json())  # as the outbox persists it
         request = tx.prepare(stored)
         signed.append(
             sign(
@@ -324,7 +322,7 @@ def test_transactions_signed_ahead_with_explicit_nonces_apply_when_broadcast_lat
     assert reader.get_certificate(ids.certificate_id("MN", "MN-OUTBOX-2")).known
 
     other = sign(
-        tx.prepare(Ops.suspend(ids.certificate_id("MN", "MN-OUTBOX-1"), ReasonCode.FAILED_AUDIT)),
+        tx.prepare(calls.suspend(ids.certificate_id("MN", "MN-OUTBOX-1"), ReasonCode.FAILED_AUDIT)),
         operator,
         nonce=nonce,
         gas=100_000,
@@ -339,44 +337,44 @@ def test_transactions_signed_ahead_with_explicit_nonces_apply_when_broadcast_lat
 def test_every_operation_round_trips_through_json() -> None:
     kid = b"\x01" * 8
     ops = [
-        Ops.issue("MN-1", S, 20000, 20365, b"\x02" * 32, b"\x03" * 32),
-        Ops.issue_batch([Issuance("MN-2", S, 20000, 20365, b"\x02" * 32, b"\x03" * 32)]),
-        Ops.amend(b"\x04" * 32, S, b"\x02" * 32, b"\x03" * 32, ReasonCode.CORRECTION),
-        Ops.renew(b"\x04" * 32, 21000),
-        Ops.suspend(b"\x04" * 32, ReasonCode.FAILED_AUDIT),
-        Ops.reinstate(b"\x04" * 32, ReasonCode.REMEDIED),
-        Ops.revoke(b"\x04" * 32, ReasonCode.FRAUD),
-        Ops.bootstrap_member("MN", "Mongolia", "0x" + "11" * 20),
-        Ops.close_bootstrap(),
-        Ops.propose_membership(MembershipAction.SUSPEND, "KZ"),
-        Ops.vote(3),
-        Ops.add_account("0x" + "11" * 20, Role.OPERATOR),
-        Ops.remove_account("0x" + "11" * 20),
-        Ops.register_signing_key(b"\x02" * 33, KeyAlgorithm.ES256, 0),
-        Ops.revoke_signing_key(kid),
-        Ops.propose_mra(["MN", "KZ"], [S, S], 20000, 0, b"\x05" * 32),
-        Ops.sign_mra(1),
-        Ops.suspend_mra(1),
-        Ops.resume_mra(1),
-        Ops.terminate_mra(1),
+        calls.issue("MN-1", S, 20000, 20365, b"\x02" * 32, b"\x03" * 32),
+        calls.issue_batch([Issuance("MN-2", S, 20000, 20365, b"\x02" * 32, b"\x03" * 32)]),
+        calls.amend(b"\x04" * 32, S, b"\x02" * 32, b"\x03" * 32, ReasonCode.CORRECTION),
+        calls.renew(b"\x04" * 32, 21000),
+        calls.suspend(b"\x04" * 32, ReasonCode.FAILED_AUDIT),
+        calls.reinstate(b"\x04" * 32, ReasonCode.REMEDIED),
+        calls.revoke(b"\x04" * 32, ReasonCode.FRAUD),
+        calls.bootstrap_member("MN", "Mongolia", "0x" + "11" * 20),
+        calls.close_bootstrap(),
+        calls.propose_membership(MembershipAction.SUSPEND, "KZ"),
+        calls.vote(3),
+        calls.add_account("0x" + "11" * 20, AccountRole.OPERATOR),
+        calls.remove_account("0x" + "11" * 20),
+        calls.register_signing_key(b"\x02" * 33, KeyAlgorithm.ES256, 0),
+        calls.revoke_signing_key(kid),
+        calls.propose_mra(["MN", "KZ"], [S, S], 20000, 0, b"\x05" * 32),
+        calls.sign_mra(1),
+        calls.suspend_mra(1),
+        calls.resume_mra(1),
+        calls.terminate_mra(1),
     ]
     for op in ops:
-        restored = Operation.from_json(op.to_json())
+        restored = ContractCall.from_json(op.to_json())
         assert restored.contract == op.contract
         assert restored.function == op.function
-        assert Operation.to_json(restored) == op.to_json()
+        assert ContractCall.to_json(restored) == op.to_json()
 
 
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: Ops.issue("mn 1", S, 1, 2, b"\x00" * 32, b"\x00" * 32), "certificate number"),
-        (lambda: Ops.issue("MN-1", S, 1, 2, b"\x00" * 31, b"\x00" * 32), "holder_ref must be 32"),
-        (lambda: Ops.issue("MN-1", 256, 1, 2, b"\x00" * 32, b"\x00" * 32), "tiers must be"),
-        (lambda: Ops.renew(b"\x00" * 32, 70000), "valid_until must be a date"),
-        (lambda: Ops.add_account("not an address", 1), "account must be a 20-byte"),
-        (lambda: Ops.propose_mra(["MN", "kz"], [S, S], 1, 0, b"\x01" * 32), "authority code"),
-        (lambda: Ops.revoke_signing_key(b"\x01" * 7), "kid must be 8 bytes"),
+        (lambda: calls.issue("mn 1", S, 1, 2, b"\x00" * 32, b"\x00" * 32), "certificate number"),
+        (lambda: calls.issue("MN-1", S, 1, 2, b"\x00" * 31, b"\x00" * 32), "holder_ref must be 32"),
+        (lambda: calls.issue("MN-1", 256, 1, 2, b"\x00" * 32, b"\x00" * 32), "tiers must be"),
+        (lambda: calls.renew(b"\x00" * 32, 70000), "valid_until must be a date"),
+        (lambda: calls.add_account("not an address", 1), "account must be a 20-byte"),
+        (lambda: calls.propose_mra(["MN", "kz"], [S, S], 1, 0, b"\x01" * 32), "authority code"),
+        (lambda: calls.revoke_signing_key(b"\x01" * 7), "kid must be 8 bytes"),
     ],
 )
 def test_bad_arguments_are_refused_naming_the_field(build: object, message: str) -> None:
@@ -386,4 +384,4 @@ def test_bad_arguments_are_refused_naming_the_field(build: object, message: str)
 
 def test_operation_json_naming_an_unknown_function_is_refused() -> None:
     with pytest.raises(ValueError, match="has no function 'mint'"):
-        Operation.from_json({"contract": "registry", "function": "mint", "args": []})
+        ContractCall.from_json({"contract": "registry", "function": "mint", "args": []})

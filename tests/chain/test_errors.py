@@ -6,18 +6,11 @@ import os
 
 import pytest
 
-from contracts import ids
+from contracts import calls
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp
-from contracts.client import (
-    KeyAlgorithm,
-    Ops,
-    ReasonCode,
-    Role,
-    Tier,
-    TxClient,
-    sign,
-)
+from contracts.domain import days, ids
+from contracts.domain.enums import AccountRole, KeyAlgorithm, ReasonCode, Tier
 from contracts.errors import (
     ConflictRevertError,
     InvalidRevertError,
@@ -26,12 +19,13 @@ from contracts.errors import (
     TransactionFailedError,
     UnauthorizedRevertError,
 )
+from contracts.transactions import TxClient, sign
 
 pytestmark = pytest.mark.both_chains
 
 
 def _issue(consortium: Consortium, code: str, number: str) -> bytes:
-    today = ids.day_of(latest_timestamp(consortium.chain))
+    today = days.day_of(latest_timestamp(consortium.chain))
     consortium.operator(code).issue(
         number, Tier.SECURITY_SAFETY, today, today + 365, os.urandom(32), os.urandom(32)
     )
@@ -82,9 +76,9 @@ def test_an_admin_only_write_by_an_operator_names_the_account_and_role(
 ) -> None:
     operator = consortium.operator("MN")
     with pytest.raises(UnauthorizedRevertError) as caught:
-        operator.add_account("0x" + "12" * 20, Role.OPERATOR)
+        operator.add_account("0x" + "12" * 20, AccountRole.OPERATOR)
     assert caught.value.name == "AuthorityUnauthorizedAccount"
-    assert caught.value.args == {"account": operator.address, "neededRole": Role.ADMIN}
+    assert caught.value.args == {"account": operator.address, "neededRole": AccountRole.ADMIN}
 
 
 def test_a_key_id_that_is_not_the_keys_hash_is_invalid(consortium: Consortium) -> None:
@@ -97,7 +91,7 @@ def test_a_key_id_that_is_not_the_keys_hash_is_invalid(consortium: Consortium) -
 
 
 def test_an_mra_proposed_by_a_non_party_is_refused(consortium: Consortium) -> None:
-    today = ids.day_of(latest_timestamp(consortium.chain))
+    today = days.day_of(latest_timestamp(consortium.chain))
     with pytest.raises(UnauthorizedRevertError) as caught:
         consortium.operator("KR").propose_mra(
             ["MN", "KZ"], [Tier.SECURITY_SAFETY] * 2, today, 0, os.urandom(32)
@@ -113,7 +107,7 @@ def test_a_transaction_mined_despite_reverting_raises_with_the_decoded_reason(
     operator = consortium.member("MN").operator
     tx = TxClient(consortium.chain, consortium.deployment)
     # An outbox that signed before the state changed: explicit gas, no estimation.
-    request = tx.prepare(Ops.suspend(certificate, ReasonCode.REMEDIED))
+    request = tx.prepare(calls.suspend(certificate, ReasonCode.REMEDIED))
     signed = sign(
         request,
         operator,

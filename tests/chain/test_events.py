@@ -6,13 +6,12 @@ import os
 
 import pytest
 
-from contracts import ids
 from contracts.artifacts import MRAS, REGISTRY, load_artifact
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp, mine
-from contracts.client import CertificateStatus, ReasonCode, Role, Tier
-from contracts.events import (
-    BESU_MAX_LOG_RANGE,
+from contracts.domain import days, ids
+from contracts.domain.enums import AccountRole, CertificateStatus, ReasonCode, Tier
+from contracts.domain.events import (
     EVENT_CLASSES,
     AccountAdded,
     AuthorityAdmitted,
@@ -22,8 +21,11 @@ from contracts.events import (
     MraInForce,
     MraProposed,
     event_fields,
-    fetch_events,
     field_name,
+)
+from contracts.logs import (
+    BESU_MAX_LOG_RANGE,
+    fetch_events,
     first_event,
     iter_event_pages,
     receipt_events,
@@ -50,7 +52,7 @@ def test_an_issue_event_carries_what_was_sent_and_where_it_happened(
     consortium: Consortium,
 ) -> None:
     chain = consortium.chain
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     holder, commitment = os.urandom(32), os.urandom(32)
     operator = consortium.operator("MN")
     receipt = operator.issue("MN-EV-1", Tier.SECURITY_SAFETY, today, today + 30, holder, commitment)
@@ -60,7 +62,7 @@ def test_an_issue_event_carries_what_was_sent_and_where_it_happened(
     block = chain.w3.eth.get_block(receipt["blockNumber"])
     assert event.certificate_id == ids.certificate_id("MN", "MN-EV-1")
     assert event.issuer == "MN"
-    assert event.number_str == "MN-EV-1"
+    assert event.number == "MN-EV-1"
     assert event.tiers is Tier.SECURITY_SAFETY
     assert (event.valid_from, event.valid_until) == (today, today + 30)
     assert (event.holder_ref, event.commitment) == (holder, commitment)
@@ -78,7 +80,9 @@ def test_the_bootstrap_reads_back_as_events_in_chain_order(consortium: Consortiu
     positions = [e.position for e in events]
     assert positions == sorted(positions)
     assert [e.code for e in events if isinstance(e, AuthorityAdmitted)] == ["MN", "KZ", "KR"]
-    operators = [e for e in events if isinstance(e, AccountAdded) and e.roles is Role.OPERATOR]
+    operators = [
+        e for e in events if isinstance(e, AccountAdded) and e.roles is AccountRole.OPERATOR
+    ]
     assert [e.account for e in operators] == [
         consortium.member(code).operator.address for code in ("MN", "KZ", "KR")
     ]
@@ -91,7 +95,7 @@ def test_events_across_more_than_1000_blocks_come_back_complete_and_in_order(
 ) -> None:
     chain = consortium.chain
     operator = consortium.operator("MN")
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     start = chain.block_number() + 1
     operator.issue(
         "MN-PAGE-1", Tier.SECURITY_SAFETY, today, today + 9, os.urandom(32), os.urandom(32)
@@ -126,7 +130,7 @@ def test_events_across_more_than_1000_blocks_come_back_complete_and_in_order(
 @pytest.mark.both_chains
 def test_an_mra_signed_by_all_parties_emits_in_force(consortium: Consortium) -> None:
     chain = consortium.chain
-    today = ids.day_of(latest_timestamp(chain))
+    today = days.day_of(latest_timestamp(chain))
     text_hash = os.urandom(32)
     proposed = consortium.operator("MN").propose_mra(
         ["MN", "KZ"], [Tier.SECURITY_SAFETY, Tier.SECURITY_SAFETY], today, 0, text_hash

@@ -39,9 +39,10 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 from web3.types import EventData, RPCEndpoint, TxParams, TxReceipt, Wei
 
-from contracts import chain as chain_layer, ids
+from contracts import chain as chain_layer
 from contracts.chain import Chain, ChainSettings, connect
-from contracts.enums import (
+from contracts.domain import days, ids
+from contracts.domain.enums import (
     AuthorityStatus as AuthorityStatus,
     CertificateStatus,
     EffectiveStatus,
@@ -52,7 +53,7 @@ from contracts.enums import (
     RecognitionReason,
 )
 
-ARTIFACT_DIR = Path(ids.__file__).resolve().parent / "artifacts"
+ARTIFACT_DIR = Path(chain_layer.__file__).resolve().parent / "artifacts"
 CODES = ("MN", "KZ", "KR")
 NAMES = {
     "MN": "Mongolia Customs General Administration",
@@ -70,8 +71,8 @@ PRIORITY_FEE_PER_GAS = Wei(10**9)
 DAY = 86_400
 
 
-# The contracts' enums, under the names these tests use (contracts/enums.py; test_enums.py
-# checks them against the Solidity sources).
+# The contracts' enums, under the names these tests use (contracts/domain/enums.py;
+# tests/contracts/domain/test_enums.py checks them against the Solidity sources).
 Action = MembershipAction
 Stored = CertificateStatus
 Effective = EffectiveStatus
@@ -288,7 +289,7 @@ class Consortium:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
     def today(self) -> int:
-        return ids.day_of(self.now())
+        return days.day_of(self.now())
 
     def travel_to_day(self, day: int, second: int = 43_200) -> None:
         """Mine a block at noon (by default) of `day`."""

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account.signers.local import LocalAccount
 from web3.contract.contract import ContractFunction
 
-from contracts import ids
+from contracts.domain import ids
 
 from .conftest import (
     ROLE_ADMIN,

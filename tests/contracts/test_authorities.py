@@ -7,8 +7,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account.signers.local import LocalAccount
 
-from contracts import ids
 from contracts.chain import Chain
+from contracts.domain import ids
 
 from .conftest import (
     NAMES,

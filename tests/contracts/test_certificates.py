@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from contracts import ids
+from contracts.domain import ids
 
 from .conftest import (
     AMEND_MASK,

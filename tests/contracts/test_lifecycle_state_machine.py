@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from contracts import ids
+from contracts.domain import ids
 
 from .conftest import (
     AMEND_MASK,

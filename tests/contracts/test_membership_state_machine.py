@@ -39,7 +39,7 @@ from hypothesis.stateful import (
 )
 from web3.types import TxReceipt
 
-from contracts import ids
+from contracts.domain import ids
 
 from .conftest import (
     DAY,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts import ids
 from contracts.chain import Chain
+from contracts.domain import days, ids
 
 from .conftest import (
     PROPOSAL_LIFETIME,
@@ -514,7 +514,7 @@ def test_the_required_approvals_are_fixed_when_the_proposal_opens(
 def test_votes_after_expiry_are_refused(chain: Consortium, mn: Member, kz: Member) -> None:
     proposal_id = propose_admit(chain, mn, chain.new_account(False).address)
     expires_at = int(proposal(chain, proposal_id)["expiresAt"])  # type: ignore[call-overload]
-    chain.travel_to_day(ids.day_of(expires_at) + 1)
+    chain.travel_to_day(days.day_of(expires_at) + 1)
     assert proposal(chain, proposal_id)["status"] == ProposalStatus.EXPIRED
     chain.reverts(
         kz.admin,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts import ids
+from contracts.domain import ids
 
 from .conftest import (
     Action,

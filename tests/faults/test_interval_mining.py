@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts import ids
-from contracts.client import RegistryReader, RegistryWriter, Tier
+from contracts.domain import days
+from contracts.domain.enums import Tier
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from verifier.chain_source import ChainStatusSource
 from verifier.pipeline import verify
 from verifier.verdict import Outcome
@@ -125,7 +127,7 @@ def test_on_interval_blocks_a_stopped_registry_catches_up_with_the_chain(world: 
     mn.stop()
     stopped_at = mn.cursor()
     kr = RegistryWriter(world.chain, world.deployment, operator_of(world.workspace, "KR"))
-    today = ids.day_of(int(world.chain.w3.eth.get_block("latest")["timestamp"]))
+    today = days.day_of(int(world.chain.w3.eth.get_block("latest")["timestamp"]))
     for n in range(3):
         kr.issue(
             f"KR-WHILE-{n}", Tier.SECURITY_SAFETY, today, today + 365, b"\x01" * 32, b"\x02" * 32

@@ -33,18 +33,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import TransactionNotFound
 
-from contracts import ids
 from contracts.anvil import AnvilProcess, free_port, start_anvil
 from contracts.artifacts import REGISTRY, load_artifact
 from contracts.chain import Chain, ChainSettings, connect
-from contracts.client import (
-    CertificateStatus as ChainCertificateStatus,
-    RegistryReader,
-    RegistryWriter,
-    Tier,
-)
 from contracts.deploy import Deployment
-from contracts.events import CertificateIssued, fetch_events
+from contracts.domain import days, ids
+from contracts.domain.enums import CertificateStatus as ChainCertificateStatus, Tier
+from contracts.domain.events import CertificateIssued
+from contracts.logs import fetch_events
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from registry_api.db import (
     Certificate,
     CertificateEvent,
@@ -110,7 +108,7 @@ def found_template(data_dir: Path) -> None:
                 workspace, chain, generate_passphrase=True
             ).deployment
             founding.bootstrap(workspace, chain, deployment, generate_passphrases=True)
-            day = ids.day_of(int(chain.w3.eth.get_block("latest")["timestamp"]))
+            day = days.day_of(int(chain.w3.eth.get_block("latest")["timestamp"]))
             security = int(Tier.SECURITY_SAFETY)
             RegistryWriter(chain, deployment, operator_of(workspace, "MN")).propose_mra(
                 ["MN", "KR"], [security, security], day - 1, 0, b"\x11" * 32
@@ -190,7 +188,7 @@ class World:
         counts: dict[str, int] = {}
         for event in fetch_events(self.chain, self.deployment):
             if isinstance(event, CertificateIssued):
-                counts[event.number_str] = counts.get(event.number_str, 0) + 1
+                counts[event.number] = counts.get(event.number, 0) + 1
         return counts
 
     def close(self) -> None:

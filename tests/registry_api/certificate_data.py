@@ -8,8 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from contracts.client import RegistryReader
-from contracts.events import CertificateIssued, fetch_events
+from contracts.domain.events import CertificateIssued
+from contracts.logs import fetch_events
+from contracts.reader import RegistryReader
 from registry_api.db import Certificate, CertificateEvent
 
 from .conftest import ChainApp
@@ -107,5 +108,5 @@ def issued_count(service: ChainApp, number: str) -> int:
     return sum(
         1
         for e in fetch_events(consortium.chain, consortium.deployment)
-        if isinstance(e, CertificateIssued) and e.number_str == number
+        if isinstance(e, CertificateIssued) and e.number == number
     )

@@ -16,11 +16,13 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from contracts import ids
 from contracts.bootstrap import Consortium
 from contracts.chain import Chain, latest_timestamp
-from contracts.client import MembershipAction, RegistryReader
-from contracts.events import MraProposed, first_event, receipt_events
+from contracts.domain import days
+from contracts.domain.enums import MembershipAction
+from contracts.domain.events import MraProposed
+from contracts.logs import first_event, receipt_events
+from contracts.reader import RegistryReader
 from registry_api.db import Certificate
 from registry_api.records import CertificateRecord
 
@@ -32,7 +34,7 @@ C = 1  # customs simplifications (AEOC)
 
 def chain_day(chain: Chain) -> int:
     """The day the contracts see (the latest block's)."""
-    return ids.day_of(latest_timestamp(chain))
+    return days.day_of(latest_timestamp(chain))
 
 
 def record(
@@ -71,13 +73,13 @@ def issue(
     issuer's own registry), first store its full record there, as an issue request would."""
     code = issuer or number.split("-", 1)[0]
     start = valid_from if valid_from is not None else chain_day(consortium.chain) - 30
-    end = valid_until if valid_until is not None else ids.MAX_DAY
+    end = valid_until if valid_until is not None else days.MAX_DAY
     full = record(
         code,
         number,
         tiers,
-        ids.from_day(start),
-        ids.from_day(end) if valid_until is not None else None,
+        days.from_day(start),
+        days.from_day(end) if valid_until is not None else None,
     )
     hashes = full.hashes()
     if service is not None:

@@ -16,12 +16,15 @@ import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from contracts import calls
 from contracts.bootstrap import Consortium, new_account
-from contracts.client import OPEN_ENDED, Issuance, Ops, Role
+from contracts.calls import Issuance
+from contracts.domain.days import OPEN_ENDED
+from contracts.domain.enums import AccountRole, KeyAlgorithm
 from registry_api.app import create_app
 from registry_api.auth import AuthenticatedKey
 from registry_api.db import Certificate, ImportJob, ImportState, Role as ApiRole
-from registry_api.keystore import SigningAlgorithm, create_signing_key, load_signing_key
+from registry_api.keystore import create_signing_key, load_signing_key
 from registry_api.outbox import enqueue, request_fingerprint
 from registry_api.records import CertificateRecord
 from registry_api.services.api_keys import create_api_key
@@ -36,7 +39,9 @@ def admin_operator(consortium: Consortium, authority: str) -> LocalAccount:
     """A fresh account acting for ``authority`` as ADMIN and OPERATOR, so one registry can
     send both certificate writes and administration writes."""
     account = new_account(consortium.chain)
-    consortium.admin(authority).add_account(account.address, Role.ADMIN | Role.OPERATOR)
+    consortium.admin(authority).add_account(
+        account.address, AccountRole.ADMIN | AccountRole.OPERATOR
+    )
     return account
 
 
@@ -47,7 +52,7 @@ def open_registry(
     authority: str = "MN",
     *,
     as_admin: bool = True,
-    signing_key: SigningAlgorithm | None = SigningAlgorithm.ES256,
+    signing_key: KeyAlgorithm | None = KeyAlgorithm.ES256,
     run_workers: bool = False,
     **overrides: Any,
 ) -> ChainApp:
@@ -92,7 +97,7 @@ def register_key_on_chain(registry: ChainApp) -> bytes:
     settings = registry.app.state.settings
     key = load_signing_key(settings.signing_key_path, settings.key_passphrase())
     registry.consortium.admin(registry.authority).register_signing_key(
-        key.public.public_key, key.algorithm.chain_code, int(time.time()) - 60
+        key.public.public_key, key.algorithm, int(time.time()) - 60
     )
     registry.settle()
     return key.kid
@@ -168,7 +173,7 @@ def issue(registry: ChainApp, *records: CertificateRecord) -> None:
             key=caller,
             idempotency_key=uuid.uuid4().hex,
             kind="issue_batch",
-            operation=Ops.issue_batch(items),
+            operation=calls.issue_batch(items),
             subject=None,
             request_fingerprint=request_fingerprint("issue_batch", None, numbers),
             details={"creates": numbers},

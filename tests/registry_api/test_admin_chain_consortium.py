@@ -14,7 +14,8 @@ import pytest
 from eth_account import Account
 
 from contracts.bootstrap import Consortium
-from contracts.client import AuthorityStatus, RegistryReader, Role as ChainRole
+from contracts.domain.enums import AccountRole, AuthorityStatus
+from contracts.reader import RegistryReader
 from registry_api.db import Role
 
 from .conftest import ChainApp
@@ -70,7 +71,7 @@ def test_an_operator_account_is_added_then_removed(registry: Callable[..., Chain
     assert state_of(mn, added) == "confirmed"
     info = reader(mn).account_of(address)
     assert info.authority == "MN"
-    assert info.roles == ChainRole.OPERATOR
+    assert info.roles == AccountRole.OPERATOR
     accounts = {a["address"]: a for a in listing(mn, "/v1/admin/accounts")}
     assert accounts[address]["roles"] == ["operator"]
     assert accounts[address]["signs_for_this_registry"] is False
@@ -92,7 +93,7 @@ def test_an_admin_account_can_be_added(registry: Callable[..., ChainApp]) -> Non
     mn.settle()
     state_of(mn, send(mn, "POST", "/v1/admin/accounts", "add-admin", body))
     mn.settle()
-    assert reader(mn).account_of(address).roles == ChainRole.ADMIN | ChainRole.OPERATOR
+    assert reader(mn).account_of(address).roles == AccountRole.ADMIN | AccountRole.OPERATOR
 
 
 def test_account_changes_that_cannot_work_are_refused_at_once(

@@ -15,7 +15,7 @@ import httpx2 as httpx
 import pytest
 
 from contracts.bootstrap import Consortium
-from contracts.client import RegistryReader
+from contracts.reader import RegistryReader
 from registry_api.db import Role
 from registry_api.keystore import load_signing_key
 from registry_api.services.documents import key_file_paths, rotated_key_path

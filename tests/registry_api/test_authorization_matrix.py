@@ -36,10 +36,11 @@ from eth_account import Account
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from contracts import ids
 from contracts.bootstrap import Consortium
-from contracts.client import MembershipAction, ReasonCode
-from contracts.events import MembershipProposed, first_event, receipt_events
+from contracts.domain import days, ids
+from contracts.domain.enums import MembershipAction, ReasonCode
+from contracts.domain.events import MembershipProposed
+from contracts.logs import first_event, receipt_events
 from registry_api.auth import RoleRequirement, token_prefix
 from registry_api.db import ApiKey, Operation, Role
 from registry_api.services.api_keys import revoke_api_key
@@ -356,7 +357,7 @@ class World:
                 {"authority": self.own, "recognized_tiers": S},
                 {"authority": PARTNER_CODE, "recognized_tiers": S},
             ],
-            "effective_from": ids.from_day(ids.utc_now_day()).isoformat(),
+            "effective_from": days.from_day(days.today()).isoformat(),
             "text": f"Arrangement {self.serial()} between {self.own} and {PARTNER_CODE}",
         }
 

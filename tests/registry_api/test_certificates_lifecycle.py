@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts import ids
-from contracts.client import RegistryReader
+from contracts.domain import ids
+from contracts.reader import RegistryReader
 from registry_api.db import Role
 
 from .certificate_data import (

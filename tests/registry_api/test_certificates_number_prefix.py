@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from contracts import ids
+from contracts import calls
 from contracts.bootstrap import Consortium
-from contracts.client import CertificateStatus as ChainStatus, Ops, RegistryReader
+from contracts.domain import ids
+from contracts.domain.enums import CertificateStatus as ChainStatus
 from contracts.errors import ContractRevertError
+from contracts.reader import RegistryReader
 from registry_api.db import Operation, Role
 from registry_api.services.certificates import number_prefix_error
 
@@ -91,7 +93,7 @@ def test_the_api_refuses_exactly_the_numbers_the_contract_refuses(
     for number in NUMBERS:
         try:
             operator.call(
-                Ops.issue(
+                calls.issue(
                     number, 2, date(2025, 1, 15), date(2028, 1, 14), b"\x01" * 32, b"\x02" * 32
                 )
             )

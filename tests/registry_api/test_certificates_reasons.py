@@ -1,5 +1,5 @@
-"""The API's reason-code table is the contract's: a code passes the API's check exactly when
-the contract accepts it for that action."""
+"""The reason-code table the API checks with (contracts.domain.rules.ALLOWED_REASONS) is the
+contract's: a code passes exactly when the contract accepts it for that transition."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from datetime import date
 
 import pytest
 
-from contracts import ids
+from contracts import calls
 from contracts.bootstrap import Consortium
-from contracts.client import Ops, ReasonCode
+from contracts.domain import ids
+from contracts.domain.enums import ReasonCode
+from contracts.domain.rules import ALLOWED_REASONS, Transition
 from contracts.errors import ContractRevertError
-from registry_api.services.certificates import ALLOWED_REASONS, Action
 
 # Slow, so not in `make test-fast` (`make test` runs it): every reason code against the contract.
 pytestmark = pytest.mark.slow
@@ -24,11 +25,13 @@ def test_every_reason_code_is_allowed_by_the_api_exactly_when_the_contract_allow
     operator.issue("MN-R-1", 2, date(2025, 1, 15), date(2028, 1, 14), b"\x01" * 32, b"\x02" * 32)
     certificate_id = ids.certificate_id("MN", "MN-R-1")
     builders = {
-        Action.SUSPEND: lambda code: Ops.suspend(certificate_id, code),
-        Action.REVOKE: lambda code: Ops.revoke(certificate_id, code),
-        Action.REINSTATE: lambda code: Ops.reinstate(certificate_id, code),
-        Action.AMEND: lambda code: Ops.amend(certificate_id, 2, b"\x01" * 32, b"\x03" * 32, code),
-        Action.RENEW: lambda code: Ops.renew(certificate_id, date(2030, 1, 1), code),
+        Transition.SUSPEND: lambda code: calls.suspend(certificate_id, code),
+        Transition.REVOKE: lambda code: calls.revoke(certificate_id, code),
+        Transition.REINSTATE: lambda code: calls.reinstate(certificate_id, code),
+        Transition.AMEND: lambda code: calls.amend(
+            certificate_id, 2, b"\x01" * 32, b"\x03" * 32, code
+        ),
+        Transition.RENEW: lambda code: calls.renew(certificate_id, date(2030, 1, 1), code),
     }
     checked = 0
     for action, build in builders.items():

@@ -16,9 +16,11 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from contracts import ids
 from contracts.bootstrap import Consortium
-from contracts.client import ReasonCode, RegistryReader, RegistryWriter
+from contracts.domain import days
+from contracts.domain.enums import ReasonCode
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from registry_api.db import Certificate, Role
 from verifier import Outcome, payload as aeo1, verify
 from verifier.chain_source import ChainStatusSource
@@ -218,7 +220,7 @@ def test_a_renewed_certificate_states_its_new_validity(
     mn.settle()
 
     claims = aeo1.decode(get(mn, NUMBER, "payload").text).claims
-    assert claims.valid_until == ids.to_day(date(2033, 1, 14))
+    assert claims.valid_until == days.to_day(date(2033, 1, 14))
     text = pdf_text(get(mn, NUMBER, "certificate.pdf").content, tmp_path)
     assert "14 January 2033 (2033-01-14)" in text
     assert "2030-01-14" not in text

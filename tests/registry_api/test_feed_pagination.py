@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts import ids
-from contracts.client import ReasonCode
+from contracts.domain import days, ids
+from contracts.domain.enums import ReasonCode
 from registry_api.db import Role
 
 from .conftest import ChainApp, ChainAppFactory
@@ -25,7 +25,7 @@ def mn(chain_app: ChainAppFactory) -> ChainApp:
 
 
 def amend(service: ChainApp, number: str, tiers: int) -> None:
-    full = record("MN", number, tiers, ids.from_day(ids.utc_now_day() - 30))
+    full = record("MN", number, tiers, days.from_day(days.today() - 30))
     hashes = full.hashes()
     service.consortium.operator("MN").amend(
         ids.certificate_id("MN", number),

@@ -12,8 +12,8 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from contracts import ids
-from contracts.client import ReasonCode
+from contracts.domain import ids
+from contracts.domain.enums import ReasonCode
 from registry_api.db import Role
 from registry_api.services.feed import FeedStreamSettings
 

@@ -17,8 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.bootstrap import Consortium
-from contracts.client import CertificateStatus as ChainStatus, RegistryReader, RegistryWriter
-from contracts.ids import certificate_id
+from contracts.domain.enums import CertificateStatus as ChainStatus
+from contracts.domain.ids import certificate_id
+from contracts.reader import RegistryReader
+from contracts.writer import RegistryWriter
 from registry_api.db import Certificate, CertificateStatus, ImportState, Operation, Role
 from registry_api.services.imports import import_dir
 

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contracts.chain import mine, revert_to_snapshot, snapshot
-from contracts.client import KeyAlgorithm
-from contracts.events import fetch_events
+from contracts.domain.enums import KeyAlgorithm
+from contracts.logs import fetch_events
 from registry_api.db import (
     Authority,
     AuthorityAccount,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from contracts.client import ReasonCode
-from contracts.events import fetch_events
+from contracts.domain.enums import ReasonCode
+from contracts.logs import fetch_events
 from registry_api.db import (
     Certificate,
     CertificateEvent,

@@ -12,13 +12,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from eth_account import Account
 
-from contracts import ids
+from contracts.domain import ids
+from contracts.domain.enums import SIGNING_ALGORITHMS, KeyAlgorithm
 from registry_api import keystore
 from registry_api.errors import KeystoreError, RegistryError
 from registry_api.keystore import (
     DEFAULT_SCRYPT_N,
     LegacyKeyFileError,
-    SigningAlgorithm,
     create_operator_key,
     create_signing_key,
     load_operator_key,
@@ -98,10 +98,10 @@ def test_an_existing_key_file_is_never_overwritten(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("algorithm", "public_length"), [(SigningAlgorithm.ES256, 33), (SigningAlgorithm.EDDSA, 32)]
+    ("algorithm", "public_length"), [(KeyAlgorithm.ES256, 33), (KeyAlgorithm.EDDSA, 32)]
 )
 def test_signing_key_round_trips_through_its_encrypted_file(
-    tmp_path: Path, algorithm: SigningAlgorithm, public_length: int
+    tmp_path: Path, algorithm: KeyAlgorithm, public_length: int
 ) -> None:
     path = tmp_path / "signing-key.pem"
     created = create_signing_key(path, PASSPHRASE, algorithm, scrypt_n=FAST_SCRYPT)
@@ -114,10 +114,8 @@ def test_signing_key_round_trips_through_its_encrypted_file(
     assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
 
 
-@pytest.mark.parametrize("algorithm", list(SigningAlgorithm))
-def test_signing_key_file_holds_no_key_in_clear(
-    tmp_path: Path, algorithm: SigningAlgorithm
-) -> None:
+@pytest.mark.parametrize("algorithm", list(SIGNING_ALGORITHMS))
+def test_signing_key_file_holds_no_key_in_clear(tmp_path: Path, algorithm: KeyAlgorithm) -> None:
     path = tmp_path / "signing-key.pem"
     key = create_signing_key(path, PASSPHRASE, algorithm, scrypt_n=FAST_SCRYPT)
     clear = key.private_key().private_bytes(
@@ -225,7 +223,7 @@ def test_key_objects_show_public_data_only(
 ) -> None:
     operator = create_operator_key(tmp_path / "o.json", PASSPHRASE, scrypt_n=FAST_SCRYPT)
     signing = create_signing_key(
-        tmp_path / "s.pem", PASSPHRASE, SigningAlgorithm.EDDSA, scrypt_n=FAST_SCRYPT
+        tmp_path / "s.pem", PASSPHRASE, KeyAlgorithm.EDDSA, scrypt_n=FAST_SCRYPT
     )
     operator_secret = bytes(operator.account().key).hex()
     signing_secret = (

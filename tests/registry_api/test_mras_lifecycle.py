@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from eth_utils.crypto import keccak
 
-from contracts import ids
+from contracts.domain import days
 from registry_api.db import Role
 
 from .conftest import ChainApp, ChainAppFactory
@@ -22,7 +22,7 @@ TEXT = "Arrangement between the customs administrations of Mongolia and Korea on
 @pytest.fixture
 def mn(chain_app: ChainAppFactory) -> ChainApp:
     service = chain_app("MN")
-    assert chain_day(service.consortium.chain) == ids.utc_now_day(), "chain clock is off"
+    assert chain_day(service.consortium.chain) == days.today(), "chain clock is off"
     return service
 
 
@@ -45,7 +45,7 @@ def proposal(**overrides: Any) -> dict[str, Any]:
             {"authority": "MN", "recognized_tiers": S},
             {"authority": "KR", "recognized_tiers": 8 | 16},
         ],
-        "effective_from": ids.from_day(ids.utc_now_day()).isoformat(),
+        "effective_from": days.from_day(days.today()).isoformat(),
         "text": TEXT,
     }
     return body | overrides
@@ -222,7 +222,7 @@ def test_an_invalid_proposal_names_the_field(
 
 @pytest.mark.slow
 def test_a_proposal_ending_in_the_past_is_refused(mn: ChainApp) -> None:
-    yesterday = ids.from_day(ids.utc_now_day() - 1).isoformat()
+    yesterday = days.from_day(days.today() - 1).isoformat()
     answer = write(mn, "/v1/mras", "past", proposal(effective_from="2024-01-01", ends_on=yesterday))
     body = assert_problem(answer, 422)
     assert body["errors"] == [{"field": "body.ends_on", "message": "must be today or later"}]

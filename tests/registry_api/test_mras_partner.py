@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contracts import ids
+from contracts.domain import days, ids
 from registry_api.db import Role
 
 from .certificate_data import issue, post, record_body
@@ -105,7 +105,7 @@ def test_nothing_is_shared_while_the_mra_is_suspended(mn: ChainApp) -> None:
 def test_an_mra_not_yet_in_force_shares_nothing(chain_app: ChainAppFactory) -> None:
     service = chain_app("MN")
     issue(service, service.headers(Role.ISSUING_OFFICER), "MN-S", tiers=S)
-    day = ids.utc_now_day()
+    day = days.today()
     propose_mra(service.consortium, "MN", {"MN": S, "KR": S}, effective_from=day + 3)
     service.settle()
     assert shared(service, partner(service, "KR"))["count"] == 0

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from contracts import ids
 from contracts.bootstrap import Consortium
 from contracts.chain import advance_time
-from contracts.client import ReasonCode, RecognitionReason, RegistryReader
+from contracts.domain import days, ids
+from contracts.domain.enums import ReasonCode, RecognitionReason
+from contracts.reader import RegistryReader
 from registry_api.db import Role
 from registry_api.services import mras as service
 
@@ -171,7 +172,7 @@ def test_recognition_from_the_index_agrees_with_the_contract(mn: ChainApp, case:
     assert body["reason"] == contract.reason.name.lower()
     assert body["mra_id"] == (contract.mra_id or None)
     assert body["certificate_id"] == "0x" + ids.certificate_id(issuer, number).hex()
-    assert body["as_of"] == ids.from_day(ids.utc_now_day()).isoformat()
+    assert body["as_of"] == days.from_day(days.today()).isoformat()
 
 
 @pytest.mark.parametrize(

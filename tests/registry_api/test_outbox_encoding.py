@@ -11,17 +11,12 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from contracts import ids
+from contracts import calls
 from contracts.bootstrap import Consortium
-from contracts.client import (
-    Issuance,
-    KeyAlgorithm,
-    Operation,
-    Ops,
-    Role as ChainRole,
-    TxClient,
-    sign,
-)
+from contracts.calls import ContractCall, Issuance
+from contracts.domain import ids
+from contracts.domain.enums import AccountRole, KeyAlgorithm
+from contracts.transactions import TxClient, sign
 from registry_api.outbox.sender import OutboxSender
 
 ACCOUNT = "0x" + "ab" * 20
@@ -42,15 +37,15 @@ def items(count: int) -> list[Issuance]:
 
 
 CALLS = {
-    "issue_batch": Ops.issue_batch(items(100)),
-    "issue": Ops.issue("MN-1", 2, date(2025, 1, 1), date(2027, 1, 1), b"\x01" * 32, b"\x02" * 32),
-    "amend": Ops.amend(b"\x03" * 32, 3, b"\x04" * 32, b"\x05" * 32, 32),
-    "renew": Ops.renew(b"\x03" * 32, date(2030, 1, 1)),
-    "suspend": Ops.suspend(b"\x03" * 32, 1),
-    "add_account": Ops.add_account(ACCOUNT, int(ChainRole.OPERATOR)),
-    "register_signing_key": Ops.register_signing_key(b"\x07" * 32, KeyAlgorithm.EDDSA),
-    "propose_mra": Ops.propose_mra(["MN", "KR"], [3, 2], 20000, text_hash=b"\x08" * 32),
-    "sign_mra": Ops.sign_mra(1),
+    "issue_batch": calls.issue_batch(items(100)),
+    "issue": calls.issue("MN-1", 2, date(2025, 1, 1), date(2027, 1, 1), b"\x01" * 32, b"\x02" * 32),
+    "amend": calls.amend(b"\x03" * 32, 3, b"\x04" * 32, b"\x05" * 32, 32),
+    "renew": calls.renew(b"\x03" * 32, date(2030, 1, 1)),
+    "suspend": calls.suspend(b"\x03" * 32, 1),
+    "add_account": calls.add_account(ACCOUNT, int(AccountRole.OPERATOR)),
+    "register_signing_key": calls.register_signing_key(b"\x07" * 32, KeyAlgorithm.EDDSA),
+    "propose_mra": calls.propose_mra(["MN", "KR"], [3, 2], 20000, text_hash=b"\x08" * 32),
+    "sign_mra": calls.sign_mra(1),
 }
 
 
@@ -66,7 +61,7 @@ def test_a_call_is_encoded_byte_for_byte_as_web3_encodes_it(
 ) -> None:
     outbox, tx = sender
     # As the outbox stores and reloads it: JSON, back to ABI-level values.
-    call = Operation.from_json(CALLS[name].to_json())
+    call = ContractCall.from_json(CALLS[name].to_json())
     assert outbox._prepare(call) == tx.prepare(call)
 
 
@@ -74,12 +69,12 @@ def test_a_value_the_abi_cannot_hold_is_refused_with_the_reason(
     sender: tuple[OutboxSender, TxClient],
 ) -> None:
     outbox, _tx = sender
-    call = Operation("registry", "suspend", (b"\x03" * 32, 300))
+    call = ContractCall("registry", "suspend", (b"\x03" * 32, 300))
     with pytest.raises(ValueError, match="300"):
         outbox._prepare(call)
 
 
-def send(tx: TxClient, consortium: Consortium, call: Operation) -> bytes:
+def send(tx: TxClient, consortium: Consortium, call: ContractCall) -> bytes:
     """Sign and broadcast ``call`` from MN's operator with a fixed gas limit (no estimate,
     so a call that reverts is still mined)."""
     account = consortium.member("MN").operator
@@ -101,7 +96,7 @@ def test_a_mined_transaction_s_receipt_fields_are_read_as_web3_reads_them(
 ) -> None:
     outbox, tx = sender
     # Suspending a certificate nobody issued reverts; a batch of three issues succeeds.
-    call = Ops.suspend(b"\x03" * 32, 1) if reverts else Ops.issue_batch(items(3))
+    call = calls.suspend(b"\x03" * 32, 1) if reverts else calls.issue_batch(items(3))
     tx_hash = send(tx, consortium, call)
     receipt = tx.wait_receipt(tx_hash)  # on interval blocks the receipt comes with the block
     mined = outbox._mined(tx_hash)

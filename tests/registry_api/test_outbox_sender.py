@@ -11,11 +11,13 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
 
-from contracts import ids
 from contracts.anvil import free_port
 from contracts.bootstrap import new_account
 from contracts.chain import Chain, ChainSettings, revert_to_snapshot, snapshot
-from contracts.client import RegistryWriter, Role as ChainRole, TxClient
+from contracts.domain import ids
+from contracts.domain.enums import AccountRole
+from contracts.transactions import TxClient
+from contracts.writer import RegistryWriter
 from registry_api.app import create_app
 from registry_api.db import Operation, OperationState, Role
 from registry_api.keystore import create_operator_key
@@ -158,7 +160,7 @@ def test_when_the_chain_loses_its_last_blocks_the_stored_transaction_is_sent_aga
 
 def _second_operator(mn: ChainApp) -> LocalAccount:
     account = new_account(mn.consortium.chain)
-    mn.consortium.admin("MN").add_account(account.address, ChainRole.OPERATOR)
+    mn.consortium.admin("MN").add_account(account.address, AccountRole.OPERATOR)
     return account
 
 

@@ -16,7 +16,7 @@ from Crypto.Hash import keccak as pycryptodome_keccak
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from contracts import ids
+from contracts.domain import ids
 from registry_api.db import Certificate, CertificateStatus, make_engine, make_session_factory
 from registry_api.db.session import upgrade_database
 from registry_api.records import CertificateRecord, canonical_bytes, commitment

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from contracts import ids
-from contracts.client import ReasonCode
+from contracts.domain import ids
+from contracts.domain.enums import ReasonCode
 from registry_api.db import Role, WebhookDeliveryAttempt, utc_now
 from registry_api.schemas.webhooks import RECENT_ATTEMPTS
 from registry_api.settings import Settings

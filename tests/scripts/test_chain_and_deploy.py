@@ -11,8 +11,8 @@ import pytest
 
 from contracts.anvil import free_port, running_anvil
 from contracts.chain import ChainSettings, connect
-from contracts.client import RegistryReader
 from contracts.deploy import Deployment
+from contracts.reader import RegistryReader
 from tests.scripts.conftest import RunAeo
 
 pytestmark = pytest.mark.anvil

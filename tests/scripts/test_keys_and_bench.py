@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contracts import ids
+from contracts.domain import ids
 from contracts.gas import REPORT_KEYS
 from registry_api.keystore import load_signing_key, operator_address
 from scripts.cli import app

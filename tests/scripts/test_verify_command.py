@@ -12,10 +12,10 @@ import segno
 from typer.testing import CliRunner
 from web3 import Web3
 
-from contracts import ids
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp
-from contracts.client import ReasonCode, Tier
+from contracts.domain import days
+from contracts.domain.enums import KeyAlgorithm, ReasonCode, Tier
 from scripts.cli import app
 from verifier import keys
 from verifier.offline import OfflineCache
@@ -36,11 +36,11 @@ class Issued:
 
 
 def _issue(
-    consortium: Consortium, key: keys.PrivateKey, number: str, days: tuple[int, int]
+    consortium: Consortium, key: keys.PrivateKey, number: str, offsets: tuple[int, int]
 ) -> Issued:
     chain = consortium.chain
-    today = ids.day_of(latest_timestamp(chain))
-    valid_from, valid_until = today + days[0], today + days[1]
+    today = days.day_of(latest_timestamp(chain))
+    valid_from, valid_until = today + offsets[0], today + offsets[1]
     commitment = bytes(Web3.keccak(text=f"record {number}"))
     claims = Claims.from_record(
         issuer="MN",
@@ -49,8 +49,8 @@ def _issue(
         holder_id_scheme="TIN",
         holder_id="6123471",
         tiers=TIER_S,
-        valid_from=ids.from_day(valid_from),
-        valid_until=ids.from_day(valid_until),
+        valid_from=days.from_day(valid_from),
+        valid_until=days.from_day(valid_until),
         issued_at=latest_timestamp(chain),
         version=1,
         commitment=commitment,
@@ -73,9 +73,9 @@ class Synced:
 def synced(consortium: Consortium, tmp_path: Path) -> Synced:
     """MN publishes a key, MN and KR sign an MRA, MN issues three certificates (one then
     revoked, one already expired); the data directory's offline cache is synced."""
-    key = keys.generate_private_key(keys.Algorithm.ES256)
-    consortium.admin("MN").register_signing_key(keys.public_key_bytes(key), keys.Algorithm.ES256)
-    today = ids.day_of(latest_timestamp(consortium.chain))
+    key = keys.generate_private_key(KeyAlgorithm.ES256)
+    consortium.admin("MN").register_signing_key(keys.public_key_bytes(key), KeyAlgorithm.ES256)
+    today = days.day_of(latest_timestamp(consortium.chain))
     consortium.operator("MN").propose_mra(
         ["MN", "KR"], [TIER_S, TIER_S], today - 30, 0, Web3.keccak(text="MN-KR MRA")
     )

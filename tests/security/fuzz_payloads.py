@@ -51,7 +51,8 @@ import segno
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from PIL import Image, ImageDraw, ImageFilter
 
-from contracts.client import ReasonCode
+from contracts.domain.enums import CertificateStatus, ReasonCode
+from contracts.domain.state import StatusChange
 from tests.security.forge import cose_array, wrap_compressed, wrap_cose
 from tests.verifier.world import (
     ISSUED_AT,
@@ -78,8 +79,6 @@ from verifier.payload import (
     sig_structure,
 )
 from verifier.pipeline import STAGES, InputData, verify
-from verifier.rules import CertificateStatus
-from verifier.source import StatusChange
 from verifier.verdict import Outcome, StageState, Verdict, outcome_of_reason
 
 DECODING_STAGES: Final = STAGES[: STAGES.index("claims") + 1]

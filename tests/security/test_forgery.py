@@ -20,11 +20,12 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from contracts import ids
 from contracts.chain import latest_timestamp
-from contracts.client import MembershipAction, ReasonCode
+from contracts.domain import ids
+from contracts.domain.enums import SIGNING_ALGORITHMS, KeyAlgorithm, MembershipAction, ReasonCode
+from contracts.domain.events import MembershipProposed
 from contracts.errors import ContractRevertError
-from contracts.events import MembershipProposed, first_event, receipt_events
+from contracts.logs import first_event, receipt_events
 from tests.security.forge import (
     claims_payload,
     cose_array,
@@ -115,9 +116,9 @@ def test_the_genuine_qr_is_recognized_by_both_sources(chain_world: ChainWorld, s
 # ---------------------------------------------------------------- untrusted keys
 
 
-@pytest.mark.parametrize("algorithm", list(keys.Algorithm), ids=lambda a: a.name)
+@pytest.mark.parametrize("algorithm", list(SIGNING_ALGORITHMS), ids=lambda a: a.name)
 def test_qr_signed_with_an_unregistered_key_is_untrusted(
-    chain_world: ChainWorld, scan: Scan, algorithm: keys.Algorithm
+    chain_world: ChainWorld, scan: Scan, algorithm: KeyAlgorithm
 ) -> None:
     attacker = keys.generate_private_key(algorithm)
 
@@ -178,9 +179,9 @@ def test_qr_signed_with_another_administrations_key_is_untrusted(
     """KZ's properly registered key signs a QR for MN's real certificate: the signature
     verifies, but only the issuing administration's keys vouch for its certificates."""
     world = chain_world
-    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    kz_key = keys.generate_private_key(KeyAlgorithm.ES256)
     world.consortium.admin("KZ").register_signing_key(
-        keys.public_key_bytes(kz_key), keys.Algorithm.ES256
+        keys.public_key_bytes(kz_key), KeyAlgorithm.ES256
     )
 
     verdict = scan(encode(now_claims(world), kz_key))
@@ -240,7 +241,7 @@ def test_certificate_number_swapped_and_re_signed_by_an_attacker_key_is_untruste
 ) -> None:
     world = chain_world
     issue(world.consortium, OTHER_NUMBER)
-    attacker = keys.generate_private_key(keys.Algorithm.ES256)
+    attacker = keys.generate_private_key(KeyAlgorithm.ES256)
     swapped = replace(world.claims, number=OTHER_NUMBER)
 
     verdict = scan(encode(swapped, attacker))
@@ -268,7 +269,7 @@ def test_protected_header_algorithm_swapped_under_the_original_signature_is_a_ba
     """Algorithm confusion: the header says EdDSA, the registered key is ES256."""
     world = chain_world
     cose = decode(world.text).cose
-    protected = bytes(cbor2.dumps({1: keys.Algorithm.EDDSA.cose, 4: world.kid}, canonical=True))
+    protected = bytes(cbor2.dumps({1: KeyAlgorithm.EDDSA.cose, 4: world.kid}, canonical=True))
 
     verdict = scan(wrap_cose(cose_array(protected, cose.payload, cose.signature)))
 
@@ -281,13 +282,13 @@ def test_key_id_swapped_to_another_registered_key_is_a_bad_signature(
 ) -> None:
     """The signature stays MN's, the header names a key of KZ's: it does not verify."""
     world = chain_world
-    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    kz_key = keys.generate_private_key(KeyAlgorithm.ES256)
     world.consortium.admin("KZ").register_signing_key(
-        keys.public_key_bytes(kz_key), keys.Algorithm.ES256
+        keys.public_key_bytes(kz_key), KeyAlgorithm.ES256
     )
     cose = decode(world.text).cose
     protected = bytes(
-        cbor2.dumps({1: keys.Algorithm.ES256.cose, 4: keys.key_id_of(kz_key)}, canonical=True)
+        cbor2.dumps({1: KeyAlgorithm.ES256.cose, 4: keys.key_id_of(kz_key)}, canonical=True)
     )
 
     verdict = scan(wrap_cose(cose_array(protected, cose.payload, cose.signature)))
@@ -547,9 +548,9 @@ def test_an_ed25519_signature_with_an_unreduced_s_is_a_bad_signature(
     chain_world: ChainWorld, scan: Scan
 ) -> None:
     world = chain_world
-    ed_key = keys.generate_private_key(keys.Algorithm.EDDSA)
+    ed_key = keys.generate_private_key(KeyAlgorithm.EDDSA)
     world.consortium.admin("MN").register_signing_key(
-        keys.public_key_bytes(ed_key), keys.Algorithm.EDDSA
+        keys.public_key_bytes(ed_key), KeyAlgorithm.EDDSA
     )
     genuine = encode(now_claims(world), ed_key)
     assert scan(genuine).outcome is Outcome.RECOGNIZED
@@ -638,9 +639,9 @@ def test_qr_dated_2001_under_a_key_registered_with_valid_from_1970_is_untrusted(
     """validFrom = 1 once made such a QR pass; the chain now starts the key's validity at its
     registration block (docs/contracts.md, "Signing keys")."""
     world = chain_world
-    backdated = keys.generate_private_key(keys.Algorithm.ES256)
+    backdated = keys.generate_private_key(KeyAlgorithm.ES256)
     receipt = world.consortium.admin("MN").register_signing_key(
-        keys.public_key_bytes(backdated), keys.Algorithm.ES256, 1
+        keys.public_key_bytes(backdated), KeyAlgorithm.ES256, 1
     )
     registered_at = int(world.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
     key = world.online().signing_key(keys.key_id_of(backdated))
@@ -667,9 +668,9 @@ def test_another_members_number_is_refused_on_chain_and_a_qr_claiming_it_is_unkn
         ids.authority_code("MN"),
         ids.authority_code("KZ"),
     )
-    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    kz_key = keys.generate_private_key(KeyAlgorithm.ES256)
     world.consortium.admin("KZ").register_signing_key(
-        keys.public_key_bytes(kz_key), keys.Algorithm.ES256
+        keys.public_key_bytes(kz_key), KeyAlgorithm.ES256
     )
 
     verdict = scan(encode(replace(now_claims(world), issuer="KZ"), kz_key))
@@ -687,9 +688,9 @@ def test_a_number_without_a_member_code_issued_by_two_members_verifies_as_each_o
     world = chain_world
     shared = "AEO-0001"
     mn_claims = issue(world.consortium, shared)
-    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    kz_key = keys.generate_private_key(KeyAlgorithm.ES256)
     world.consortium.admin("KZ").register_signing_key(
-        keys.public_key_bytes(kz_key), keys.Algorithm.ES256
+        keys.public_key_bytes(kz_key), KeyAlgorithm.ES256
     )
     commitment = os.urandom(32)
     world.consortium.operator("KZ").issue(

@@ -45,8 +45,8 @@ from sqlalchemy.engine import make_url
 
 from contracts.bootstrap import DEV_FUNDING_WEI, Consortium, bootstrap_consortium, new_account
 from contracts.chain import ChainSettings, connect, fund
-from contracts.client import Role as ChainRole
 from contracts.deploy import deploy
+from contracts.domain.enums import AccountRole
 from registry_api import auth
 from registry_api.app import create_app
 from registry_api.bootstrap import create_admin_key, ensure_key_files
@@ -238,7 +238,9 @@ def full_run(tmp_path_factory: pytest.TempPathFactory) -> FullRun:
         ensure_key_files(settings)
         operator = load_operator_key(settings.operator_key_path, passphrase)
         fund(chain, operator.address, DEV_FUNDING_WEI)
-        consortium.admin("MN").add_account(operator.address, ChainRole.ADMIN | ChainRole.OPERATOR)
+        consortium.admin("MN").add_account(
+            operator.address, AccountRole.ADMIN | AccountRole.OPERATOR
+        )
         admin_token = create_admin_key(settings, "first administrator")
         run = FullRun(
             root=tmp_path,

@@ -27,7 +27,10 @@ import cbor2
 import segno
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from contracts import ids
+from contracts.domain import ids
+from contracts.domain.encoding import iso
+from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
+from contracts.domain.state import AuthorityRecord, StatusChange
 from tests.verifier.world import (
     ISSUED_AT,
     LONG_NAME,
@@ -53,8 +56,6 @@ from verifier.payload import (
     sig_structure,
 )
 from verifier.pipeline import verify
-from verifier.rules import AuthorityStatus, CertificateStatus, MraState
-from verifier.source import AuthorityRecord, StatusChange, iso
 from verifier.verdict import Outcome
 
 HERE = Path(__file__).parent
@@ -371,7 +372,7 @@ SCENARIOS: list[Scenario] = [
         Outcome.BAD_SIGNATURE,
         ["algorithm_mismatch"],
         layers=lambda w: layers_of(w.claims, w.eddsa),
-        prepare=lambda w: w.add_key(key_record(w.eddsa, algorithm=keys.Algorithm.ES256)),
+        prepare=lambda w: w.add_key(key_record(w.eddsa, algorithm=KeyAlgorithm.ES256)),
     ),
     Scenario(
         "commitment_mismatch_digest",

@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from contracts import ids
 from contracts.bootstrap import Consortium
 from contracts.chain import Chain, ChainSettings, latest_timestamp
-from contracts.client import ReasonCode, RegistryReader, Tier
-from contracts.events import MraProposed, first_event, receipt_events
+from contracts.domain import days, ids
+from contracts.domain.enums import KeyAlgorithm, ReasonCode, Tier
+from contracts.domain.events import MraProposed
+from contracts.logs import first_event, receipt_events
+from contracts.reader import RegistryReader
 from verifier import keys
 from verifier.chain_source import ChainStatusSource
 from verifier.offline import OfflineCache
@@ -58,8 +60,8 @@ def claims_for(
         holder_id_scheme="TIN",
         holder_id=HOLDER_ID,
         tiers=tiers,
-        valid_from=ids.from_day(valid_from),
-        valid_until=ids.from_day(valid_until),
+        valid_from=days.from_day(valid_from),
+        valid_until=days.from_day(valid_until),
         issued_at=latest_timestamp(chain),
         version=version,
         commitment=_commitment(number, version),
@@ -68,7 +70,7 @@ def claims_for(
 
 def issue(consortium: Consortium, number: str, tiers: int = TIER_S) -> Claims:
     """Issues ``number`` for MN on chain, valid from yesterday for three years."""
-    today = ids.day_of(latest_timestamp(consortium.chain))
+    today = days.day_of(latest_timestamp(consortium.chain))
     valid_from, valid_until = today - 1, today + 3 * 365
     consortium.operator("MN").issue(
         number,
@@ -145,11 +147,11 @@ class ChainWorld:
 @pytest.fixture
 def chain_world(consortium: Consortium) -> ChainWorld:
     chain = consortium.chain
-    key = keys.generate_private_key(keys.Algorithm.ES256)
+    key = keys.generate_private_key(KeyAlgorithm.ES256)
     public = keys.public_key_bytes(key)
-    consortium.admin("MN").register_signing_key(public, keys.Algorithm.ES256)
+    consortium.admin("MN").register_signing_key(public, KeyAlgorithm.ES256)
     key_valid_from = latest_timestamp(chain)
-    today = ids.day_of(key_valid_from)
+    today = days.day_of(key_valid_from)
     proposed = consortium.operator("MN").propose_mra(
         ["MN", "KR"], [TIER_S, TIER_S], today - 30, 0, Web3.keccak(text="MN-KR MRA text")
     )
@@ -245,7 +247,7 @@ def _suspend_mra(world: ChainWorld) -> str:
 
 
 def _unsigned_mra_with_kz(world: ChainWorld) -> str:
-    today = ids.day_of(latest_timestamp(world.chain))
+    today = days.day_of(latest_timestamp(world.chain))
     world.consortium.operator("MN").propose_mra(
         ["MN", "KZ"], [TIER_S, TIER_S], today, 0, os.urandom(32)
     )

@@ -8,9 +8,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contracts import ids
 from contracts.chain import latest_timestamp
-from contracts.client import ReasonCode, RegistryReader
+from contracts.domain import days, ids
+from contracts.domain.enums import (
+    AuthorityStatus,
+    CertificateStatus,
+    KeyAlgorithm,
+    ReasonCode,
+    RecognitionReason,
+)
+from contracts.domain.state import CertificateSlot, StatusChange
+from contracts.reader import RegistryReader
 from tests.verifier.conftest import (
     NUMBER,
     SCENARIOS,
@@ -22,9 +30,7 @@ from tests.verifier.conftest import (
 from verifier import keys
 from verifier.chain_source import ChainStatusSource
 from verifier.errors import SourceUnavailable
-from verifier.keys import Algorithm
-from verifier.rules import AuthorityStatus, CertificateStatus, RecognitionReason
-from verifier.source import CertificateRecord, StatusChange, StatusSource
+from verifier.source import StatusSource
 from verifier.verdict import Outcome, StageState
 
 
@@ -48,7 +54,7 @@ def test_a_published_key_reads_back_as_registered(chain_world: ChainWorld) -> No
 
     assert key is not None
     assert key.authority == "MN"
-    assert key.algorithm is Algorithm.ES256
+    assert key.algorithm is KeyAlgorithm.ES256
     assert key.public_key == keys.public_key_bytes(chain_world.key)
     assert key.valid_from == chain_world.key_valid_from
     assert key.revoked_at == 0
@@ -165,7 +171,7 @@ def test_recognition_is_the_contracts_answer_with_no_mra_id_when_none_applies(
     source = chain_world.online()
     record = source.certificate(chain_world.certificate_id)
     assert record is not None
-    day = ids.day_of(latest_timestamp(chain_world.chain))
+    day = days.day_of(latest_timestamp(chain_world.chain))
 
     kr = source.recognition("KR", record, day)
     kz = source.recognition("KZ", record, day)
@@ -235,7 +241,7 @@ def test_a_revocation_reads_with_its_reason(chain_world: ChainWorld) -> None:
 # ---------------------------------------------------------------- a node that does not answer
 
 
-QUESTIONS: dict[str, Callable[[ChainStatusSource, ChainWorld, CertificateRecord], object]] = {
+QUESTIONS: dict[str, Callable[[ChainStatusSource, ChainWorld, CertificateSlot], object]] = {
     "info": lambda source, world, record: source.info(),
     "signing_key": lambda source, world, record: source.signing_key(world.kid),
     "certificate": lambda source, world, record: source.certificate(world.certificate_id),

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts import ids
+from contracts.domain import ids
+from contracts.domain.enums import CertificateStatus, KeyAlgorithm, MraState
 from tests.verifier.world import (
     COMMITMENT,
     ISSUED_AT,
@@ -25,7 +26,6 @@ from verifier import events as ev, keys
 from verifier.errors import CacheError
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.pipeline import verify
-from verifier.rules import CertificateStatus, MraState
 from verifier.source import StatusSource
 from verifier.verdict import Outcome, StageState
 
@@ -56,7 +56,7 @@ def genesis_events(world: World) -> list[ev.ChainEvent]:
         ev.SigningKeyRegistered(
             kid=ids.key_id(key),
             authority="MN",
-            algorithm=keys.Algorithm.ES256,
+            algorithm=KeyAlgorithm.ES256,
             public_key=key,
             valid_from=int(KEY_VALID_FROM.timestamp()),
             **at(2),
@@ -306,7 +306,7 @@ def test_key_event_whose_kid_is_not_the_keys_id_is_refused(
     bad = ev.SigningKeyRegistered(
         kid=bytes(8),
         authority="MN",
-        algorithm=keys.Algorithm.EDDSA,
+        algorithm=KeyAlgorithm.EDDSA,
         public_key=key,
         valid_from=0,
         **at(7),

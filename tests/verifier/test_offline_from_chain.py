@@ -8,16 +8,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from contracts import ids
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp
-from contracts.client import ReasonCode, RegistryReader, Tier
-from contracts.events import fetch_events
+from contracts.domain import days
+from contracts.domain.enums import KeyAlgorithm, ReasonCode, RecognitionReason, Tier
+from contracts.logs import fetch_events
+from contracts.reader import RegistryReader
 from verifier import keys
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.payload import Claims, encode
 from verifier.pipeline import verify
-from verifier.rules import RecognitionReason
 from verifier.verdict import Outcome
 
 
@@ -42,11 +42,11 @@ def test_cache_synced_from_chain_events_verifies_like_the_contracts(
 ) -> None:
     chain = consortium.chain
     now = latest_timestamp(chain)
-    today = ids.day_of(now)
+    today = days.day_of(now)
     signing_key = keys.generate_private_key()
     public = keys.public_key_bytes(signing_key)
     # Ten minutes back: a key's validity may start at most an hour before its registration.
-    consortium.admin("MN").register_signing_key(public, keys.Algorithm.ES256, now - 600)
+    consortium.admin("MN").register_signing_key(public, KeyAlgorithm.ES256, now - 600)
     commitment = os.urandom(32)
     claims = Claims.from_record(
         issuer="MN",
@@ -55,8 +55,8 @@ def test_cache_synced_from_chain_events_verifies_like_the_contracts(
         holder_id_scheme="TIN",
         holder_id="MN6734521098",
         tiers=Tier.CUSTOMS_SIMPLIFICATIONS | Tier.SECURITY_SAFETY,
-        valid_from=ids.from_day(today - 1),
-        valid_until=ids.from_day(today + 365),
+        valid_from=days.from_day(today - 1),
+        valid_until=days.from_day(today + 365),
         issued_at=now - 60,
         version=1,
         commitment=commitment,
@@ -84,7 +84,7 @@ def test_cache_synced_from_chain_events_verifies_like_the_contracts(
             cache_record = cache.certificate(claims.certificate_id)
             assert cache_record is not None
             cache_answer = cache.recognition(
-                authority, cache_record, ids.day_of(int(clock.timestamp()))
+                authority, cache_record, days.day_of(int(clock.timestamp()))
             )
             assert (cache_answer.recognized, int(cache_answer.reason)) == (
                 chain_answer.recognized,

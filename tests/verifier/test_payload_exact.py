@@ -17,6 +17,7 @@ import cbor2
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from contracts.domain.enums import KeyAlgorithm
 from tests.verifier.world import base_claims
 from verifier import keys
 from verifier.errors import Base45Error, ClaimsError, CoseError
@@ -37,8 +38,8 @@ from verifier.payload import (
 )
 
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ES256 = keys.generate_private_key(keys.Algorithm.ES256)
-EDDSA = keys.generate_private_key(keys.Algorithm.EDDSA)
+ES256 = keys.generate_private_key(KeyAlgorithm.ES256)
+EDDSA = keys.generate_private_key(KeyAlgorithm.EDDSA)
 GENUINE = tuple(build(base_claims(), key) for key in (ES256, EDDSA))
 
 

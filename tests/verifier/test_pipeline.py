@@ -16,7 +16,9 @@ import pytest
 import segno
 from PIL import Image
 
-from contracts import ids
+from contracts.domain import ids
+from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
+from contracts.domain.state import AuthorityRecord, StatusChange
 from tests.verifier.world import (
     ISSUED_AT,
     NOW,
@@ -32,8 +34,7 @@ from tests.verifier.world import (
 from verifier import keys
 from verifier.payload import PREFIX, decode
 from verifier.pipeline import STAGES, verify
-from verifier.rules import AuthorityStatus, CertificateStatus, MraState
-from verifier.source import AuthorityRecord, SourceInfo, StatusChange
+from verifier.source import SourceInfo
 from verifier.verdict import Outcome, StageState, Verdict
 
 
@@ -81,7 +82,7 @@ def test_eddsa_signed_certificate_is_recognized(world: World) -> None:
     verdict = check(world, world.text(key=world.eddsa))
     assert verdict.outcome is Outcome.RECOGNIZED
     assert verdict.signing_key is not None
-    assert verdict.signing_key.algorithm is keys.Algorithm.EDDSA
+    assert verdict.signing_key.algorithm is KeyAlgorithm.EDDSA
 
 
 def test_issuers_own_certificate_is_recognized_without_mra(world: World) -> None:
@@ -330,7 +331,7 @@ def test_tampered_claims_fail_the_signature(world: World) -> None:
 
 def test_header_algorithm_differing_from_the_key_record_is_a_bad_signature(world: World) -> None:
     # Publish the EdDSA key's bytes under ES256's algorithm number: the header says EdDSA.
-    world.add_key(key_record(world.eddsa, algorithm=keys.Algorithm.ES256))
+    world.add_key(key_record(world.eddsa, algorithm=KeyAlgorithm.ES256))
     verdict = check(world, world.text(key=world.eddsa))
     assert verdict.outcome is Outcome.BAD_SIGNATURE
     assert codes(verdict) == ["algorithm_mismatch"]

@@ -11,6 +11,8 @@ import pytest
 import segno
 from rich.console import Console
 
+from contracts.domain.enums import CertificateStatus, KeyAlgorithm
+from contracts.domain.state import MraParty
 from tests.verifier.world import (
     NOW,
     S_TIER,
@@ -25,7 +27,6 @@ from verifier import keys
 from verifier.cli import run_verify
 from verifier.pipeline import verify
 from verifier.render import AMBER, GREEN, RED, outcome_style, print_verdict
-from verifier.rules import CertificateStatus, MraParty
 from verifier.verdict import Outcome, StageState, Verdict
 
 
@@ -119,7 +120,7 @@ def test_colors_are_green_amber_red(outcome: Outcome, style: str) -> None:
 
 def kz_world_numbering_like_mn(world: World) -> World:
     """KZ issued a certificate numbered like MN's, and KR recognizes KZ's S tier."""
-    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    kz_key = keys.generate_private_key(KeyAlgorithm.ES256)
     world.add_key(key_record(kz_key, authority="KZ"))
     world.es256 = kz_key
     world.claims = base_claims(issuer="KZ", number="MN-AEO-0001")
@@ -168,7 +169,7 @@ def test_the_json_verdict_carries_the_issuer_first(world: World) -> None:
 
 
 def test_an_issuer_its_signature_does_not_prove_is_shown_as_a_claim(world: World) -> None:
-    stranger = keys.generate_private_key(keys.Algorithm.ES256)
+    stranger = keys.generate_private_key(KeyAlgorithm.ES256)
 
     verdict = verify(world.text(key=stranger), as_authority="KR", clock=NOW, source=world.source)
 
@@ -180,7 +181,7 @@ def test_an_issuer_its_signature_does_not_prove_is_shown_as_a_claim(world: World
 def test_a_key_of_another_administration_does_not_confirm_the_issuer(world: World) -> None:
     """KZ's own key signing a code that says MN: the signature verifies, the issuer is not
     proven."""
-    kz_key = keys.generate_private_key(keys.Algorithm.ES256)
+    kz_key = keys.generate_private_key(KeyAlgorithm.ES256)
     world.add_key(key_record(kz_key, authority="KZ"))
 
     verdict = verify(world.text(key=kz_key), as_authority="KR", clock=NOW, source=world.source)

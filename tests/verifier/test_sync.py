@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from contracts.chain import latest_timestamp, revert_to_snapshot, snapshot
-from contracts.client import ReasonCode
-from contracts.events import BESU_MAX_LOG_RANGE, fetch_events
+from contracts.domain.enums import CertificateStatus, ReasonCode
+from contracts.logs import BESU_MAX_LOG_RANGE, fetch_events
 from tests.verifier.conftest import (
     NUMBER,
     SCENARIOS,
@@ -26,7 +26,6 @@ from verifier import events as ev
 from verifier.errors import CacheError, SourceUnavailable
 from verifier.offline import OfflineCache
 from verifier.pipeline import DEFAULT_MAX_AGE
-from verifier.rules import CertificateStatus
 from verifier.sync import ProgressCallback, SyncProgress, SyncReport, cache_event, sync
 from verifier.verdict import Outcome
 

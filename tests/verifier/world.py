@@ -10,18 +10,19 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from contracts import ids
+from contracts.domain import days, ids
+from contracts.domain.enums import AuthorityStatus, KeyAlgorithm, MraState
+from contracts.domain.state import (
+    AuthorityRecord,
+    CertificateSlot,
+    MraParty,
+    MraRecord,
+    SigningKeyRecord,
+    certificate_slot_for,
+)
 from verifier import keys
 from verifier.payload import Claims, encode
-from verifier.rules import AuthorityStatus, MraParty, MraRecord, MraState
-from verifier.source import (
-    AuthorityRecord,
-    CertificateRecord,
-    MemorySource,
-    SigningKeyRecord,
-    SourceInfo,
-    certificate_record_for,
-)
+from verifier.source import MemorySource, SourceInfo
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SYNCED_AT = datetime(2025, 6, 1, 6, 0, tzinfo=UTC)
@@ -33,7 +34,7 @@ S_TIER = 2
 
 
 def day(value: date) -> int:
-    return ids.to_day(value)
+    return days.to_day(value)
 
 
 def base_claims(**changes: Any) -> Claims:
@@ -65,8 +66,8 @@ def key_record(private: keys.PrivateKey, authority: str = "MN", **changes: Any) 
     return replace(record, **changes)
 
 
-def record_for(claims: Claims, **changes: Any) -> CertificateRecord:
-    record = certificate_record_for(
+def record_for(claims: Claims, **changes: Any) -> CertificateSlot:
+    record = certificate_slot_for(
         issuer=claims.issuer,
         number=claims.number,
         tiers=claims.tiers,
@@ -102,10 +103,10 @@ class World:
     def text(self, claims: Claims | None = None, key: keys.PrivateKey | None = None) -> str:
         return encode(claims or self.claims, key or self.es256)
 
-    def set_record(self, record: CertificateRecord) -> None:
+    def set_record(self, record: CertificateSlot) -> None:
         self.source.certificates[record.certificate_id] = record
 
-    def record(self) -> CertificateRecord:
+    def record(self) -> CertificateSlot:
         return self.source.certificates[self.claims.certificate_id]
 
     def add_key(self, record: SigningKeyRecord) -> None:
@@ -115,8 +116,8 @@ class World:
 def build_world(
     es256: keys.PrivateKey | None = None, eddsa: keys.PrivateKey | None = None
 ) -> World:
-    es256 = es256 or keys.generate_private_key(keys.Algorithm.ES256)
-    eddsa = eddsa or keys.generate_private_key(keys.Algorithm.EDDSA)
+    es256 = es256 or keys.generate_private_key(KeyAlgorithm.ES256)
+    eddsa = eddsa or keys.generate_private_key(KeyAlgorithm.EDDSA)
     claims = base_claims()
     source = MemorySource(
         source_info=SourceInfo(

@@ -39,7 +39,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.ids import authority_code
+from contracts.domain.ids import authority_code
 from contracts.recursion import MAX_JSON_DEPTH, json_depth_exceeds, restore_recursion_limit
 from verifier.errors import InputError, VerificationError
 from verifier.image import open_image, payload_text_from_image

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from contracts.domain.enums import TIER_NAMES
 from verifier.pipeline import STAGES
-from verifier.rules import TIER_NAMES
 from verifier.verdict import Outcome, StageState
 from verifier.web.app import STATIC_DIR
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import base45
 import cbor2
 
-from contracts import ids
+from contracts.domain import days, ids
+from contracts.domain.enums import CertificateStatus, KeyAlgorithm
 from verifier import events as ev, keys
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.payload import PREFIX, Claims, build
-from verifier.rules import CertificateStatus
 
 # The fixed validation clock; the cache was synced two hours before.
 NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
@@ -117,7 +117,7 @@ def build_world(directory: Path) -> World:
             block_timestamp=block_time,
             kid=ids.key_id(public),
             authority=ISSUER,
-            algorithm=keys.Algorithm.ES256,
+            algorithm=KeyAlgorithm.ES256,
             public_key=public,
             valid_from=block_time,
         ),
@@ -128,7 +128,7 @@ def build_world(directory: Path) -> World:
             mra_id=1,
             parties=(VERIFIER, ISSUER),
             recognized_tiers=(TIER_S, TIER_S),
-            effective_from=ids.to_day(date(2024, 1, 1)),
+            effective_from=days.to_day(date(2024, 1, 1)),
             ends_on=0,
             text_hash=sha256(b"KR-MN MRA text").digest(),
             party=VERIFIER,

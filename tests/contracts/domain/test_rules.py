@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from verifier.rules import (
+from contracts.domain.enums import (
     AuthorityStatus,
     CertificateStatus,
     EffectiveStatus,
-    MraParty,
-    MraRecord,
     MraState,
     MraStatus,
     RecognitionReason,
-    effective_status,
-    mra_status,
-    recognize,
-    tier_names,
 )
+from contracts.domain.rules import effective_status, mra_status, recognize
+from contracts.domain.state import MraParty, MraRecord
 
 FROM, UNTIL = 100, 200
 
@@ -157,9 +153,3 @@ def test_closest_refusal_is_reported_when_none_recognizes() -> None:
 
 def test_newest_mra_is_reported_on_a_tie() -> None:
     assert answer(mra(1, state=MraState.SUSPENDED), mra(5, state=MraState.SUSPENDED))[2] == 5
-
-
-def test_tier_names() -> None:
-    assert tier_names(3) == ("C", "S")
-    assert tier_names(0b11100) == ("A", "AA", "AAA")
-    assert tier_names(0b10000000) == ("bit7",)

@@ -1,7 +1,8 @@
 """Identifiers and hashes shared by the contracts, the registry service and the verifier.
 
 These functions are the Python twin of what the contracts compute; tests check that both
-sides agree. Keep every definition here so no part re-derives them differently.
+sides agree. Keep every definition here so no part re-derives them differently. (Day numbers
+are :mod:`contracts.domain.days`.)
 
 - An authority code is 2 to 4 upper-case ASCII letters (``MN``, ``KZ``, ``EAEU``), stored
   on-chain as ``bytes4``, left-aligned and zero-padded.
@@ -11,8 +12,6 @@ sides agree. Keep every definition here so no part re-derives them differently.
   whose prefix is another member's code.
 - The certificate id is ``keccak256(abi.encodePacked(bytes4 issuer, bytes32 number))``,
   so the same number cannot be issued twice by the same authority.
-- Dates are whole UTC days since 1970-01-01 (``uint16``, good until 2149). ``valid_until``
-  is inclusive: a certificate is expired from the day after it.
 - The holder reference is ``keccak256(utf8("SCHEME:IDENTIFIER"))`` with the scheme and
   identifier upper-cased and stripped of spaces: a pseudonymous reference, not a secret
   (identification numbers are guessable; see docs/contracts.md).
@@ -26,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, date, datetime
 
 from sha3 import keccak_256
 
@@ -36,9 +34,6 @@ def keccak(data: bytes) -> bytes:
     digest: bytes = keccak_256(data).digest()
     return digest
 
-
-EPOCH = date(1970, 1, 1)
-MAX_DAY = 2**16 - 1
 
 _AUTHORITY_RE = re.compile(r"^[A-Z]{2,4}$")
 _NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9\-/.]{0,31}$")
@@ -101,24 +96,3 @@ def record_digest(holder: bytes, commitment: bytes) -> bytes:
 def key_id(public_key: bytes) -> bytes:
     """The 8-byte id of a document-signing key."""
     return hashlib.sha256(public_key).digest()[:8]
-
-
-def to_day(value: date) -> int:
-    """A calendar date as whole days since 1970-01-01 (the contracts' uint16 date)."""
-    day = (value - EPOCH).days
-    if not 0 <= day <= MAX_DAY:
-        raise ValueError(f"date {value.isoformat()} is outside 1970-01-01..2149-06-06")
-    return day
-
-
-def from_day(day: int) -> date:
-    return date.fromordinal(EPOCH.toordinal() + day)
-
-
-def day_of(timestamp: int) -> int:
-    """The UTC day of a unix timestamp (what the contracts compute from block.timestamp)."""
-    return timestamp // 86400
-
-
-def utc_now_day() -> int:
-    return day_of(int(datetime.now(UTC).timestamp()))

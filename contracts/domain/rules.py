@@ -1,9 +1,9 @@
 """The contracts' status and recognition rules, in Python, for sources that hold raw data.
 
 A live chain source can ask the contracts (``statusOf``, ``recognizes``); the offline cache
-holds the same data and answers with these functions instead. They mirror the contracts
-(docs/contracts.md, MraRegistry.recognizes); docs/qr-format.md ("Recognition") documents
-the orders below.
+and the registry's index hold the same data and answer with these functions instead. They
+mirror the contracts (docs/contracts.md, ``Certificates._effectiveStatus``,
+``MraRegistry.recognizes``); docs/qr-format.md ("Recognition") documents the orders below.
 
 - Effective certificate status: Revoked > Expired > Suspended > NotYetValid > Active
   (Unknown when there is no record). ``valid_until`` is inclusive.
@@ -13,26 +13,27 @@ the orders below.
   issuer as parties: recognized if any recognizes; otherwise the reason of the closest one,
   closest first: TierNotCovered, MraNotYetInForce, MraSuspended, MraNotSigned, MraEnded,
   MraTerminated (the newest MRA on a tie). No such MRA: NoMra.
-
-The enums are ``contracts.enums`` (web3-free, so an offline verifier does not import the web3
-stack); this module re-exports them.
+- Reason codes per transition: :data:`ALLOWED_REASONS` (``ReasonCodes.sol``'s masks).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-from contracts.enums import (  # re-exported: the verifier's modules import them from here
-    AuthorityStatus as AuthorityStatus,
-    CertificateStatus as CertificateStatus,
-    EffectiveStatus as EffectiveStatus,
-    MraState as MraState,
-    MraStatus as MraStatus,
-    RecognitionReason as RecognitionReason,
+from contracts.domain.days import Day
+from contracts.domain.enums import (
+    AuthorityStatus,
+    CertificateStatus,
+    EffectiveStatus,
+    MraState,
+    MraStatus,
+    ReasonCode,
+    RecognitionReason,
 )
+from contracts.domain.state import MraRecord
 
 # Closest first: how near an MRA came to recognizing the certificate.
 _CLOSENESS: Final = (
@@ -44,47 +45,11 @@ _CLOSENESS: Final = (
     RecognitionReason.MRA_TERMINATED,
 )
 
-# Reason codes of certificate transitions (contracts' ReasonCodes library).
-REASON_NAMES: Final[dict[int, str]] = {
-    0: "ISSUED",
-    1: "FAILED_AUDIT",
-    2: "NON_COMPLIANCE",
-    3: "HOLDER_REQUEST",
-    4: "CEASED_TRADING",
-    5: "FRAUD",
-    6: "ADMINISTRATIVE_ERROR",
-    7: "INSOLVENCY",
-    8: "SECURITY_BREACH",
-    16: "REMEDIED",
-    17: "SUSPENDED_IN_ERROR",
-    32: "DATA_CHANGE",
-    33: "TIER_CHANGE",
-    34: "SITES_CHANGE",
-    35: "CORRECTION",
-    48: "REASSESSED",
-}
-
-# Tier bits: 0 C (customs simplifications), 1 S (security and safety), 2..4 graded levels.
-TIER_NAMES: Final[tuple[str, ...]] = ("C", "S", "A", "AA", "AAA")
-
-
-def reason_name(code: int) -> str:
-    return REASON_NAMES.get(code, f"REASON_{code}")
-
-
-@functools.lru_cache(maxsize=256)
-def tier_names(tiers: int) -> tuple[str, ...]:
-    """``3`` -> ``("C", "S")``; reserved bits show as ``bit5``..``bit7``.
-
-    Cached: every verdict names its tiers, and a tier set is one byte (256 answers)."""
-    names = (*TIER_NAMES, "bit5", "bit6", "bit7")
-    return tuple(name for bit, name in enumerate(names) if tiers & (1 << bit))
-
 
 def effective_status(
-    stored: CertificateStatus, valid_from: int, valid_until: int, day: int
+    stored: CertificateStatus, valid_from: Day, valid_until: Day, day: Day
 ) -> EffectiveStatus:
-    """The contract's ``statusOf`` at ``day`` (days since epoch)."""
+    """The contract's ``statusOf`` at ``day``."""
     if stored is CertificateStatus.NONE:
         return EffectiveStatus.UNKNOWN
     if stored is CertificateStatus.REVOKED:
@@ -98,29 +63,7 @@ def effective_status(
     return EffectiveStatus.ACTIVE
 
 
-@dataclass(frozen=True)
-class MraParty:
-    authority: str
-    recognized_tiers: int
-    """Which tiers of this party's certificates the other parties recognize."""
-    signed: bool
-
-
-@dataclass(frozen=True)
-class MraRecord:
-    mra_id: int
-    parties: tuple[MraParty, ...]
-    status: MraState
-    effective_from: int
-    ends_on: int
-    """Last day in force, inclusive; 0 = open-ended."""
-    text_hash: bytes = b""
-
-    def party(self, authority: str) -> MraParty | None:
-        return next((p for p in self.parties if p.authority == authority), None)
-
-
-def mra_status(mra: MraRecord, day: int) -> MraStatus:
+def mra_status(mra: MraRecord, day: Day) -> MraStatus:
     """The contract's ``mraStatus`` at ``day``."""
     if mra.status is MraState.NONE:
         return MraStatus.UNKNOWN
@@ -164,7 +107,7 @@ def recognize(
     status: EffectiveStatus,
     issuer_status: AuthorityStatus,
     mras: Iterable[MraRecord],
-    day: int,
+    day: Day,
 ) -> RecognitionAnswer:
     """Does ``authority`` recognize this certificate on ``day``, and if not, why."""
     if status is EffectiveStatus.UNKNOWN:
@@ -196,3 +139,45 @@ def recognize(
     if best is None:
         return RecognitionAnswer(False, RecognitionReason.NO_MRA)
     return RecognitionAnswer(False, best[2], -best[1])
+
+
+# ---------------------------------------------------------------- reason codes
+
+
+class Transition(StrEnum):
+    """A certificate transition that takes a reason code (issuing takes none)."""
+
+    AMEND = "amend"
+    RENEW = "renew"
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+    REVOKE = "revoke"
+
+
+_FINDINGS: Final = frozenset(
+    {
+        ReasonCode.FAILED_AUDIT,
+        ReasonCode.NON_COMPLIANCE,
+        ReasonCode.HOLDER_REQUEST,
+        ReasonCode.ADMINISTRATIVE_ERROR,
+        ReasonCode.INSOLVENCY,
+        ReasonCode.SECURITY_BREACH,
+    }
+)
+#: which reason codes each transition takes: the table of docs/reason-codes.md, as
+#: contracts/src/ReasonCodes.sol enforces it (fraud and ceased trading are final: they
+#: revoke but never suspend)
+ALLOWED_REASONS: Final[Mapping[Transition, frozenset[ReasonCode]]] = {
+    Transition.SUSPEND: _FINDINGS,
+    Transition.REVOKE: _FINDINGS | {ReasonCode.CEASED_TRADING, ReasonCode.FRAUD},
+    Transition.REINSTATE: frozenset({ReasonCode.REMEDIED, ReasonCode.SUSPENDED_IN_ERROR}),
+    Transition.AMEND: frozenset(
+        {
+            ReasonCode.DATA_CHANGE,
+            ReasonCode.TIER_CHANGE,
+            ReasonCode.SITES_CHANGE,
+            ReasonCode.CORRECTION,
+        }
+    ),
+    Transition.RENEW: frozenset({ReasonCode.REASSESSED}),
+}
