@@ -68,11 +68,11 @@ from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, ex
 from pkcs11.util.ec import encode_named_curve_parameters
 from pydantic import SecretStr
 
+from contracts.domain.enums import KeyAlgorithm
 from verifier import payload as payload_format
 
 from .errors import KeystoreError, UnavailableError
 from .keystore import (
-    SigningAlgorithm,
     SigningPrivateKey,
     SigningPublicKey,
     load_operator_key,
@@ -648,7 +648,7 @@ class DocumentSigner(Protocol):
     def public(self) -> SigningPublicKey: ...
 
     @property
-    def algorithm(self) -> SigningAlgorithm: ...
+    def algorithm(self) -> KeyAlgorithm: ...
 
     @property
     def kid(self) -> bytes: ...
@@ -669,10 +669,10 @@ class HsmSigningKey:
         compressed = point.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
         )
-        self.public = SigningPublicKey(SigningAlgorithm.ES256, compressed)
+        self.public = SigningPublicKey(KeyAlgorithm.ES256, compressed)
 
     @property
-    def algorithm(self) -> SigningAlgorithm:
+    def algorithm(self) -> KeyAlgorithm:
         return self.public.algorithm
 
     @property

@@ -19,7 +19,7 @@ import os
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import SecretStr
@@ -34,7 +34,6 @@ from registry_api.hsm import (
     TokenConfig,
     open_token,
 )
-from registry_api.keystore import SigningAlgorithm
 from scripts.errors import UsageError
 
 ENV_PIN = "AEO_HSM_PIN"
@@ -78,7 +77,7 @@ def describe(key: HsmSigningKey | HsmAccount) -> dict[str, str]:
             "kind": KeyKind.SIGNING.value,
             "token": key.token.label,
             "label": key.label,
-            "algorithm": key.algorithm.value,
+            "algorithm": key.algorithm.label,
             "kid": key.kid.hex(),
             "public_key": key.public.public_key.hex(),
         }
@@ -122,8 +121,9 @@ def register(
             KeyKind, typer.Option(help="signing (QR payloads) or operator (txs).")
         ] = KeyKind.SIGNING,
         algorithm: Annotated[
-            SigningAlgorithm, typer.Option(help="Signing algorithm (a token key is ES256).")
-        ] = SigningAlgorithm.ES256,
+            Literal["ES256", "EdDSA"],
+            typer.Option(help="Signing algorithm (a token key is ES256)."),
+        ] = "ES256",
         json_output: Annotated[
             bool, typer.Option("--json", help="Print JSON instead of a table.")
         ] = False,
@@ -199,7 +199,7 @@ def register(
             file_new(
                 path,
                 kind=hints["kind"](kind.value),
-                algorithm=hints["algorithm"](algorithm.value),
+                algorithm=algorithm,
                 json_output=json_output,
             )
             return
@@ -207,7 +207,7 @@ def register(
             raise UsageError(
                 f"PATH: a key made with --pkcs11 stays in the token; drop {path} or --pkcs11"
             )
-        if kind is KeyKind.SIGNING and algorithm is not SigningAlgorithm.ES256:
+        if kind is KeyKind.SIGNING and algorithm != "ES256":
             raise UsageError("--algorithm: a signing key in a token is ES256 (P-256)")
         token_label = token or os.environ.get(ENV_TOKEN)
         if not token_label:

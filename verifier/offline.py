@@ -286,7 +286,7 @@ class OfflineCache:
         transaction. Returns how many events were applied.
 
         An event is a :mod:`verifier.events` dataclass, any object with the same class name
-        and fields (the chain layer's ``contracts.events`` dataclasses), or a mapping for
+        and fields (the domain core's ``contracts.domain.events`` dataclasses), or a mapping for
         :func:`verifier.events.event_from_mapping`. Events the verifier does not need
         (accounts, membership votes) are ignored; events of blocks at or below the last
         synced block are skipped, so replaying a batch is harmless. Raises

@@ -46,13 +46,15 @@ from typing import Any, ClassVar, Final
 import httpx
 from rich.console import Console
 
-from contracts import ids
+from contracts.domain import days
+from contracts.domain.days import Day
+from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
+from contracts.domain.state import AuthorityRecord, MraParty, MraRecord, SigningKeyRecord
 from scripts.bench.common import BenchError, Report, stepper, time_loop
 from scripts.bench.data import ISSUER, VERIFIER_AS, claims_for
 from verifier import keys
 from verifier.payload import decode, encode
 from verifier.pipeline import check_key_validity, check_signature
-from verifier.rules import AuthorityStatus, CertificateStatus, MraParty, MraRecord, MraState
 from verifier.snapshot import cache
 from verifier.snapshot.build import build_state
 from verifier.snapshot.delta import diff
@@ -66,7 +68,6 @@ from verifier.snapshot.document import (
 from verifier.snapshot.model import Binding, BlockRef, CertificateState, Membership
 from verifier.snapshot.source import answer_for, verify_offline
 from verifier.snapshot.state import CompactState, record_for
-from verifier.source import AuthorityRecord, SigningKeyRecord
 from verifier.verdict import Outcome
 
 REAL_CERTIFICATES: Final = 1000
@@ -205,29 +206,27 @@ class _World:
         members = [
             AuthorityRecord(code, f"Customs of {code}", AuthorityStatus.ACTIVE) for code in codes
         ]
-        signer = keys.generate_private_key(keys.Algorithm.ES256)
+        signer = keys.generate_private_key(KeyAlgorithm.ES256)
         private = {ISSUER: signer}
-        private.update(
-            {code: keys.generate_private_key(keys.Algorithm.ES256) for code in codes[1:]}
-        )
+        private.update({code: keys.generate_private_key(KeyAlgorithm.ES256) for code in codes[1:]})
         key_records = [
             SigningKeyRecord(
                 keys.key_id_of(key),
                 code,
-                keys.Algorithm.ES256,
+                KeyAlgorithm.ES256,
                 keys.public_key_bytes(key),
                 now - 400 * _DAY,
             )
             for code, key in private.items()
         ]
-        today = ids.day_of(now)
+        today = days.day_of(now)
         mras = [
             MraRecord(
                 1,
                 (MraParty(ISSUER, 7, True), MraParty(VERIFIER_AS, 7, True)),
                 MraState.SIGNED,
-                today - 60,
-                0,
+                Day(today - 60),
+                Day(0),
                 hashlib.sha256(b"MN-KR").digest(),
             )
         ]
@@ -249,8 +248,8 @@ class _World:
                         MraParty(b, rng.randrange(1, 32), state is not MraState.PROPOSED),
                     ),
                     state,
-                    today - rng.randrange(1, 2000),
-                    0,
+                    Day(today - rng.randrange(1, 2000)),
+                    Day(0),
                     hashlib.sha256(f"MRA {a}-{b}".encode()).digest(),
                 )
             )
@@ -277,7 +276,7 @@ class _World:
         """Every certificate at block A, or at block B (``changes``): 1,000 changed."""
         simulated = self.count - len(self.real)
         every = simulated // DELTA_CHANGES
-        today = ids.day_of(self.now)
+        today = days.day_of(self.now)
         seed = self.seed.to_bytes(8, "big")
         for index in range(simulated):
             certificate = _simulated(seed, index, self.changed, today, self.now)
@@ -423,7 +422,7 @@ def _sync(
 def _verification(world: _World, cached: cache.CachedSnapshot, seconds: float) -> Report:
     state, info = cached.state, cached.source_info()
     now = datetime.fromtimestamp(world.now + 60, UTC)
-    day = ids.day_of(world.now + 60)
+    day = days.day_of(world.now + 60)
     texts = world.texts
 
     def lookup_path(text: str) -> bool:
@@ -464,7 +463,7 @@ def _verification(world: _World, cached: cache.CachedSnapshot, seconds: float) -
         for i in range(10_000)
     )
     first = decode(texts[0])
-    public = keys.load_public_key(keys.Algorithm.ES256, keys.public_key_bytes(world.signer))
+    public = keys.load_public_key(KeyAlgorithm.ES256, keys.public_key_bytes(world.signer))
     message = first.cose.to_be_signed()
     lookup_rate = _rate(lookup_path, texts, seconds)
     signature_rate = _rate(

@@ -29,15 +29,9 @@ from pydantic import SecretStr, ValidationError
 
 from contracts.bootstrap import Consortium
 from contracts.chain import Chain, fund
-from contracts.client import (
-    Fees,
-    RegistryReader,
-    Role,
-    TxClient,
-    TxRequest,
-    recover_sender,
-    sign,
-)
+from contracts.domain.enums import AccountRole, KeyAlgorithm
+from contracts.reader import RegistryReader
+from contracts.transactions import Fees, TxClient, TxRequest, recover_sender, sign
 from registry_api import hsm
 from registry_api.app import create_app
 from registry_api.db import Operation, OperationState, Role as ApiRole
@@ -216,12 +210,12 @@ def test_the_cose_signature_from_the_token_has_the_form_the_file_backend_writes(
 ) -> None:
     signature = keys.sign(signing_key.private_key(), b"the Sig_structure")
     assert len(signature) == keys.SIGNATURE_LENGTH
-    assert aeo1.non_canonical_signature(keys.Algorithm.ES256, signature) is None
+    assert aeo1.non_canonical_signature(KeyAlgorithm.ES256, signature) is None
     assert keys.verify_signature(
         signing_key.private_key().public_key(), b"the Sig_structure", signature
     )
     assert keys.key_id_of(signing_key.private_key()) == signing_key.kid
-    assert signing_key.algorithm.chain_code == keys.Algorithm.ES256
+    assert signing_key.algorithm is KeyAlgorithm.ES256
 
 
 def test_a_qr_payload_signed_in_the_token_is_recognized_by_the_verifier(
@@ -234,7 +228,7 @@ def test_a_qr_payload_signed_in_the_token_is_recognized_by_the_verifier(
     assert verdict.outcome is Outcome.RECOGNIZED
     cose = aeo1.decode(text).cose
     assert cose.kid == signing_key.kid
-    assert aeo1.non_canonical_signature(keys.Algorithm.ES256, cose.signature) is None
+    assert aeo1.non_canonical_signature(KeyAlgorithm.ES256, cose.signature) is None
 
 
 def test_a_low_s_signature_is_kept_and_a_high_s_one_is_mirrored() -> None:
@@ -495,9 +489,9 @@ def hsm_registry(
     selected keys."""
     chain = consortium.chain
     fund(chain, operator.address, 10**18)
-    consortium.admin("MN").add_account(operator.address, Role.OPERATOR)
+    consortium.admin("MN").add_account(operator.address, AccountRole.OPERATOR)
     consortium.admin("MN").register_signing_key(
-        signing_key.public.public_key, signing_key.algorithm.chain_code, int(time.time()) - 60
+        signing_key.public.public_key, signing_key.algorithm, int(time.time()) - 60
     )
     settings = hsm_settings(tmp_path, softhsm, new_database_url(tmp_path), run_workers=False)
     signer = hsm.transaction_signer(settings)

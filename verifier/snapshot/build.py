@@ -11,7 +11,8 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from verifier.rules import CertificateStatus, MraRecord
+from contracts.domain.enums import CertificateStatus
+from contracts.domain.state import AuthorityRecord, MraRecord, SigningKeyRecord
 from verifier.snapshot import fingerprints as fp
 from verifier.snapshot.errors import FullSnapshotNeeded, SnapshotBuildError
 from verifier.snapshot.model import CertificateState
@@ -24,7 +25,6 @@ from verifier.snapshot.state import (
     CompactState,
     Params,
 )
-from verifier.source import AuthorityRecord, SigningKeyRecord
 
 _MAX_U16: Final = 0xFFFF
 _MAX_U32: Final = 0xFFFFFFFF

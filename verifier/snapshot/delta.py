@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from verifier.rules import MraRecord
+from contracts.domain.state import AuthorityRecord, MraRecord, SigningKeyRecord
 from verifier.snapshot import fingerprints as fp
 from verifier.snapshot.errors import FullSnapshotNeeded, SnapshotOrderError
 from verifier.snapshot.state import CompactState, ExceptionRow, as_array
-from verifier.source import AuthorityRecord, SigningKeyRecord
 
 
 @dataclass(frozen=True)

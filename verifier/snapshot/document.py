@@ -24,7 +24,9 @@ from typing import Any, Final
 
 import cbor2
 
-from contracts import ids
+from contracts.domain import ids
+from contracts.domain.enums import KeyAlgorithm
+from contracts.domain.state import AuthorityRecord
 from verifier import keys
 from verifier.payload import low_s, non_canonical_signature, sig_structure
 from verifier.snapshot import fingerprints as fp
@@ -40,7 +42,6 @@ from verifier.snapshot.records import (
     mra_from,
 )
 from verifier.snapshot.state import EXCEPTION_ID_BITS, CompactState, Params, rows_cbor, rows_from
-from verifier.source import AuthorityRecord
 
 FORMAT_VERSION: Final = 1
 COSE_SIGN1_TAG: Final = 18
@@ -74,7 +75,7 @@ class TrustAnchor:
     """An administration's document-signing key, pinned at the border post at set-up."""
 
     authority: str
-    algorithm: keys.Algorithm
+    algorithm: KeyAlgorithm
     public_key: bytes
 
     def __post_init__(self) -> None:
@@ -417,7 +418,7 @@ def _byte_string(data: bytes, at: int, field: str, limit: int) -> tuple[bytes, i
 _ARGUMENT_BYTES: Final = {24: 1, 25: 2, 26: 4, 27: 8}
 
 
-def _parse_protected(protected: bytes) -> tuple[keys.Algorithm, bytes]:
+def _parse_protected(protected: bytes) -> tuple[KeyAlgorithm, bytes]:
     try:
         header = cbor2.loads(protected)
     except Exception as exc:  # see _open
@@ -430,7 +431,7 @@ def _parse_protected(protected: bytes) -> tuple[keys.Algorithm, bytes]:
         raise SnapshotFormatError("cose.protected", "must be exactly {1: alg, 4: kid}")
     alg, kid = header[_HEADER_ALG], header[_HEADER_KID]
     try:
-        algorithm = keys.Algorithm.from_cose(alg)
+        algorithm = KeyAlgorithm.from_cose(alg)
     except (TypeError, ValueError) as exc:
         raise SnapshotFormatError("cose.protected.alg", str(exc)) from exc
     if not isinstance(kid, bytes) or len(kid) != 8:

@@ -3,7 +3,7 @@
 The builder takes the consortium as an index sees it at one block, in plain values that do not
 depend on the registry's database: the members (:class:`~verifier.source.AuthorityRecord`),
 their signing keys (:class:`~verifier.source.SigningKeyRecord`), the MRAs
-(:class:`~verifier.rules.MraRecord`), all three the verifier's own types, and one
+(:class:`~contracts.domain.state.MraRecord`), all three the verifier's own types, and one
 :class:`CertificateState` per issued certificate, the one shape this package adds.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from verifier.rules import CertificateStatus
+from contracts.domain.enums import CertificateStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from contracts import ids
-from verifier.keys import Algorithm
-from verifier.rules import AuthorityStatus, MraParty, MraRecord, MraState
+from contracts.domain import ids
+from contracts.domain.enums import AuthorityStatus, KeyAlgorithm, MraState
+from contracts.domain.state import AuthorityRecord, MraParty, MraRecord, SigningKeyRecord
 from verifier.snapshot.errors import SnapshotBuildError, SnapshotFormatError
-from verifier.source import AuthorityRecord, SigningKeyRecord
 
 _MAX_U16: Final = 0xFFFF
 # An uncompressed P-256 point is 65 bytes; nothing a chain publishes as a key is longer.
@@ -33,7 +32,7 @@ def check_key(k: SigningKeyRecord, where: str) -> None:
     _code(k.authority, f"{where}.authority")
     if type(k.kid) is not bytes or len(k.kid) != 8:
         raise SnapshotBuildError(f"{where}.kid", "must be 8 bytes")
-    if not isinstance(k.algorithm, Algorithm):
+    if not isinstance(k.algorithm, KeyAlgorithm):
         raise SnapshotBuildError(f"{where}.algorithm", "must be ES256 or EDDSA")
     if type(k.public_key) is not bytes or not 0 < len(k.public_key) <= _MAX_PUBLIC_KEY:
         raise SnapshotBuildError(f"{where}.public_key", f"must be 1 to {_MAX_PUBLIC_KEY} bytes")
@@ -131,7 +130,7 @@ def key_from(obj: object, where: str) -> SigningKeyRecord:
             where, "must be [kid, authority, algorithm, public key, valid from, revoked at]"
         )
     try:
-        algorithm = Algorithm(obj[2])
+        algorithm = KeyAlgorithm(obj[2])
     except ValueError:
         raise SnapshotFormatError(f"{where}.algorithm", f"{obj[2]} is not 1 or 2") from None
     kid = obj[0]

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from contracts.domain.rules import RecognitionAnswer
+from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord
 from verifier.errors import SourceUnavailable, VerificationError
 from verifier.payload import Claims, decode
 from verifier.pipeline import DEFAULT_MAX_AGE, Clock, InputData, read_input, verify
-from verifier.rules import RecognitionAnswer
 from verifier.snapshot.model import Binding, CertificateAnswer, Membership
 from verifier.snapshot.state import CompactState, record_for
-from verifier.source import AuthorityRecord, CertificateRecord, SigningKeyRecord, SourceInfo
+from verifier.source import SourceInfo
 from verifier.verdict import Verdict
 
 
@@ -58,7 +59,7 @@ class SnapshotSource:
     def authority(self, code: str) -> AuthorityRecord | None:
         return self._state.authority(code)
 
-    def certificate(self, certificate_id: bytes) -> CertificateRecord | None:
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
         claims = self._claims
         if claims is None or claims.certificate_id != certificate_id:
             raise SourceUnavailable(
@@ -86,7 +87,7 @@ class SnapshotSource:
         )
 
     def recognition(
-        self, authority: str, certificate: CertificateRecord, day: int
+        self, authority: str, certificate: CertificateSlot, day: int
     ) -> RecognitionAnswer:
         return self._state.recognition(authority, certificate, day)
 

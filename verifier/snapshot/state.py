@@ -23,13 +23,15 @@ from typing import Any, Final
 
 import cbor2
 
-from verifier.rules import (
-    AuthorityStatus,
-    CertificateStatus,
+from contracts.domain.days import Day
+from contracts.domain.enums import AuthorityStatus, CertificateStatus
+from contracts.domain.rules import RecognitionAnswer, effective_status, recognize
+from contracts.domain.state import (
+    AuthorityRecord,
+    CertificateSlot,
     MraRecord,
-    RecognitionAnswer,
-    effective_status,
-    recognize,
+    SigningKeyRecord,
+    StatusChange,
 )
 from verifier.snapshot import fingerprints as fp
 from verifier.snapshot.errors import SnapshotFormatError
@@ -44,7 +46,6 @@ from verifier.snapshot.records import (
     section_list,
     unique_by,
 )
-from verifier.source import AuthorityRecord, CertificateRecord, SigningKeyRecord, StatusChange
 
 # Exception ids are this many top bits of the certificate id; the builder takes the wider one
 # only when two issued certificates share the narrower prefix (docs/snapshot.md).
@@ -169,14 +170,14 @@ class CompactState:
         return [self.mras[m] for m in self._mras_by_member.get(first, ()) if m in theirs]
 
     def recognition(
-        self, authority: str, certificate: CertificateRecord, day: int
+        self, authority: str, certificate: CertificateSlot, day: int
     ) -> RecognitionAnswer:
         """The contracts' ``recognizes`` over the snapshot's members and MRAs.
 
         Remembered: the answer depends on the certificate only through its issuer, tiers and
         effective status, and a state never changes (a delta makes a new one)."""
         status = effective_status(
-            certificate.status, certificate.valid_from, certificate.valid_until, day
+            certificate.status, certificate.valid_from, certificate.valid_until, Day(day)
         )
         memo_key = (authority, certificate.issuer, certificate.tiers, status, day)
         answer = self._recognitions.get(memo_key)
@@ -191,7 +192,7 @@ class CompactState:
                 status=status,
                 issuer_status=issuer.status if issuer else AuthorityStatus.NONE,
                 mras=self.mras_between(authority, certificate.issuer),
-                day=day,
+                day=Day(day),
             )
         return answer
 
@@ -595,8 +596,8 @@ def record_for(
     tiers: int,
     valid_from: int,
     valid_until: int,
-) -> CertificateRecord | None:
-    """The :class:`CertificateRecord` the verifier's pipeline compares a QR with, as far as the
+) -> CertificateSlot | None:
+    """The :class:`CertificateSlot` the verifier's pipeline compares a QR with, as far as the
     snapshot knows it; ``None`` for an unknown certificate.
 
     The snapshot holds no digest, only whether the QR's binding matches the chain's: when it
@@ -612,13 +613,13 @@ def record_for(
         if answer.status is not CertificateStatus.ACTIVE
         else ()
     )
-    return CertificateRecord(
+    return CertificateSlot(
         certificate_id=certificate_id,
         issuer=issuer,
         tiers=tiers,
         status=answer.status,
-        valid_from=valid_from,
-        valid_until=answer.valid_until if answer.valid_until is not None else valid_until,
+        valid_from=Day(valid_from),
+        valid_until=Day(answer.valid_until if answer.valid_until is not None else valid_until),
         version=answer.version,
         digest=digest if matches else bytes(b ^ 0xFF for b in digest),
         history=history,

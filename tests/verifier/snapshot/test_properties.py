@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from verifier.rules import CertificateStatus
+from contracts.domain.enums import CertificateStatus
 from verifier.snapshot.document import (
     TrustAnchor,
     apply_delta,

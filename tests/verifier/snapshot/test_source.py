@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from contracts import ids
+from contracts.domain import days
+from contracts.domain.enums import CertificateStatus
 from tests.vectors.generate import VECTOR_DIR
 from verifier import keys
 from verifier.errors import SourceUnavailable
 from verifier.payload import Claims, encode
 from verifier.pipeline import STAGES
-from verifier.rules import CertificateStatus
 from verifier.snapshot.build import build_state
 from verifier.snapshot.model import CertificateState
 from verifier.snapshot.source import SnapshotSource, verify_offline
@@ -103,8 +103,8 @@ def claims_for(number: str, issued_at: int, **changes: Any) -> Claims:
         "holder_id_scheme": "TIN",
         "holder_id": "MN6734521098",
         "tiers": 2,
-        "valid_from": ids.from_day(TODAY - 100),
-        "valid_until": ids.from_day(TODAY + 1000),
+        "valid_from": days.from_day(TODAY - 100),
+        "valid_until": days.from_day(TODAY + 1000),
         "issued_at": issued_at,
         "version": 1,
         "commitment": b"\x07" * 32,

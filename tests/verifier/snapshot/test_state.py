@@ -9,7 +9,7 @@ from dataclasses import replace
 import cbor2
 import pytest
 
-from verifier.rules import AuthorityStatus, CertificateStatus, RecognitionReason
+from contracts.domain.enums import AuthorityStatus, CertificateStatus, RecognitionReason
 from verifier.snapshot.delta import Changes, apply, diff
 from verifier.snapshot.errors import FullSnapshotNeeded, SnapshotBuildError, SnapshotOrderError
 from verifier.snapshot.model import Binding, CertificateState, Membership

@@ -8,16 +8,17 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from contracts import ids
+from contracts.domain import days
+from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
+from contracts.domain.state import MraParty, MraRecord
 from verifier import keys
-from verifier.rules import AuthorityStatus, CertificateStatus, MraParty, MraRecord, MraState
 from verifier.snapshot.build import build_state
 from verifier.snapshot.model import BlockRef, CertificateState
 from verifier.snapshot.state import CompactState, Params
 from verifier.source import AuthorityRecord, SigningKeyRecord
 
 NOW = 1_760_000_000
-TODAY = ids.day_of(NOW)
+TODAY = days.day_of(NOW)
 BLOCK = BlockRef(100, hashlib.sha256(b"block 100").digest(), NOW - 12)
 LATER = BlockRef(160, hashlib.sha256(b"block 160").digest(), NOW + 708)
 
@@ -56,12 +57,12 @@ def claims_of(c: CertificateState) -> dict[str, object]:
 
 @functools.cache
 def signer() -> keys.PrivateKey:
-    return keys.generate_private_key(keys.Algorithm.ES256)
+    return keys.generate_private_key(KeyAlgorithm.ES256)
 
 
 @functools.cache
 def other_key() -> keys.PrivateKey:
-    return keys.generate_private_key(keys.Algorithm.EDDSA)
+    return keys.generate_private_key(KeyAlgorithm.EDDSA)
 
 
 def key_record(key: keys.PrivateKey, authority: str, **changes: int) -> SigningKeyRecord:
