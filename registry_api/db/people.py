@@ -89,13 +89,13 @@ class SessionStage(StrEnum):
     #: the password was right; a second factor must be set up first
     TOTP_ENROLMENT = "totp_enrolment"
     #: the password was right and was set by an administrator: choose a new one first
-    PASSWORD_CHANGE = "password_change"
+    PASSWORD_CHANGE = "password_change"  # noqa: S105 -- a name, not a password
     SIGNED_IN = "signed_in"
 
 
 class SignInMethod(StrEnum):
-    PASSWORD = "password"
-    PASSWORD_TOTP = "password_totp"
+    PASSWORD = "password"  # noqa: S105 -- a name, not a password
+    PASSWORD_TOTP = "password_totp"  # noqa: S105 -- a name, not a password
     OIDC = "oidc"
 
 
@@ -135,7 +135,7 @@ class AccessEventKind(StrEnum):
     SIGNED_OUT = "signed_out"
     SESSION_EXPIRED = "session_expired"
     TOTP_ENROLLED = "totp_enrolled"
-    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 -- a name, not a password
     #: the provider said who this is, but no claim value maps to a role
     SSO_REFUSED = "sso_refused"
     #: the provider's answer did not check out (state, nonce, token, error)

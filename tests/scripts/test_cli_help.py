@@ -35,6 +35,12 @@ COMMANDS = [
     ["bench", "scale"],
     ["bench", "all"],
     ["demo"],
+    ["users"],
+    ["users", "add"],
+    ["users", "disable"],
+    ["users", "enable"],
+    ["users", "reset"],
+    ["users", "list"],
 ]
 
 
