@@ -36,16 +36,16 @@ FormText = Annotated[str, Form(max_length=1024)]
 
 
 def safe_next(request: Request, value: str | None) -> str:
-    """Where to go after signing in: a console page, never another site."""
+    """Where to go after signing in: a console page, never another site (nor a sign-in
+    step, the provider's callback or a static file)."""
     root = request.scope.get("root_path", "")
-    if (
-        value
-        and value.startswith(f"{root}/")
-        and not value.startswith("//")
-        and "\\" not in value
-        and not value.startswith((f"{root}/sign-in", f"{root}/sso/", f"{root}/static/"))
-    ):
-        return value
+    path = (value or "").split("?", 1)[0]
+    excluded = path in {f"{root}/sign-in", f"{root}/sign-out"} or path.startswith(
+        (f"{root}/sign-in/", f"{root}/sso/", f"{root}/static/")
+    )
+    plain = value is not None and "\\" not in value and all(ord(char) >= 32 for char in value)
+    if value and plain and path.startswith(f"{root}/") and not path.startswith("//"):
+        return value if not excluded else f"{root}/"
     return f"{root}/"
 
 
