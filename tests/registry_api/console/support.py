@@ -114,7 +114,9 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def post_form(client: TestClient, path: str, data: dict[str, str], *, page: str | None = None) -> Any:
+def post_form(
+    client: TestClient, path: str, data: dict[str, str], *, page: str | None = None
+) -> Any:
     """POST ``data`` to ``path`` with the CSRF token of ``page`` (default: ``path``)."""
     html = client.get(page or path).text
     return client.post(path, data={**data, "csrf_token": csrf_of(html)}, follow_redirects=False)

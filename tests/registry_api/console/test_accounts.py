@@ -88,9 +88,7 @@ def test_a_reset_clears_the_lockout_ends_sessions_and_may_forget_the_second_fact
     assert db.scalar(sa.select(sa.func.count(ConsoleSession.id))) == 0
 
 
-def test_disabling_ends_sessions_and_revokes_the_console_keys(
-    db: Session, people: People
-) -> None:
+def test_disabling_ends_sessions_and_revokes_the_console_keys(db: Session, people: People) -> None:
     people.add("bolor")
     person = accounts.get_person(db, "bolor")
     key = ApiKey(user_id=person.user_id, prefix="console-0000aaaa", secret_hash=b"\0" * 32,

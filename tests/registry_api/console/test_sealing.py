@@ -39,7 +39,9 @@ def test_another_passphrase_or_authority_cannot_open_it(tmp_path: Path) -> None:
 
 def test_every_process_with_the_passphrase_signs_the_sign_in_state_alike(tmp_path: Path) -> None:
     passphrase = secrets.token_urlsafe(24)
-    assert _keys(tmp_path, passphrase).login_state_key == _keys(tmp_path, passphrase).login_state_key
+    assert (
+        _keys(tmp_path, passphrase).login_state_key == _keys(tmp_path, passphrase).login_state_key
+    )
     assert _keys(tmp_path, None).login_state_key != _keys(tmp_path, None).login_state_key
 
 

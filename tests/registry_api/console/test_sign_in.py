@@ -179,9 +179,7 @@ def test_a_required_second_factor_is_set_up_then_asked_for_at_each_sign_in(
     assert "with your password and a code" in client.get("/console/").text
 
 
-def test_a_code_is_accepted_once(
-    client: TestClient, people: People, clock: Clock
-) -> None:
+def test_a_code_is_accepted_once(client: TestClient, people: People, clock: Clock) -> None:
     password = people.add("bolor", totp_required=True)
     sign_in(client, "bolor", password)
     secret = _enrol(client, clock)
@@ -198,7 +196,10 @@ def test_each_step_of_a_sign_in_gets_a_new_session_token(
 ) -> None:
     password = people.add("bolor", totp_required=True)
     client.cookies.set(
-        "aeo_console_session", "a-token-an-attacker-planted", domain="testserver.local", path="/console"
+        "aeo_console_session",
+        "a-token-an-attacker-planted",
+        domain="testserver.local",
+        path="/console",
     )
     sign_in(client, "bolor", password)
     partial = session_cookie(client)
