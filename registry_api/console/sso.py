@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Request
@@ -140,7 +140,7 @@ async def start(request: Request, next: str | None = None) -> Response:
     redirect_uri = request.url_for("sso_callback")
     try:
         response: Response = await oidc.client.authorize_redirect(request, redirect_uri)
-    except (httpx.HTTPError, OAuthError, ValueError, KeyError, RuntimeError) as exc:
+    except (httpx2.HTTPError, OAuthError, ValueError, KeyError, RuntimeError) as exc:
         detail = f"the provider cannot be reached: {type(exc).__name__}: {exc}"
         logger.warning("console sign-in: %s", detail)
         await run_in_threadpool(_log, request, AccessEventKind.SSO_FAILED, name=None, detail=detail)
@@ -161,7 +161,7 @@ async def _claims(request: Request, oidc: OidcClient) -> dict[str, Any]:
         raise SsoFailed(f"{exc.error}: {exc.description or ''}".strip(": ")) from None
     except JoseError as exc:
         raise SsoFailed(f"the ID token does not verify: {exc.error}: {exc.description}") from None
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise SsoFailed(f"the provider cannot be reached: {type(exc).__name__}") from None
     except (ValueError, KeyError) as exc:
         raise SsoFailed(f"the provider's answer is malformed: {type(exc).__name__}") from None
@@ -174,7 +174,7 @@ async def _claims(request: Request, oidc: OidcClient) -> dict[str, Any]:
         # token small); its subject must be the ID token's.
         try:
             extra = dict(await oidc.client.userinfo(token=token))
-        except (httpx.HTTPError, OAuthError, ValueError) as exc:
+        except (httpx2.HTTPError, OAuthError, ValueError) as exc:
             raise SsoFailed(f"the userinfo answer failed: {type(exc).__name__}") from None
         if extra.get("sub") != claims["sub"]:
             raise SsoFailed("the userinfo answer is about another subject")
