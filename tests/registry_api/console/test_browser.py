@@ -20,7 +20,7 @@ from pathlib import Path
 import pyotp
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from registry_api.app import create_app
 from registry_api.db import Role, utc_now
