@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -29,9 +30,9 @@ def test_lockouts_last_one_minute_then_double_up_to_an_hour() -> None:
 
 
 @pytest.fixture
-def db(app: FastAPI, people: People) -> Session:
-    session: Session = app.state.session_factory()
-    return session
+def db(app: FastAPI, people: People) -> Iterator[Session]:
+    with app.state.session_factory() as session:
+        yield session
 
 
 def _check(db: Session, name: str, password: str, minutes: float = 0) -> accounts.Check:
