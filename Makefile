@@ -48,8 +48,9 @@ fuzz-api: install  ## API fuzzing, the long run: schemathesis over every route (
 	$(PY) -m tests.registry_api.fuzz_api --cases $(FUZZ_CASES)
 
 .PHONY: web
-web: install  ## rebuild the border officer page's script bundle (committed; drift is a test)
+web: install  ## rebuild the border page's and the console's script bundles (committed; drift is a test)
 	$(PY) -m verifier.web.bundle build
+	$(PY) -m registry_api.console.bundle build
 
 lint: install  ## ruff (lint + format check) and mypy strict
 	$(VENV)/bin/ruff check .

@@ -20,6 +20,7 @@ from contracts.recursion import restore_recursion_limit
 
 from . import __version__
 from .auth import RoleRequirement
+from .console.app import MOUNT_PATH, create_console
 from .db import make_engine, make_session_factory, upgrade_database
 from .deps import reads_on_event_loop
 from .errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -193,4 +194,5 @@ def create_app(
     app.include_router(partner.router, prefix="/v1")
     app.include_router(feed.router, prefix="/v1")
     app.include_router(webhook_routes.router, prefix="/v1")
+    app.mount(MOUNT_PATH, create_console(app))
     return app

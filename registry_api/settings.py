@@ -368,6 +368,136 @@ class Settings(BaseSettings):
             )
         return self.passphrase.get_secret_value()
 
+    # ------------------------------------------------ the officers' console (AEO_CONSOLE_*)
+    # Sign-in for people: local accounts (`aeo users`) and OpenID Connect single sign-on
+    # (docs/console.md). Checked together by _check_console below.
+    console_local_accounts: bool = Field(
+        default=True,
+        description="People may sign in with local accounts (aeo users); false: only "
+        "through the OpenID Connect provider, which must then be configured.",
+    )
+    console_oidc_issuer: str | None = Field(
+        default=None,
+        description="The OpenID Connect provider's issuer URL (its discovery document is "
+        "<issuer>/.well-known/openid-configuration); unset: no single sign-on.",
+    )
+    console_oidc_provider_name: str | None = Field(
+        default=None,
+        max_length=64,
+        description="What the sign-in page's button calls the provider (Sign in with ...).",
+    )
+    console_oidc_client_id: str | None = Field(
+        default=None, description="The console's client id at the provider."
+    )
+    console_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The console's client secret (or use the _file setting)."
+    )
+    console_oidc_client_secret_file: Path | None = Field(
+        default=None, description="A file whose content (one line) is the client secret."
+    )
+    console_oidc_scopes: str = Field(
+        default="openid profile email",
+        description="Scopes asked for, space-separated; openid is always among them.",
+    )
+    console_oidc_role_claim: str = Field(
+        default="roles",
+        min_length=1,
+        description="The claim (of the ID token, else of the userinfo answer) whose values "
+        "map to roles; a dotted path reaches into objects (realm_access.roles).",
+    )
+    console_oidc_role_mapping: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Claim value -> role, comma-separated value=role pairs "
+        "(aeo-issuing=issuing_officer,aeo-audit=auditor); partner roles name the partner "
+        "administration (kr-risk=partner:KR). A person with no mapped value is refused.",
+    )
+    console_session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="A console session ends after this many minutes without a request.",
+    )
+    console_session_absolute_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=7 * 24,
+        description="A console session ends this many hours after its sign-in, used or not.",
+    )
+    console_behind_tls: bool = Field(
+        default=False,
+        description="The service is reached over HTTPS through a proxy that terminates "
+        "TLS: the console's cookies are Secure even on a plain-HTTP request.",
+    )
+
+    @field_validator("console_oidc_role_mapping", mode="before")
+    @classmethod
+    def _split_role_mapping(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("{"):
+                return json.loads(value)
+            pairs: dict[str, str] = {}
+            for part in (item.strip() for item in value.split(",")):
+                if not part:
+                    continue
+                claim, separator, role = part.rpartition("=")
+                if not separator or not claim.strip():
+                    raise ValueError(f"console_oidc_role_mapping: {part!r} is not value=role")
+                pairs[claim.strip()] = role.strip()
+            return pairs
+        return value
+
+    @model_validator(mode="after")
+    def _check_console(self) -> Self:
+        # Imported here: the console package imports this module.
+        from .console.roles import parse_role_target
+
+        for value, target in self.console_oidc_role_mapping.items():
+            try:
+                parse_role_target(target, own_authority=self.authority)
+            except ValueError as exc:
+                raise ValueError(f"console_oidc_role_mapping: {value!r}: {exc}") from None
+        if self.console_oidc_client_secret is not None and self.console_oidc_client_secret_file:
+            raise ValueError(
+                "set AEO_CONSOLE_OIDC_CLIENT_SECRET or AEO_CONSOLE_OIDC_CLIENT_SECRET_FILE, "
+                "not both"
+            )
+        if self.console_oidc_client_secret_file is not None:
+            path = self.console_oidc_client_secret_file
+            try:
+                secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(
+                    f"console_oidc_client_secret_file {str(path)!r} cannot be read: {exc.strerror}"
+                ) from None
+            object.__setattr__(self, "console_oidc_client_secret", SecretStr(secret))
+        issuer = self.console_oidc_issuer
+        if issuer is None:
+            if not self.console_local_accounts:
+                raise ValueError(
+                    "console_local_accounts is false and no console_oidc_issuer is set: "
+                    "nobody could sign in to the console"
+                )
+            return self
+        if not issuer.startswith(("https://", "http://")):
+            raise ValueError(f"console_oidc_issuer must be an http(s) URL, got {issuer!r}")
+        if self.environment is Environment.PRODUCTION and not issuer.startswith("https://"):
+            raise ValueError("console_oidc_issuer must be an https URL in production")
+        if not self.console_oidc_client_id:
+            raise ValueError("console_oidc_client_id is required with console_oidc_issuer")
+        if not self.console_oidc_role_mapping:
+            raise ValueError(
+                "console_oidc_role_mapping is required with console_oidc_issuer: without it "
+                "nobody who signs in through the provider has a role"
+            )
+        client_secret = self.console_oidc_client_secret
+        if (
+            self.environment is Environment.PRODUCTION
+            and client_secret is not None
+            and _is_placeholder(client_secret.get_secret_value())
+        ):
+            raise ValueError("console_oidc_client_secret is a placeholder; set the real one")
+        return self
+
 
 def _is_placeholder(value: str) -> bool:
     return value.strip().lower() in PLACEHOLDER_SECRETS

@@ -31,6 +31,7 @@ from registry_api.errors import RegistryError
 from scripts import consortium as founding
 from scripts.bench.cli import register as register_benchmarks
 from scripts.cli_pkcs11 import register as register_pkcs11
+from scripts.cli_users import register as register_users
 from scripts.errors import ScriptError, UsageError
 from scripts.services import require_free_ports
 from scripts.workspace import DEFAULT_CHAIN_PORT, DEFAULT_DATA_DIR, Workspace
@@ -679,6 +680,7 @@ register_pkcs11(keys_app, keys_new, friendly_errors, _print_key)
 
 # The benchmark commands live with the benchmarks (scripts/bench/cli.py).
 register_benchmarks(bench_app, friendly_errors, out, err)
+register_users(app, friendly_errors, out, err)
 
 
 # ---------------------------------------------------------------- aeo demo

@@ -14,6 +14,15 @@ from .chain_index import (
 from .feed import FeedEntry
 from .imports import ImportJob, ImportRow, ImportState, RowOutcome
 from .outbox import OPEN_OPERATION_STATES, Operation, OperationState
+from .people import (
+    AccessEvent,
+    AccessEventKind,
+    ConsoleSession,
+    Person,
+    SessionStage,
+    SignInMethod,
+    SignInSource,
+)
 from .session import (
     insert_if_absent,
     make_engine,
@@ -32,6 +41,8 @@ from .webhooks import (
 __all__ = [
     "NUL_REPLACEMENT",
     "OPEN_OPERATION_STATES",
+    "AccessEvent",
+    "AccessEventKind",
     "ApiKey",
     "AttemptOutcome",
     "Authority",
@@ -40,6 +51,7 @@ __all__ = [
     "Certificate",
     "CertificateEvent",
     "CertificateStatus",
+    "ConsoleSession",
     "DeliveryState",
     "FeedEntry",
     "ImportJob",
@@ -51,8 +63,12 @@ __all__ = [
     "MraParty",
     "Operation",
     "OperationState",
+    "Person",
     "Role",
     "RowOutcome",
+    "SessionStage",
+    "SignInMethod",
+    "SignInSource",
     "UTCDateTime",
     "User",
     "Webhook",

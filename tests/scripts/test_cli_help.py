@@ -36,6 +36,12 @@ COMMANDS = [
     ["bench", "snapshot"],
     ["bench", "all"],
     ["demo"],
+    ["users"],
+    ["users", "add"],
+    ["users", "disable"],
+    ["users", "enable"],
+    ["users", "reset"],
+    ["users", "list"],
 ]
 
 
