@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -28,7 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from contracts import calls
 from contracts.calls import ContractCall
-from contracts.domain import days, ids
+from contracts.domain import days, enums, ids, rules
 from contracts.domain.enums import ReasonCode
 from contracts.domain.rules import ALLOWED_REASONS, Transition
 
@@ -551,17 +551,26 @@ def revoke_certificate(
 # ---------------------------------------------------------------------- reads
 
 
+#: this administration's stored statuses that the chain also stores
+_ON_CHAIN: Final = {
+    CertificateStatus.ACTIVE: enums.CertificateStatus.ACTIVE,
+    CertificateStatus.SUSPENDED: enums.CertificateStatus.SUSPENDED,
+    CertificateStatus.REVOKED: enums.CertificateStatus.REVOKED,
+}
+
+
 def effective_status(
     status: CertificateStatus, valid_from: date, valid_until: date | None, today: date
 ) -> str:
-    """The status as a border officer would read it today."""
-    if status is not CertificateStatus.ACTIVE:
+    """The status as a border officer would read it today: the contract's ``statusOf``
+    (contracts.domain.rules: revoked > expired > suspended > not yet valid > active) for a
+    certificate on the chain; ``pending`` or ``failed`` for one that is not (yet)."""
+    stored = _ON_CHAIN.get(status)
+    if stored is None:
         return status.value
-    if valid_until is not None and today > valid_until:
-        return "expired"
-    if today < valid_from:
-        return "not_yet_valid"
-    return "active"
+    return rules.effective_status(
+        stored, days.to_day(valid_from), days.day_or_open(valid_until), days.to_day(today)
+    ).name.lower()
 
 
 @dataclass(frozen=True, slots=True)
