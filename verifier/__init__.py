@@ -11,9 +11,10 @@ The public API:
 This package must not import FastAPI or the registry API.
 """
 
+from contracts.domain.claims import Claims
 from verifier.errors import SourceUnavailable, VerificationError
 from verifier.offline import OfflineCache, SyncPoint
-from verifier.payload import Claims, encode
+from verifier.payload import encode
 from verifier.pipeline import verify
 from verifier.source import StatusSource
 from verifier.verdict import Outcome, Verdict

@@ -24,6 +24,7 @@ from typing import Final, TypeVar
 from PIL import Image
 
 from contracts.domain import days, ids
+from contracts.domain.claims import Claims
 from contracts.domain.enums import (
     CertificateStatus,
     RecognitionReason,
@@ -53,8 +54,8 @@ from verifier.errors import (
 from verifier.image import MAX_IMAGE_BYTES, looks_like_image, open_image, payload_text_from_image
 from verifier.payload import (
     MAX_INPUT_CHARS,
-    Claims,
     CoseSign1,
+    claims_from_cbor,
     decode_base45,
     decode_claims_cbor,
     decompress,
@@ -546,7 +547,7 @@ def _verify(
     cose = run.decode("cose", lambda: parse_cose(cose_bytes)) if cose_bytes is not None else None
     claims_map = run.decode("cbor", lambda: decode_claims_cbor(cose.payload)) if cose else None
     claims = (
-        run.decode("claims", lambda: Claims.from_cbor_map(claims_map))
+        run.decode("claims", lambda: claims_from_cbor(claims_map))
         if claims_map is not None
         else None
     )

@@ -19,11 +19,11 @@ from enum import StrEnum
 from typing import Final, NamedTuple
 
 from contracts.domain import days
+from contracts.domain.claims import Claims
 from contracts.domain.encoding import hex0x, iso
 from contracts.domain.enums import reason_name, tier_names
 from contracts.domain.rules import RecognitionAnswer
 from contracts.domain.state import CertificateSlot, SigningKeyRecord
-from verifier.payload import Claims
 from verifier.source import SourceInfo
 
 

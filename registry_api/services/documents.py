@@ -29,10 +29,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contracts.domain import days
+from contracts.domain import claims as claims_model, days
 from contracts.domain.days import OPEN_ENDED
+from contracts.domain.errors import InvalidClaim
 from verifier import payload as aeo1
-from verifier.errors import ClaimsError, EncodingError
+from verifier.errors import EncodingError
 
 from ..db import Authority, Certificate, CertificateStatus, IndexedSigningKey
 from ..documents import CertificateDocument, make_qr
@@ -187,7 +188,7 @@ def documentable_certificate(session: Session, settings: Settings, number: str) 
 @dataclass(frozen=True, slots=True)
 class SignedPayload:
     text: str
-    claims: aeo1.Claims
+    claims: claims_model.Claims
     kid: bytes
     algorithm: str
     qr_version: int
@@ -199,14 +200,14 @@ class PayloadCache:
 
     def __init__(self, size: int = PAYLOAD_CACHE_SIZE) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[bytes, aeo1.Claims], SignedPayload] = OrderedDict()
+        self._entries: OrderedDict[tuple[bytes, claims_model.Claims], SignedPayload] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
-    def _key(kid: bytes, claims: aeo1.Claims) -> tuple[bytes, aeo1.Claims]:
+    def _key(kid: bytes, claims: claims_model.Claims) -> tuple[bytes, claims_model.Claims]:
         return kid, replace(claims, issued_at=0)
 
-    def lookup(self, kid: bytes, claims: aeo1.Claims) -> SignedPayload | None:
+    def lookup(self, kid: bytes, claims: claims_model.Claims) -> SignedPayload | None:
         """The payload signed for these claims (``issued_at`` ignored), if any."""
         cache_key = self._key(kid, claims)
         with self._lock:
@@ -215,7 +216,9 @@ class PayloadCache:
                 self._entries.move_to_end(cache_key)
             return found
 
-    def store(self, kid: bytes, claims: aeo1.Claims, signed: SignedPayload) -> SignedPayload:
+    def store(
+        self, kid: bytes, claims: claims_model.Claims, signed: SignedPayload
+    ) -> SignedPayload:
         """Keep ``signed`` for ``claims``; if another thread signed them first, its payload
         wins, so every caller sees one payload."""
         cache_key = self._key(kid, claims)
@@ -236,11 +239,11 @@ def current_valid_until(session: Session, certificate: Certificate) -> date | No
 
 def claims_of(
     certificate: Certificate, valid_until: date | None, issued_at: datetime
-) -> aeo1.Claims:
+) -> claims_model.Claims:
     """The AEO1 claims for a stored certificate, valid until ``valid_until`` (raises a 409
     when its identification cannot be carried by a QR code)."""
     try:
-        return aeo1.Claims.from_record(
+        return claims_model.Claims.from_record(
             issuer=certificate.issuer,
             number=certificate.number,
             holder_name=certificate.holder_legal_name,
@@ -253,7 +256,7 @@ def claims_of(
             version=certificate.version,
             commitment=certificate.commitment,
         )
-    except ClaimsError as exc:
+    except InvalidClaim as exc:
         raise ConflictError(
             f"certificate {certificate.number} cannot be carried by an AEO1 QR code: {exc.message}",
             extra={"reason": "not_encodable", "claim": exc.field},

@@ -25,6 +25,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from contracts.domain import days, ids
+from contracts.domain.claims import Claims
 from contracts.domain.enums import KeyAlgorithm
 from registry_api.db import (
     Certificate,
@@ -41,7 +42,7 @@ from registry_api.records import RECORD_SCHEMA
 from registry_api.services.api_keys import create_api_key
 from verifier import events as ev, keys
 from verifier.offline import OfflineCache, SyncPoint
-from verifier.payload import Claims, encode
+from verifier.payload import encode
 
 ISSUER = "MN"
 VERIFIER_AS = "KR"

@@ -17,6 +17,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from contracts.domain import claims as claims_model
 from registry_api.documents import (
     MAX_SITES_PRINTED,
     CertificateDocument,
@@ -79,7 +80,7 @@ def signed_document(
 ) -> CertificateDocument:
     key = key or keys.generate_private_key()
     hashes = certificate.hashes()
-    claims = aeo1.Claims.from_record(
+    claims = claims_model.Claims.from_record(
         issuer=certificate.issuer,
         number=certificate.number,
         holder_name=certificate.holder.legal_name,

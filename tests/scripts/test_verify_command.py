@@ -15,11 +15,12 @@ from web3 import Web3
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp
 from contracts.domain import days
+from contracts.domain.claims import Claims
 from contracts.domain.enums import KeyAlgorithm, ReasonCode, Tier
 from scripts.cli import app
 from verifier import keys
 from verifier.offline import OfflineCache
-from verifier.payload import Claims, encode
+from verifier.payload import encode
 from verifier.sync import sync
 
 # Slow, so not in `make test-fast` (`make test` runs it): runs aeo verify as a process against a

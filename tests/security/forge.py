@@ -15,7 +15,8 @@ from typing import Any
 import base45
 import cbor2
 
-from verifier.payload import PREFIX, Claims, decode
+from contracts.domain.claims import Claims
+from verifier.payload import PREFIX, decode
 
 
 def wrap_compressed(compressed: bytes) -> str:

@@ -51,6 +51,7 @@ import segno
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from PIL import Image, ImageDraw, ImageFilter
 
+from contracts.domain.claims import NAME_MAX_BYTES, Claims, shorten_name
 from contracts.domain.enums import CertificateStatus, ReasonCode
 from contracts.domain.state import StatusChange
 from tests.security.forge import cose_array, wrap_compressed, wrap_cose
@@ -69,13 +70,10 @@ from verifier.image import looks_like_image
 from verifier.payload import (
     MAX_DECOMPRESSED_BYTES,
     MAX_INPUT_CHARS,
-    NAME_MAX_BYTES,
     PREFIX,
-    Claims,
     EncodedPayload,
     build,
     decode,
-    shorten_name,
     sig_structure,
 )
 from verifier.pipeline import STAGES, InputData, verify

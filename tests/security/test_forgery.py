@@ -22,6 +22,7 @@ import pytest
 
 from contracts.chain import latest_timestamp
 from contracts.domain import ids
+from contracts.domain.claims import Claims
 from contracts.domain.enums import SIGNING_ALGORITHMS, KeyAlgorithm, MembershipAction, ReasonCode
 from contracts.domain.events import MembershipProposed
 from contracts.errors import ContractRevertError
@@ -42,7 +43,6 @@ from verifier.offline import OfflineCache
 from verifier.payload import (
     ED25519_ORDER,
     P256_ORDER,
-    Claims,
     compress,
     decode,
     decode_base45,

@@ -28,6 +28,7 @@ import segno
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from contracts.domain import ids
+from contracts.domain.claims import NAME_MAX_BYTES, Claims, shorten_name
 from contracts.domain.encoding import iso
 from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
 from contracts.domain.state import AuthorityRecord, StatusChange
@@ -44,17 +45,7 @@ from tests.verifier.world import (
     standard_mra,
 )
 from verifier import keys
-from verifier.payload import (
-    NAME_MAX_BYTES,
-    P256_ORDER,
-    PREFIX,
-    Claims,
-    build,
-    compress,
-    low_s,
-    shorten_name,
-    sig_structure,
-)
+from verifier.payload import P256_ORDER, PREFIX, build, compress, low_s, sig_structure
 from verifier.pipeline import verify
 from verifier.verdict import Outcome
 

@@ -24,6 +24,7 @@ from web3 import Web3
 from contracts.bootstrap import Consortium
 from contracts.chain import Chain, ChainSettings, latest_timestamp
 from contracts.domain import days, ids
+from contracts.domain.claims import Claims
 from contracts.domain.enums import KeyAlgorithm, ReasonCode, Tier
 from contracts.domain.events import MraProposed
 from contracts.logs import first_event, receipt_events
@@ -31,7 +32,7 @@ from contracts.reader import RegistryReader
 from verifier import keys
 from verifier.chain_source import ChainStatusSource
 from verifier.offline import OfflineCache
-from verifier.payload import Claims, encode
+from verifier.payload import encode
 from verifier.pipeline import DEFAULT_MAX_AGE, verify
 from verifier.source import StatusSource
 from verifier.verdict import Outcome, Verdict

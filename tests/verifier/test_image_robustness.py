@@ -13,6 +13,7 @@ import pytest
 import segno
 from PIL import Image, ImageDraw, ImageFile, ImageFilter, ImageFont
 
+from contracts.domain.claims import NAME_MAX_BYTES, shorten_name
 from tests.verifier.world import LONG_NAME, NOW, World, base_claims, build_world, record_for
 from verifier import image as image_module
 from verifier.image import (
@@ -23,7 +24,6 @@ from verifier.image import (
     SCAN_CPU_SECONDS,
     open_image,
 )
-from verifier.payload import NAME_MAX_BYTES, shorten_name
 from verifier.pipeline import verify
 from verifier.verdict import Outcome, StageState
 

@@ -11,12 +11,13 @@ from pathlib import Path
 from contracts.bootstrap import Consortium
 from contracts.chain import latest_timestamp
 from contracts.domain import days
+from contracts.domain.claims import Claims
 from contracts.domain.enums import KeyAlgorithm, ReasonCode, RecognitionReason, Tier
 from contracts.logs import fetch_events
 from contracts.reader import RegistryReader
 from verifier import keys
 from verifier.offline import OfflineCache, SyncPoint
-from verifier.payload import Claims, encode
+from verifier.payload import encode
 from verifier.pipeline import verify
 from verifier.verdict import Outcome
 

@@ -13,7 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cwt import COSE, COSEKey
 
 from contracts.domain import days, ids
+from contracts.domain.claims import ELLIPSIS, NAME_MAX_BYTES, Claims, shorten_name
 from contracts.domain.enums import SIGNING_ALGORITHMS, KeyAlgorithm
+from contracts.domain.errors import InvalidClaim
 from tests.verifier.world import COMMITMENT, LONG_NAME, base_claims
 from verifier import keys
 from verifier.errors import (
@@ -26,20 +28,17 @@ from verifier.errors import (
     PrefixError,
 )
 from verifier.payload import (
-    ELLIPSIS,
     MAX_DECOMPRESSED_BYTES,
     MAX_TEXT_CHARS,
-    NAME_MAX_BYTES,
     PREFIX,
-    Claims,
     build,
+    claims_from_cbor,
     decode,
     decode_base45,
     decode_claims_cbor,
     decompress,
     encode,
     parse_cose,
-    shorten_name,
     strip_prefix,
 )
 
@@ -222,22 +221,50 @@ def test_cut_never_separates_a_character_from_its_combining_marks() -> None:
     ],
 )
 def test_invalid_claim_is_refused_naming_its_field(changes: dict[str, object], field: str) -> None:
-    with pytest.raises(ClaimsError) as error:
+    with pytest.raises(InvalidClaim) as error:
         replace(base_claims(), **changes)  # type: ignore[arg-type]
     assert error.value.field == field
-    assert error.value.stage == "claims"
+    # What the verifier makes of the same map: its claims stage, naming the same field.
+    with pytest.raises(ClaimsError) as stage_error:
+        claims_from_cbor({**base_claims().to_cbor_map(), **_as_map(changes)})
+    assert stage_error.value.field == field
+    assert stage_error.value.stage == "claims"
+    assert stage_error.value.code == "bad_claims"
+
+
+def _as_map(changes: dict[str, object]) -> dict[int, object]:
+    keys = {
+        name: key
+        for key, name in enumerate(
+            (
+                "issuer",
+                "number",
+                "holder_name",
+                "holder_id_scheme",
+                "holder_id",
+                "tiers",
+                "valid_from",
+                "valid_until",
+                "issued_at",
+                "version",
+                "digest",
+            ),
+            start=1,
+        )
+    }
+    return {keys[name]: value for name, value in changes.items()}
 
 
 def test_missing_claim_key_is_refused_naming_the_field() -> None:
     claims_map = base_claims().to_cbor_map()
     del claims_map[11]
-    with pytest.raises(ClaimsError, match="'digest': is missing"):
+    with pytest.raises(InvalidClaim, match="'digest': is missing"):
         Claims.from_cbor_map(claims_map)
 
 
 def test_unknown_claim_key_is_refused() -> None:
     claims_map = {**base_claims().to_cbor_map(), 12: "extra"}
-    with pytest.raises(ClaimsError, match="not an AEO1 claim key"):
+    with pytest.raises(InvalidClaim, match="not an AEO1 claim key"):
         Claims.from_cbor_map(claims_map)
 
 

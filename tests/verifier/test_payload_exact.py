@@ -17,13 +17,13 @@ import cbor2
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from contracts.domain.claims import _BIDI_CONTROLS, _NAME_CONTROL_RE
 from contracts.domain.enums import KeyAlgorithm
+from contracts.domain.errors import InvalidClaim
 from tests.verifier.world import base_claims
 from verifier import keys
-from verifier.errors import Base45Error, ClaimsError, CoseError
+from verifier.errors import Base45Error, CoseError
 from verifier.payload import (
-    _BIDI_CONTROLS,
-    _NAME_CONTROL_RE,
     P256_ORDER,
     _claims_map_exact,
     _compress_check,
@@ -255,5 +255,5 @@ def test_name_control_search_matches_the_unicode_categories_on_every_code_point(
 
 
 def test_name_with_two_control_characters_names_the_first() -> None:
-    with pytest.raises(ClaimsError, match="U\\+202E"):
+    with pytest.raises(InvalidClaim, match="U\\+202E"):
         replace(base_claims(), holder_name="Gobi \u202eTrans\x07")

@@ -18,10 +18,11 @@ import cbor2
 import pytest
 from PIL import Image
 
+from contracts.domain.claims import Claims
 from contracts.domain.encoding import parse_iso
 from tests.vectors.generate import VECTOR_DIR, qr_png, vector_json, write_all
 from verifier.image import read_qr_texts
-from verifier.payload import PREFIX, Claims
+from verifier.payload import PREFIX
 from verifier.pipeline import STAGES, verify
 from verifier.source import MemorySource
 from verifier.verdict import Outcome

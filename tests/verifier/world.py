@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from contracts.domain import days, ids
+from contracts.domain.claims import Claims
 from contracts.domain.enums import AuthorityStatus, KeyAlgorithm, MraState
 from contracts.domain.state import (
     AuthorityRecord,
@@ -21,7 +22,7 @@ from contracts.domain.state import (
     certificate_slot_for,
 )
 from verifier import keys
-from verifier.payload import Claims, encode
+from verifier.payload import encode
 from verifier.source import MemorySource, SourceInfo
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from contracts.domain.claims import Claims
 from contracts.domain.rules import RecognitionAnswer
 from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord
 from verifier.errors import SourceUnavailable, VerificationError
-from verifier.payload import Claims, decode
+from verifier.payload import decode
 from verifier.pipeline import DEFAULT_MAX_AGE, Clock, InputData, read_input, verify
 from verifier.snapshot.model import Binding, CertificateAnswer, Membership
 from verifier.snapshot.state import CompactState, record_for

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from contracts.domain import days
+from contracts.domain.claims import Claims
 from contracts.domain.enums import CertificateStatus
 from tests.vectors.generate import VECTOR_DIR
 from verifier import keys
 from verifier.errors import SourceUnavailable
-from verifier.payload import Claims, encode
+from verifier.payload import encode
 from verifier.pipeline import STAGES
 from verifier.snapshot.build import build_state
 from verifier.snapshot.model import CertificateState

@@ -17,10 +17,11 @@ import base45
 import cbor2
 
 from contracts.domain import days, ids
+from contracts.domain.claims import Claims
 from contracts.domain.enums import CertificateStatus, KeyAlgorithm
 from verifier import events as ev, keys
 from verifier.offline import OfflineCache, SyncPoint
-from verifier.payload import PREFIX, Claims, build
+from verifier.payload import PREFIX, build
 
 # The fixed validation clock; the cache was synced two hours before.
 NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
