@@ -44,7 +44,7 @@ from .i18n import N_
 router = APIRouter(route_class=ConsoleRoute)
 
 
-def _requirement(alias: object) -> RoleRequirement:
+def api_requirement(alias: object) -> RoleRequirement:
     """The role requirement inside one of the API's ``Annotated[..., Depends(...)]`` aliases:
     the console's pages declare the very object the API's routes do."""
     requirement = get_args(alias)[1].dependency
@@ -52,8 +52,8 @@ def _requirement(alias: object) -> RoleRequirement:
     return requirement
 
 
-MRA_READERS = _requirement(api.MraReader)
-MRA_WRITERS = _requirement(api.MraWriter)
+MRA_READERS = api_requirement(api.MraReader)
+MRA_WRITERS = api_requirement(api.MraWriter)
 Reader = Annotated[AuthenticatedKey, Depends(MRA_READERS)]
 Writer = Annotated[AuthenticatedKey, Depends(MRA_WRITERS)]
 MraId = Annotated[int, Path(ge=1, le=api.MAX_MRA_ID)]
