@@ -392,30 +392,46 @@ def propose(
 # ---------------------------------------------------------------- the operation
 
 
-def _mra_operation(db: SessionDep, operation_id: uuid.UUID) -> Operation:
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A link to what an operation changed: its path, and its words (a message with
+    ``params``)."""
+
+    path: str
+    label: str
+    params: Mapping[str, Any]
+
+
+def followed_operation(
+    request: Request,
+    db: SessionDep,
+    operation_id: uuid.UUID,
+    *,
+    kinds: Mapping[str, str],
+    base: str,
+    subject: Subject | None = None,
+    fragment: bool = False,
+) -> Response:
+    """The page (or, with ``fragment``, the polled part) that follows an operation of one of
+    ``kinds`` (kind: its name for people) from pending to confirmed or failed. ``base``:
+    the path its page lives under; ``subject``: a link to what it changed, once known.
+    Other kinds answer 404: each area follows its own writes."""
     operation = get_operation(db, operation_id)
-    if not operation.kind.startswith("mra_"):
-        # Other writes have their own pages; this one follows MRA writes only.
-        raise NotFoundError(f"no MRA operation {operation_id}")
-    return operation
-
-
-def _operation_context(db: SessionDep, operation: Operation) -> dict[str, Any]:
-    mra_id: int | None = None
-    if operation.kind == "mra_propose":
-        created = service.proposed_by(db, operation)
-        mra_id = service.mra_number(created) if created is not None else None
-    elif operation.certificate_number and operation.certificate_number.startswith("MRA-"):
-        mra_id = int(operation.certificate_number.removeprefix("MRA-"))
-    details: Mapping[str, Any] = (operation.payload or {}).get("details") or {}
-    return {
+    if operation.kind not in kinds:
+        raise NotFoundError(f"no operation {operation_id} here")
+    root = request.scope.get("root_path", "")
+    context = {
         "operation": operation,
         "state_label": OPERATION_LABELS[operation.state],
         "final": operation.state in FINAL_STATES,
-        "mra_id": mra_id or details.get("mra_id"),
-        "kind_label": OPERATION_KINDS.get(operation.kind, operation.kind),
+        "kind_label": kinds[operation.kind],
         "tx_hash": "0x" + operation.tx_hash.hex() if operation.tx_hash else None,
+        "page_url": f"{root}{base}/operations/{operation.id}",
+        "subject": subject,
+        "back": base,
     }
+    template = "mras_operation_status.html" if fragment else "mras_operation.html"
+    return console_of(request).page(request, template, context)
 
 
 OPERATION_KINDS: Mapping[str, str] = {
@@ -427,17 +443,44 @@ OPERATION_KINDS: Mapping[str, str] = {
 }
 
 
+def _changed_mra(db: SessionDep, operation_id: uuid.UUID) -> Subject | None:
+    """A link to the MRA an operation changed (a proposal's, once confirmed and indexed)."""
+    operation = db.get(Operation, operation_id)
+    mra_id: int | None = None
+    if operation is not None and operation.kind == "mra_propose":
+        created = service.proposed_by(db, operation)
+        mra_id = service.mra_number(created) if created is not None else None
+    elif operation is not None and (operation.certificate_number or "").startswith("MRA-"):
+        mra_id = int((operation.certificate_number or "").removeprefix("MRA-"))
+    if mra_id is None:
+        return None
+    return Subject(f"/mras/{mra_id}", N_("See MRA %(id)s"), {"id": mra_id})
+
+
 @router.get("/mras/operations/{operation_id}", dependencies=[Depends(MRA_READERS)])
 def operation_page(request: Request, db: SessionDep, operation_id: uuid.UUID) -> Response:
-    context = _operation_context(db, _mra_operation(db, operation_id))
-    return console_of(request).page(request, "mras_operation.html", context)
+    return followed_operation(
+        request,
+        db,
+        operation_id,
+        kinds=OPERATION_KINDS,
+        base="/mras",
+        subject=_changed_mra(db, operation_id),
+    )
 
 
 @router.get("/mras/operations/{operation_id}/status", dependencies=[Depends(MRA_READERS)])
 def operation_status(request: Request, db: SessionDep, operation_id: uuid.UUID) -> Response:
     """The operation's state alone, for the page's htmx polling (every second until final)."""
-    context = _operation_context(db, _mra_operation(db, operation_id))
-    return console_of(request).page(request, "mras_operation_status.html", context)
+    return followed_operation(
+        request,
+        db,
+        operation_id,
+        kinds=OPERATION_KINDS,
+        base="/mras",
+        subject=_changed_mra(db, operation_id),
+        fragment=True,
+    )
 
 
 # ---------------------------------------------------------------- one MRA
