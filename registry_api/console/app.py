@@ -306,7 +306,7 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import mras, pages, partners, sign_in, sso
+    from . import consortium, mras, pages, partners, sign_in, sso
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -324,6 +324,7 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
             NavItem(N_("Sign-in log"), "/sign-ins", pages.SIGN_IN_LOG_ROLES),
             NavItem(N_("MRAs"), "/mras", mras.MRA_READERS),
             NavItem(N_("Partners"), "/partners", partners.PARTNER_PAGE),
+            NavItem(N_("Consortium"), "/consortium", consortium.CONSORTIUM_READERS),
         )
     )
     console.oidc = sso.OidcClient.of(settings)
@@ -351,4 +352,5 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.include_router(pages.router)
     console.include_router(mras.router)
     console.include_router(partners.router)
+    console.include_router(consortium.router)
     return console

@@ -21,6 +21,7 @@ from typing import Annotated, Any, get_args
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Path, Request
+from markupsafe import escape
 from pydantic import ValidationError
 from starlette.responses import Response
 
@@ -126,6 +127,13 @@ ACTIONS: Mapping[service.MraAction, ActionText] = {
         N_("Terminate the MRA"),
     ),
 }
+
+
+def untrusted_error(field: str, message: str) -> FieldError:
+    """A field error whose words come from a service or a validator and may quote what was
+    typed. The templates pass messages through ``_()``, which trusts catalogue text as
+    markup; this one is escaped first, so it shows as text."""
+    return FieldError(field, escape(message))
 
 
 def today(request: Request) -> Day:
@@ -313,7 +321,7 @@ def proposal_of(form: ProposalForm, own: str) -> tuple[MraCreate | None, list[Fi
         return MraCreate.model_validate(body), []
     except ValidationError as exc:
         for error in exc.errors():
-            errors.append(FieldError(_form_field(error["loc"], rows), error["msg"]))
+            errors.append(untrusted_error(_form_field(error["loc"], rows), error["msg"]))
         return None, errors
 
 
@@ -379,9 +387,9 @@ def propose(
         )
     except InvalidError as exc:
         fields = [
-            FieldError(_SERVICE_FIELDS.get(error.field, "partner_1"), error.message)
+            untrusted_error(_SERVICE_FIELDS.get(error.field, "partner_1"), error.message)
             for error in exc.errors
-        ] or [FieldError("partner_1", exc.detail)]
+        ] or [untrusted_error("partner_1", exc.detail)]
         return _proposal_page(request, form, fields, 400)
     wake_sender(request)
     return redirect(

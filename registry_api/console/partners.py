@@ -31,7 +31,7 @@ from .app import redirect
 from .csrf import ConsoleRoute
 from .deps import console_of
 from .i18n import N_
-from .mras import api_requirement, tier_text, today
+from .mras import api_requirement, tier_text, today, untrusted_error
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -184,11 +184,11 @@ def create_webhook(
         db.rollback()
         messages = [error.message for error in exc.errors] or [exc.detail]
         # The API's own words (English, as in its problem answers), next to the field.
-        errors = [FieldError("url", f"The address {message}") for message in messages]
+        errors = [untrusted_error("url", f"The address {message}") for message in messages]
         return _webhooks_page(request, db, caller, url=url, errors=errors, status_code=400)
     except (ConflictError, UnavailableError) as exc:
         db.rollback()
-        errors = [FieldError("url", exc.detail)]
+        errors = [untrusted_error("url", exc.detail)]
         return _webhooks_page(
             request, db, caller, url=url, errors=errors, status_code=int(exc.status)
         )
