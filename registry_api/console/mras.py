@@ -418,20 +418,25 @@ def followed_operation(
     kinds: Mapping[str, str],
     base: str,
     subject: Subject | None = None,
+    expects_subject: bool = False,
     fragment: bool = False,
 ) -> Response:
     """The page (or, with ``fragment``, the polled part) that follows an operation of one of
     ``kinds`` (kind: its name for people) from pending to confirmed or failed. ``base``:
-    the path its page lives under; ``subject``: a link to what it changed, once known.
+    the path its page lives under; ``subject``: a link to what it changed, once known
+    (``expects_subject``: keep polling a confirmed operation until it is).
     Other kinds answer 404: each area follows its own writes."""
     operation = get_operation(db, operation_id)
     if operation.kind not in kinds:
         raise NotFoundError(f"no operation {operation_id} here")
     root = request.scope.get("root_path", "")
+    # A confirmed proposal's MRA gets its id from the chain: the page keeps asking until the
+    # index has it, so that the link to it appears without a reload.
+    waiting = operation.state is OperationState.CONFIRMED and subject is None and expects_subject
     context = {
         "operation": operation,
         "state_label": OPERATION_LABELS[operation.state],
-        "final": operation.state in FINAL_STATES,
+        "final": operation.state in FINAL_STATES and not waiting,
         "kind_label": kinds[operation.kind],
         "tx_hash": "0x" + operation.tx_hash.hex() if operation.tx_hash else None,
         "page_url": f"{root}{base}/operations/{operation.id}",
@@ -474,6 +479,7 @@ def operation_page(request: Request, db: SessionDep, operation_id: uuid.UUID) ->
         kinds=OPERATION_KINDS,
         base="/mras",
         subject=_changed_mra(db, operation_id),
+        expects_subject=True,
     )
 
 
@@ -487,6 +493,7 @@ def operation_status(request: Request, db: SessionDep, operation_id: uuid.UUID) 
         kinds=OPERATION_KINDS,
         base="/mras",
         subject=_changed_mra(db, operation_id),
+        expects_subject=True,
         fragment=True,
     )
 
