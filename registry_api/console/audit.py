@@ -29,6 +29,7 @@ from ..errors import FieldError
 from .csrf import ConsoleRoute
 from .deps import console_of
 from .i18n import N_
+from .mras import form_date
 from .pages import SIGN_IN_LOG_ROLES
 from .principal import CONSOLE_KEY_PREFIX
 
@@ -199,16 +200,6 @@ def entries(db: Session, filters: Filters, *, limit: int | None = None) -> Itera
 # ---------------------------------------------------------------- the page
 
 
-def _date(value: str, field: str, errors: list[FieldError]) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        errors.append(FieldError(field, N_("Enter a real date, for example 2026-07-01")))
-        return None
-
-
 FilterText = Annotated[str, Query(max_length=256)]
 
 
@@ -218,8 +209,8 @@ def parse_filters(
     errors: list[FieldError] = []
     if source not in SOURCES:
         errors.append(FieldError("source", N_("Choose what to show")))
-    start = _date(since, "from", errors)
-    end = _date(until, "to", errors)
+    start = form_date(since, "from", errors)
+    end = form_date(until, "to", errors)
     if start and end and end < start:
         errors.append(FieldError("to", N_("The last day must not be before the first day")))
     filters = Filters(

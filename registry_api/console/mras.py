@@ -260,7 +260,8 @@ def _tier_bits(values: Sequence[str]) -> int:
     return bits
 
 
-def _date(value: str, field: str, errors: list[FieldError]) -> date | None:
+def form_date(value: str, field: str, errors: list[FieldError]) -> date | None:
+    """The day typed in a date field (None when empty); a bad one adds an error for it."""
     if not value.strip():
         return None
     try:
@@ -290,10 +291,10 @@ def _form_field(loc: Sequence[int | str], rows: Sequence[int]) -> str:
 def proposal_of(form: ProposalForm, own: str) -> tuple[MraCreate | None, list[FieldError]]:
     """The API's request body for ``form``, or the errors naming the form's fields."""
     errors: list[FieldError] = []
-    effective_from = _date(form.effective_from, "effective_from", errors)
+    effective_from = form_date(form.effective_from, "effective_from", errors)
     if effective_from is None and not any(e.field == "effective_from" for e in errors):
         errors.append(FieldError("effective_from", N_("Enter the first day of the MRA")))
-    ends_on = _date(form.ends_on, "ends_on", errors)
+    ends_on = form_date(form.ends_on, "ends_on", errors)
     if not form.text.strip():
         errors.append(FieldError("text", N_("Enter the text of the arrangement")))
     rows = [i for i, code in enumerate(form.partners, start=1) if code.strip()]

@@ -191,6 +191,28 @@ def test_a_proposal_with_bad_input_shows_each_error_next_to_its_field_and_keeps_
     assert operations(app) == []
 
 
+def test_a_proposal_ending_before_it_starts_shows_the_error_at_the_last_day(
+    app: FastAPI, client: TestClient, people: People
+) -> None:
+    signed_in_as(client, people, Role.MRA_OFFICER)
+    answer = post_form(
+        client,
+        "/console/mras/propose",
+        {
+            "idempotency_key": "0123456789abcdef",
+            "partner_1": "KR",
+            "effective_from": "2026-07-01",
+            "ends_on": "2026-06-30",
+            "text": TEXT,
+        },
+    )
+    assert answer.status_code == 400
+    assert 'id="ends_on-error"' in answer.text
+    assert "ends_on must not be before effective_from" in answer.text
+    assert 'value="2026-06-30"' in answer.text
+    assert operations(app) == []
+
+
 def test_a_proposal_naming_ourselves_as_partner_shows_the_apis_error_at_the_partner_field(
     app: FastAPI, client: TestClient, people: People
 ) -> None:
