@@ -306,7 +306,7 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import pages, sign_in, sso
+    from . import audit, consortium, mras, pages, partners, sign_in, sso
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -322,6 +322,10 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
         nav=(
             NavItem(N_("Home"), "/"),
             NavItem(N_("Sign-in log"), "/sign-ins", pages.SIGN_IN_LOG_ROLES),
+            NavItem(N_("MRAs"), "/mras", mras.MRA_READERS),
+            NavItem(N_("Partners"), "/partners", partners.PARTNER_PAGE),
+            NavItem(N_("Consortium"), "/consortium", consortium.CONSORTIUM_READERS),
+            NavItem(N_("Audit log"), "/audit", audit.AUDIT_ROLES),
         )
     )
     console.oidc = sso.OidcClient.of(settings)
@@ -347,4 +351,8 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.include_router(sign_in.router)
     console.include_router(sso.router)
     console.include_router(pages.router)
+    console.include_router(mras.router)
+    console.include_router(partners.router)
+    console.include_router(consortium.router)
+    console.include_router(audit.router)
     return console

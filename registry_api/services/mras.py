@@ -204,13 +204,27 @@ def partner_certificates(
     day: Day,
     limit: int = 50,
     offset: int = 0,
+    search: str | None = None,
 ) -> tuple[list[CertificateView], int]:
     """This administration's certificates ``partner`` recognizes under an MRA in force on
-    ``day`` (any status: a partner must see suspensions and revocations), by number."""
+    ``day`` (any status: a partner must see suspensions and revocations), by number.
+    ``search``: only those with that number or holder identification number, or whose
+    holder's name contains it (case-insensitive)."""
     tiers = covered_tiers(session, own=own, partner=partner, day=day)
     if not tiers:
         return [], 0
     where = _shared(tiers)
+    if search:
+        folded = search.casefold()
+        escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = sa.and_(
+            where,
+            sa.or_(
+                Certificate.number == search,
+                Certificate.holder_id_number == search,
+                Certificate.holder_name_folded.like(f"%{escaped}%", escape="\\"),
+            ),
+        )
     count = session.scalar(sa.select(sa.func.count(Certificate.id)).where(where)) or 0
     numbers = session.scalars(
         sa.select(Certificate.number)
