@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -169,7 +169,7 @@ class Operational(_Frozen):
     indexer_lag_seconds: float | None
 
 
-_TARGET_EXAMPLE = {
+_TARGET_EXAMPLE: dict[str, Any] = {
     "kpi": "suspensions.median_days",
     "baseline": 35.0,
     "target": 10.0,
@@ -177,7 +177,7 @@ _TARGET_EXAMPLE = {
     "set_at": "2026-07-02T09:14:03Z",
     "set_by": "programme manager",
 }
-_KPIS_EXAMPLE = {
+_KPIS_EXAMPLE: dict[str, Any] = {
     "authority": "MN",
     "period": {"from": "2025-07-03", "to": "2026-07-02"},
     "today": "2026-07-02",

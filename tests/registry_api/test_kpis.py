@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from fastapi.testclient import TestClient
 from registry_api.db import KpiTarget, Role, utc_now
 from registry_api.schemas.kpis import Period
 from registry_api.services import kpis as service
+from verifier.checks import CheckCounter, Reporter
+from verifier.verdict import Outcome
 
 from .conftest import KeyFactory
 from .kpi_history import EXPECTED, INDEXER_HEAD, NOW, PERIOD, seed
@@ -82,9 +85,7 @@ def test_the_flat_values_name_each_kpi_once(seeded: FastAPI) -> None:
 
 def test_without_an_indexer_the_lag_is_unknown_not_zero(seeded: FastAPI) -> None:
     with seeded.state.session_factory() as session:
-        answer = service.compute(
-            session, authority="MN", period=Period.of(*PERIOD), now=NOW
-        )
+        answer = service.compute(session, authority="MN", period=Period.of(*PERIOD), now=NOW)
     assert answer.operational.indexer_lag_blocks is None
     assert answer.operational.indexer_lag_seconds is None
     assert answer.operational.indexer_block == 100
@@ -334,3 +335,19 @@ def test_a_bad_border_check_report_is_a_422_naming_the_field(
     problem = assert_problem(answer, 422)
     assert field in [error["field"] for error in problem["errors"]]
     assert border_total(client, admin_token)["total"] == 0
+
+
+def test_a_border_pages_reports_reach_the_kpis_once_however_often_they_are_sent(
+    client: TestClient, make_key: KeyFactory, admin_token: str, tmp_path: Path
+) -> None:
+    counter = CheckCounter(tmp_path / "verifier-checks.sqlite")
+    for outcome in (Outcome.RECOGNIZED, Outcome.RECOGNIZED, Outcome.EXPIRED):
+        counter.count(outcome, datetime(2026, 5, 20, 8, 0, tzinfo=UTC))
+    token = make_key(Role.BORDER_OFFICER, user="Altanbulag post")
+    reporter = Reporter(counter, "http://testserver", token, "Altanbulag")
+    today = date(2026, 5, 31)
+    for _ in range(3):
+        assert reporter.report(today, client=client) is True
+    assert border_total(client, admin_token)["verdict_mix"] == {"expired": 1, "recognized": 2}
+    refused = Reporter(counter, "http://testserver", admin_token, "Altanbulag")
+    assert refused.report(today, client=client) is False
