@@ -306,7 +306,7 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import pages, sign_in, sso
+    from . import kpis, pages, sign_in, sso
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -322,6 +322,7 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
         nav=(
             NavItem(N_("Home"), "/"),
             NavItem(N_("Sign-in log"), "/sign-ins", pages.SIGN_IN_LOG_ROLES),
+            NavItem(N_("KPIs"), "/kpis", kpis.KPI_ROLES),
         )
     )
     console.oidc = sso.OidcClient.of(settings)
@@ -347,4 +348,5 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.include_router(sign_in.router)
     console.include_router(sso.router)
     console.include_router(pages.router)
+    console.include_router(kpis.router)
     return console
