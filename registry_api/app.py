@@ -35,6 +35,7 @@ from .routes import (
     documents,
     feed,
     imports,
+    kpis,
     mras,
     operations,
     ops,
@@ -72,6 +73,8 @@ OPENAPI_TAGS = [
     {"name": "partners", "description": "Certificates a partner administration may read."},
     {"name": "feed", "description": "Every change, as cursor pages and a live stream."},
     {"name": "webhooks", "description": "Feed entries POSTed to partners' URLs, signed."},
+    {"name": "kpis", "description": "The programme's KPIs and their targets."},
+    {"name": "border checks", "description": "Border posts report their counts of checks."},
 ]
 
 
@@ -194,5 +197,6 @@ def create_app(
     app.include_router(partner.router, prefix="/v1")
     app.include_router(feed.router, prefix="/v1")
     app.include_router(webhook_routes.router, prefix="/v1")
+    app.include_router(kpis.router, prefix="/v1")
     app.mount(MOUNT_PATH, create_console(app))
     return app

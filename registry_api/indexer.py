@@ -646,6 +646,9 @@ class Indexer:
             "block_hash": event.block_hash,
             "log_index": event.log_index,
             "block_time": block_time(event),
+            # With block_time, the partner-propagation KPI (services.kpis): how long a
+            # partner's change took from its block to this index.
+            "indexed_at": utc_now(),
         }
         if not own:
             return row, None

@@ -30,6 +30,7 @@ from contracts.recursion import restore_recursion_limit
 from registry_api.errors import RegistryError
 from scripts import consortium as founding
 from scripts.bench.cli import register as register_benchmarks
+from scripts.cli_kpis import register as register_kpis
 from scripts.cli_pkcs11 import register as register_pkcs11
 from scripts.cli_users import register as register_users
 from scripts.errors import ScriptError, UsageError
@@ -404,6 +405,7 @@ def verify_command(
     (suspended, revoked, expired, forged, unreadable, a check that could not be made);
     2: bad arguments."""
     from scripts.verifying import OnlineSource, closing, offline_source
+    from verifier.checks import CheckCounter, checks_path_beside
     from verifier.cli import run_verify
 
     workspace = Workspace(data_dir)
@@ -422,6 +424,8 @@ def verify_command(
                 _now,
                 json_output,
                 max_age=timedelta(hours=max_age_hours),
+                # Counted per day and verdict beside the cache (a border KPI, no holder data).
+                checks=CheckCounter(checks_path_beside(cache or workspace.verifier_cache)),
             )
     finally:
         if online is not None:
@@ -495,11 +499,36 @@ def verifier_serve(
     rpc_url: RpcUrl = None,
     cache: CacheOption = None,
     max_age_hours: MaxAge = 24.0,
+    report_to: Annotated[
+        str | None,
+        typer.Option(
+            "--report-to",
+            help="The address of this administration's registry API, to report the page's "
+            "counts of checks to (with --post and --report-key-file).",
+            show_default=False,
+        ),
+    ] = None,
+    post: Annotated[
+        str | None,
+        typer.Option("--post", help="This border post's name in the reports.", show_default=False),
+    ] = None,
+    report_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--report-key-file",
+            help="A file holding a border_officer API key of that registry (one line).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the border officer's scan page (camera, photo upload, paste)."""
+    """Serve the border officer's scan page (camera, photo upload, paste). It counts its
+    verdicts per day (verifier-checks.sqlite beside the cache) and, with --report-to, reports
+    the counts to its registry."""
     import uvicorn
 
     from scripts.verifying import OnlineSource, offline_source
+    from verifier.checks import CheckCounter, Reporter, checks_path_beside
     from verifier.source import StatusSource
     from verifier.web.app import create_app
 
@@ -517,13 +546,46 @@ def verifier_serve(
     else:
         online = OnlineSource(workspace, rpc_url)
         factory = online.get
-    page = create_app(factory, as_authority, max_age=timedelta(hours=max_age_hours))
+    checks = CheckCounter(checks_path_beside(cache or workspace.verifier_cache))
+    reporter: Reporter | None = None
+    given = [name for name, value in (("--post", post), ("--report-key-file", report_key_file))
+             if value is None]  # fmt: skip
+    if report_to is not None:
+        if given:
+            raise typer.BadParameter(f"needs {' and '.join(given)}", param_hint="'--report-to'")
+        assert post is not None
+        assert report_key_file is not None
+        reporter = Reporter(checks, report_to, _report_key(report_key_file), post)
+    page = create_app(
+        factory,
+        as_authority,
+        max_age=timedelta(hours=max_age_hours),
+        checks=checks,
+        reporter=reporter,
+    )
     err.print(f"border officer page for {as_authority} on http://{host}:{port}/")
     try:
         uvicorn.run(page, host=host, port=port, log_level="warning")
     finally:
         if online is not None:
             online.close()
+
+
+def _report_key(path: Path) -> str:
+    """The border officer key in ``path`` (its first line), never echoed."""
+    try:
+        text = path.read_text(encoding="utf-8")[:1024]
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise typer.BadParameter(
+            f"{path} cannot be read: {reason}", param_hint="'--report-key-file'"
+        ) from None
+    token = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not token.startswith("aeo_"):
+        raise typer.BadParameter(
+            f"{path} does not hold an API key (aeo_...)", param_hint="'--report-key-file'"
+        )
+    return token
 
 
 # ---------------------------------------------------------------- aeo keys
@@ -681,6 +743,7 @@ register_pkcs11(keys_app, keys_new, friendly_errors, _print_key)
 # The benchmark commands live with the benchmarks (scripts/bench/cli.py).
 register_benchmarks(bench_app, friendly_errors, out, err)
 register_users(app, friendly_errors, out, err)
+register_kpis(app, friendly_errors, out, err)
 
 
 # ---------------------------------------------------------------- aeo demo

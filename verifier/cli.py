@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TextIO
 from rich.console import Console
 
 from contracts.domain import ids
+from verifier.checks import CheckCounter
 from verifier.pipeline import DEFAULT_MAX_AGE, Clock, verify
 from verifier.render import print_verdict
 from verifier.source import StatusSource
@@ -31,10 +33,12 @@ def run_verify(
     *,
     max_age: timedelta = DEFAULT_MAX_AGE,
     out: TextIO | None = None,
+    checks: CheckCounter | None = None,
 ) -> int:
     """Verify ``target`` (QR text, or the path of a photo/scan), print the verdict, and
     return the exit code: 0 recognized, 1 not recognized, 3 any other outcome, 2 when
-    ``as_authority`` is not an authority code."""
+    ``as_authority`` is not an authority code. ``checks`` counts the verdict (per day and
+    outcome, nothing else: verifier.checks)."""
     stream = out or sys.stdout
     try:
         ids.authority_code(as_authority)
@@ -47,6 +51,12 @@ def run_verify(
         if candidate.is_file():
             data = candidate
     verdict = verify(data, as_authority=as_authority, clock=clock, source=source, max_age=max_age)
+    if checks is not None:
+        try:
+            checks.count(verdict.outcome, clock() if callable(clock) else clock)
+        except sqlite3.Error as exc:
+            # The verdict stands; only the statistic is lost, and the officer is told.
+            print(f"warning: the check was not counted: {exc}", file=sys.stderr)
     if json_output:
         stream.write(verdict.to_json() + "\n")
     else:

@@ -306,7 +306,7 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import audit, consortium, mras, pages, partners, sign_in, sso
+    from . import audit, consortium, kpis, mras, pages, partners, sign_in, sso
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -326,6 +326,7 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
             NavItem(N_("Partners"), "/partners", partners.PARTNER_PAGE),
             NavItem(N_("Consortium"), "/consortium", consortium.CONSORTIUM_READERS),
             NavItem(N_("Audit log"), "/audit", audit.AUDIT_ROLES),
+            NavItem(N_("KPIs"), "/kpis", kpis.KPI_ROLES),
         )
     )
     console.oidc = sso.OidcClient.of(settings)
@@ -355,4 +356,5 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.include_router(partners.router)
     console.include_router(consortium.router)
     console.include_router(audit.router)
+    console.include_router(kpis.router)
     return console

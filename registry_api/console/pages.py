@@ -65,6 +65,14 @@ AREAS: Mapping[str, tuple[str, str]] = {
         N_("Manage webhooks that notify partner systems"),
         N_("See webhooks that notify partner systems"),
     ),
+    "kpis": (
+        N_("Read the programme's KPIs and set their targets"),
+        N_("Read the programme's KPIs"),
+    ),
+    "border checks": (
+        N_("Report the border post's counts of checks"),
+        N_("Report the border post's counts of checks"),
+    ),
 }
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

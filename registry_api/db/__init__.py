@@ -13,6 +13,7 @@ from .chain_index import (
 )
 from .feed import FeedEntry
 from .imports import ImportJob, ImportRow, ImportState, RowOutcome
+from .kpis import BorderCheckCount, KpiTarget
 from .outbox import OPEN_OPERATION_STATES, Operation, OperationState
 from .people import (
     AccessEvent,
@@ -48,6 +49,7 @@ __all__ = [
     "Authority",
     "AuthorityAccount",
     "Base",
+    "BorderCheckCount",
     "Certificate",
     "CertificateEvent",
     "CertificateStatus",
@@ -59,6 +61,7 @@ __all__ = [
     "ImportState",
     "IndexedSigningKey",
     "IndexerCursor",
+    "KpiTarget",
     "Mra",
     "MraParty",
     "Operation",

@@ -216,6 +216,25 @@ def register(
         report = scale.run(certificates=certificates, lookups=lookups, replay=replay, console=err)
         _emit(out, "scale", report, json_output)
 
+    @bench_app.command("kpis")
+    @guard
+    def bench_kpis(
+        json_output: JsonFlag = False,
+        certificates: Annotated[
+            int, typer.Option(help="Certificates in the registry.", min=1)
+        ] = 1_000_000,
+        events: Annotated[
+            int,
+            typer.Option(help="Certificate events in all (at least one per certificate).", min=1),
+        ] = 3_000_000,
+        repeat: Annotated[int, typer.Option(help="Measured requests.", min=1)] = 5,
+    ) -> None:
+        """GET /v1/kpis for a year over a million certificates and three million events."""
+        from scripts.bench import kpis
+
+        report = kpis.run(certificates=certificates, events=events, repeat=repeat, console=err)
+        _emit(out, "KPIs", report, json_output)
+
     @bench_app.command("snapshot")
     @guard
     def bench_snapshot(

@@ -74,6 +74,9 @@ RECOGNITION_READERS = MRA_READERS | {Role.BORDER_OFFICER}
 PARTNERS = frozenset({Role.PARTNER})
 FEED_READERS = STAFF | {Role.PARTNER}
 WEBHOOK_OWNERS = frozenset({Role.ADMIN, Role.PARTNER})
+#: the programme's KPIs: the AEO unit, its managers and auditors; border posts report checks
+KPI_READERS = frozenset({Role.ADMIN, Role.AUDITOR, Role.ISSUING_OFFICER})
+BORDER_OFFICERS = frozenset({Role.BORDER_OFFICER})
 
 #: the administration keys of "another administration" name, and whose MRAs partners read
 PARTNER_CODE = "KZ"
@@ -598,6 +601,28 @@ CATALOG: tuple[Route, ...] = (
         WEBHOOK_OWNERS,
         200,
         {"webhook_id": World.own_webhook},
+    ),
+    # KPIs
+    Route("GET", "/v1/kpis", KPI_READERS, 200),
+    Route(
+        "PUT",
+        "/v1/kpis/targets/{kpi}",
+        ADMIN,
+        200,
+        {"kpi": lambda _w, _c: "suspensions.open"},
+        json=_static({"baseline": 3, "target": 1, "target_date": "2027-12-31"}),
+    ),
+    Route(
+        "POST",
+        "/v1/kpis/border-checks",
+        BORDER_OFFICERS,
+        200,
+        json=_static(
+            {
+                "post": "Zamyn-Uud",
+                "counts": [{"day": "2026-05-20", "verdict": "recognized", "count": 3}],
+            }
+        ),
     ),
 )
 ROUTES = {route.key: route for route in CATALOG}

@@ -117,6 +117,21 @@ def test_bench_scale_compares_lookups_and_replays_every_event(cli: CliRunner) ->
     assert report["replay_events"] == 250
 
 
+def test_bench_kpis_answers_a_year_of_kpis_over_the_seeded_history(cli: CliRunner) -> None:
+    report = bench(cli, "kpis", "--certificates", "2000", "--events", "6000", "--repeat", "2")
+    numbers(report, "kpis_year_ms", "kpis_year_min_ms", "kpis_year_max_ms")
+    assert (report["certificates"], report["events"]) == (2000, 6000)
+    assert report["repeat"] == 2
+    # The history spreads over three years: a year's answer counts some of it, not all.
+    assert 0 < report["events_in_year"] < 6000
+
+
+def test_bench_kpis_refuses_fewer_events_than_certificates(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["bench", "kpis", "--certificates", "10", "--events", "5"])
+    assert result.exit_code != 0
+    assert "--events must be at least --certificates" in " ".join(result.output.split())
+
+
 @pytest.mark.anvil
 def test_bench_import_confirms_every_certificate(cli: CliRunner) -> None:
     report = bench(cli, "import", "--count", "20", "--chunk", "10")

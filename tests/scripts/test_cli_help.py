@@ -30,6 +30,7 @@ COMMANDS = [
     ["bench", "api"],
     ["bench", "verify"],
     ["bench", "import"],
+    ["bench", "kpis"],
     ["bench", "propagation"],
     ["bench", "hostile"],
     ["bench", "scale"],
@@ -42,6 +43,7 @@ COMMANDS = [
     ["users", "enable"],
     ["users", "reset"],
     ["users", "list"],
+    ["kpis"],
 ]
 
 

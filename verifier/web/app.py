@@ -21,6 +21,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sqlite3
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,7 @@ from typing import Any
 
 from PIL import Image
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
@@ -41,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.domain.ids import authority_code
 from contracts.recursion import MAX_JSON_DEPTH, json_depth_exceeds, restore_recursion_limit
+from verifier.checks import CheckCounter, Reporter
 from verifier.errors import InputError, VerificationError
 from verifier.image import open_image, payload_text_from_image
 from verifier.pipeline import DEFAULT_MAX_AGE, Clock, verify
@@ -61,6 +65,8 @@ MAX_JSON_BODY_BYTES = 64 * 1024
 # A 5 MB file can still declare an enormous canvas (a decompression bomb); 40 megapixels is
 # more than any phone camera takes.
 MAX_IMAGE_PIXELS = 40_000_000
+#: the least time between two reports of the border-check counts to the registry
+REPORT_INTERVAL_SECONDS = 60.0
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -333,12 +339,19 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _time_of(clock: Clock) -> datetime:
+    return clock() if callable(clock) else clock
+
+
 def create_app(
     source_factory: Callable[[], StatusSource],
     as_authority: str,
     clock: Clock | None = None,
     *,
     max_age: timedelta = DEFAULT_MAX_AGE,
+    checks: CheckCounter | None = None,
+    reporter: Reporter | None = None,
+    report_interval: float = REPORT_INTERVAL_SECONDS,
 ) -> Starlette:
     """The page and its API, verifying as administration ``as_authority`` (e.g. ``"KR"``).
 
@@ -347,6 +360,9 @@ def create_app(
     ``OfflineCache`` is fine (it is thread-safe); so is choosing per request between a live
     source and the cache. ``clock`` is what ``verify`` takes (a datetime or a callable);
     ``None`` means the real time. Status data older than ``max_age`` is flagged stale.
+
+    ``checks`` counts each verdict per day (verifier.checks); ``reporter`` sends those counts
+    to the registry, after a verification, at most every ``report_interval`` seconds.
     """
     try:
         authority_code(as_authority)
@@ -368,7 +384,26 @@ def create_app(
             source=source_factory(),
             max_age=max_age,
         )
+        if checks is not None:
+            try:
+                checks.count(verdict.outcome, _time_of(clock_or_now))
+            except sqlite3.Error:
+                # The officer still gets the verdict; only the statistic is lost.
+                logger.exception("the border-check count could not be stored")
         return verdict.to_json(indent=None)
+
+    last_report = [float("-inf")]
+
+    def report_due() -> bool:
+        if reporter is None or time.monotonic() - last_report[0] < report_interval:
+            return False
+        last_report[0] = time.monotonic()
+        return True
+
+    def send_report() -> None:
+        assert reporter is not None
+        if not reporter.report(_time_of(clock_or_now).date()):
+            last_report[0] = float("-inf")  # retry after the next verification
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
@@ -392,7 +427,8 @@ def create_app(
             return _problem(
                 503, "server", "the verifier could not check this payload; try again later"
             )
-        return Response(verdict_json, media_type="application/json")
+        background = BackgroundTask(send_report) if report_due() else None
+        return Response(verdict_json, media_type="application/json", background=background)
 
     async def http_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from registry_api.app import create_app
 from registry_api.db import Role, utc_now
+from tests.registry_api.kpi_history import seed as seed_kpi_history
 from tests.verifier.web.conftest import launch
 
 from .servers import CLIENT_ID, PROVIDER_NAME, ROLE_MAPPING, registry_with_provider
@@ -342,6 +344,9 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(
     page.get_by_role("link", name="Sign-in log").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign-in log")
     check("sign-in log")
+    page.get_by_role("link", name="KPIs").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Programme KPIs")
+    check("kpis")
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator(".notice")).to_be_visible()
 
@@ -363,3 +368,29 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(
     check("403")
     tab.page.context.close()
     assert found == {}, json.dumps(found, indent=1)
+
+
+def test_the_kpi_page_draws_its_charts_under_the_content_security_policy(
+    served: Served, tab: Tab, tmp_path: Path
+) -> None:
+    with served.app.state.session_factory() as session:
+        seed_kpi_history(session)
+    page = tab.page
+    name = _name("auditor")
+    _sign_in_locally(page, served.url, name, served.people.add(name, Role.AUDITOR))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Welcome, {name.title()}")
+    # Through the navigation (htmx swaps the page in), then drawn by the console's bundle.
+    page.get_by_role("link", name="KPIs").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Programme KPIs")
+    page.goto(f"{served.url}/console/kpis?from=2026-01-01&to=2026-05-31")
+    for chart in ("status", "transitions", "border"):
+        canvas = page.locator(f'canvas[data-chart="{chart}"]')
+        expect(canvas).to_have_attribute("aria-label", re.compile(".+"))
+        # Chart.js sizes the canvas to its box and paints bars: some pixel is not blank.
+        painted = canvas.evaluate(
+            "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            " for (let i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; }"
+            " return false; }"
+        )
+        assert painted, chart
+    _shot(page, tmp_path, "kpis")
