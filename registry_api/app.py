@@ -39,6 +39,7 @@ from .routes import (
     operations,
     ops,
     partner,
+    snapshots,
     v1,
     webhooks as webhook_routes,
 )
@@ -72,6 +73,7 @@ OPENAPI_TAGS = [
     {"name": "partners", "description": "Certificates a partner administration may read."},
     {"name": "feed", "description": "Every change, as cursor pages and a live stream."},
     {"name": "webhooks", "description": "Feed entries POSTed to partners' URLs, signed."},
+    {"name": "snapshot", "description": "The signed status snapshot border posts sync from."},
 ]
 
 
@@ -194,5 +196,6 @@ def create_app(
     app.include_router(partner.router, prefix="/v1")
     app.include_router(feed.router, prefix="/v1")
     app.include_router(webhook_routes.router, prefix="/v1")
+    app.include_router(snapshots.router, prefix="/v1")
     app.mount(MOUNT_PATH, create_console(app))
     return app
