@@ -41,7 +41,7 @@ router = APIRouter(prefix="/snapshot", tags=["snapshot"])
 #: the versioned routes that take no API key (every other ``/v1`` route needs one)
 PUBLIC_PATHS: Final = frozenset({"/v1/snapshot", "/v1/snapshot/index", "/v1/snapshot/deltas"})
 #: OpenAPI's way of saying so on an operation
-_NO_KEY: Final = {"security": []}
+_NO_KEY: Final[dict[str, Any]] = {"security": []}
 
 #: border posts and proxies may keep a file this long; its ETag tells them when it changed
 _MAX_AGE: Final = 10

@@ -412,6 +412,9 @@ class SnapshotPublisher:
             json.dumps(index.to_json(), indent=2, sort_keys=True).encode("utf-8"),
         )
         self._forget_files({entry.name for entry, _ in writes})
+        # After a rewind, the states of the abandoned blocks lead nowhere a post can be.
+        for stale in [n for n in self._states if n >= number]:
+            del self._states[stale]
         self._states[number] = (ref, state)
         while len(self._states) > self.settings.snapshot_deltas_kept + 1:
             self._states.popitem(last=False)
