@@ -40,6 +40,7 @@ from .routes import (
     operations,
     ops,
     partner,
+    snapshots,
     v1,
     webhooks as webhook_routes,
 )
@@ -75,6 +76,7 @@ OPENAPI_TAGS = [
     {"name": "webhooks", "description": "Feed entries POSTed to partners' URLs, signed."},
     {"name": "kpis", "description": "The programme's KPIs and their targets."},
     {"name": "border checks", "description": "Border posts report their counts of checks."},
+    {"name": "snapshot", "description": "The signed status snapshot border posts sync from."},
 ]
 
 
@@ -198,5 +200,6 @@ def create_app(
     app.include_router(feed.router, prefix="/v1")
     app.include_router(webhook_routes.router, prefix="/v1")
     app.include_router(kpis.router, prefix="/v1")
+    app.include_router(snapshots.router, prefix="/v1")
     app.mount(MOUNT_PATH, create_console(app))
     return app

@@ -429,6 +429,30 @@ class Settings(BaseSettings):
         "TLS: the console's cookies are Secure even on a plain-HTTP request.",
     )
 
+    # The signed status snapshot border posts sync from (issue 15; docs/snapshot.md).
+    snapshot_interval: float = Field(
+        default=10.0,
+        gt=0,
+        le=86400,
+        description="Seconds between two looks for a moved index; at most one snapshot "
+        "(and its deltas) is published per interval, none while the index stands still.",
+    )
+    snapshot_deltas_kept: int = Field(
+        default=8,
+        ge=0,
+        le=64,
+        description="Earlier snapshot blocks a delta to the latest is offered from.",
+    )
+    snapshot_dir: Path | None = Field(
+        default=None,
+        description="Where the published snapshot, its deltas and their index are written "
+        "(default: <data dir>/snapshots).",
+    )
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.snapshot_dir or self.data_path / "snapshots"
+
     @field_validator("console_oidc_role_mapping", mode="before")
     @classmethod
     def _split_role_mapping(cls, value: object) -> object:

@@ -22,10 +22,11 @@ from eth_account.signers.local import LocalAccount
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
+from web3.exceptions import BlockNotFound
 
 from contracts.chain import Chain, ChainSettings, connect
 from contracts.deploy import Deployment
-from contracts.errors import ChainError, ChainUnavailableError
+from contracts.errors import ChainError, ChainUnavailableError, translate_errors
 from contracts.transactions import TxClient
 
 from .errors import ConfigurationError
@@ -35,6 +36,7 @@ from .keystore import load_operator_key
 from .metrics import Metrics
 from .outbox.sender import OutboxSender
 from .readiness import CheckResult, ReadinessCheck
+from .services.snapshots import SnapshotPublisher
 from .settings import ChainKind, Environment, Settings
 
 if TYPE_CHECKING:
@@ -161,6 +163,7 @@ class Workers:
         self.sender = sender
         self.indexer = indexer
         self.settings = settings
+        self.snapshots: SnapshotPublisher | None = None
         self._loops: list[_Loop] = []
 
     @classmethod
@@ -192,7 +195,9 @@ class Workers:
                 metrics=metrics,
                 crash_at=crash_at,
             )
-        return cls(access=access, sender=sender, indexer=indexer, settings=settings)
+        workers = cls(access=access, sender=sender, indexer=indexer, settings=settings)
+        workers.snapshots = _snapshot_publisher(session_factory, settings, access.chain)
+        return workers
 
     @property
     def running(self) -> bool:
@@ -208,6 +213,9 @@ class Workers:
         if self.indexer is not None:
             indexer = self.indexer
             self._loops.append(_Loop("indexer", indexer.poll, self.settings.indexer_poll_interval))
+        if self.snapshots is not None:
+            interval = self.settings.snapshot_interval
+            self._loops.append(_Loop("snapshots", self.snapshots.poll, interval))
         for loop in self._loops:
             loop.start()
 
@@ -273,6 +281,23 @@ class Workers:
         if status.last_error:
             return CheckResult(False, f"operations wait: {status.last_error}"[:300])
         return CheckResult(True, f"next nonce {status.next_nonce}")
+
+
+def _snapshot_publisher(
+    session_factory: sessionmaker[Session], settings: Settings, chain: Chain
+) -> SnapshotPublisher:
+    """The signed status snapshot's publisher (services.snapshots), reading block times
+    from the chain the indexer follows."""
+
+    def block(number: int) -> tuple[bytes, int] | None:
+        try:
+            with translate_errors("reading a snapshot's block"):
+                header = chain.w3.eth.get_block(number)
+        except (BlockNotFound, ChainError):
+            return None
+        return bytes(header["hash"]), int(header["timestamp"])
+
+    return SnapshotPublisher(session_factory, settings, block)
 
 
 def start_workers(app: FastAPI, access: ChainAccess | None) -> Workers:

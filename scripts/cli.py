@@ -363,7 +363,8 @@ CacheOption = Annotated[
     Path | None,
     typer.Option(
         "--cache",
-        help="Offline cache file; default DATA_DIR/verifier-cache.sqlite.",
+        help="Offline cache file; default: DATA_DIR/verifier-snapshot.cache (synced from a "
+        "registry) or DATA_DIR/verifier-cache.sqlite (from the chain), the newer one.",
         dir_okay=False,
         show_default=False,
     ),
@@ -404,14 +405,14 @@ def verify_command(
     Exit code 0: valid and recognized; 1: valid, not recognized; 3: any other verdict
     (suspended, revoked, expired, forged, unreadable, a check that could not be made);
     2: bad arguments."""
-    from scripts.verifying import OnlineSource, closing, offline_source
+    from scripts.verifying import OnlineSource, closing, default_offline_cache, offline_source
     from verifier.checks import CheckCounter, checks_path_beside
     from verifier.cli import run_verify
 
     workspace = Workspace(data_dir)
     online: OnlineSource | None = None
     if offline:
-        source = offline_source(cache or workspace.verifier_cache)
+        source = offline_source(cache or default_offline_cache(workspace))
     else:
         online = OnlineSource(workspace, rpc_url)
         source = online.get()
@@ -437,21 +438,75 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _registry_url(value: str | None) -> str | None:
+    from verifier.snapshot.remote import base_url
+
+    if value is None:
+        return None
+    try:
+        base_url(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 @verifier_app.command("sync")
 @friendly_errors
 def verifier_sync(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     rpc_url: RpcUrl = None,
-    cache: CacheOption = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache",
+            help="Cache file; default DATA_DIR/verifier-snapshot.cache with --from, "
+            "DATA_DIR/verifier-cache.sqlite without.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    from_url: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Sync from this registry's signed snapshot (its base URL, e.g. "
+            "https://registry.customs.example) instead of a chain node.",
+            show_default=False,
+            callback=_registry_url,
+        ),
+    ] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            help="With --from: the trust-anchor file (the registry's pinned key); default "
+            "DATA_DIR/verifier-anchors.json (aeo verifier trust add).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Fill the offline cache from the chain's events.
+    """Fill the offline cache: from the chain's events, or (--from URL) from a registry's
+    signed snapshot.
 
-    Keys, certificate statuses and MRAs, for verifying without a network; a sync resumes
-    where the last one stopped."""
+    Keys, certificate statuses and MRAs, for verifying without a network. From a chain node
+    a sync resumes where the last one stopped; from a registry it fetches the delta from the
+    cache's block when that is cheaper than the full snapshot, checks the signature against
+    the pinned key, and resumes a download the link cut."""
+    workspace = Workspace(data_dir)
+    if from_url is None:
+        if anchor is not None:
+            raise UsageError("--anchor: only with --from URL (a chain sync trusts the chain)")
+        _sync_from_chain(workspace, cache or workspace.verifier_cache, rpc_url)
+        return
+    if rpc_url is not None:
+        raise UsageError("--rpc-url: not with --from (the snapshot comes from the registry)")
+    _sync_from_registry(workspace, from_url, cache, anchor)
+
+
+def _sync_from_chain(workspace: Workspace, path: Path, rpc_url: str | None) -> None:
     from scripts.verifying import sync_cache
 
-    workspace = Workspace(data_dir)
-    path = cache or workspace.verifier_cache
     with Progress(
         TextColumn("syncing blocks"),
         BarColumn(),
@@ -474,6 +529,128 @@ def verifier_sync(
         f"({report.events_applied} events applied, synced {how}); "
         f"status as of {report.synced_at:%Y-%m-%d %H:%M:%S} UTC"
     )
+
+
+def _sync_from_registry(
+    workspace: Workspace, url: str, cache: Path | None, anchor: Path | None
+) -> None:
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    from scripts.verifying import anchors_path, load_anchors, snapshot_cache_path, sync_snapshot
+
+    path = cache or snapshot_cache_path(workspace)
+    anchors = load_anchors(anchor or anchors_path(workspace))
+    with Progress(
+        TextColumn("fetching the snapshot"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        # A post syncs from a scheduled task too: its log gets the result line, not a bar.
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("fetch", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, total=total, completed=done)
+
+        report = sync_snapshot(url, path, anchors, advance)
+    header = report.cache.header
+    how = {
+        "none": "already current",
+        "delta": f"a delta from block {report.from_block}",
+        "full": "the full snapshot",
+    }[report.fetched]
+    if report.resumed_at:
+        how += f", resumed at byte {report.resumed_at}"
+    out.print(
+        f"snapshot cache {path} reflects block {header.block.number} of {header.issuer}'s "
+        f"registry ({how}; {report.bytes_downloaded} bytes fetched, signed by key "
+        f"{header.kid.hex()}); status as of "
+        f"{datetime.fromtimestamp(header.made_at, UTC):%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+trust_app = typer.Typer(help="The registry keys this border post trusts for snapshots.")
+trust_app.info.no_args_is_help = True
+verifier_app.add_typer(trust_app, name="trust")
+
+
+class AnchorAlgorithm(StrEnum):
+    ES256 = "ES256"
+    EDDSA = "EDDSA"
+
+
+@trust_app.command("add")
+@friendly_errors
+def trust_add(
+    authority: Annotated[
+        str,
+        typer.Option(
+            "--authority",
+            help="The administration whose registry signs (e.g. MN).",
+            callback=_authority_option,
+        ),
+    ],
+    public_key: Annotated[
+        str,
+        typer.Option(
+            "--public-key",
+            help="Its document-signing public key in hex, as the administration announced "
+            "it (aeo keys show-public prints it).",
+        ),
+    ],
+    algorithm: Annotated[
+        AnchorAlgorithm, typer.Option("--algorithm", help="The key's algorithm.")
+    ] = AnchorAlgorithm.ES256,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchors",
+            help="The trust-anchor file; default DATA_DIR/verifier-anchors.json.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Pin a registry's document-signing key: snapshots signed by any other key are refused.
+
+    Compare the key id it prints with the one the administration gave you out of band."""
+    from scripts.verifying import anchors_path, make_anchor, pin_anchor
+
+    try:
+        anchor = make_anchor(authority, algorithm.value, public_key)
+    except (ValueError, VerificationError) as exc:
+        raise UsageError(f"--public-key: {exc}") from None
+    path = anchors or anchors_path(Workspace(data_dir))
+    added = pin_anchor(path, anchor)
+    state = "pinned" if added else "already pinned"
+    out.print(f"{state}: {authority} key {anchor.kid.hex()} ({anchor.algorithm.name}) in {path}")
+
+
+@trust_app.command("list")
+@friendly_errors
+def trust_list(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchors",
+            help="The trust-anchor file; default DATA_DIR/verifier-anchors.json.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """The pinned registry keys."""
+    from scripts.verifying import anchors_path, load_anchors
+
+    path = anchors or anchors_path(Workspace(data_dir))
+    for anchor in load_anchors(path, "--anchors"):
+        out.print(f"{anchor.authority}  {anchor.kid.hex()}  {anchor.algorithm.name}")
 
 
 @verifier_app.command("serve")
@@ -527,7 +704,7 @@ def verifier_serve(
     the counts to its registry."""
     import uvicorn
 
-    from scripts.verifying import OnlineSource, offline_source
+    from scripts.verifying import OnlineSource, default_offline_cache, offline_source
     from verifier.checks import CheckCounter, Reporter, checks_path_beside
     from verifier.source import StatusSource
     from verifier.web.app import create_app
@@ -538,7 +715,7 @@ def verifier_serve(
     online: OnlineSource | None = None
     factory: Callable[[], StatusSource]
     if offline:
-        path = cache or workspace.verifier_cache
+        path = cache or default_offline_cache(workspace)
         if not path.is_file():
             raise ScriptError(f"the offline cache {path} does not exist (aeo verifier sync)")
         fixed = offline_source(path)

@@ -5,8 +5,11 @@ runs it); the contracts, deployed once; MN, KZ and KR founded with their own key
 document-signing keys published on chain); one registry API per administration and the
 border officer's page, as child processes; an API key per role per administration; the
 example data (``scripts.seed``: an MRA between MN and KR in force, certificates at each
-administration, their QR codes and PDFs); the verifier's offline cache; then a table of what
-runs and what to try. Ctrl-C (or SIGTERM) stops every child and anvil, which saves its state.
+administration, their QR codes and PDFs); the border post: MN's registry key pinned, its
+offline cache synced from MN's signed snapshot (not from the chain), and the border officer's
+page verifying offline from that cache (re-synced every few seconds while the demo runs);
+then a table of what runs and what to try. Ctrl-C (or SIGTERM) stops every child and anvil,
+which saves its state.
 
 A second run finds the data directory of the first and resumes (and says so): the chain
 state, the databases and keys are reused and nothing is seeded twice. ``--reset`` wipes the
@@ -37,16 +40,30 @@ from contracts.bootstrap import DEFAULT_MEMBERS
 from contracts.chain import Chain
 from contracts.deploy import Deployment
 from contracts.errors import DeploymentMismatchError
+from contracts.reader import RegistryReader
 from registry_api.bootstrap import create_admin_key
 from scripts import consortium as founding, seed
 from scripts.api_client import RegistryClient
 from scripts.errors import ScriptError, ServiceError, UsageError
 from scripts.services import Child, require_free_ports, start_child, stop_children
-from scripts.verifying import sync_cache
+from scripts.verifying import (
+    anchors_path,
+    load_anchors,
+    make_anchor,
+    pin_anchor,
+    snapshot_cache_path,
+    sync_snapshot,
+)
 from scripts.workspace import ConsortiumRecord, Workspace, read_json, write_json
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 VERIFIER_AS = "KR"
+#: the registry whose signed snapshot the demo's border post syncs from
+SNAPSHOT_FROM = "MN"
+#: seconds between the border post's syncs while the demo runs
+RESYNC_SECONDS = 10.0
+#: how long a first sync waits for the registry's snapshot of the seeded chain
+SNAPSHOT_WAIT_SECONDS = 90.0
 
 # One key per role per administration; the partner key of each is for its MRA partner.
 ROLE_USERS: tuple[tuple[str, str], ...] = (
@@ -136,6 +153,8 @@ class Demo:
         self.record: ConsortiumRecord | None = None
         self.chain_url = ""
         self.block = 0
+        self._next_sync = 0.0
+        self._sync_failed = False
 
     # ------------------------------------------------------------ the run
 
@@ -187,7 +206,7 @@ class Demo:
         require_free_ports(ports)
 
         with self._progress() as progress:
-            steps = progress.add_task("starting", total=7)
+            steps = progress.add_task("starting", total=8)
 
             def step(description: str) -> None:
                 progress.update(steps, description=description)
@@ -211,7 +230,7 @@ class Demo:
                 step("consortium")
                 self.record = self._consortium(chain, deployment)
                 progress.advance(steps)
-                step("registry APIs and border page")
+                step("registry APIs")
                 self._start_services()
                 progress.advance(steps)
                 step("API keys")
@@ -220,9 +239,12 @@ class Demo:
                 step("example data")
                 self.seed_summary = self._seed(progress)
                 progress.advance(steps)
-                step("offline cache")
-                sync_cache(workspace, workspace.verifier_cache)
+                step(f"border post: {SNAPSHOT_FROM}'s snapshot")
                 self.block = chain.block_number()
+                self._sync_border_post(chain, wait_for_block=self.block)
+                progress.advance(steps)
+                step("border page")
+                self._start_border_page()
                 progress.advance(steps)
             finally:
                 chain.close()
@@ -292,19 +314,73 @@ class Demo:
                     cwd=PROJECT_DIR,
                 )
             )  # fmt: skip
-        self.children.append(
-            start_child(
-                "border officer page",
-                ["-m", "scripts.cli", "verifier", "serve", "--as", VERIFIER_AS,
-                 "--data-dir", data_dir, "--port", str(self.record.verifier_port)],
-                url=f"http://127.0.0.1:{self.record.verifier_port}",
-                log=self.workspace.demo_logs / "verifier-page.log",
-                unset_prefix="AEO_",
-                cwd=PROJECT_DIR,
-            )
-        )  # fmt: skip
         for child in self.children:
             child.wait_until_answering()
+
+    def _start_border_page(self) -> None:
+        """The border officer's page, verifying offline from the snapshot cache."""
+        assert self.record is not None
+        page = start_child(
+            "border officer page",
+            ["-m", "scripts.cli", "verifier", "serve", "--as", VERIFIER_AS,
+             "--data-dir", str(self.workspace.data_dir), "--port", str(self.record.verifier_port),
+             "--offline", "--cache", str(snapshot_cache_path(self.workspace))],
+            url=f"http://127.0.0.1:{self.record.verifier_port}",
+            log=self.workspace.demo_logs / "verifier-page.log",
+            unset_prefix="AEO_",
+            cwd=PROJECT_DIR,
+        )  # fmt: skip
+        self.children.append(page)
+        page.wait_until_answering()
+
+    def _sync_border_post(self, chain: Chain, wait_for_block: int = 0) -> None:
+        """Pin MN's document-signing key (the one consortium.json records, read from the
+        chain: its key id is the hash of the public key, so it cannot be another) and sync
+        the border post's snapshot cache from MN's registry, once its snapshot reflects
+        ``wait_for_block``."""
+        assert self.record is not None
+        member = self.record.member(SNAPSHOT_FROM)
+        path = anchors_path(self.workspace)
+        key = RegistryReader(chain, self.workspace.deployment(chain)).get_signing_key(
+            bytes.fromhex(member.signing_kid)
+        )
+        anchor = make_anchor(SNAPSHOT_FROM, key.algorithm.name, key.public_key.hex())
+        if anchor.kid.hex() != member.signing_kid:
+            raise ScriptError(f"the chain's key {member.signing_kid} is not the recorded one")
+        pin_anchor(path, anchor)
+        url = self._api_url(SNAPSHOT_FROM)
+        deadline = time.monotonic() + SNAPSHOT_WAIT_SECONDS
+        while True:
+            report = sync_snapshot(url, snapshot_cache_path(self.workspace), load_anchors(path))
+            if report.cache.header.block.number >= wait_for_block:
+                break
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"{SNAPSHOT_FROM}'s registry published no snapshot of block "
+                    f"{wait_for_block} within {SNAPSHOT_WAIT_SECONDS:.0f} s; see "
+                    f"{self.workspace.demo_logs / f'registry-{SNAPSHOT_FROM}.log'}"
+                )
+            time.sleep(1)
+        self._next_sync = time.monotonic() + RESYNC_SECONDS
+
+    def _resync(self) -> None:
+        """A border post syncs whenever it is connected: here every few seconds, so the page
+        shows a suspension made during the tour. A failure is said once and retried."""
+        if time.monotonic() < self._next_sync:
+            return
+        self._next_sync = time.monotonic() + RESYNC_SECONDS
+        try:
+            sync_snapshot(
+                self._api_url(SNAPSHOT_FROM),
+                snapshot_cache_path(self.workspace),
+                load_anchors(anchors_path(self.workspace)),
+            )
+        except ScriptError as exc:
+            if not self._sync_failed:
+                self.console.print(f"border post: sync failed, retrying: {escape(exc.message)}")
+            self._sync_failed = True
+        else:
+            self._sync_failed = False
 
     def _api_url(self, code: str) -> str:
         assert self.record is not None
@@ -368,6 +444,7 @@ class Demo:
                     )
             if self.anvil is not None and not self.anvil.is_alive():
                 raise ServiceError(f"the chain stopped unexpectedly; see {self.anvil.log_file}")
+            self._resync()
             time.sleep(0.5)
 
     def _stop(self, *, resumable: bool = True) -> None:
@@ -394,7 +471,11 @@ class Demo:
         for column in services.columns:
             column.no_wrap = True
         page = f"http://127.0.0.1:{self.record.verifier_port}/"
-        services.add_row(f"border officer page ({VERIFIER_AS})", page, "")
+        services.add_row(
+            f"border officer page ({VERIFIER_AS}, offline from {SNAPSHOT_FROM}'s snapshot)",
+            page,
+            "",
+        )
         for member in self.record.members:
             url = self._api_url(member.code)
             services.add_row(f"{member.code} registry API", url, f"{url}/docs")
@@ -422,6 +503,13 @@ class Demo:
                 "Ctrl-C stops everything.",
             ),
             services,
+            Text(
+                f"The border page verifies offline, from {SNAPSHOT_FROM}'s signed snapshot "
+                f"(key pinned in {_display_path(anchors_path(self.workspace))}, re-synced every "
+                f"{RESYNC_SECONDS:.0f} s); a border post does the same with: aeo verifier sync "
+                f"--from {self._api_url(SNAPSHOT_FROM)}",
+                style="italic",
+            ),
             *keys,
         ]
         parts.extend(

@@ -553,12 +553,23 @@ def _verify(
     )
     found.claims = claims
     if cose is not None and claims is not None:
+        # A source that answers for one scanned QR at a time (a snapshot, which holds a
+        # fingerprint of each certificate rather than its record) is bound to its claims.
+        bind = getattr(source, "for_claims", None)
+        if callable(bind):
+            source = bind(claims)
         view = _one_view(source)
         try:
             _check_against_source(run, found, cose, claims, as_authority, now, source, max_age)
         finally:
             if view is not None:
                 _close_view(view)
+        # What the source wants the verdict to say about its answers (a snapshot: that a
+        # membership filter, with its false-positive rate, vouched for the certificate), once
+        # the issuer's key vouched for the claims: a refused key decides alone.
+        notes = getattr(source, "verdict_reasons", None)
+        if callable(notes) and run.passed("signature") and run.passed("key_validity"):
+            run.reasons.extend(notes())
     return _finish(run, now, as_authority, found)
 
 

@@ -78,7 +78,7 @@ HEADLINES: Final[dict[Outcome, str]] = {
 }
 
 # Reason code -> the outcome it points to; codes not listed here are information only
-# (``status_stale``, ``renewed``) and never decide the outcome.
+# (``status_stale``, ``renewed``, ``status_from_filter``) and never decide the outcome.
 _OUTCOME_OF_REASON: Final[dict[str, Outcome]] = {
     **dict.fromkeys(
         (
@@ -140,7 +140,7 @@ _OUTCOME_OF_REASON: Final[dict[str, Outcome]] = {
     "own_certificate": Outcome.RECOGNIZED,
 }
 
-INFO_REASONS: Final = frozenset({"status_stale", "renewed"})
+INFO_REASONS: Final = frozenset({"status_stale", "renewed", "status_from_filter"})
 
 
 def outcome_of_reason(code: str) -> Outcome | None:
@@ -234,7 +234,8 @@ class Verdict:
 
     @property
     def offline(self) -> bool:
-        return self.source is not None and self.source.kind == "offline"
+        # "snapshot": the offline cache a registry's signed snapshot filled (docs/snapshot.md).
+        return self.source is not None and self.source.kind in {"offline", "snapshot"}
 
     def stage(self, name: str) -> StageResult:
         return next(s for s in self.stages if s.stage == name)
@@ -243,7 +244,9 @@ class Verdict:
         """ "status as of <time>" with its source, the phrase every offline verdict shows."""
         if self.as_of is None or self.source is None:
             return None
-        where = "offline cache" if self.offline else self.source.kind
+        where = {"offline": "offline cache", "snapshot": "offline snapshot"}.get(
+            self.source.kind, self.source.kind
+        )
         if self.source.block_number is not None:
             where += f", block {self.source.block_number}"
         stale = ", STALE" if self.stale else ""

@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from registry_api.routes.snapshots import PUBLIC_PATHS
+
 from .support import assert_problem, bearer
 
 PROBLEM = "application/problem+json"
@@ -59,7 +61,9 @@ def test_versioned_routes_document_auth_problems_and_bearer_security(app: FastAP
         "bearerFormat": "aeo_<prefix>_<secret>",
         "description": "An API key created by an administrator of this registry.",
     }
-    versioned = [op for op in operations(document) if op[0].startswith("/v1/")]
+    versioned = [
+        op for op in operations(document) if op[0].startswith("/v1/") and op[0] not in PUBLIC_PATHS
+    ]
     assert versioned
     assert document["paths"]["/v1/admin/api-keys"]["post"]["x-roles"] == ["admin"]
     for path, method, operation in versioned:
@@ -77,6 +81,16 @@ def test_operational_routes_need_no_key(app: FastAPI) -> None:
     document = app.openapi()
     for path in ("/healthz", "/readyz", "/metrics"):
         assert "security" not in document["paths"][path]["get"]
+
+
+def test_the_snapshot_routes_say_they_need_no_key(app: FastAPI) -> None:
+    document = app.openapi()
+    public = {path for path in document["paths"] if path.startswith("/v1/snapshot")}
+    assert public == PUBLIC_PATHS
+    for path in public:
+        operation = document["paths"][path]["get"]
+        assert operation["security"] == [], path
+        assert "x-roles" not in operation, path
 
 
 # Answers API fuzzing found undocumented (tests/registry_api/fuzz_api.py): each is now

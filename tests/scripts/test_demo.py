@@ -154,6 +154,19 @@ def test_demo_runs_the_system_its_commands_work_and_ctrl_c_stops_everything(
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "VALID AND RECOGNIZED" in checked.stdout
 
+        # The border page verifies offline, from the cache synced from MN's signed snapshot.
+        assert "offline from MN's snapshot" in summary
+        assert (data_dir / "verifier-anchors.json").is_file()
+        png = Path(shlex.split(verify)[2])
+        scanned = httpx.post(
+            f"http://127.0.0.1:{base}/api/verify",
+            files={"image": (png.name, png.read_bytes(), "image/png")},
+            timeout=60,
+        )
+        assert scanned.status_code == 200, scanned.text
+        assert scanned.json()["outcome"] == "recognized"
+        assert scanned.json()["source"]["kind"] == "snapshot"
+
         suspend_and_verify = demo.command_after("2. Suspend")
         suspended = _run(suspend_and_verify)
         assert suspended.returncode == 3, suspended.stdout + suspended.stderr

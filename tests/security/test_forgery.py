@@ -1,6 +1,7 @@
 """Forged QR codes against a deployed consortium on the memory chain, one test per forgery
-class, each verified online (``ChainStatusSource``) and offline (an ``OfflineCache`` synced
-from the same chain).
+class, each verified online (``ChainStatusSource``), offline (an ``OfflineCache`` synced
+from the same chain), and offline from a snapshot a registry publishes of that chain
+(``tests.verifier.snapshot_filling``).
 
 The registry is the verifier tests' ``chain_world``: MN has a registered ES256 signing key,
 MN and KR have an MRA covering tier S, MN issued ``MN-AEO-0001`` and its genuine QR text.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from tests.security.forge import (
     wrap_cose,
 )
 from tests.verifier.conftest import NUMBER, TIER_C, TIER_S, ChainWorld, claims_for, issue
+from tests.verifier.snapshot_filling import RegistrySnapshots
 from verifier import keys
 from verifier.offline import OfflineCache
 from verifier.payload import (
@@ -57,30 +59,47 @@ from verifier.verdict import Outcome, StageState, Verdict, outcome_of_reason
 pytestmark = pytest.mark.slow
 
 Scan = Callable[..., Verdict]
-SOURCES = ("online", "offline")
+SOURCES = ("online", "offline", "snapshot")
 OTHER_NUMBER = "MN-AEO-0002"
 QR_FORMAT_DOC = Path(__file__).resolve().parents[2] / "docs" / "qr-format.md"
 
 
 @pytest.fixture(params=SOURCES)
 def scan(
-    request: pytest.FixtureRequest, chain_world: ChainWorld, offline_cache: OfflineCache
-) -> Scan:
-    """Verifies a text against the chain as it is now: live, or through a fresh sync."""
+    request: pytest.FixtureRequest,
+    chain_world: ChainWorld,
+    offline_cache: OfflineCache,
+    tmp_path: Path,
+) -> Iterator[Scan]:
+    """Verifies a text against the chain as it is now: live, through a fresh sync, or
+    through a snapshot a registry publishes of it (docs/snapshot.md)."""
+    snapshots: RegistrySnapshots | None = None
 
     def run(text: str, as_authority: str = "KR") -> Verdict:
+        nonlocal snapshots
         at = chain_world.now()
         if request.param == "online":
             verdict = chain_world.verify(text, chain_world.online(), as_authority, clock=at)
             assert verdict.source is not None
             assert verdict.source.kind == "chain"
             return verdict
+        if request.param == "snapshot":
+            if snapshots is None:
+                snapshots = RegistrySnapshots(
+                    chain_world.chain, chain_world.consortium.deployment, tmp_path / "registry"
+                )
+            verdict = chain_world.verify(text, snapshots.fill(at), as_authority, clock=at)
+            assert verdict.source is not None
+            assert verdict.source.kind == "snapshot"
+            return verdict
         sync(chain_world.chain, chain_world.consortium.deployment, offline_cache, clock=lambda: at)
         verdict = chain_world.verify(text, offline_cache, as_authority, clock=at)
         assert verdict.offline
         return verdict
 
-    return run
+    yield run
+    if snapshots is not None:
+        snapshots.close()
 
 
 def assert_refused(verdict: Verdict, outcome: Outcome, stage: str, code: str) -> None:
@@ -372,7 +391,13 @@ def test_legitimately_signed_qr_pairing_the_real_digest_with_another_holder_is_a
     verdict = scan(world.sign(other_holder))
 
     assert_refused(verdict, Outcome.COMMITMENT_MISMATCH, "binding", "commitment_mismatch")
-    assert "holder identification" in verdict.reasons[0].message
+    assert verdict.source is not None
+    if verdict.source.kind == "snapshot":
+        # A snapshot keeps one fingerprint of the bound fields, not each field: the same
+        # refusal, without the field's name (docs/snapshot.md).
+        assert verdict.reasons[0].message == "the record digest differs from the registry's"
+    else:
+        assert "holder identification" in verdict.reasons[0].message
 
 
 def test_claims_payload_helper_reproduces_the_issuers_encoding(chain_world: ChainWorld) -> None:

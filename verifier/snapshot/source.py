@@ -11,7 +11,11 @@ is the same except where the filter admits a certificate that was never issued (
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import timedelta
+from pathlib import Path
+from typing import Final
 
 from contracts.domain.claims import Claims
 from contracts.domain.rules import RecognitionAnswer
@@ -19,10 +23,15 @@ from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyR
 from verifier.errors import SourceUnavailable, VerificationError
 from verifier.payload import decode
 from verifier.pipeline import DEFAULT_MAX_AGE, Clock, InputData, read_input, verify
+from verifier.snapshot.cache import CachedSnapshot, load
+from verifier.snapshot.errors import SnapshotError
 from verifier.snapshot.model import Binding, CertificateAnswer, Membership
 from verifier.snapshot.state import CompactState, record_for
-from verifier.source import SourceInfo
-from verifier.verdict import Verdict
+from verifier.source import SourceInfo, StatusSource
+from verifier.verdict import Reason, Verdict
+
+#: the reason code of a verdict whose certificate the membership filter vouched for
+FILTER_REASON: Final = "status_from_filter"
 
 
 def answer_for(
@@ -91,6 +100,111 @@ class SnapshotSource:
         self, authority: str, certificate: CertificateSlot, day: int
     ) -> RecognitionAnswer:
         return self._state.recognition(authority, certificate, day)
+
+    def verdict_reasons(self) -> list[Reason]:
+        """The pipeline adds these to the verdict: when the membership filter vouched for
+        the certificate (not listed, binding matched), the chance that it would vouch for a
+        certificate never issued (docs/qr-format.md, the residual risk)."""
+        answer = self.answer
+        if answer is None or answer.membership is not Membership.FILTER:
+            return []
+        if answer.binding is not Binding.MATCHES:
+            return []
+        rate = answer.false_positive_rate
+        odds = f" (one in {round(1 / rate):,})" if rate > 0 else ""
+        return [
+            Reason(
+                FILTER_REASON,
+                "issued per the snapshot's membership filter: a certificate never issued "
+                f"would pass it with probability {rate:.1e}{odds}",
+            )
+        ]
+
+
+class SnapshotCacheSource:
+    """The border post's snapshot cache file (:mod:`verifier.snapshot.cache`) as a status
+    source: ``aeo verify --offline`` and the border page ask it like the SQLite cache.
+
+    The pipeline binds it to each scanned QR's claims (:meth:`for_claims`). The file is read
+    again when a sync replaced it (its inode, size or time changed), so a page left running
+    answers from the latest sync.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._cached: CachedSnapshot | None = None
+
+    def cached(self) -> CachedSnapshot:
+        """The loaded cache; raises :class:`SourceUnavailable` when there is none to read."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            raise SourceUnavailable(
+                f"the snapshot cache {self.path} does not exist (aeo verifier sync --from URL)"
+            ) from None
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if self._cached is None or stamp != self._stamp:
+                try:
+                    loaded = load(self.path)
+                except SnapshotError as exc:
+                    raise SourceUnavailable(f"the snapshot cache: {exc.message}") from exc
+                if loaded is None:
+                    raise SourceUnavailable(f"the snapshot cache {self.path} does not exist")
+                self._cached, self._stamp = loaded, stamp
+            return self._cached
+
+    def for_claims(self, claims: Claims) -> StatusSource:
+        try:
+            cached = self.cached()
+        except SourceUnavailable as exc:
+            return _Unavailable(exc.message)
+        return SnapshotSource(cached.state, cached.source_info(), claims)
+
+    def info(self) -> SourceInfo:
+        return self.cached().source_info()
+
+    def signing_key(self, kid: bytes) -> SigningKeyRecord | None:
+        return self.cached().state.signing_key(kid)
+
+    def authority(self, code: str) -> AuthorityRecord | None:
+        return self.cached().state.authority(code)
+
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
+        raise SourceUnavailable(
+            "a snapshot answers for a scanned QR's certificate only, with its claims"
+        )
+
+    def recognition(
+        self, authority: str, certificate: CertificateSlot, day: int
+    ) -> RecognitionAnswer:
+        return self.cached().state.recognition(authority, certificate, day)
+
+
+class _Unavailable:
+    """A source that cannot answer (the cache could not be read), and says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def info(self) -> SourceInfo:
+        raise SourceUnavailable(self.reason)
+
+    def signing_key(self, kid: bytes) -> SigningKeyRecord | None:
+        raise SourceUnavailable(self.reason)
+
+    def authority(self, code: str) -> AuthorityRecord | None:
+        raise SourceUnavailable(self.reason)
+
+    def certificate(self, certificate_id: bytes) -> CertificateSlot | None:
+        raise SourceUnavailable(self.reason)
+
+    def recognition(
+        self, authority: str, certificate: CertificateSlot, day: int
+    ) -> RecognitionAnswer:
+        raise SourceUnavailable(self.reason)
 
 
 def verify_offline(

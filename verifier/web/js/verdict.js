@@ -235,7 +235,7 @@ export function renderVerdict(container, verdict, authority) {
   const source = verdict.source;
   if (source) {
     const where =
-      source.kind === "offline"
+      source.kind === "offline" || source.kind === "snapshot"
         ? t("asof.offline", { block: source.block_number ?? "?" })
         : t("asof.live", { block: source.block_number ?? "?" });
     asOf.append(element("span", "as-of-source", where));
