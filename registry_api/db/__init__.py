@@ -11,6 +11,7 @@ from .chain_index import (
     Mra,
     MraParty,
 )
+from .credentials import StatusList, StatusListEntry
 from .feed import FeedEntry
 from .imports import ImportJob, ImportRow, ImportState, RowOutcome
 from .outbox import OPEN_OPERATION_STATES, Operation, OperationState
@@ -69,6 +70,8 @@ __all__ = [
     "SessionStage",
     "SignInMethod",
     "SignInSource",
+    "StatusList",
+    "StatusListEntry",
     "UTCDateTime",
     "User",
     "Webhook",
