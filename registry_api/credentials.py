@@ -8,8 +8,9 @@ claims), issued by the administration under a ``did:web`` identifier derived fro
 suspension), whose bitstrings are GZIP-compressed and multibase base64url-encoded as the
 W3C Bitstring Status List recommendation says. docs/credentials.md is the reference.
 
-Signing uses joserfc: it takes a ``cryptography`` key object, so a key in a PKCS#11 token
-(registry_api.hsm, whose private key object signs in the token) signs the same way.
+The JWS is signed with the cryptography primitives the QR codes' COSE signatures use, so a
+key in a PKCS#11 token (registry_api.hsm) signs credentials as it signs QR codes; joserfc
+writes the public keys as JWKs (:func:`secure` says why it does not sign).
 """
 
 from __future__ import annotations
@@ -17,23 +18,20 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from joserfc import jws
-from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey
 
 from contracts.domain import days
 from contracts.domain.days import OPEN_ENDED
 from contracts.domain.enums import KeyAlgorithm, tier_names
-from verifier import payload as aeo1
+from verifier import keys, payload as aeo1
 
-from .keystore import SigningKey
+from .hsm import DocumentSigner
 
 VC_CONTEXT: Final = "https://www.w3.org/ns/credentials/v2"
 #: where every registry serves the JSON-LD context of the AEO terms
@@ -273,20 +271,21 @@ def jws_algorithm(algorithm: KeyAlgorithm) -> str:
     raise ValueError(f"no JWS algorithm for key algorithm {algorithm!r}")
 
 
-def secure(credential: Mapping[str, Any], key: SigningKey, did: str) -> str:
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def secure(credential: Mapping[str, Any], key: DocumentSigner, did: str) -> str:
     """``credential`` as an enveloping JWS in compact form (``application/vc+jwt``): the
     protected header names ``alg``, the key's DID URL as ``kid``, ``typ`` ``vc+jwt`` and
-    ``cty`` ``vc``; the payload is the credential's JSON."""
+    ``cty`` ``vc``; the payload is the credential's JSON.
+
+    Signed with the cryptography primitives the QR codes' COSE uses (:func:`keys.sign`: an
+    ES256 JWS signature is the same 64-byte r || s as a COSE one, deterministic per RFC
+    6979), not with a JOSE library: joserfc serializes the private key to check it, which a
+    key in a PKCS#11 token refuses. Independent JOSE libraries verify the result (tests)."""
     alg = jws_algorithm(key.algorithm)
-    private = key.private_key()
-    jwk: ECKey | OKPKey
-    if isinstance(private, ed25519.Ed25519PrivateKey):
-        jwk = OKPKey.import_key(private)
-    else:
-        jwk = ECKey.import_key(private)
     header = {"alg": alg, "kid": verification_method(did, key.kid), "typ": "vc+jwt", "cty": "vc"}
-    with warnings.catch_warnings():
-        # RFC 9864 deprecates the polymorphic "EdDSA" for "Ed25519", which JOSE verifiers
-        # (jwcrypto, jose) do not know yet; VC-JOSE-COSE's examples still use EdDSA.
-        warnings.filterwarnings("ignore", "EdDSA is deprecated", SecurityWarning)
-        return jws.serialize_compact(header, canonical_json(credential), jwk, algorithms=[alg])
+    signing_input = f"{_b64url(canonical_json(header))}.{_b64url(canonical_json(credential))}"
+    signature = keys.sign(key.private_key(), signing_input.encode("ascii"))
+    return f"{signing_input}.{_b64url(signature)}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,12 +19,14 @@ from pydantic import ValidationError
 from contracts.domain import days
 from contracts.domain.days import OPEN_ENDED
 from contracts.domain.enums import KeyAlgorithm
-from registry_api import credentials as vc
+from registry_api import credentials as vc, hsm
 from registry_api.keystore import SigningKey
 from registry_api.routes.credentials import negotiate
 from registry_api.services.credentials import NotAcceptableError
 from registry_api.settings import Settings
 from verifier import payload as aeo1
+
+from .softhsm import start_softhsm
 
 
 def decode_list(encoded: str) -> bytes:
@@ -242,6 +245,24 @@ def test_a_secured_credential_verifies_with_jwcrypto_against_the_published_key(
         "typ": "vc+jwt",
         "cty": "vc",
     }
+    assert json.loads(checked.payload) == credential
+
+
+def test_a_key_in_an_hsm_token_secures_a_credential_that_jwcrypto_verifies(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    softhsm = start_softhsm(tmp_path_factory)
+    token = hsm.open_token(softhsm.config())
+    key = token.create_key(f"credentials-{uuid.uuid4().hex[:8]}", hsm.KeyKind.SIGNING)
+    assert isinstance(key, hsm.HsmSigningKey)
+    credential = {"@context": [vc.VC_CONTEXT], "type": ["VerifiableCredential"]}
+
+    token_jws = vc.secure(credential, key, "did:web:registry.customs.mn")
+
+    checked = jws.JWS()
+    checked.deserialize(token_jws)
+    checked.verify(jwk.JWK(**vc.public_jwk(KeyAlgorithm.ES256, key.public.public_key)))
+    assert checked.jose_header["kid"] == f"did:web:registry.customs.mn#{key.kid.hex()}"
     assert json.loads(checked.payload) == credential
 
 
