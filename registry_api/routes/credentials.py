@@ -10,6 +10,7 @@ carry their URLs for years: those must not move with a new API version.
 
 from __future__ import annotations
 
+import base64
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -70,9 +71,11 @@ def _ranges(accept: str) -> list[tuple[str, float]]:
                 try:
                     quality = float(value)
                 except ValueError:
+                    quality = -1.0
+                if not 0 <= quality <= 1:  # also NaN
                     raise NotAcceptableError(
                         f"header Accept: {value!r} is not a quality value (q=0 to 1)"
-                    ) from None
+                    )
         ranges.append((media.lower(), quality))
     return ranges
 
@@ -147,10 +150,6 @@ _NOT_ACCEPTABLE: dict[int | str, dict[str, Any]] = {
     }
 }
 
-_JWT_EXAMPLE = (
-    "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRpZDp3ZWI6cmVnaXN0cnkuY3VzdG9tcy5tbiMzZjlhMGIxYzJkM2U0ZjUw"
-    "IiwidHlwIjoidmMrand0IiwiY3R5IjoidmMifQ.eyJAY29udGV4dCI6Wy4uLl19.MEUCIQ..."
-)
 _EXAMPLE_URL = "https://registry.customs.mn"
 _EXAMPLE_CLAIMS_SUBJECT = {
     "type": "AuthorizedEconomicOperator",
@@ -198,10 +197,22 @@ _STATUS_LIST_EXAMPLE = {
 }
 
 
+def _jwt_example(example: dict[str, Any]) -> str:
+    """The start of ``example``'s JWS as the registry writes it (signature elided)."""
+    header = {
+        "alg": "ES256",
+        "kid": "did:web:registry.customs.mn#6785b9b72f8c16b9",
+        "typ": "vc+jwt",
+        "cty": "vc",
+    }
+    encoded = [base64.urlsafe_b64encode(vc.canonical_json(part)) for part in (header, example)]
+    return f"{encoded[0].rstrip(b'=').decode()}.{encoded[1][:40].decode()}...."
+
+
 def _content(example: dict[str, Any]) -> dict[str, Any]:
     return {
         vc.VC_MEDIA_TYPE: {"schema": {"type": "object"}, "example": example},
-        vc.VC_JWT_MEDIA_TYPE: {"schema": {"type": "string"}, "example": _JWT_EXAMPLE},
+        vc.VC_JWT_MEDIA_TYPE: {"schema": {"type": "string"}, "example": _jwt_example(example)},
     }
 
 

@@ -206,6 +206,8 @@ def test_the_accept_header_chooses_the_secured_or_the_plain_credential(
         ("text/html", "accepts none of"),
         ("application/vc+jwt;q=0, application/vc;q=0", "accepts none of"),
         ("application/vc+jwt;q=high", "is not a quality value"),
+        ("application/vc;q=2", "is not a quality value"),
+        ("application/vc;q=nan", "is not a quality value"),
     ],
 )
 def test_an_accept_header_with_nothing_we_answer_is_a_406_naming_the_header(
