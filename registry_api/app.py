@@ -63,10 +63,13 @@ OPENAPI_TAGS = [
     {"name": "operations", "description": "Health, readiness and metrics (no key needed)."},
     {"name": "certificates", "description": "Issue and change certificates; search, history."},
     {"name": "accepted writes", "description": "Chain writes accepted with 202, to poll."},
-    {"name": "certificate documents", "description": "QR code (PNG, SVG), payload, PDF."},
+    {
+        "name": "certificate documents",
+        "description": "QR code (PNG, SVG), payload, PDF, W3C Verifiable Credential.",
+    },
     {
         "name": "credentials",
-        "description": "W3C Verifiable Credentials, status lists, context, DID document.",
+        "description": "What verifiers of W3C credentials read: status lists, context, DID.",
     },
     {"name": "bulk import", "description": "Load an existing AEO list from CSV or JSON."},
     {

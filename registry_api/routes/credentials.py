@@ -27,7 +27,10 @@ from ..services import credentials as service
 from ..services.credentials import Issued, NotAcceptableError, SignedCache
 from .documents import DocumentKey, PayloadCacheDep
 
-router = APIRouter(tags=["credentials"])
+# The certificate's credential is one of its documents (same roles, and the console's words
+# for that area); the public routes have a tag of their own.
+router = APIRouter()
+_PUBLIC = ["credentials"]
 
 #: what a credential can be asked for as, and what the answer then is
 _JSON_TYPES = (vc.VC_MEDIA_TYPE, "application/json", vc.LD_JSON_MEDIA_TYPE)
@@ -223,6 +226,7 @@ _SIGNING_KEY_HEADER = {
 
 @router.get(
     "/v1/certificates/{number}/credential",
+    tags=["certificate documents"],
     summary="The certificate as a W3C Verifiable Credential (JSON, or secured as a JWS)",
     response_class=Response,
     responses={
@@ -265,6 +269,7 @@ def read_credential(
 
 @router.get(
     "/status-lists/{purpose}/{list_number}",
+    tags=_PUBLIC,
     summary="A status list credential (W3C Bitstring Status List; no API key needed)",
     response_class=Response,
     responses={
@@ -307,6 +312,7 @@ def read_status_list(
 
 @router.get(
     vc.CONTEXT_PATH,
+    tags=_PUBLIC,
     summary="The JSON-LD context of the AEO credential terms (no API key needed)",
     response_class=Response,
     responses={
@@ -326,6 +332,7 @@ def read_context() -> JSONResponse:
 
 @router.get(
     "/.well-known/did.json",
+    tags=_PUBLIC,
     summary="The administration's DID document (did:web; no API key needed)",
     response_class=Response,
     responses={
