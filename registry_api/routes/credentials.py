@@ -11,7 +11,7 @@ carry their URLs for years: those must not move with a new API version.
 from __future__ import annotations
 
 import base64
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
@@ -30,7 +30,7 @@ from .documents import DocumentKey, PayloadCacheDep
 # The certificate's credential is one of its documents (same roles, and the console's words
 # for that area); the public routes have a tag of their own.
 router = APIRouter()
-_PUBLIC = ["credentials"]
+_PUBLIC: list[str | Enum] = ["credentials"]
 
 #: what a credential can be asked for as, and what the answer then is
 _JSON_TYPES = (vc.VC_MEDIA_TYPE, "application/json", vc.LD_JSON_MEDIA_TYPE)
