@@ -32,6 +32,7 @@ from .readiness import ReadinessCheck, database_check
 from .routes import (
     admin_chain,
     certificates,
+    credentials,
     documents,
     feed,
     imports,
@@ -64,7 +65,14 @@ OPENAPI_TAGS = [
     {"name": "operations", "description": "Health, readiness and metrics (no key needed)."},
     {"name": "certificates", "description": "Issue and change certificates; search, history."},
     {"name": "accepted writes", "description": "Chain writes accepted with 202, to poll."},
-    {"name": "certificate documents", "description": "QR code (PNG, SVG), payload, PDF."},
+    {
+        "name": "certificate documents",
+        "description": "QR code (PNG, SVG), payload, PDF, W3C Verifiable Credential.",
+    },
+    {
+        "name": "credentials",
+        "description": "What verifiers of W3C credentials read: status lists, context, DID.",
+    },
     {"name": "bulk import", "description": "Load an existing AEO list from CSV or JSON."},
     {
         "name": "consortium administration",
@@ -192,6 +200,7 @@ def create_app(
     app.include_router(v1)
     app.include_router(certificates.router, prefix="/v1")
     app.include_router(documents.router, prefix="/v1")
+    app.include_router(credentials.router)
     app.include_router(imports.router, prefix="/v1")
     app.include_router(admin_chain.router, prefix="/v1")
     app.include_router(operations.router, prefix="/v1")

@@ -63,6 +63,7 @@ from contracts.errors import ChainUnavailableError, translate_errors
 from contracts.logs import BESU_MAX_LOG_RANGE, iter_event_pages
 from contracts.reader import RegistryReader
 
+from . import status_lists
 from .db import (
     Authority,
     AuthorityAccount,
@@ -500,6 +501,16 @@ class Indexer:
         if run:
             assert page is not None
             applied += self._apply_certificate_run(session, page, run)
+        # Our certificates whose status changed: their W3C status lists are rewritten in
+        # this page's transaction (registry_api.status_lists).
+        status_lists.status_changed(
+            session,
+            {
+                event.certificate_id
+                for event in changes
+                if isinstance(event, CertificateStatusChanged) and event.issuer == self.authority
+            },
+        )
         return applied
 
     def _seen(self, session: Session, event: ChainEvent) -> bool:
@@ -998,6 +1009,7 @@ class Indexer:
             sa.select(Certificate).where(Certificate.certificate_id.in_(affected))
         ):
             self._restore_own(session, certificate)
+        status_lists.status_changed(session, affected)
         self._refresh_after(session, safe)
 
         cursor.block_number = safe

@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 
 from contracts.domain import ids
 
+from .credentials import CredentialError, normalise_public_url
 from .errors import ConfigurationError
 from .faults import CRASH_AT_ENV, refusal_in_production
 from .hsm import (
@@ -135,6 +136,15 @@ class Settings(BaseSettings):
         default=60, gt=0, description="Requests one API key may send at once before limiting."
     )
     log_level: LogLevel = "INFO"
+    # The credentials' issuer (did:web) and the status lists' addresses derive from it
+    # (docs/credentials.md). Unset, they follow each request's Host header: fine on a
+    # laptop, but a signed credential should not name whatever host a client sent.
+    public_url: str | None = Field(
+        default=None,
+        description="The https URL this registry is reached at (https://registry.customs.mn): "
+        "the W3C credentials' issuer did:web and their status lists' URLs derive from it. "
+        "Unset: the URL each request came to (development).",
+    )
 
     # The partner feed's live stream (GET /v1/feed/stream): AEO_FEED_STREAM_*.
     feed_stream_poll_interval: float = Field(
@@ -274,6 +284,16 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value():
             _check_passphrase(value.get_secret_value())
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # AEO_PUBLIC_URL= means not set
+        try:
+            return normalise_public_url(value)
+        except CredentialError as exc:
+            raise ValueError(f"public_url: {exc}") from None
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from .chain_index import (
     Mra,
     MraParty,
 )
+from .credentials import StatusList, StatusListEntry
 from .feed import FeedEntry
 from .imports import ImportJob, ImportRow, ImportState, RowOutcome
 from .kpis import BorderCheckCount, KpiTarget
@@ -72,6 +73,8 @@ __all__ = [
     "SessionStage",
     "SignInMethod",
     "SignInSource",
+    "StatusList",
+    "StatusListEntry",
     "UTCDateTime",
     "User",
     "Webhook",

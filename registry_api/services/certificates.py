@@ -58,6 +58,7 @@ from ..schemas.certificates import (
     CertificateSuspend,
     RecordFields,
 )
+from ..status_lists import assign_index
 
 # ---------------------------------------------------------------------- reason codes
 
@@ -348,6 +349,8 @@ def issue_certificate(
             existing.remedy_deadline = None
         else:
             session.add(Certificate.from_record(record))
+        # Its place in the W3C status lists, known before the chain confirms it.
+        assign_index(session, hashes.certificate_id)
         call = calls.issue(
             record.number,
             record.tiers,

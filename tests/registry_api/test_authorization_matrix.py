@@ -499,7 +499,7 @@ CATALOG: tuple[Route, ...] = (
             200,
             {"number": World.printable_certificate},
         )
-        for document in ("payload", "qr.png", "qr.svg", "certificate.pdf")
+        for document in ("payload", "qr.png", "qr.svg", "certificate.pdf", "credential")
     ),
     # bulk import
     Route("POST", "/v1/imports", CERTIFICATE_WRITERS, 202, csv=World.import_csv),
