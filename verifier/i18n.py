@@ -39,7 +39,7 @@ from babel import Locale
 from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 VERIFIER_DIR: Final = Path(__file__).resolve().parent
 REPO_DIR: Final = VERIFIER_DIR.parent
@@ -126,7 +126,7 @@ class Words:
     """One language's messages, looked up by key (the English text fills any gap)."""
 
     locale: str
-    translations: Translations
+    translations: NullTranslations
     source: Mapping[str, Message]
 
     def __call__(self, key: str, /, **params: object) -> str:
@@ -136,20 +136,29 @@ class Words:
             raise KeyError(f"no message {key!r} in the verifier's catalogue")
         if isinstance(message.id, tuple | list):
             raise KeyError(f"{key!r} has plural forms: use .plural()")
-        return _fill(self.translations.pgettext(key, message.id), params)
+        return _fill(str(self.translations.pgettext(key, str(message.id))), params)
 
     def plural(self, key: str, count: int, /, **params: object) -> str:
         message = self.source[key]
-        singular, plural = message.id
-        text = self.translations.npgettext(key, singular, plural, count)
+        if not isinstance(message.id, tuple | list):
+            raise KeyError(f"{key!r} has no plural forms: call the Words itself")
+        singular, plural = str(message.id[0]), str(message.id[1])
+        text = str(self.translations.npgettext(key, singular, plural, count))
         return _fill(text, {"count": count, **params})
 
     def has(self, key: str) -> bool:
         return key in self.source
 
+    def is_plural(self, key: str) -> bool:
+        return isinstance(self.source[key].id, tuple | list)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return sorted(key for key in self.source if key.startswith(prefix))
+
     @property
     def babel_locale(self) -> Locale:
-        return Locale.parse(self.locale)
+        # The pseudo-locale has English's dates and numbers: only its words are stretched.
+        return Locale.parse(SOURCE_LOCALE if self.locale == PSEUDO_LOCALE else self.locale)
 
 
 def _fill(template: str, params: Mapping[str, object]) -> str:
@@ -167,10 +176,57 @@ def _compiled(catalog: Catalog) -> Translations:
 
 @lru_cache(maxsize=16)
 def words(code: str = SOURCE_LOCALE) -> Words:
-    """The messages of ``code`` (any form :func:`locale_of` accepts)."""
-    locale = locale_of(code)
+    """The messages of ``code`` (any form :func:`locale_of` accepts, or the pseudo-locale)."""
     source = _keyed(read_catalog(SOURCE_LOCALE))
+    if code == PSEUDO_LOCALE:
+        return Words(PSEUDO_LOCALE, _Pseudo(), source)
+    locale = locale_of(code)
     return Words(locale, _compiled(read_catalog(locale)), source)
+
+
+# ---------------------------------------------------------------- the pseudo-locale
+
+#: A test language (the name Android gives its accented pseudo-locale): every message's
+#: letters accented and the text made 40 % longer, so layouts that truncate or overflow
+#: with longer languages (Mongolian, Kazakh, Russian run a third longer than English) show
+#: it in a test, in Latin script that anyone can still read. Never offered to users.
+PSEUDO_LOCALE: Final = "en_XA"
+_ACCENTED = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "åƀçđéƒĝĥîĵķļɱñöþǫŕšţûṽŵẋýžÅƁÇĐÉƑĜĤÎĴĶĻṀÑÖÞǪŔŠŢÛṼŴẊÝŽ",
+)
+_PROTECTED = re.compile(r"(\{\w+\}|<[^>]*>|&\w+;)")
+PSEUDO_GROWTH: Final = 0.4
+
+
+def pseudo(text: str) -> str:
+    """``"Valid until {date}"`` -> ``"[Ṽåļîđ ûñţîļ {date} · · ·]"``: accented, placeholders and
+    markup kept, padded to 140 % of the length."""
+    parts = _PROTECTED.split(text)
+    body = "".join(
+        part if _PROTECTED.fullmatch(part) else part.translate(_ACCENTED) for part in parts
+    )
+    padding = " ·" * max(1, round(len(text) * PSEUDO_GROWTH / 2))
+    return f"[{body}{padding}]"
+
+
+class _Pseudo(NullTranslations):
+    def pgettext(self, context: str, message: str) -> str:
+        return pseudo(message)
+
+    def npgettext(self, context: str, singular: str, plural: str, num: int) -> str:
+        return pseudo(singular if num == 1 else plural)
+
+
+def pseudo_page_catalog() -> dict[str, object]:
+    """The page's JSON in the pseudo-locale (made by tests, never committed)."""
+    english = page_catalog(SOURCE_LOCALE)
+    return {
+        key: {k: pseudo(v) for k, v in text.items()}
+        if isinstance(text, dict)
+        else pseudo(str(text))
+        for key, text in english.items()
+    }
 
 
 # ---------------------------------------------------------------- the page's JSON
@@ -210,7 +266,7 @@ def languages_index() -> dict[str, object]:
             {
                 "code": tag(locale),
                 "name": str(Locale.parse(locale).get_display_name(locale)),
-                "dir": Locale.parse(locale).character_order == "right-to-left" and "rtl" or "ltr",
+                "dir": (Locale.parse(locale).character_order == "right-to-left" and "rtl") or "ltr",
             }
             for locale in LOCALES
         ],
@@ -244,9 +300,9 @@ def problems(locale: str) -> list[str]:
             continue
         if message.id != english.id:
             found.append(f"{locale}: {key!r} translates an older English text")
-        strings = list(message.string) if isinstance(message.string, tuple | list) else [
-            message.string
-        ]
+        strings = (
+            list(message.string) if isinstance(message.string, tuple | list) else [message.string]
+        )
         if not all(strings):
             found.append(f"{locale}: {key!r} is not translated")
         elif message.fuzzy:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from babel.dates import format_date
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-
-from babel.dates import format_date
 
 from contracts.domain import days
 from contracts.domain.enums import tier_names

@@ -47,9 +47,7 @@ def _rewrite(locale_dir: Path, locale: str, change: Callable[[Catalog], None]) -
 
 
 def test_a_catalogue_missing_a_key_is_reported(scratch_locales: Path) -> None:
-    _rewrite(
-        scratch_locales, "kk", lambda c: c.delete("Expired.", context="outcome.expired")
-    )
+    _rewrite(scratch_locales, "kk", lambda c: c.delete("Expired.", context="outcome.expired"))
     assert i18n.problems("kk") == ["kk: missing 'outcome.expired'"]
 
 
@@ -59,7 +57,8 @@ def test_an_untranslated_or_placeholder_changing_message_is_reported(
     def damage(catalog: Catalog) -> None:
         expired = catalog.get("Expired.", context="outcome.expired")
         issued = catalog.get("Issued by {issuer}", context="issuer.confirmed")
-        assert expired is not None and issued is not None
+        assert expired is not None
+        assert issued is not None
         expired.string = ""
         issued.string = "Выдан: {issuerr}"
 
@@ -72,7 +71,10 @@ def test_an_untranslated_or_placeholder_changing_message_is_reported(
 def test_a_key_added_to_english_only_is_missing_elsewhere_until_update_adds_it(
     scratch_locales: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    _rewrite(scratch_locales, "en", lambda c: c.add("Halt", "Halt", context="tone.halt"))
+    def add_halt(catalog: Catalog) -> None:
+        catalog.add("Halt", "Halt", context="tone.halt")
+
+    _rewrite(scratch_locales, "en", add_halt)
     assert "mn: missing 'tone.halt'" in i18n.problems("mn")
     monkeypatch.setattr(i18n, "WEB_I18N_DIR", tmp_path / "json")
     (tmp_path / "json").mkdir()

@@ -228,7 +228,7 @@ def test_lang_prints_the_headline_and_reason_in_that_language(
 
 def test_russian_dates_are_written_the_russian_way(world: World) -> None:
     _, output = _run_lang(world, "ru")
-    # Babel (CLDR) writes "2025 г." with a no-break space; the check reads it as a space.
+    # Babel (CLDR) puts a no-break space before the year abbreviation; read it as a space.
     flat = " ".join(output.replace("\u00a0", " ").replace("\u202f", " ").split())
     assert "с 1 мар. 2025 г. по 28 февр. 2030 г." in flat
 
