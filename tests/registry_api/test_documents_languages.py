@@ -210,3 +210,12 @@ def test_the_overflow_check_reports_a_page_that_does_not_fit(
     with caplog.at_level("WARNING", logger="registry_api.documents"):
         certificate_pdf(document)
     assert any("run" in r.getMessage() for r in caplog.records)
+
+
+def test_the_per_pdf_cjk_font_is_forgotten_once_the_pdf_is_made() -> None:
+    from reportlab.pdfbase import pdfmetrics
+
+    _document("ko", NAMES["ko"])
+    _document("zh_Hans", NAMES["zh_Hans"])
+    # reportlab's registry is process-wide: a font per certificate kept would grow for ever.
+    assert [n for n in pdfmetrics.getRegisteredFontNames() if n.startswith("AEO-cjk")] == []
