@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
-DEBIAN_PACKAGES := chromium fonts-dejavu-core poppler-utils wrk postgresql softhsm2
+DEBIAN_PACKAGES := chromium fonts-dejavu-core fonts-noto-core fonts-noto-cjk poppler-utils wrk postgresql softhsm2
 
 .PHONY: help install deps system-deps contracts contracts-check lint format test test-fast demo bench clean
 
@@ -85,8 +85,9 @@ test-postgres: install  ## the registry tests on SQLite and on a throwaway local
 test-fast: install  ## the quick subset (no anvil, browser or slow tests), on two workers
 	$(PY) -m pytest -q -m 'not anvil and not browser and not slow' -x -n 2
 
-# The demo needs no browser; its PDFs need the DejaVu fonts (Cyrillic names).
-DEMO_DEBIAN_PACKAGES := fonts-dejavu-core
+# The demo needs no browser; its PDFs need the Noto fonts (Cyrillic, Hangul and Han names and
+# labels) and DejaVu's monospaced face.
+DEMO_DEBIAN_PACKAGES := fonts-dejavu-core fonts-noto-core fonts-noto-cjk
 demo: install  ## start the whole system (anvil, three administrations, the verifier page); DEMO_ARGS=--reset starts afresh
 	@scripts/ensure-debian-packages.sh $(DEMO_DEBIAN_PACKAGES)
 	$(VENV)/bin/aeo demo $(DEMO_ARGS)

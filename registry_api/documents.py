@@ -13,27 +13,32 @@ version stays what docs/qr-format.md budgets), no Micro QR.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
 import segno
-from reportlab.lib import units
+from babel.dates import format_date
+from reportlab.lib import fonts as rl_fonts, units
 from reportlab.lib.colors import Color, HexColor, white
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import registerFontFamily
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
-from contracts.domain.enums import Tier
+from contracts.domain.enums import TIER_NAMES, Tier
+from verifier.i18n import SOURCE_LOCALE, Words, words
 
 from .errors import RegistryError
 from .records import Address, CertificateRecord, Site
@@ -55,51 +60,44 @@ class DocumentError(RegistryError):
 
 # ---------------------------------------------------------------- words for codes
 
-#: The tier bits (contracts/src/Tiers.sol) as a certificate states them.
-TIER_WORDS: Final[dict[Tier, str]] = {
-    Tier.CUSTOMS_SIMPLIFICATIONS: "Customs simplifications (AEOC)",
-    Tier.SECURITY_SAFETY: "Security and safety (AEOS)",
-    Tier.GRADE_A: "Grade A",
-    Tier.GRADE_AA: "Grade AA",
-    Tier.GRADE_AAA: "Grade AAA",
-}
-
-#: Business roles of the supply chain (WCO SAFE Framework, the codes EU AEO data uses);
-#: any other code a program defines is printed as given.
-BUSINESS_ROLE_WORDS: Final[dict[str, str]] = {
-    "MF": "Manufacturer",
-    "IM": "Importer",
-    "EX": "Exporter",
-    "CB": "Customs broker",
-    "CA": "Carrier",
-    "FF": "Freight forwarder",
-    "CS": "Consolidator",
-    "TO": "Terminal operator",
-    "WK": "Warehouse keeper",
-    "PO": "Port operator",
-    "AO": "Airport operator",
-    "DI": "Distributor",
-}
+#: Business roles of the supply chain (WCO SAFE Framework, the codes EU AEO data uses) that
+#: the catalogues name (``pdf.role.<code>``); any other code a program defines is printed as
+#: given.
+BUSINESS_ROLE_CODES: Final = (
+    "MF",
+    "IM",
+    "EX",
+    "CB",
+    "CA",
+    "FF",
+    "CS",
+    "TO",
+    "WK",
+    "PO",
+    "AO",
+    "DI",
+)
 
 
-def tier_words(tiers: int) -> list[str]:
+def tier_words(tiers: int, w: Words | None = None) -> list[str]:
     """``3`` -> ``["Customs simplifications (AEOC)", "Security and safety (AEOS)"]``."""
-    words = [text for bit, text in TIER_WORDS.items() if tiers & bit]
-    words += [f"Reserved tier bit {bit}" for bit in range(5, 8) if tiers & (1 << bit)]
-    return words
+    w = w or words(SOURCE_LOCALE)
+    found = [w(f"pdf.tier.{name}") for bit, name in enumerate(TIER_NAMES) if tiers & (1 << bit)]
+    return found + [f"Reserved tier bit {bit}" for bit in range(5, 8) if tiers & (1 << bit)]
 
 
-def program_title(tiers: int) -> str:
+def program_title(tiers: int, w: Words | None = None) -> str:
     """One line naming the program, the way EU certificates name AEOF."""
     both = Tier.CUSTOMS_SIMPLIFICATIONS | Tier.SECURITY_SAFETY
     if tiers & both == both:
-        return "AEO Full: customs simplifications and security and safety (AEOF)"
-    return " · ".join(tier_words(tiers))
+        return (w or words(SOURCE_LOCALE))("pdf.aeof")
+    return " · ".join(tier_words(tiers, w))
 
 
-def business_role_words(codes: Sequence[str]) -> list[str]:
+def business_role_words(codes: Sequence[str], w: Words | None = None) -> list[str]:
+    w = w or words(SOURCE_LOCALE)
     return [
-        f"{BUSINESS_ROLE_WORDS[code]} ({code})" if code in BUSINESS_ROLE_WORDS else code
+        f"{w(f'pdf.role.{code}')} ({code})" if code in BUSINESS_ROLE_CODES else code
         for code in codes
     ]
 
@@ -160,20 +158,30 @@ def qr_svg(text: str, *, scale: int = 4, border: int = 4, title: str | None = No
 
 # ---------------------------------------------------------------- fonts
 
-_DEJAVU_DIRS = (
+_FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/noto"),
+    Path("/usr/share/fonts/noto"),
     Path("/usr/share/fonts/truetype/dejavu"),
     Path("/usr/share/fonts/dejavu"),
     Path("/usr/local/share/fonts/dejavu"),
 )
-#: font role -> DejaVu file (Debian's fonts-dejavu-core: Latin, Cyrillic and Greek, which
-#: Mongolian, Kazakh and Russian names need) and the reportlab-bundled Vera fallback
+#: font role -> the files to try, best first: Noto (Debian's fonts-noto-core: Latin, Greek
+#: and the whole Cyrillic that Mongolian and Kazakh use), DejaVu (fonts-dejavu-core), and the
+#: reportlab-bundled Vera (Latin only) last. The monospaced role prints hex digits only.
 _FONT_FILES: Final = {
-    "body": ("DejaVuSans.ttf", "Vera.ttf"),
-    "bold": ("DejaVuSans-Bold.ttf", "VeraBd.ttf"),
-    "serif": ("DejaVuSerif.ttf", "Vera.ttf"),
-    "serif-bold": ("DejaVuSerif-Bold.ttf", "VeraBd.ttf"),
+    "body": ("NotoSans-Regular.ttf", "DejaVuSans.ttf", "Vera.ttf"),
+    "bold": ("NotoSans-Bold.ttf", "DejaVuSans-Bold.ttf", "VeraBd.ttf"),
+    "serif": ("NotoSerif-Regular.ttf", "DejaVuSerif.ttf", "Vera.ttf"),
+    "serif-bold": ("NotoSerif-Bold.ttf", "DejaVuSerif-Bold.ttf", "VeraBd.ttf"),
     "mono": ("DejaVuSansMono.ttf", "Vera.ttf"),
 }
+#: Hangul and Han come from Noto Sans CJK (Debian's fonts-noto-cjk), one collection whose
+#: faces share the glyphs but not the preferred forms of Han characters: KR for Korean, SC
+#: (simplified Chinese) otherwise.
+_CJK_DIRS = (Path("/usr/share/fonts/opentype/noto"), Path("/usr/share/fonts/noto-cjk"))
+_CJK_FILE: Final = "NotoSansCJK-Regular.ttc"
+_CJK_FACE_KR: Final = 1
+_CJK_FACE_SC: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,34 +191,236 @@ class Fonts:
     serif: str
     serif_bold: str
     mono: str
+    #: the code points every text role (body, bold, serif, serif bold) can draw
+    covered: frozenset[int] = frozenset()
+
+
+def _find_font(candidates: Sequence[str]) -> Path | None:
+    for name in candidates:
+        for folder in _FONT_DIRS:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def _cmap(path: Path, face: int = 0) -> frozenset[int]:
+    from fontTools.ttLib import TTFont as ToolsFont
+
+    try:
+        with ToolsFont(str(path), fontNumber=face, lazy=True) as font:
+            return frozenset(font.getBestCmap() or {})
+    except Exception as exc:  # fontTools raises TTLibError, OSErrors and struct errors alike
+        raise DocumentError(f"font {path} cannot be read: {exc}") from exc
 
 
 @lru_cache(maxsize=1)
 def fonts() -> Fonts:
     """Register the TrueType fonts once per process and return their names."""
+    import reportlab
+
     names: dict[str, str] = {}
     missing: list[str] = []
-    for role, (dejavu, vera) in _FONT_FILES.items():
-        path = next((d / dejavu for d in _DEJAVU_DIRS if (d / dejavu).is_file()), None)
-        name = f"AEO-{role}"
+    covered: frozenset[int] | None = None
+    for role, candidates in _FONT_FILES.items():
+        path = _find_font(candidates[:-1])
         if path is None:
-            missing.append(dejavu)
-            import reportlab
-
-            path = Path(reportlab.__file__).parent / "fonts" / vera
+            missing.append(candidates[0])
+            path = Path(reportlab.__file__).parent / "fonts" / candidates[-1]
+        name = f"AEO-{role}"
         try:
             pdfmetrics.registerFont(TTFont(name, str(path)))
         except Exception as exc:  # reportlab raises its own TTFError and OSErrors alike
             raise DocumentError(f"font {path} cannot be loaded: {exc}") from exc
         names[role.replace("-", "_")] = name
+        if role != "mono":
+            cmap = _cmap(path)
+            covered = cmap if covered is None else covered & cmap
     if missing:
-        # Vera has no Cyrillic: names in Mongolian or Kazakh would print as boxes.
+        # Vera has no Cyrillic: names in Mongolian or Kazakh would be refused at issuance.
         logger.warning(
-            "DejaVu fonts not found (%s); using Vera, which lacks Cyrillic. "
-            "Install Debian's fonts-dejavu-core.",
+            "fonts not found (%s); using reportlab's Vera, which lacks Cyrillic. "
+            "Install Debian's fonts-noto-core (or fonts-dejavu-core).",
             ", ".join(missing),
         )
-    return Fonts(**names)
+    return Fonts(**names, covered=covered or frozenset())
+
+
+@lru_cache(maxsize=1)
+def cjk_font_path() -> Path | None:
+    found = next((d / _CJK_FILE for d in _CJK_DIRS if (d / _CJK_FILE).is_file()), None)
+    if found is None:
+        logger.warning(
+            "%s not found: Hangul and Han names are refused. Install Debian's fonts-noto-cjk.",
+            _CJK_FILE,
+        )
+    return found
+
+
+@lru_cache(maxsize=1)
+def _cjk_covered() -> frozenset[int]:
+    path = cjk_font_path()
+    return _cmap(path, _CJK_FACE_SC) if path is not None else frozenset()
+
+
+def printable_code_points() -> frozenset[int]:
+    """Every character the embedded fonts can draw (the text fonts and Noto Sans CJK)."""
+    return fonts().covered | _cjk_covered()
+
+
+def unprintable(text: str) -> list[str]:
+    """The characters of ``text`` no embedded font has a glyph for (in order, once each);
+    spaces and line breaks are layout, not glyphs."""
+    covered = printable_code_points()
+    found: list[str] = []
+    for char in text:
+        if not char.isspace() and ord(char) not in covered and char not in found:
+            found.append(char)
+    return found
+
+
+@lru_cache(maxsize=64)
+def _cjk_truetype(chars: str, face: int) -> bytes:
+    """Noto Sans CJK cut down to ``chars``, its PostScript (CFF) outlines turned into
+    TrueType ones: reportlab embeds TrueType outlines only, and the whole collection (tens of
+    thousands of glyphs) would take minutes to convert where a name's few glyphs take a
+    moment."""
+    from fontTools import subset
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import TTFont as ToolsFont, newTable
+
+    path = cjk_font_path()
+    if path is None:
+        raise DocumentError(f"{_CJK_FILE} is not installed (Debian's fonts-noto-cjk)")
+    options = subset.Options()
+    options.layout_features = []
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    options.hinting = False
+    options.desubroutinize = True
+    font = ToolsFont(str(path), fontNumber=face)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=chars)
+    subsetter.subset(font)
+    order = font.getGlyphOrder()
+    outlines = font.getGlyphSet()
+    glyphs = {}
+    for glyph_name in order:
+        pen = TTGlyphPen(outlines)
+        # 1 font unit of error in a 1000-unit em: invisible at any printed size.
+        outlines[glyph_name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
+        glyphs[glyph_name] = pen.glyph()
+    font["loca"] = newTable("loca")
+    glyf = font["glyf"] = newTable("glyf")
+    glyf.glyphOrder = order
+    glyf.glyphs = glyphs
+    for tag in ("CFF ", "VORG", "BASE", "GDEF", "GSUB", "GPOS", "vhea", "vmtx"):
+        if tag in font:
+            del font[tag]
+    maxp = font["maxp"] = newTable("maxp")
+    maxp.tableVersion = 0x00010000
+    for field in (
+        "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+        "maxStackElements", "maxSizeOfInstructions", "maxComponentElements",
+    ):  # fmt: skip
+        setattr(maxp, field, 0)
+    maxp.maxZones = 1
+    post = font["post"]
+    post.formatType = 2.0
+    post.extraNames = []
+    post.mapping = {}
+    post.glyphOrder = order
+    font.sfntVersion = "\x00\x01\x00\x00"
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+_font_counter = itertools.count(1)
+
+
+@contextmanager
+def _fallback_font(chars: str, face: int) -> Iterator[str | None]:
+    """A font name for ``chars`` (Hangul, Han) that the text fonts lack, registered for one
+    PDF and forgotten after it: reportlab's registry is process-wide, and a font per
+    certificate kept for ever would grow without bound."""
+    if not chars:
+        yield None
+        return
+    name = f"AEO-cjk-{next(_font_counter)}"
+    try:
+        font = TTFont(name, io.BytesIO(_cjk_truetype(chars, face)))
+    except DocumentError:
+        raise
+    except Exception as exc:  # reportlab and fontTools raise their own errors alike
+        raise DocumentError(f"the CJK font cannot be prepared: {exc}") from exc
+    pdfmetrics.registerFont(font)
+    registerFontFamily(name, normal=name, bold=name, italic=name, boldItalic=name)
+    try:
+        yield name
+    finally:
+        # reportlab offers no unregister; these are the two maps registerFont and
+        # registerFontFamily fill.
+        pdfmetrics._fonts.pop(name, None)
+        for key in [k for k in rl_fonts._tt2ps_map if k[0] == name.lower()]:
+            rl_fonts._tt2ps_map.pop(key, None)
+        for key in [k for k in rl_fonts._ps2tt_map if k == name.lower()]:
+            rl_fonts._ps2tt_map.pop(key, None)
+
+
+class _Ink:
+    """The words and fonts of one PDF: each label in the issuer's language and English, and
+    text marked so that characters the text fonts lack are drawn with the CJK font."""
+
+    def __init__(self, f: Fonts, native: Words, english: Words, cjk: str | None) -> None:
+        self.f = f
+        self.native = native
+        self.english = english
+        self.cjk = cjk
+        self.bilingual = native.locale != english.locale
+
+    def _runs(self, text: str) -> list[tuple[bool, str]]:
+        runs: list[tuple[bool, str]] = []
+        for char in text:
+            fallback = (
+                self.cjk is not None and not char.isspace() and ord(char) not in self.f.covered
+            )
+            if runs and (runs[-1][0] == fallback or char.isspace()):
+                runs[-1] = (runs[-1][0], runs[-1][1] + char)
+            else:
+                runs.append((fallback, char))
+        return runs
+
+    def mark(self, text: str) -> str:
+        """``text`` escaped for a Paragraph, with CJK runs in the CJK font."""
+        return "".join(
+            f'<font name="{self.cjk}">{_escape(run)}</font>' if fallback else _escape(run)
+            for fallback, run in self._runs(text)
+        )
+
+    def both(self, key: str, separator: str = " / ", **params: object) -> str:
+        """A label as plain text: the issuer's words, then English's (once when the same)."""
+        native = self.native(key, **params)
+        english = self.english(key, **params)
+        return native if not self.bilingual or native == english else native + separator + english
+
+    def both_plural(self, key: str, count: int, separator: str = " / ") -> str:
+        native = self.native.plural(key, count)
+        english = self.english.plural(key, count)
+        return native if not self.bilingual or native == english else native + separator + english
+
+    def draw_centred(
+        self, canvas: Canvas, text: str, font: str, size: float, x: float, y: float
+    ) -> None:
+        runs = [
+            (self.cjk if fallback and self.cjk else font, run) for fallback, run in self._runs(text)
+        ]
+        width = sum(pdfmetrics.stringWidth(run, name, size) for name, run in runs)
+        left = x - width / 2
+        for name, run in runs:
+            canvas.setFont(name, size)
+            canvas.drawString(left, y, run)
+            left += pdfmetrics.stringWidth(run, name, size)
 
 
 # ---------------------------------------------------------------- the PDF certificate
@@ -234,6 +444,9 @@ class CertificateDocument:
     algorithm: str
     generated_at: datetime
     verification_url: str = DEFAULT_VERIFICATION_URL
+    #: the issuer's language (``AEO_DOCUMENT_LANGUAGE``): the PDF states each label in it and
+    #: in English, or in English alone when it is English
+    language: str = SOURCE_LOCALE
 
 
 NAVY: Final = HexColor("#1b2f5b")
@@ -249,8 +462,16 @@ MARGIN: Final = 14 * mm
 MAX_SITES_PRINTED: Final = 3
 
 
-def _long_date(value: date) -> str:
-    return f"{value.day} {value.strftime('%B')} {value.year} ({value.isoformat()})"
+def _long_date(value: date, w: Words | None = None) -> str:
+    """The date as the language writes it, and ISO 8601 (which every reader can compare)."""
+    return f"{_date_words(value, w or words(SOURCE_LOCALE))} ({value.isoformat()})"
+
+
+def _date_words(value: date, w: Words) -> str:
+    # English as certificates write it across customs (day month year), not CLDR's US order.
+    if w.locale == SOURCE_LOCALE:
+        return f"{value.day} {value.strftime('%B')} {value.year}"
+    return str(format_date(value, "long", locale=w.babel_locale))
 
 
 def _escape(text: str) -> str:
@@ -379,9 +600,59 @@ class _Page:
         return self.inner_right - self.inner_left
 
 
+def document_text(document: CertificateDocument) -> str:
+    """Every character the record contributes to the page (for the fallback font)."""
+    record = document.record
+    return " ".join(
+        [document.administration_name, *_record_strings(record.model_dump(mode="json"))]
+    )
+
+
+def _record_strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _record_strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _record_strings(item)
+
+
 def certificate_pdf(document: CertificateDocument) -> bytes:
     """The printable A4 certificate as PDF bytes (one page)."""
     f = fonts()
+    native, english = words(document.language), words(SOURCE_LOCALE)
+    dates = [document.record.valid_from, document.valid_until or document.record.valid_from]
+    text = " ".join(
+        [document_text(document), _catalogue_text(native.locale)]
+        + [_long_date(day, native) for day in dates]
+    )
+    fallback = "".join(sorted({c for c in text if not c.isspace() and ord(c) not in f.covered}))
+    fallback = "".join(c for c in fallback if ord(c) in _cjk_covered())
+    face = _CJK_FACE_KR if native.locale == "ko" or _has_hangul(text) else _CJK_FACE_SC
+    if fallback:
+        # Spaces between CJK words are drawn in the CJK font too.
+        fallback = " \u00a0" + fallback
+    with _fallback_font(fallback, face) as cjk:
+        return _render(document, _Ink(f, native, english, cjk))
+
+
+def _has_hangul(text: str) -> bool:
+    return any("\uac00" <= c <= "\ud7a3" or "\u1100" <= c <= "\u11ff" for c in text)
+
+
+@lru_cache(maxsize=16)
+def _catalogue_text(locale: str) -> str:
+    """Every character the language's printed labels use."""
+    w = words(locale)
+    return " ".join(
+        w(key, url="", code="", administration="") if not w.is_plural(key) else w.plural(key, 2)
+        for key in w.keys("pdf.")
+    )
+
+
+def _render(document: CertificateDocument, ink: _Ink) -> bytes:
     record = document.record
     page = _Page()
     out = io.BytesIO()
@@ -394,15 +665,32 @@ def certificate_pdf(document: CertificateDocument) -> bytes:
     canvas.setCreator("aeo-registry")
 
     _frame(canvas, page)
-    y = _header(canvas, f, page, document)
-    y = _title(canvas, f, page, record, y)
-    y = _holder(canvas, f, page, record, y)
+    y = _header(canvas, ink, page, document)
+    y = _title(canvas, ink, page, record, y)
+    y = _holder(canvas, ink, page, record, y)
     # The bottom of the page is fixed (footer, small print, signature); the details
     # between are fitted into what remains.
-    details_floor = _bottom(canvas, f, page, document, _qr_version(document.payload))
+    details_floor, qr_floor = _bottom(canvas, ink, page, document, _qr_version(document.payload))
     details_top = y - 6 * mm
-    _details(canvas, f, page, document, details_top, details_floor)
-    _qr_block(canvas, f, page, document.payload, details_top)
+    # The QR code takes the largest size (50 mm down to 38 mm, still read at 150 dpi) with
+    # which both it and the details table beside it (wider as the code shrinks) fit.
+    for size in _QR_SIZES:
+        page = replace(page, qr_size=size * mm)
+        qr = _qr_parts(ink, page)
+        rows = _fit_details(ink, page, document, details_top, details_floor)
+        if rows.fits and details_top - qr.height >= qr_floor:
+            break
+    qr_bottom = _draw_qr_block(canvas, page, qr, document.payload, details_top)
+    details_bottom = _draw_details(canvas, page, rows, details_top)
+    overflow = max(details_floor - details_bottom, qr_floor - qr_bottom)
+    if overflow > 0.5:
+        # Still printed (the registry record has it all), but someone should see the page.
+        logger.warning(
+            "certificate %s (%s): the details run %.1f mm into the signature block",
+            record.number,
+            ink.native.locale,
+            overflow / mm,
+        )
 
     canvas.showPage()
     canvas.save()
@@ -429,8 +717,9 @@ def _frame(canvas: Canvas, page: _Page) -> None:
     )
 
 
-def _header(canvas: Canvas, f: Fonts, page: _Page, document: CertificateDocument) -> float:
+def _header(canvas: Canvas, ink: _Ink, page: _Page, document: CertificateDocument) -> float:
     """The band with the seal and the administration's name; returns the y below it."""
+    f = ink.f
     band_top = page.top - 5 * mm
     band_height = 30 * mm
     band_x, band_width = page.left + 5 * mm, page.right - page.left - 10 * mm
@@ -447,12 +736,11 @@ def _header(canvas: Canvas, f: Fonts, page: _Page, document: CertificateDocument
     )
     caption = ParagraphStyle("caption", fontName=f.body, fontSize=7.5, leading=10, textColor=MUTED)
     y = _paragraph(
-        canvas, _escape(document.administration_name), name_style, x, band_top - 7 * mm, width
+        canvas, ink.mark(document.administration_name), name_style, x, band_top - 7 * mm, width
     )
     _paragraph(
         canvas,
-        f"CUSTOMS ADMINISTRATION · AUTHORITY {_escape(issuer)} · "
-        "MEMBER OF THE AEO CONSORTIUM REGISTRY",
+        ink.mark(ink.both("pdf.band", "<br/>", code=issuer)).replace("&lt;br/&gt;", "<br/>"),
         caption,
         x,
         y - 1.5 * mm,
@@ -461,21 +749,32 @@ def _header(canvas: Canvas, f: Fonts, page: _Page, document: CertificateDocument
     return band_top - band_height
 
 
-def _title(canvas: Canvas, f: Fonts, page: _Page, record: CertificateRecord, y: float) -> float:
+def _title(canvas: Canvas, ink: _Ink, page: _Page, record: CertificateRecord, y: float) -> float:
     """Title, program and the certificate number box; returns the y below them."""
+    f = ink.f
     y -= 11 * mm
     canvas.setFillColor(NAVY)
-    canvas.setFont(f.serif_bold, 22)
-    canvas.drawCentredString(PAGE_WIDTH / 2, y, "Authorized Economic Operator")
+    ink.draw_centred(canvas, ink.native("pdf.title"), f.serif_bold, 22, PAGE_WIDTH / 2, y)
     y -= 7 * mm
-    canvas.setFont(f.serif, 14)
-    canvas.drawCentredString(PAGE_WIDTH / 2, y, "Certificate")
+    if ink.bilingual:
+        # The English title under the issuer's, smaller: one certificate, two readers.
+        ink.draw_centred(canvas, ink.english("pdf.title"), f.serif_bold, 13, PAGE_WIDTH / 2, y)
+        y -= 6 * mm
+    ink.draw_centred(canvas, ink.both("pdf.subtitle"), f.serif, 14, PAGE_WIDTH / 2, y)
     y -= 6 * mm
     program = ParagraphStyle(
         "program", fontName=f.body, fontSize=10.5, leading=13, textColor=GOLD, alignment=TA_CENTER
     )
+    titles = [program_title(record.tiers, ink.native)]
+    if ink.bilingual:
+        titles.append(program_title(record.tiers, ink.english))
     y = _paragraph(
-        canvas, _escape(program_title(record.tiers)), program, page.inner_left, y, page.inner_width
+        canvas,
+        "<br/>".join(ink.mark(t) for t in titles),
+        program,
+        page.inner_left,
+        y,
+        page.inner_width,
     )
     y -= 4 * mm
     box_width, box_height = 110 * mm, 10 * mm
@@ -483,15 +782,15 @@ def _title(canvas: Canvas, f: Fonts, page: _Page, record: CertificateRecord, y: 
     canvas.setLineWidth(0.8)
     canvas.rect(PAGE_WIDTH / 2 - box_width / 2, y - box_height, box_width, box_height)
     canvas.setFillColor(INK)
-    canvas.setFont(f.body, 8)
-    canvas.drawCentredString(PAGE_WIDTH / 2, y - 3.6 * mm, "CERTIFICATE NUMBER")
+    ink.draw_centred(canvas, ink.both("pdf.number"), f.body, 8, PAGE_WIDTH / 2, y - 3.6 * mm)
     canvas.setFont(f.bold, 12)
     canvas.drawCentredString(PAGE_WIDTH / 2, y - 8.2 * mm, record.number)
     return y - box_height
 
 
-def _holder(canvas: Canvas, f: Fonts, page: _Page, record: CertificateRecord, y: float) -> float:
+def _holder(canvas: Canvas, ink: _Ink, page: _Page, record: CertificateRecord, y: float) -> float:
     """Who is certified, in full (a legal name is never shortened on the paper)."""
+    f = ink.f
     centred = ParagraphStyle(
         "centred", fontName=f.serif, fontSize=10.5, leading=14, textColor=INK, alignment=TA_CENTER
     )
@@ -500,164 +799,244 @@ def _holder(canvas: Canvas, f: Fonts, page: _Page, record: CertificateRecord, y:
     )
     holder = record.holder
     x, width = page.inner_left, page.inner_width
-    y = _paragraph(canvas, "This is to certify that", centred, x, y - 6 * mm, width)
-    y = _paragraph(canvas, _escape(holder.legal_name), name_style, x, y - 2 * mm, width)
-    y = _paragraph(canvas, _escape(address_line(holder.address)), centred, x, y - 1 * mm, width)
+    y = _paragraph(canvas, ink.mark(ink.both("pdf.certify")), centred, x, y - 6 * mm, width)
+    y = _paragraph(canvas, ink.mark(holder.legal_name), name_style, x, y - 2 * mm, width)
+    y = _paragraph(canvas, ink.mark(address_line(holder.address)), centred, x, y - 1 * mm, width)
     ident = holder.identification
     y = _paragraph(
         canvas,
-        f"Trader identification: <b>{_escape(ident.scheme)} {_escape(ident.number)}</b>",
+        f"{ink.mark(ink.both('pdf.trader_id'))}: "
+        f"<b>{ink.mark(ident.scheme)} {ink.mark(ident.number)}</b>",
         centred,
         x,
         y,
         width,
     )
-    return _paragraph(
-        canvas,
-        "has been audited and is granted the status of Authorized Economic Operator "
-        "under the WCO SAFE Framework of Standards, for the program tiers and business "
-        "roles stated below.",
-        centred,
-        x + 8 * mm,
-        y - 3 * mm,
-        width - 16 * mm,
-    )
+    granted = [ink.mark(ink.native("pdf.granted"))]
+    if ink.bilingual:
+        granted.append(ink.mark(ink.english("pdf.granted")))
+    small = ParagraphStyle(
+        "granted", parent=centred, fontSize=8.5 if ink.bilingual else 10.5,
+        leading=10.5 if ink.bilingual else 14,
+    )  # fmt: skip
+    return _paragraph(canvas, "<br/>".join(granted), small, x + 8 * mm, y - 3 * mm, width - 16 * mm)
 
 
 def _detail_rows(
-    record: CertificateRecord, valid_until: date | None, sites_shown: int, criteria_listed: bool
+    ink: _Ink,
+    record: CertificateRecord,
+    valid_until: date | None,
+    sites_shown: int,
+    criteria_listed: bool,
 ) -> list[tuple[str, str]]:
+    """(caption, value markup) rows; values in the issuer's words (and English's where they
+    are words, not names or numbers)."""
+    native, english = ink.native, ink.english
+
+    def dated(value: date) -> str:
+        text = _long_date(value, native)
+        if ink.bilingual:
+            text += " / " + _date_words(value, english)
+        return ink.mark(text)
+
     validity_end = (
-        _long_date(valid_until) if valid_until is not None else "Open-ended, subject to monitoring"
+        dated(valid_until) if valid_until is not None else ink.mark(ink.both("pdf.open_ended"))
     )
+    tiers = [
+        ink.mark(ink.both(f"pdf.tier.{name}"))
+        for bit, name in enumerate(TIER_NAMES)
+        if record.tiers & (1 << bit)
+    ] + [f"Reserved tier bit {bit}" for bit in range(5, 8) if record.tiers & (1 << bit)]
+    roles = [
+        ink.mark(ink.both(f"pdf.role.{code}") + f" ({code})")
+        if code in BUSINESS_ROLE_CODES
+        else ink.mark(code)
+        for code in record.business_roles
+    ]
+    listed = ink.both("pdf.listed_in_record")
     rows: list[tuple[str, str]] = [
-        ("Program tier(s)", "<br/>".join(_escape(w) for w in tier_words(record.tiers))),
-        ("Business roles", _escape(", ".join(business_role_words(record.business_roles)))),
+        (ink.both("pdf.tiers"), "<br/>".join(tiers)),
+        (ink.both("pdf.roles"), ", ".join(roles)),
     ]
     if record.sites:
-        lines = [_escape(site_line(site)) for site in record.sites[:sites_shown]]
+        lines = [ink.mark(site_line(site)) for site in record.sites[:sites_shown]]
         hidden = len(record.sites) - len(lines)
         if hidden:
-            more = "more" if lines else "sites"
-            lines.append(f"{'and ' if lines else ''}{hidden} {more}, listed in the registry record")
-        rows.append(("Sites covered", "<br/>".join(lines)))
+            lines.append(ink.mark(f"{ink.both_plural('pdf.more_sites', hidden)}, {listed}"))
+        rows.append((ink.both("pdf.sites"), "<br/>".join(lines)))
     if record.validated_criteria:
         criteria = record.validated_criteria
         rows.append(
             (
-                "Validated criteria",
-                _escape(", ".join(criteria))
+                ink.both("pdf.criteria"),
+                ink.mark(", ".join(criteria))
                 if criteria_listed
-                else f"{len(criteria)} criteria, listed in the registry record",
+                else ink.mark(f"{ink.both_plural('pdf.criteria_count', len(criteria))}, {listed}"),
             )
         )
     rows += [
-        ("Valid from", _escape(_long_date(record.valid_from))),
-        ("Valid until", _escape(validity_end)),
-        ("Issuing office", _escape(record.issuing_office)),
-        ("Authorized officer", _escape(record.officer)),
+        (ink.both("pdf.valid_from"), dated(record.valid_from)),
+        (ink.both("pdf.valid_until"), validity_end),
+        (ink.both("pdf.office"), ink.mark(record.issuing_office)),
+        (ink.both("pdf.officer"), ink.mark(record.officer)),
     ]
     return rows
 
 
-def _details(
-    canvas: Canvas,
-    f: Fonts,
-    page: _Page,
-    document: CertificateDocument,
-    top: float,
-    floor: float,
-) -> None:
+_QR_SIZES: Final = (50, 46, 42, 38)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    rows: list[tuple[Paragraph, Paragraph]]
+    label_width: float
+    width: float
+    fits: bool
+    #: the space under each row: tighter with smaller type
+    gap: float
+
+
+def _fit_details(
+    ink: _Ink, page: _Page, document: CertificateDocument, top: float, floor: float
+) -> _Rows:
     """The label/value table left of the QR code, fitted between ``top`` and ``floor``:
     long records list fewer sites, then count the criteria, then use smaller type."""
+    f = ink.f
     record = document.record
     width = page.inner_width - page.qr_size - 10 * mm
     label_width = 37 * mm
-    label = ParagraphStyle("label", fontName=f.bold, fontSize=7.5, leading=11, textColor=MUTED)
     attempts = [
         (sites, listed, size)
-        for size in (9.5, 8.5, 7.5)
+        for size in (9.5, 8.5, 7.5, 6.5, 6.0)
         for listed in (True, False)
         for sites in range(min(MAX_SITES_PRINTED, len(record.sites)), -1, -1)
     ]
     chosen: list[tuple[Paragraph, Paragraph]] = []
+    fits = False
+    gap = 2 * mm
     for sites, listed, size in attempts:
+        gap = size * 0.2 * mm
         value = ParagraphStyle(
             "value", fontName=f.body, fontSize=size, leading=size * 1.3, textColor=INK
         )
+        label_size = min(7.5, size - 1)
+        label = ParagraphStyle(
+            "label", fontName=f.bold, fontSize=label_size, leading=label_size * 1.4,
+            textColor=MUTED,
+        )  # fmt: skip
         chosen = [
-            (Paragraph(caption.upper(), label), Paragraph(text, value))
-            for caption, text in _detail_rows(record, document.valid_until, sites, listed)
+            (Paragraph(ink.mark(caption.upper()), label), Paragraph(text, value))
+            for caption, text in _detail_rows(ink, record, document.valid_until, sites, listed)
         ]
         height = sum(
             max(
                 cap.wrap(label_width, PAGE_HEIGHT)[1], val.wrap(width - label_width, PAGE_HEIGHT)[1]
             )
-            + 2 * mm
+            + gap
             for cap, val in chosen
         )
         if top - height >= floor:
+            fits = True
             break
+    return _Rows(chosen, label_width, width, fits, gap)
+
+
+def _draw_details(canvas: Canvas, page: _Page, rows: _Rows, top: float) -> float:
+    """Draw the fitted table; returns the y below it."""
     y = top
     canvas.setStrokeColor(WASH)
     canvas.setLineWidth(0.6)
-    for cap, val in chosen:
-        cap_height = cap.wrap(label_width, PAGE_HEIGHT)[1]
-        val_height = val.wrap(width - label_width, PAGE_HEIGHT)[1]
+    for cap, val in rows.rows:
+        cap_height = cap.wrap(rows.label_width, PAGE_HEIGHT)[1]
+        val_height = val.wrap(rows.width - rows.label_width, PAGE_HEIGHT)[1]
         cap.drawOn(canvas, page.inner_left, y - cap_height)
-        val.drawOn(canvas, page.inner_left + label_width, y - val_height)
-        y -= max(cap_height, val_height) + 2 * mm
-        canvas.line(page.inner_left, y + 1 * mm, page.inner_left + width, y + 1 * mm)
+        val.drawOn(canvas, page.inner_left + rows.label_width, y - val_height)
+        y -= max(cap_height, val_height) + rows.gap
+        canvas.line(
+            page.inner_left, y + rows.gap / 2, page.inner_left + rows.width, y + rows.gap / 2
+        )
+    return float(y + rows.gap / 2)
 
 
-def _qr_block(canvas: Canvas, f: Fonts, page: _Page, text: str, top: float) -> None:
+@dataclass(frozen=True, slots=True)
+class _QrParts:
+    size: float
+    heading: Paragraph
+    heading_height: float
+    note: Paragraph
+    note_height: float
+
+    @property
+    def height(self) -> float:
+        """From the top of the heading to the bottom of the note (as drawn)."""
+        return 3 * mm + self.heading_height + self.size + 3 * mm + self.note_height
+
+
+def _qr_parts(ink: _Ink, page: _Page) -> _QrParts:
+    """The QR code's heading and note, set for the code's size (smaller type for a smaller
+    code)."""
+    f = ink.f
+    size = page.qr_size
+    note_size = {50: 7.0, 46: 6.5}.get(round(size / mm), 6.0)
+    scan = ParagraphStyle(
+        "scan", fontName=f.bold, fontSize=8, leading=9.5, textColor=NAVY, alignment=TA_CENTER
+    )
+    heading = Paragraph(
+        ink.mark(ink.both("pdf.scan", "<br/>")).replace("&lt;br/&gt;", "<br/>"), scan
+    )
+    _w, heading_height = heading.wrap(size + 4 * mm, PAGE_HEIGHT)
+    notes = [ink.mark(ink.native("pdf.scan_note"))]
+    if ink.bilingual:
+        notes.append(ink.mark(ink.english("pdf.scan_note")))
+    style = ParagraphStyle(
+        "qr-note", fontName=f.body, fontSize=note_size, leading=note_size * 1.28,
+        textColor=MUTED, alignment=TA_CENTER,
+    )  # fmt: skip
+    note = Paragraph("<br/>".join(notes), style)
+    _w, note_height = note.wrap(size + 4 * mm, PAGE_HEIGHT)
+    return _QrParts(size, heading, float(heading_height), note, float(note_height))
+
+
+def _draw_qr_block(canvas: Canvas, page: _Page, parts: _QrParts, text: str, top: float) -> float:
+    """The QR code with its heading and note; returns the y below the block."""
     size = page.qr_size
     x = page.inner_right - size
-    canvas.setFillColor(NAVY)
-    canvas.setFont(f.bold, 9)
-    canvas.drawCentredString(x + size / 2, top - 3 * mm, "SCAN TO VERIFY")
-    y = top - 5 * mm - size
+    parts.heading.drawOn(canvas, x - 2 * mm, top - 1 * mm - parts.heading_height)
+    y = top - 3 * mm - parts.heading_height - size
     canvas.setStrokeColor(NAVY)
     canvas.setLineWidth(0.8)
     canvas.rect(x - 1.5 * mm, y - 1.5 * mm, size + 3 * mm, size + 3 * mm)
     _draw_qr(canvas, text, x, y, size)
-    note = ParagraphStyle(
-        "qr-note", fontName=f.body, fontSize=7, leading=9, textColor=MUTED, alignment=TA_CENTER
-    )
-    _paragraph(
-        canvas,
-        "Scan with an AEO verifier: it checks the issuer's signature and the certificate's "
-        "status on the consortium registry, online or from a synced offline copy.",
-        note,
-        x - 2 * mm,
-        y - 3 * mm,
-        size + 4 * mm,
-    )
+    parts.note.drawOn(canvas, x - 2 * mm, y - 3 * mm - parts.note_height)
+    return float(y - 3 * mm - parts.note_height)
 
 
 def _bottom(
-    canvas: Canvas, f: Fonts, page: _Page, document: CertificateDocument, qr_version: int
-) -> float:
+    canvas: Canvas, ink: _Ink, page: _Page, document: CertificateDocument, qr_version: int
+) -> tuple[float, float]:
     """Footer, the small print that binds the paper to the chain, and the signature line;
-    returns the y above which the details must end."""
+    returns the y above which the details must end, and the one above which the QR block
+    (right of the signature, which takes the left of the page) must end."""
+    f = ink.f
     record = document.record
-    footer_top = page.bottom + 17 * mm
-    canvas.setStrokeColor(GOLD)
-    canvas.setLineWidth(0.6)
-    canvas.line(page.inner_left, footer_top, page.inner_right, footer_top)
     footer = ParagraphStyle(
         "footer", fontName=f.body, fontSize=7.5, leading=10, textColor=INK, alignment=TA_CENTER
     )
-    _paragraph(
-        canvas,
-        f"Verify this certificate at <b>{_escape(document.verification_url)}</b> or with any "
-        "AEO verifier. The status recorded on the consortium chain prevails over this paper: "
-        "a suspended or revoked certificate is reported as such when scanned.",
-        footer,
-        page.inner_left,
-        footer_top - 2 * mm,
-        page.inner_width,
+    url = document.verification_url
+    texts = [ink.native("pdf.footer", url=url)]
+    if ink.bilingual:
+        texts.append(ink.english("pdf.footer", url=url))
+    # The URL in bold, whichever language's sentence it stands in.
+    marked = "<br/>".join(
+        ink.mark(text).replace(_escape(url), f"<b>{_escape(url)}</b>") for text in texts
     )
+    footer_paragraph = Paragraph(marked, footer)
+    _w, footer_height = footer_paragraph.wrap(page.inner_width, PAGE_HEIGHT)
+    footer_top = page.bottom + max(17 * mm, footer_height + 6 * mm)
+    canvas.setStrokeColor(GOLD)
+    canvas.setLineWidth(0.6)
+    canvas.line(page.inner_left, footer_top, page.inner_right, footer_top)
+    footer_paragraph.drawOn(canvas, page.inner_left, footer_top - 2 * mm - footer_height)
 
     # Drawn line by line so that the monospaced columns stay aligned.
     fine_top = footer_top + 12 * mm
@@ -674,9 +1053,10 @@ def _bottom(
         canvas.drawString(page.inner_left, fine_top - 2.4 * mm - index * 3.1 * mm, line)
 
     sign_style = ParagraphStyle("sign", fontName=f.body, fontSize=8, leading=10, textColor=MUTED)
+    administration = document.administration_name
     signature = Paragraph(
-        f"{_escape(record.officer)}, {_escape(record.issuing_office)}<br/>"
-        f"for {_escape(document.administration_name)}",
+        f"{ink.mark(record.officer)}, {ink.mark(record.issuing_office)}<br/>"
+        + ink.mark(ink.both("pdf.signed_for", administration=administration)),
         sign_style,
     )
     sign_width = page.inner_width * 0.6
@@ -686,4 +1066,4 @@ def _bottom(
     canvas.setStrokeColor(INK)
     canvas.setLineWidth(0.5)
     canvas.line(page.inner_left, sign_y, page.inner_left + 75 * mm, sign_y)
-    return float(sign_y + 10 * mm)
+    return float(sign_y + 10 * mm), float(fine_top + 1 * mm)

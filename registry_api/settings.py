@@ -145,6 +145,11 @@ class Settings(BaseSettings):
         "the W3C credentials' issuer did:web and their status lists' URLs derive from it. "
         "Unset: the URL each request came to (development).",
     )
+    document_language: str = Field(
+        default="en",
+        description="The issuer's language printed on PDF certificates beside English: en, mn, "
+        "ru, kk, ko or zh-Hans.",
+    )
 
     # The partner feed's live stream (GET /v1/feed/stream): AEO_FEED_STREAM_*.
     feed_stream_poll_interval: float = Field(
@@ -266,6 +271,16 @@ class Settings(BaseSettings):
     def _authority_is_a_code(cls, value: str) -> str:
         ids.authority_code(value)  # raises ValueError naming the rule
         return value
+
+    @field_validator("document_language")
+    @classmethod
+    def _document_language_has_a_catalogue(cls, value: str) -> str:
+        from verifier.i18n import LanguageError, locale_of
+
+        try:
+            return locale_of(value)
+        except LanguageError as exc:
+            raise ValueError(str(exc)) from exc
 
     @field_validator("webhook_allowed_networks", mode="before")
     @classmethod

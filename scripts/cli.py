@@ -81,6 +81,18 @@ def _as_option(value: str) -> str:
     return _authority(value, "'--as'")
 
 
+def _lang_option(value: str | None) -> str | None:
+    """A language of the verifier's catalogues (refused before any chain is reached)."""
+    from verifier.i18n import LanguageError, locale_of
+
+    if value is None:
+        return None
+    try:
+        return locale_of(value)
+    except LanguageError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--lang'") from exc
+
+
 def _authority_option(value: str) -> str:
     return _authority(value, "'--authority'")
 
@@ -399,6 +411,15 @@ def verify_command(
     rpc_url: RpcUrl = None,
     cache: CacheOption = None,
     max_age_hours: MaxAge = 24.0,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="The verdict's language: en, mn, ru, kk, ko or zh-Hans "
+            "(default: the environment's LC_ALL/LANG, else English).",
+            callback=_lang_option,
+        ),
+    ] = None,
 ) -> None:
     """Verify a certificate's QR code (a photo, a scan or its text).
 
@@ -427,6 +448,7 @@ def verify_command(
                 max_age=timedelta(hours=max_age_hours),
                 # Counted per day and verdict beside the cache (a border KPI, no holder data).
                 checks=CheckCounter(checks_path_beside(cache or workspace.verifier_cache)),
+                lang=lang,
             )
     finally:
         if online is not None:

@@ -1,6 +1,7 @@
 """The verifier's command functions; scripts/cli.py parses the arguments and calls them.
 
-``aeo verify PATH_OR_TEXT --as KR [--offline] [--json]`` ends in :func:`run_verify`.
+``aeo verify PATH_OR_TEXT --as KR [--offline] [--json] [--lang ru]`` ends in
+:func:`run_verify`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.console import Console
 
 from contracts.domain import ids
 from verifier.checks import CheckCounter
+from verifier.i18n import LanguageError, default_locale, locale_of
 from verifier.pipeline import DEFAULT_MAX_AGE, Clock, verify
 from verifier.render import print_verdict
 from verifier.source import StatusSource
@@ -34,16 +36,24 @@ def run_verify(
     max_age: timedelta = DEFAULT_MAX_AGE,
     out: TextIO | None = None,
     checks: CheckCounter | None = None,
+    lang: str | None = None,
 ) -> int:
     """Verify ``target`` (QR text, or the path of a photo/scan), print the verdict, and
     return the exit code: 0 recognized, 1 not recognized, 3 any other outcome, 2 when
-    ``as_authority`` is not an authority code. ``checks`` counts the verdict (per day and
-    outcome, nothing else: verifier.checks)."""
+    ``as_authority`` is not an authority code or ``lang`` not a language of the catalogues
+    (``None``: the environment's, from ``LC_ALL``/``LC_MESSAGES``/``LANG``). ``checks``
+    counts the verdict (per day and outcome, nothing else: verifier.checks)."""
     stream = out or sys.stdout
+    errors = sys.stderr if out is None else stream
     try:
         ids.authority_code(as_authority)
     except ValueError as exc:
-        print(f"error: --as: {exc}", file=sys.stderr if out is None else stream)
+        print(f"error: --as: {exc}", file=errors)
+        return EXIT_USAGE
+    try:
+        locale = default_locale() if lang is None else locale_of(lang)
+    except LanguageError as exc:
+        print(f"error: --lang: {exc}", file=errors)
         return EXIT_USAGE
     data: str | Path = target
     if not target.lstrip().upper().startswith(PREFIX_HINT):
@@ -60,5 +70,5 @@ def run_verify(
     if json_output:
         stream.write(verdict.to_json() + "\n")
     else:
-        print_verdict(verdict, Console(file=stream, highlight=False))
+        print_verdict(verdict, Console(file=stream, highlight=False), locale)
     return verdict.exit_code

@@ -93,7 +93,7 @@ def build_record(authority: str, number: str, fields: RecordFields) -> Certifica
     """The full record, or a 422 naming each offending ``body`` field."""
     values = fields.model_dump(exclude={"reason_code", "number"}, exclude_none=True)
     try:
-        return CertificateRecord(issuer=authority, number=number, **values)
+        record = CertificateRecord(issuer=authority, number=number, **values)
     except ValidationError as exc:
         errors = [
             FieldError(
@@ -104,6 +104,11 @@ def build_record(authority: str, number: str, fields: RecordFields) -> Certifica
         ]
         detail = errors[0].message if len(errors) == 1 else f"{len(errors)} fields are invalid"
         raise InvalidError(detail, errors=errors) from None
+    # Imported here: the documents service imports this module.
+    from .documents import check_printable
+
+    check_printable(record)  # a name the PDF's fonts cannot draw is refused now, not printed
+    return record
 
 
 # ---------------------------------------------------------------------- numbers

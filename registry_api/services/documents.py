@@ -36,9 +36,17 @@ from verifier import payload as aeo1
 from verifier.errors import EncodingError
 
 from ..db import Authority, Certificate, CertificateStatus, IndexedSigningKey
-from ..documents import CertificateDocument, make_qr
-from ..errors import ConfigurationError, ConflictError, NotFoundError, UnavailableError
+from ..documents import CertificateDocument, make_qr, unprintable
+from ..errors import (
+    ConfigurationError,
+    ConflictError,
+    FieldError,
+    InvalidError,
+    NotFoundError,
+    UnavailableError,
+)
 from ..keystore import SigningKey, load_signing_key
+from ..records import CertificateRecord
 from ..settings import Settings
 from .certificates import chain_valid_until
 
@@ -46,6 +54,39 @@ logger = logging.getLogger("registry_api.documents")
 
 #: certificate versions whose signed payload a process keeps (a few hundred bytes each)
 PAYLOAD_CACHE_SIZE = 4096
+
+
+# ---------------------------------------------------------------- printable records
+
+
+def _printed_fields(value: object, path: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _printed_fields(v, f"{path}.{k}")]
+    if isinstance(value, list | tuple):
+        return [f for i, v in enumerate(value) for f in _printed_fields(v, f"{path}.{i}")]
+    return []
+
+
+def check_printable(record: CertificateRecord) -> None:
+    """Refuse (422, naming each field) a record with a character no embedded font can print:
+    the PDF would show it as an empty box, and a holder's name must never be unreadable on
+    the paper that names it."""
+    errors = []
+    for field, text in _printed_fields(record.model_dump(mode="json"), "body"):
+        missing = unprintable(text)
+        if missing:
+            shown = ", ".join(f"{char!r} (U+{ord(char):04X})" for char in missing[:5])
+            errors.append(
+                FieldError(
+                    field, f"has characters no font of the printed certificate covers: {shown}"
+                )
+            )
+    if errors:
+        raise InvalidError(
+            f"{len(errors)} field(s) cannot be printed on the certificate", errors=errors
+        )
 
 
 # ---------------------------------------------------------------- key files
@@ -316,4 +357,5 @@ def certificate_document(
         kid=signed.kid,
         algorithm=signed.algorithm,
         generated_at=now or datetime.now(UTC),
+        language=settings.document_language,
     )

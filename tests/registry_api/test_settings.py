@@ -196,3 +196,11 @@ def test_production_settings_from_the_environment_refuse_a_placeholder(
     monkeypatch.setenv("AEO_PASSPHRASE", "changethis")
     with pytest.raises(ValidationError):
         get_settings()
+
+
+def test_the_document_language_takes_a_tag_and_refuses_one_without_a_catalogue() -> None:
+    assert Settings(authority="KR", document_language="ko-KR").document_language == "ko"
+    assert Settings(authority="CN", document_language="zh-Hans").document_language == "zh_Hans"
+    with pytest.raises(ValidationError, match="document_language") as caught:
+        Settings(authority="MN", document_language="fr")
+    assert "choose one of en, mn, ru, kk, ko, zh-Hans" in str(caught.value)

@@ -178,3 +178,28 @@ def test_unreadable_text_is_a_malformed_verdict_not_a_usage_error(
         cli, "AEO1:NOT BASE45 $$$", "--as", "KR", "--offline", "--data-dir", str(synced.data_dir)
     )
     assert (code, verdict["outcome"]) == (3, "malformed")
+
+
+def test_lang_ru_prints_the_verdict_in_russian(cli: CliRunner, synced: Synced) -> None:
+    result = cli.invoke(
+        app,
+        ["verify", synced.active.text, "--as", "KR", "--offline", "--lang", "ru",
+         "--data-dir", str(synced.data_dir)],
+    )  # fmt: skip
+    assert result.exit_code == 0
+    assert "ДЕЙСТВИТЕЛЕН И ПРИЗНАН" in result.stdout
+    assert "Проверка сертификата УЭО для KR" in result.stdout
+
+
+def test_an_unknown_lang_is_a_usage_error_naming_the_argument(
+    cli: CliRunner, synced: Synced
+) -> None:
+    result = cli.invoke(
+        app,
+        ["verify", synced.active.text, "--as", "KR", "--offline", "--lang", "fr",
+         "--data-dir", str(synced.data_dir)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    flat = " ".join(result.output.replace("│", " ").split())
+    assert "Invalid value for '--lang': unknown language 'fr'" in flat
+    assert "choose one of en, mn, ru, kk, ko, zh-Hans" in flat

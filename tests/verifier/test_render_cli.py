@@ -196,3 +196,57 @@ def test_an_unreadable_code_says_its_issuer_is_unknown(world: World) -> None:
 
     assert code == 3
     assert output.splitlines()[1].strip("│ ") == "Issuer unknown: the code could not be read"
+
+
+def _run_lang(world: World, lang: str | None, as_authority: str = "KR") -> tuple[int, str]:
+    out = io.StringIO()
+    code = run_verify(world.text(), as_authority, world.source, NOW, False, out=out, lang=lang)
+    return code, out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("lang", "headline", "reason"),
+    [
+        ("ru", "ДЕЙСТВИТЕЛЕН, НЕ ПРИЗНАН", "С выдавшим органом нет соглашения"),
+        ("kk", "ЖАРАМДЫ, ТАНЫЛМАҒАН", "Берген органмен өзара тану туралы келісім жоқ"),
+        ("mn", "ХҮЧИНТЭЙ, ХҮЛЭЭН ЗӨВШӨӨРӨӨГҮЙ", "харилцан хүлээн зөвшөөрөх хэлэлцээр байхгүй"),
+        ("ko", "유효, 인정 안 됨", "상호인정약정(MRA)이 없습니다"),
+        ("zh-Hans", "有效，不予认可", "没有互认安排"),
+    ],
+)
+def test_lang_prints_the_headline_and_reason_in_that_language(
+    world: World, lang: str, headline: str, reason: str
+) -> None:
+    code, output = _run_lang(world, lang, as_authority="KZ")
+    assert code == 1
+    flat = " ".join(output.replace("│", " ").split())
+    assert headline in flat
+    assert reason in " ".join(flat.split())
+    assert "[no_mra]" in flat  # the code stays, for whoever reads the logs
+    assert "VALID" not in flat
+
+
+def test_russian_dates_are_written_the_russian_way(world: World) -> None:
+    _, output = _run_lang(world, "ru")
+    # Babel (CLDR) puts a no-break space before the year abbreviation; read it as a space.
+    flat = " ".join(output.replace("\u00a0", " ").replace("\u202f", " ").split())
+    assert "с 1 мар. 2025 г. по 28 февр. 2030 г." in flat
+
+
+def test_an_unknown_lang_is_a_usage_error_naming_lang(world: World) -> None:
+    code, output = _run_lang(world, "fr")
+    assert code == 2
+    assert output.startswith("error: --lang: unknown language 'fr'")
+
+
+def test_the_language_defaults_to_the_environments(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    _, output = _run_lang(world, None)
+    assert "ДЕЙСТВИТЕЛЕН И ПРИЗНАН" in output
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    _, output = _run_lang(world, None)
+    assert "VALID AND RECOGNIZED" in output

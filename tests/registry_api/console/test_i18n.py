@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from registry_api.console import i18n
 
@@ -63,7 +64,10 @@ def test_adding_a_language_writes_a_catalogue_with_every_message_to_translate(
 
 
 def test_the_best_catalogue_for_the_browsers_languages_is_chosen() -> None:
-    assert i18n.negotiate("mn-MN,mn;q=0.9,en;q=0.8") == "en"
+    assert i18n.negotiate("mn-MN,mn;q=0.9,en;q=0.8") == "mn"
+    assert i18n.negotiate("fr-FR,kk;q=0.5") == "kk"
+    assert i18n.negotiate("ko-KR") == "ko"
+    assert i18n.negotiate("fr-FR,de;q=0.5") == "en"
     assert i18n.negotiate("") == "en"
     assert i18n.negotiate("garbage;;q=x,,") == "en"
 
@@ -91,3 +95,22 @@ def test_no_template_shows_text_that_is_not_a_message(template: str) -> None:
     parser = _Text()
     parser.feed(JINJA.sub(" ", source))
     assert parser.found == []
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "sign_in_title"),
+    [
+        ("ru-RU,ru;q=0.9", "Вход в консоль реестра УЭО"),
+        ("kk", "УЭО тізілімінің консоліне кіру"),
+        ("mn-MN", "ЭБЭЗО-ын бүртгэлийн консолд нэвтрэх"),
+        ("ko-KR", "AEO 등록부 콘솔 로그인"),
+        ("zh-Hans", "登录AEO登记册控制台"),
+    ],
+)
+def test_the_sign_in_page_speaks_the_browsers_language(
+    client: TestClient, accept_language: str, sign_in_title: str
+) -> None:
+    page = client.get("/console/sign-in", headers={"Accept-Language": accept_language})
+    assert page.status_code == 200
+    assert sign_in_title in page.text
+    assert "Sign in to the AEO registry console" not in page.text

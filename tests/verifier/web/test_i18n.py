@@ -73,6 +73,34 @@ def test_the_language_index_lists_only_catalogs_that_exist_and_agree_with_englis
         catalog = _load(I18N_DIR / f"{code}.json")
         assert sorted(set(catalog) - set(english)) == [], f"{code}: keys English does not have"
         for key, text in catalog.items():
-            assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(english[key])), (
-                f"{code}: {key} changes the placeholders"
+            # A message with plural forms is an object of CLDR categories (verifier.i18n).
+            texts = list(text.values()) if isinstance(text, dict) else [text]
+            originals = english[key]
+            wanted = set().union(
+                *(
+                    PLACEHOLDER.findall(t)
+                    for t in (originals.values() if isinstance(originals, dict) else [originals])
+                )
             )
+            for one in texts:
+                assert set(PLACEHOLDER.findall(one)) == wanted, (
+                    f"{code}: {key} changes the placeholders"
+                )
+
+
+def test_every_language_catalog_has_every_key_the_page_uses() -> None:
+    index = _load(I18N_DIR / "languages.json")
+    used = _keys_used_by_the_page()
+    for entry in index["languages"]:
+        catalog = _load(I18N_DIR / f"{entry['code']}.json")
+        assert sorted(used - set(catalog)) == [], entry["code"]
+
+
+def test_every_reason_code_the_verifier_decides_on_has_a_text_in_every_language() -> None:
+    from verifier.verdict import _OUTCOME_OF_REASON, INFO_REASONS
+
+    index = _load(I18N_DIR / "languages.json")
+    codes = {*_OUTCOME_OF_REASON, *INFO_REASONS, "check_unavailable"}
+    for entry in index["languages"]:
+        catalog = _load(I18N_DIR / f"{entry['code']}.json")
+        assert sorted(code for code in codes if f"reason.{code}" not in catalog) == []

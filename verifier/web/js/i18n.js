@@ -1,5 +1,6 @@
-// Every string the page shows comes from static/i18n/<code>.json; languages.json lists
-// the catalogs. A catalog may leave keys out: English fills the gaps, so a partial
+// Every string the page shows comes from static/i18n/<code>.json, generated from the
+// gettext catalogues verifier/locale/*/LC_MESSAGES/verifier.po (python -m verifier.i18n
+// update); languages.json lists them. A catalog may leave keys out: English fills the gaps, so a partial
 // translation is still usable at a border post.
 
 // Relative, so the app also works mounted under a prefix (e.g. /verifier/ in the API).
@@ -22,6 +23,23 @@ export async function loadLanguages() {
   return fetchJson(`${BASE}languages.json`);
 }
 
+// The catalog for a browser language tag: the exact tag ("zh-Hans"), then its language
+// ("ru-RU" -> "ru"); Chinese in simplified characters ("zh", "zh-CN", "zh-SG") is zh-Hans, and
+// traditional Chinese ("zh-TW", "zh-Hant") has no catalog yet, so it falls through.
+export function matchLanguage(tag, codes) {
+  const lower = String(tag).toLowerCase();
+  const exact = codes.find((code) => code.toLowerCase() === lower);
+  if (exact) {
+    return exact;
+  }
+  const parts = lower.split("-");
+  if (parts[0] === "zh") {
+    const traditional = parts.some((part) => ["hant", "tw", "hk", "mo"].includes(part));
+    return !traditional && codes.includes("zh-Hans") ? "zh-Hans" : null;
+  }
+  return codes.find((code) => code.toLowerCase() === parts[0]) || null;
+}
+
 function preferred(index) {
   const codes = index.languages.map((language) => language.code);
   let saved = null;
@@ -34,9 +52,9 @@ function preferred(index) {
     return saved;
   }
   for (const tag of navigator.languages || []) {
-    const base = tag.toLowerCase().split("-")[0];
-    if (codes.includes(base)) {
-      return base;
+    const found = matchLanguage(tag, codes);
+    if (found) {
+      return found;
     }
   }
   return index.default;
@@ -70,9 +88,15 @@ export function language() {
 }
 
 // t("outcome.recognized", { authority: "KR" }); a missing key shows the key itself, so a
-// gap is visible in testing instead of an empty label.
+// gap is visible in testing instead of an empty label. A message with plural forms is an
+// object keyed by CLDR plural category (generated from the .po files by verifier.i18n) and
+// takes its form from params.count.
 export function t(key, params = {}) {
-  const template = catalog[key] ?? fallback[key] ?? key;
+  let template = catalog[key] ?? fallback[key] ?? key;
+  if (typeof template === "object") {
+    const category = new Intl.PluralRules(current).select(Number(params.count));
+    template = template[category] ?? template.other ?? Object.values(template)[0];
+  }
   return template.replace(/\{(\w+)\}/g, (match, name) =>
     Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : match,
   );

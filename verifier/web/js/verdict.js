@@ -135,9 +135,16 @@ function confirmed(verdict) {
   return passed("signature") && passed("binding");
 }
 
+// The reason in the officer's language. In English the verifier's own message is shown: it
+// names the MRA, tier or date involved; the catalogues translate each code once (the same
+// texts `aeo verify --lang` prints), so other languages show the code's text.
 function reasonText(reason) {
-  const key = `reason.${reason.code}`;
-  return has(key) ? t(key) : reason.message || reason.code;
+  const code = String(reason.code || "");
+  if (language() === "en" && reason.message) {
+    return reason.message;
+  }
+  const key = code.endsWith("_unavailable") ? "reason.check_unavailable" : `reason.${code}`;
+  return has(key) ? t(key) : reason.message || code;
 }
 
 // Who issued the certificate, the first line of the verdict: the number alone does not say
@@ -242,6 +249,10 @@ export function renderVerdict(container, verdict, authority) {
   }
   if (verdict.stale) {
     asOf.append(element("strong", "badge badge--stale", t("asof.stale")));
+    const age = Math.floor((Date.now() - new Date(verdict.as_of).getTime()) / 86400000);
+    if (Number.isFinite(age) && age >= 1) {
+      asOf.append(element("span", "as-of-age", t("asof.days_old", { count: age })));
+    }
   }
   body.append(asOf);
 
