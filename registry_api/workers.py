@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from eth_account.signers.local import LocalAccount
+from eth_account.signers.base import BaseAccount
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
@@ -30,8 +30,8 @@ from contracts.transactions import TxClient
 
 from .errors import ConfigurationError
 from .faults import CrashAt, crash_hook_from_environment
+from .hsm import transaction_signer
 from .indexer import Indexer
-from .keystore import load_operator_key
 from .metrics import Metrics
 from .outbox.sender import OutboxSender
 from .readiness import CheckResult, ReadinessCheck
@@ -53,8 +53,22 @@ class ChainAccess:
 
     chain: Chain
     deployment: Deployment
-    operator: LocalAccount | None = field(default=None, repr=False)
+    operator: BaseAccount | None = field(default=None, repr=False)
     owns_chain: bool = False
+
+    @classmethod
+    def selected(
+        cls, chain: Chain, deployment: Deployment, settings: Settings, *, owns_chain: bool = False
+    ) -> ChainAccess:
+        """``chain`` with the operator account the settings select: the key file's, or the
+        HSM token's (``AEO_KEY_BACKEND``; the passphrase is read only for the file backend)."""
+        operator = transaction_signer(settings)
+        if operator is None:
+            logger.warning(
+                "no operator key file at %s: writes are accepted but not sent",
+                settings.operator_key_path,
+            )
+        return cls(chain=chain, deployment=deployment, operator=operator, owns_chain=owns_chain)
 
 
 def chain_access_from_settings(settings: Settings) -> ChainAccess | None:
@@ -92,17 +106,7 @@ def chain_access_from_settings(settings: Settings) -> ChainAccess | None:
         logger.warning("the chain node does not answer yet; the workers will wait: %s", exc)
         provider = Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10})
         chain = Chain("rpc", Web3(provider), chain_settings)
-    operator: LocalAccount | None = None
-    if settings.operator_key_path.exists():
-        operator = load_operator_key(
-            settings.operator_key_path, settings.key_passphrase()
-        ).account()
-    else:
-        logger.warning(
-            "no operator key file at %s: writes are accepted but not sent",
-            settings.operator_key_path,
-        )
-    return ChainAccess(chain=chain, deployment=deployment, operator=operator, owns_chain=True)
+    return ChainAccess.selected(chain, deployment, settings, owns_chain=True)
 
 
 class _Loop:
