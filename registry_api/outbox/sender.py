@@ -200,6 +200,12 @@ class OutboxSender:
             self._last_error = self._refusal
             return changed
 
+    def reconcile_next_pass(self) -> None:
+        """Start the next pass by reconciling with the chain and the stored operations: this
+        process takes the outbox over from another (registry_api.leadership), which may
+        have signed and sent meanwhile."""
+        self._needs_recovery = True
+
     def open_operations(self) -> int:
         """Operations not yet confirmed or failed (the outbox depth)."""
         with self.session_factory() as session:
