@@ -114,7 +114,9 @@ def run(
                 try:
                     # N processes import the app at once on the same cores: more time.
                     wait_http(
-                        registry, f"http://127.0.0.1:{registry_port}/healthz", timeout=60.0 * n
+                        registry,
+                        f"http://127.0.0.1:{registry_port}/healthz",
+                        timeout=90.0 + 60.0 * n,
                     )
                     registry_url = f"http://127.0.0.1:{registry_port}"
                     if n == 1:
