@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from eth_account import Account as EthAccount
+from eth_account.signers.base import BaseAccount
 from eth_account.signers.local import LocalAccount
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_typing import ChecksumAddress
@@ -89,15 +90,16 @@ class SignedTx:
 
 def sign(
     request: TxRequest,
-    account: LocalAccount,
+    account: BaseAccount,
     *,
     nonce: int,
     gas: int,
     fees: Fees,
     chain_id: int,
 ) -> SignedTx:
-    """Sign ``request`` with ``account``'s key. Pure: no chain access, so the outbox can
-    persist the result before anything leaves the process."""
+    """Sign ``request`` with ``account``'s key (a key file's LocalAccount, or an HSM's
+    BaseAccount). Pure: no chain access, so the outbox can persist the result before
+    anything leaves the process."""
     tx: dict[str, Any] = {
         "nonce": uint(nonce, 64, "nonce"),
         "gas": uint(gas, 64, "gas"),

@@ -1,4 +1,5 @@
-"""``python -m registry_api``: serve, create the first admin key, create key files.
+"""``python -m registry_api``: serve, run the background work, create the first admin key,
+create key files.
 
 Settings come from the ``AEO_*`` environment (see docs/api.md)."""
 
@@ -24,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser(
+        "worker", help="run the background work (sender, indexer, imports, webhooks), no HTTP"
+    )
     admin = commands.add_parser("create-admin-key", help="print a new admin API key once")
     admin.add_argument("--user", default="administrator")
     admin.add_argument("--force", action="store_true", help="even if an admin key exists")
@@ -41,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
             # The app logs every request itself (JSON, with the request id).
             uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False)
+        elif args.command == "worker":
+            from .workers import run_background
+
+            run_background(settings)
         elif args.command == "create-admin-key":
             from .bootstrap import create_admin_key
 

@@ -167,11 +167,24 @@ def create_app(
         restore_recursion_limit()
         import_worker = start_import_worker(app)
         webhooks = start_webhook_dispatcher(app)
-        yield
-        await run_in_threadpool(webhooks.stop)
-        await run_in_threadpool(import_worker.stop)
-        await run_in_threadpool(workers.stop)
-        engine.dispose()
+        # Every background job runs as one of the workers' loops, under leadership
+        # (registry_api.leadership); HTTP-only processes (AEO_RUN_WORKERS=false) build them
+        # for their readiness checks and for tests that drive passes by hand.
+        workers.add_job("imports", import_worker.runner.run_once, settings.sender_poll_interval)
+        workers.add_job(
+            "webhooks", lambda: int(webhooks.run_once().more), settings.webhook_poll_interval
+        )
+        try:
+            if settings.run_workers:
+                # Refused (ConfigurationError) when SQLite's background work is another
+                # process's: then everything built so far is closed again.
+                await run_in_threadpool(workers.start)
+            yield
+        finally:
+            await run_in_threadpool(workers.stop)
+            await run_in_threadpool(webhooks.stop)
+            await run_in_threadpool(import_worker.stop)
+            engine.dispose()
 
     app = FastAPI(
         title=f"AEO registry ({settings.authority})",

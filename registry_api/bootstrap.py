@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from contracts.domain.enums import KeyAlgorithm
 
 from .db import Role, make_engine, make_session_factory, upgrade_database
-from .errors import ConflictError
+from .errors import ConfigurationError, ConflictError
+from .hsm import KeyBackend
 from .keystore import (
     create_operator_key,
     create_signing_key,
@@ -55,7 +56,14 @@ class KeyFiles:
 
 def ensure_key_files(settings: Settings, algorithm: KeyAlgorithm = KeyAlgorithm.ES256) -> KeyFiles:
     """Create the operator and signing key files the settings name if they are missing,
-    and describe both (public data only)."""
+    and describe both (public data only). Refused with ``AEO_KEY_BACKEND=pkcs11``: those
+    keys are made inside the token, never as files."""
+    if settings.key_backend is KeyBackend.PKCS11:
+        raise ConfigurationError(
+            "this registry keeps its keys in a hardware security module "
+            "(AEO_KEY_BACKEND=pkcs11), so it uses no key files: create the keys in the token "
+            "with aeo keys new --pkcs11 (docs/deployment.md, Keys in an HSM)"
+        )
     passphrase = settings.key_passphrase()
     created: list[str] = []
     if settings.operator_key_path.exists():

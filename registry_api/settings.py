@@ -126,8 +126,9 @@ class Settings(BaseSettings):
     )
     run_workers: bool = Field(
         default=True,
-        description="Run the outbox sender and the indexer in this process (false: tests "
-        "that drive them by hand, or an API-only replica).",
+        description="Run the background work (outbox sender, indexer, imports, webhooks) in "
+        "this process (false: an HTTP-only process of aeo serve --workers N, or tests that "
+        "drive the work by hand).",
     )
     rate_limit_per_minute: int = Field(
         default=600, gt=0, description="Sustained requests per minute allowed per API key."

@@ -631,8 +631,9 @@ def _webhook_metrics(metrics: Metrics) -> _DispatchMetrics:
 
 def start_webhook_dispatcher(app: FastAPI) -> WebhookDispatcher:
     """Build the app's dispatcher (``app.state.webhooks``, tuned by the app's
-    ``webhook_*`` settings) and start its thread unless the settings turn workers off (tests
-    then call ``app.state.webhooks.run_once()``). The lifespan stops it on shutdown.
+    ``webhook_*`` settings). Its rounds run as the app's ``webhooks`` job
+    (registry_api.workers, under leadership), or by hand in tests
+    (``app.state.webhooks.run_once()``). The lifespan stops it on shutdown.
 
     First the stored secrets are checked: those stored in clear by earlier versions are
     sealed, and a secret that does not open with this service's passphrase stops the start
@@ -641,6 +642,4 @@ def start_webhook_dispatcher(app: FastAPI) -> WebhookDispatcher:
     seal_stored_secrets(app.state.session_factory, WebhookSecrets.of(settings))
     dispatcher = WebhookDispatcher(app.state.session_factory, settings, metrics=app.state.metrics)
     app.state.webhooks = dispatcher
-    if settings.run_workers:
-        dispatcher.start()
     return dispatcher

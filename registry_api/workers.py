@@ -1,24 +1,34 @@
-"""The service's background workers: the outbox sender and the indexer, one thread each.
+"""The service's background work: jobs (the outbox sender, the indexer, the import runner,
+the webhook deliverer), one thread each.
 
-``create_app`` starts them in its lifespan (unless ``AEO_RUN_WORKERS=false``) and stops
-them on shutdown; ``app.state.workers`` holds them, so tests and scripts can drive a pass
-by hand with ``app.state.workers.sender.run_once()`` / ``.indexer.run_once()`` or
-``.settle()``. Both also add their readiness checks (``chain``, ``indexer``, ``sender``).
+``create_app`` builds them in its lifespan and starts them unless ``AEO_RUN_WORKERS=false``
+(HTTP-only processes: ``aeo serve --workers N``), and stops them on shutdown;
+``app.state.workers`` holds them, so tests and scripts can drive a pass by hand with
+``app.state.workers.sender.run_once()`` / ``.indexer.run_once()`` or ``.settle()``. The
+sender and the indexer also add their readiness checks (``chain``, ``indexer``, ``sender``).
+:func:`run_background` is ``aeo worker``: the same jobs without an HTTP server.
+
+Each job runs only while this process leads it (:mod:`registry_api.leadership`): on
+PostgreSQL several processes may offer to run the jobs and exactly one runs each; on SQLite
+one process holds the database's background work and a second is refused.
 
 The chain is reached through a :class:`ChainAccess`: built from the settings (deployment
-file, chain kind, operator key file), or handed to ``create_app(chain_access=...)`` by
-tests and by the demo, which already hold a connected chain.
+file, chain kind, operator key file or HSM token), or handed to
+``create_app(chain_access=...)`` by tests and by the demo, which already hold a connected
+chain.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from eth_account.signers.local import LocalAccount
+import sqlalchemy as sa
+from eth_account.signers.base import BaseAccount
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
@@ -31,8 +41,16 @@ from contracts.transactions import TxClient
 
 from .errors import ConfigurationError
 from .faults import CrashAt, crash_hook_from_environment
+from .hsm import transaction_signer
 from .indexer import Indexer
-from .keystore import load_operator_key
+from .leadership import (
+    RETRY_SECONDS,
+    BackgroundHold,
+    Lease,
+    LocalLease,
+    hold_sqlite_background,
+    lease_for,
+)
 from .metrics import Metrics
 from .outbox.sender import OutboxSender
 from .readiness import CheckResult, ReadinessCheck
@@ -55,8 +73,22 @@ class ChainAccess:
 
     chain: Chain
     deployment: Deployment
-    operator: LocalAccount | None = field(default=None, repr=False)
+    operator: BaseAccount | None = field(default=None, repr=False)
     owns_chain: bool = False
+
+    @classmethod
+    def selected(
+        cls, chain: Chain, deployment: Deployment, settings: Settings, *, owns_chain: bool = False
+    ) -> ChainAccess:
+        """``chain`` with the operator account the settings select: the key file's, or the
+        HSM token's (``AEO_KEY_BACKEND``; the passphrase is read only for the file backend)."""
+        operator = transaction_signer(settings)
+        if operator is None:
+            logger.warning(
+                "no operator key file at %s: writes are accepted but not sent",
+                settings.operator_key_path,
+            )
+        return cls(chain=chain, deployment=deployment, operator=operator, owns_chain=owns_chain)
 
 
 def chain_access_from_settings(settings: Settings) -> ChainAccess | None:
@@ -94,30 +126,29 @@ def chain_access_from_settings(settings: Settings) -> ChainAccess | None:
         logger.warning("the chain node does not answer yet; the workers will wait: %s", exc)
         provider = Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10})
         chain = Chain("rpc", Web3(provider), chain_settings)
-    operator: LocalAccount | None = None
-    if settings.operator_key_path.exists():
-        operator = load_operator_key(
-            settings.operator_key_path, settings.key_passphrase()
-        ).account()
-    else:
-        logger.warning(
-            "no operator key file at %s: writes are accepted but not sent",
-            settings.operator_key_path,
-        )
-    return ChainAccess(chain=chain, deployment=deployment, operator=operator, owns_chain=True)
+    return ChainAccess.selected(chain, deployment, settings, owns_chain=True)
+
+
+@dataclass(frozen=True)
+class _Job:
+    name: str
+    step: Callable[[], int]
+    interval: float
+    on_lead: Callable[[], None] | None = None
 
 
 class _Loop:
-    """Runs ``step`` every ``interval`` seconds in a daemon thread until stopped; a step
-    that made progress is followed by another one at once."""
+    """Runs a job's step every ``interval`` seconds in a daemon thread until stopped, while
+    this process leads the job (``lease``; a follower asks again every ``RETRY_SECONDS``); a
+    step that made progress is followed by another one at once."""
 
-    def __init__(self, name: str, step: Callable[[], int], interval: float) -> None:
-        self.name = name
-        self.step = step
-        self.interval = interval
+    def __init__(self, job: _Job, lease: Lease | None = None) -> None:
+        self.job = job
+        self.name = job.name
+        self.lease: Lease = lease or LocalLease()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name=job.name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -133,23 +164,43 @@ class _Loop:
             if self._thread.is_alive():
                 logger.error("worker %s did not stop within %s s", self.name, timeout)
 
+    def _leads(self, leading: bool) -> bool:
+        """Whether this pass may run: still the leader, or just became it."""
+        if leading and self.lease.still_held():
+            return True
+        if not self.lease.acquire():
+            return False
+        if self.job.on_lead is not None:
+            self.job.on_lead()
+        return True
+
     def _run(self) -> None:
-        while not self._stop.is_set():
-            progressed = 0
-            try:
-                progressed = self.step()
-            except Exception:
-                # A bug in one pass must not end the worker: log it and try again later.
-                logger.exception("worker %s failed a pass", self.name)
-            if progressed:
-                continue
-            self._wake.wait(self.interval)
-            self._wake.clear()
+        leading = False
+        try:
+            while not self._stop.is_set():
+                leading = self._leads(leading)
+                if not leading:
+                    self._stop.wait(RETRY_SECONDS)
+                    continue
+                progressed = 0
+                try:
+                    progressed = self.job.step()
+                except Exception:
+                    # A bug in one pass must not end the worker: log it and try again later.
+                    logger.exception("worker %s failed a pass", self.name)
+                if progressed:
+                    continue
+                self._wake.wait(self.job.interval)
+                self._wake.clear()
+        finally:
+            self.lease.release()
 
 
 class Workers:
-    """The sender and the indexer of one service (either may be None: no chain access, or
-    no operator key)."""
+    """The background jobs of one service: the sender and the indexer (either may be None:
+    no chain access, or no operator key), and whatever else :meth:`add_job` adds (the app
+    adds the import runner and the webhook deliverer). Each job is one loop, run while this
+    process leads it (registry_api.leadership)."""
 
     def __init__(
         self,
@@ -158,13 +209,27 @@ class Workers:
         sender: OutboxSender | None,
         indexer: Indexer | None,
         settings: Settings,
+        engine: sa.Engine | None = None,
     ) -> None:
         self.access = access
         self.sender = sender
         self.indexer = indexer
         self.settings = settings
         self.snapshots: SnapshotPublisher | None = None
+        self.engine = engine
+        self._jobs: list[_Job] = []
         self._loops: list[_Loop] = []
+        self._hold: BackgroundHold | None = None
+        if sender is not None:
+            # Taking the outbox over, the sender first reconciles with what was sent meanwhile.
+            self.add_job(
+                "outbox-sender",
+                sender.run_once,
+                settings.sender_poll_interval,
+                on_lead=sender.reconcile_next_pass,
+            )
+        if indexer is not None:
+            self.add_job("indexer", indexer.poll, settings.indexer_poll_interval)
 
     @classmethod
     def build(
@@ -176,8 +241,10 @@ class Workers:
         *,
         crash_at: CrashAt | None = None,
     ) -> Workers:
+        engine = session_factory.kw.get("bind")
+        engine = engine if isinstance(engine, sa.Engine) else None
         if access is None:
-            return cls(access=None, sender=None, indexer=None, settings=settings)
+            return cls(access=None, sender=None, indexer=None, settings=settings, engine=engine)
         indexer = Indexer(
             session_factory,
             access.chain,
@@ -195,27 +262,50 @@ class Workers:
                 metrics=metrics,
                 crash_at=crash_at,
             )
-        workers = cls(access=access, sender=sender, indexer=indexer, settings=settings)
-        workers.snapshots = _snapshot_publisher(session_factory, settings, access.chain)
+        workers = cls(
+            access=access, sender=sender, indexer=indexer, settings=settings, engine=engine
+        )
+        publisher = workers.snapshots = _snapshot_publisher(session_factory, settings, access.chain)
+        workers.add_job("snapshots", publisher.poll, settings.snapshot_interval)
         return workers
+
+    def add_job(
+        self,
+        name: str,
+        step: Callable[[], int],
+        interval: float,
+        *,
+        on_lead: Callable[[], None] | None = None,
+    ) -> None:
+        """One more background job: ``step`` runs a pass and returns how much it did (more
+        than 0: the next pass follows at once), every ``interval`` seconds when idle.
+        ``on_lead`` runs each time this process becomes the job's leader. Add jobs before
+        :meth:`start`."""
+        if self._loops:
+            raise RuntimeError(f"job {name} added after the workers started")
+        self._jobs.append(_Job(name, step, interval, on_lead))
+
+    @property
+    def jobs(self) -> list[str]:
+        return [job.name for job in self._jobs]
 
     @property
     def running(self) -> bool:
         return bool(self._loops)
 
     def start(self) -> None:
+        """Start every job's loop; on SQLite, first claim the database's background work
+        (ConfigurationError when another process has it)."""
         if self._loops:
             return
-        if self.sender is not None:
-            self._loops.append(
-                _Loop("outbox-sender", self.sender.run_once, self.settings.sender_poll_interval)
+        self._hold = hold_sqlite_background(self.settings.db_url)
+        for job in self._jobs:
+            lease = (
+                lease_for(self.engine, self.settings.authority, job.name)
+                if self.engine is not None
+                else None
             )
-        if self.indexer is not None:
-            indexer = self.indexer
-            self._loops.append(_Loop("indexer", indexer.poll, self.settings.indexer_poll_interval))
-        if self.snapshots is not None:
-            interval = self.settings.snapshot_interval
-            self._loops.append(_Loop("snapshots", self.snapshots.poll, interval))
+            self._loops.append(_Loop(job, lease))
         for loop in self._loops:
             loop.start()
 
@@ -223,14 +313,21 @@ class Workers:
         for loop in self._loops:
             loop.stop(timeout)
         self._loops = []
+        if self._hold is not None:
+            self._hold.release()
+            self._hold = None
         if self.access is not None and self.access.owns_chain:
             self.access.chain.close()
 
+    def wake(self, job: str) -> None:
+        """Start a pass of ``job`` now (a no-op when it does not run in this process)."""
+        for loop in self._loops:
+            if loop.name == job:
+                loop.wake()
+
     def wake_sender(self) -> None:
         """Start a sender pass now (a write was just accepted)."""
-        for loop in self._loops:
-            if loop.name == "outbox-sender":
-                loop.wake()
+        self.wake("outbox-sender")
 
     def settle(self, max_rounds: int = 50) -> None:
         """Send every open operation and index the chain up to its head (tests, scripts;
@@ -301,8 +398,9 @@ def _snapshot_publisher(
 
 
 def start_workers(app: FastAPI, access: ChainAccess | None) -> Workers:
-    """Build the workers for ``app`` (lifespan start-up), register their readiness checks,
-    and start their threads unless the settings turn them off."""
+    """Build the workers for ``app`` (lifespan start-up) and register their readiness
+    checks; the app adds its other jobs and starts them (unless the settings turn background
+    work off)."""
     settings: Settings = app.state.settings
     crash_at = crash_hook_from_environment(settings)
     if access is None:
@@ -314,8 +412,6 @@ def start_workers(app: FastAPI, access: ChainAccess | None) -> Workers:
     for name, check in workers.readiness_checks().items():
         checks.setdefault(name, check)
     app.state.workers = workers
-    if settings.run_workers:
-        workers.start()
     return workers
 
 
@@ -324,3 +420,41 @@ def wake_sender(request: Request) -> None:
     workers: Workers | None = getattr(request.app.state, "workers", None)
     if workers is not None:
         workers.wake_sender()
+
+
+def run_background(
+    settings: Settings,
+    *,
+    chain_access: ChainAccess | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """``aeo worker``: run this administration's background jobs (the app's, started as its
+    lifespan starts them, with ``AEO_RUN_WORKERS`` on) and no HTTP server, until SIGTERM or
+    SIGINT (or ``stop``, for tests). Raises ConfigurationError when SQLite's background work
+    is another process's (registry_api.leadership)."""
+    import asyncio
+    import signal
+
+    from .app import create_app  # the app imports this module
+
+    settings = settings.model_copy(update={"run_workers": True})
+    app = create_app(settings, chain_access=chain_access)
+
+    async def main() -> None:
+        finished = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():  # signals reach it only
+            for number in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(number, finished.set)
+        async with app.router.lifespan_context(app):
+            workers: Workers = app.state.workers
+            logger.info(
+                "background work of %s: %s (each job runs in one process at a time)",
+                settings.authority,
+                ", ".join(workers.jobs),
+            )
+            while not finished.is_set() and not (stop is not None and stop.is_set()):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(finished.wait(), 0.5)
+
+    asyncio.run(main())

@@ -341,19 +341,68 @@ def serve(
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="HTTP processes sharing the port. Above 1 they do no background work: run "
+            "aeo worker beside them.",
+        ),
+    ] = 1,
+    background: Annotated[
+        bool | None,
+        typer.Option(
+            "--background/--no-background",
+            help="Run the background work (outbox sender, indexer, imports, webhooks) in the "
+            "HTTP processes; default: as AEO_RUN_WORKERS says (on) with one process, off "
+            "with --workers above 1.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run one administration's registry API (uvicorn) with its database and keys."""
-    import uvicorn
-
-    from registry_api.app import create_app
+    from scripts import serving  # the app and web3: loaded only by the commands that run them
 
     workspace = Workspace(data_dir)
-    settings = founding.registry_settings(workspace, authority)
     if port is None:
         port = workspace.consortium().member(authority).port
-    err.print(f"{authority} registry API on http://{host}:{port} (OpenAPI at /docs)")
-    # The app logs every request itself (JSON lines with the request id).
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+    run_background_here = (
+        background
+        if background is not None
+        else serving.default_background(founding.registry_settings(workspace, authority), workers)
+    )
+    where = "with" if run_background_here else "without"
+    err.print(
+        f"{authority} registry API on http://{host}:{port} (OpenAPI at /docs), "
+        f"{workers} process{'es' if workers > 1 else ''} {where} the background work"
+    )
+    serving.serve(
+        workspace, authority, host=host, port=port, workers=workers, background=run_background_here
+    )
+
+
+@app.command("worker")
+@friendly_errors
+def worker(
+    authority: Annotated[
+        str,
+        typer.Option(
+            help="The administration whose background work to run (MN, KZ, KR...).",
+            callback=_authority_option,
+        ),
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Run one administration's background work (outbox sender, indexer, imports, webhooks)
+    without HTTP, beside aeo serve --workers N. With PostgreSQL several may run (on several
+    machines): each job runs in one of them at a time and moves within seconds when that one
+    dies. With SQLite one process may do it."""
+    from scripts import serving
+
+    err.print(f"{authority} background work (Ctrl-C or SIGTERM stops it)")
+    serving.work(Workspace(data_dir), authority)
 
 
 # ---------------------------------------------------------------- aeo verify / verifier

@@ -44,7 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
-from eth_account.signers.local import LocalAccount
+from eth_account.signers.base import BaseAccount
 from eth_typing import ChecksumAddress
 from eth_utils.abi import collapse_if_tuple, function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
@@ -137,7 +137,7 @@ class OutboxSender:
         self,
         session_factory: sessionmaker[Session],
         tx: TxClient,
-        account: LocalAccount,
+        account: BaseAccount,
         *,
         metrics: Metrics | None = None,
         batch: int = DEFAULT_BATCH,
@@ -199,6 +199,12 @@ class OutboxSender:
             # A node that refused a transaction this pass keeps the sender "not ready".
             self._last_error = self._refusal
             return changed
+
+    def reconcile_next_pass(self) -> None:
+        """Start the next pass by reconciling with the chain and the stored operations: this
+        process takes the outbox over from another (registry_api.leadership), which may
+        have signed and sent meanwhile."""
+        self._needs_recovery = True
 
     def open_operations(self) -> int:
         """Operations not yet confirmed or failed (the outbox depth)."""

@@ -32,6 +32,7 @@ from contracts.domain.enums import KeyAlgorithm, MembershipAction
 from ..auth import AuthenticatedKey
 from ..db import Authority, AuthorityAccount, FeedEntry, IndexedSigningKey, Operation
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError, RegistryError
+from ..hsm import DocumentSigner, KeyBackend, document_signing_keys
 from ..keystore import SigningKey, create_signing_key
 from ..outbox import (
     Accepted,
@@ -59,7 +60,6 @@ from ..settings import Settings
 from .documents import (
     current_signing_key,
     load_key_file,
-    local_signing_keys,
     rotated_key_path,
 )
 
@@ -119,11 +119,11 @@ def register_signing_key(
     )
 
     def prepare(session: Session) -> tuple[ContractCall, Mapping[str, Any] | None]:
-        local = local_signing_keys(settings)
+        local = document_signing_keys(settings)
         if body.kid is not None:
             key = local.get(_kid(body.kid, "body.kid"))
             if key is None:
-                raise NotFoundError(f"this registry holds no signing key file with id {body.kid}")
+                raise NotFoundError(f"this registry holds no signing key with id {body.kid}")
         else:
             key = _configured_key(settings, local)
         _refuse_registered(session, key.kid)
@@ -155,7 +155,9 @@ def register_signing_key(
     )
 
 
-def _configured_key(settings: Settings, local: Mapping[bytes, SigningKey]) -> SigningKey:
+def _configured_key(settings: Settings, local: Mapping[bytes, DocumentSigner]) -> DocumentSigner:
+    if settings.key_backend is KeyBackend.PKCS11:
+        return next(iter(local.values()))  # the token's one key (AEO_HSM_SIGNING_KEY_LABEL)
     path = settings.signing_key_path
     if not path.is_file():
         raise ConflictError(
@@ -206,6 +208,16 @@ def rotate_signing_key(
     A retry with the same ``Idempotency-Key`` returns the first rotation. A request that
     fails after writing the key file leaves an unregistered file, which is never used."""
     check_idempotency_key(idempotency_key)
+    if settings.key_backend is KeyBackend.PKCS11:
+        # The service never makes keys in the token: that is the security officers' act.
+        raise ConflictError(
+            "this registry keeps its signing key in a hardware security module "
+            "(AEO_KEY_BACKEND=pkcs11): create the new key in the token "
+            "(aeo keys new --pkcs11), point AEO_HSM_SIGNING_KEY_LABEL at it and restart, "
+            "register it (POST /v1/admin/signing-keys), then revoke the old one "
+            "(POST /v1/admin/signing-keys/{kid}/revoke)",
+            extra={"reason": "keys_in_hsm"},
+        )
     fingerprint = request_fingerprint(
         "rotate_signing_key", None, body.model_dump(mode="json", exclude_unset=True)
     )
@@ -337,10 +349,11 @@ def list_signing_keys(
     if code != "*":
         query = query.where(IndexedSigningKey.authority == code)
     indexed = session.scalars(query).all()
+    local: Mapping[bytes, DocumentSigner]
     try:
-        local = local_signing_keys(settings)
+        local = document_signing_keys(settings)
     except RegistryError:
-        local = {}  # no passphrase here: the index still answers
+        local = {}  # no passphrase here, or the token is away: the index still answers
     in_use: bytes | None
     try:
         in_use = current_signing_key(session, settings, now).key.kid

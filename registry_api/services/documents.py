@@ -5,12 +5,14 @@ verifiers look up on-chain, so a document is only produced when:
 
 - the certificate is this administration's and confirmed on-chain (not pending, failed or
   revoked), and its stored record still hashes to the stored commitment;
-- one of this service's key files holds a key that the index shows registered on-chain
+- one of this service's keys holds a key that the index shows registered on-chain
   for this administration, valid now and not revoked. After a rotation the newest such
   key signs (:func:`current_signing_key`).
 
-Key files: the configured one (``AEO_SIGNING_KEY_FILE``) and those a rotation created
-beside it, named ``<stem>.<kid hex><suffix>`` (``signing-key.3f9a...c2.pem``).
+Keys (``AEO_KEY_BACKEND``): with ``file``, the configured key file (``AEO_SIGNING_KEY_FILE``)
+and those a rotation created beside it, named ``<stem>.<kid hex><suffix>``
+(``signing-key.3f9a...c2.pem``); with ``pkcs11``, the token's key
+(``AEO_HSM_SIGNING_KEY_LABEL``, :func:`registry_api.hsm.document_signing_keys`).
 
 Signatures are deterministic (RFC 6979 / Ed25519) and ``issued_at`` is fixed when a
 certificate version is first signed in this process (:class:`PayloadCache`), so its PNG,
@@ -45,6 +47,7 @@ from ..errors import (
     NotFoundError,
     UnavailableError,
 )
+from ..hsm import DocumentSigner, document_signing_keys
 from ..keystore import SigningKey, load_signing_key
 from ..records import CertificateRecord
 from ..settings import Settings
@@ -131,7 +134,7 @@ def local_signing_keys(settings: Settings) -> dict[bytes, SigningKey]:
 
 @dataclass(frozen=True, slots=True)
 class ActiveKey:
-    key: SigningKey
+    key: DocumentSigner
     indexed: IndexedSigningKey
 
 
@@ -141,8 +144,9 @@ def current_signing_key(session: Session, settings: Settings, now: datetime) -> 
 
     Raises a 409 problem saying what an administrator has to do when there is none.
     """
-    local = local_signing_keys(settings)
+    local = document_signing_keys(settings)
     if not local:
+        # Only the file backend gets here: a token without its key is a 503 (hsm.py).
         raise ConflictError(
             "this registry has no document-signing key file: create one "
             "(python -m registry_api init-keys) and register it on-chain "

@@ -496,9 +496,16 @@ class ImportWorker:
     """Runs :meth:`ImportRunner.run_once` in a daemon thread: at once when woken (a file was
     accepted), otherwise every ``interval`` seconds (batches confirm meanwhile)."""
 
-    def __init__(self, runner: ImportRunner, interval: float) -> None:
+    def __init__(
+        self,
+        runner: ImportRunner,
+        interval: float,
+        on_wake: Callable[[], None] | None = None,
+    ) -> None:
         self.runner = runner
         self.interval = interval
+        #: also called by wake(): the app runs the passes as its workers' ``imports`` job
+        self.on_wake = on_wake
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -510,6 +517,8 @@ class ImportWorker:
 
     def wake(self) -> None:
         self._wake.set()
+        if self.on_wake is not None:
+            self.on_wake()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
@@ -652,8 +661,9 @@ def list_jobs(session: Session, *, limit: int, offset: int) -> tuple[list[Import
 
 
 def start_import_worker(app: FastAPI) -> ImportWorker:
-    """Build the app's import runner (``app.state.import_worker.runner``) and start its
-    thread unless the settings turn workers off (tests then call ``runner.run_once()``)."""
+    """Build the app's import runner (``app.state.import_worker.runner``). Its passes run as
+    the app's ``imports`` job (registry_api.workers, under leadership), or by hand in tests
+    (``runner.run_once()``)."""
     settings: Settings = app.state.settings
 
     def wake_sender() -> None:
@@ -661,14 +671,17 @@ def start_import_worker(app: FastAPI) -> ImportWorker:
         if workers is not None:
             workers.wake_sender()
 
+    def wake_imports() -> None:
+        workers = getattr(app.state, "workers", None)
+        if workers is not None:
+            workers.wake("imports")
+
     runner = ImportRunner(
         app.state.session_factory,
         settings,
         chunk_size=settings.import_batch_size,
         on_enqueued=wake_sender,
     )
-    worker = ImportWorker(runner, settings.sender_poll_interval)
+    worker = ImportWorker(runner, settings.sender_poll_interval, on_wake=wake_imports)
     app.state.import_worker = worker
-    if settings.run_workers:
-        worker.start()
     return worker

@@ -17,11 +17,21 @@ officer's page on an offline cache. A third process, the load generator
 ``ratio`` is ``status_rps / bare_rps`` from the same run. ``errors`` counts every non-2xx
 answer or broken connection over all phases. With ``curve`` concurrencies the status
 lookup is measured again at each (the latency-against-load plot of docs/benchmarks.md).
+
+With ``workers`` (``--workers 1,2,4``) the registry API is started again with each number of
+HTTP processes (uvicorn's workers, as ``aeo serve --workers N``) and the bare endpoint and
+the status lookup are measured at each: ``workers`` in the report lists ``n``,
+``bare_rps``, ``status_rps``, ``ratio``, ``bare_p99_ms`` and ``status_p99_ms`` per N. The
+keys above are always those of N = 1 (measured even when not listed). ``cores`` is the
+machine's CPU count: the load generator runs on the same machine and shares those cores
+with the servers (``load_generator_shares_cores``), so on a small machine more processes
+compete with the load for the same cores.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import tempfile
 from collections.abc import Sequence
@@ -32,7 +42,6 @@ from rich.console import Console
 from contracts.anvil import free_port
 from scripts.bench.common import (
     BenchError,
-    ChildProcess,
     Report,
     ratio,
     start_python,
@@ -56,11 +65,16 @@ def run(
     verify_certificates: int = 1000,
     curve: Sequence[int] = (),
     curve_seconds: float = 5.0,
+    workers: Sequence[int] = (1,),
     engine: Engine = "auto",
     console: Console | None = None,
 ) -> Report:
     if concurrency < 1 or seconds <= 0 or certificates < 1 or verify_certificates < 1:
         raise BenchError("concurrency, seconds and certificates must be positive")
+    if any(n < 1 for n in workers):
+        raise BenchError("numbers of worker processes must be at least 1")
+    # N = 1 first (today's keys come from it), then the others in the order given.
+    counts = [1, *dict.fromkeys(n for n in workers if n != 1)]
     with tempfile.TemporaryDirectory(prefix="aeo-bench-api-") as tmp:
         folder = Path(tmp)
         db_url = f"sqlite:///{folder / 'registry.db'}"
@@ -72,47 +86,118 @@ def run(
             )
         token = reader_token(db_url)
         world = build_verifier_world(folder, verify_certificates)
-        registry_port, page_port = free_port(), free_port()
-        children: list[ChildProcess] = []
+        page_port = free_port()
+        page = start_python(
+            "border page",
+            [
+                "-m", "scripts.bench.servers", "verifier", "--cache", str(world.cache_path),
+                "--port", str(page_port), "--as", world.as_authority,
+            ],
+            folder / "page.log",
+        )  # fmt: skip
         try:
-            registry = start_python(
-                "registry API",
-                [
-                    "-m", "scripts.bench.servers", "registry", "--db-url", db_url,
-                    "--data-dir", str(folder / "mn"), "--port", str(registry_port),
-                ],
-                folder / "registry.log",
-                env={BARE_ENDPOINT_ENV: "1"},
-            )  # fmt: skip
-            children.append(registry)
-            page = start_python(
-                "border page",
-                [
-                    "-m", "scripts.bench.servers", "verifier", "--cache", str(world.cache_path),
-                    "--port", str(page_port), "--as", world.as_authority,
-                ],
-                folder / "page.log",
-            )  # fmt: skip
-            children.append(page)
-            wait_http(registry, f"http://127.0.0.1:{registry_port}/healthz")
             wait_http(page, f"http://127.0.0.1:{page_port}/healthz")
-            return _measure(
-                folder,
-                registry_url=f"http://127.0.0.1:{registry_port}",
-                page_url=f"http://127.0.0.1:{page_port}",
-                token=token,
-                certificates=certificates,
-                texts=world.texts,
-                concurrency=concurrency,
-                seconds=seconds,
-                curve=curve,
-                curve_seconds=curve_seconds,
-                engine=engine,
-                console=console,
-            )
+            report: Report = {}
+            by_workers: list[Report] = []
+            for n in counts:
+                registry_port = free_port()
+                registry = start_python(
+                    f"registry API ({n} processes)",
+                    [
+                        "-m", "scripts.bench.servers", "registry", "--db-url", db_url,
+                        "--data-dir", str(folder / "mn"), "--port", str(registry_port),
+                        "--workers", str(n),
+                    ],
+                    folder / f"registry-{n}.log",
+                    env={BARE_ENDPOINT_ENV: "1"},
+                )  # fmt: skip
+                try:
+                    # N processes import the app at once on the same cores: more time.
+                    wait_http(
+                        registry,
+                        f"http://127.0.0.1:{registry_port}/healthz",
+                        timeout=90.0 + 60.0 * n,
+                    )
+                    registry_url = f"http://127.0.0.1:{registry_port}"
+                    if n == 1:
+                        report = _measure(
+                            folder,
+                            registry_url=registry_url,
+                            page_url=f"http://127.0.0.1:{page_port}",
+                            token=token,
+                            certificates=certificates,
+                            texts=world.texts,
+                            concurrency=concurrency,
+                            seconds=seconds,
+                            curve=curve,
+                            curve_seconds=curve_seconds,
+                            engine=engine,
+                            console=console,
+                        )
+                        point = _workers_point(1, report)
+                    else:
+                        point = _measure_workers(
+                            folder, n, registry_url, token, certificates, concurrency, seconds,
+                            engine, console,
+                        )  # fmt: skip
+                        report["errors"] += point.pop("errors")
+                    by_workers.append(point)
+                finally:
+                    registry.stop()
+            report["workers"] = by_workers
+            report["cores"] = os.cpu_count() or 1
+            report["load_generator_shares_cores"] = True
+            return report
         finally:
-            for child in children:
-                child.stop()
+            page.stop()
+
+
+def _workers_point(n: int, measured: Report) -> Report:
+    return {
+        "n": n,
+        "bare_rps": measured["bare_rps"],
+        "status_rps": measured["status_rps"],
+        "ratio": measured["ratio"],
+        "bare_p99_ms": measured["bare_p99_ms"],
+        "status_p99_ms": measured["status_p99_ms"],
+    }
+
+
+def _measure_workers(
+    folder: Path,
+    n: int,
+    registry_url: str,
+    token: str,
+    certificates: int,
+    concurrency: int,
+    seconds: float,
+    engine: Engine,
+    console: Console | None,
+) -> Report:
+    """The bare endpoint and the status lookup of a registry run as ``n`` processes."""
+    bare_spec = LoadSpec(registry_url, (HttpRequest("GET", BARE_PATH),))
+    status_spec = _status_spec(registry_url, token, certificates)
+    warm = min(_WARM_UP_SECONDS, seconds)
+    with stepper(console, f"{n} processes", 2) as step:
+        for spec in (bare_spec, status_spec):
+            run_load(spec, concurrency=concurrency, seconds=warm, workdir=folder, engine=engine)
+        step(f"loading: bare x{concurrency}, {n} processes", 0)
+        bare = run_load(
+            bare_spec, concurrency=concurrency, seconds=seconds, workdir=folder, engine=engine
+        )
+        step(f"loading: status x{concurrency}, {n} processes", 1)
+        status = run_load(
+            status_spec, concurrency=concurrency, seconds=seconds, workdir=folder, engine=engine
+        )
+    return {
+        "n": n,
+        "bare_rps": bare.rps,
+        "status_rps": status.rps,
+        "ratio": ratio(status.rps, bare.rps),
+        "bare_p99_ms": bare.p99_ms,
+        "status_p99_ms": status.p99_ms,
+        "errors": bare.errors + status.errors,
+    }
 
 
 def _status_spec(url: str, token: str, certificates: int) -> LoadSpec:

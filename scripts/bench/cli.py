@@ -93,10 +93,29 @@ def register(
         client: Annotated[
             Client, typer.Option(help="Load generator: wrk if installed, else Python.")
         ] = Client.AUTO,
+        workers: Annotated[
+            str,
+            typer.Option(
+                help="Measure bare and status with the API run as each number of HTTP "
+                "processes (1,2,4; as aeo serve --workers N)."
+            ),
+        ] = "1",
     ) -> None:
         """The registry API under load from another process: a bare endpoint, the status
         lookup and the border page's verify, on one machine."""
         from scripts.bench import api
+
+        try:
+            counts = tuple(int(n) for n in workers.split(",") if n.strip())
+        except ValueError:
+            raise typer.BadParameter(
+                f"must be whole numbers separated by commas, got {workers!r}",
+                param_hint="'--workers'",
+            ) from None
+        if not counts or any(n < 1 or n > 64 for n in counts):
+            raise typer.BadParameter(
+                "numbers of processes must be between 1 and 64", param_hint="'--workers'"
+            )
 
         try:
             points = tuple(int(c) for c in curve.split(",") if c.strip())
@@ -113,6 +132,7 @@ def register(
             certificates=certificates,
             curve=points,
             curve_seconds=curve_seconds,
+            workers=counts,
             engine=engine,
             console=err,
         )

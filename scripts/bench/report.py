@@ -17,6 +17,8 @@ from scripts.bench import api, bulk_import, gas, propagation, scale, verify
 from scripts.bench.common import PROJECT_DIR, Report, machine_info
 
 CURVE = (1, 10, 50, 100)
+#: numbers of HTTP processes the API is measured with (issue 16)
+WORKERS = (1, 2, 4)
 #: the plot, relative to the Markdown file (docs/img/status-latency.png for docs/benchmarks.md)
 PLOT = Path("img/status-latency.png")
 
@@ -123,7 +125,7 @@ def run_all(console: Console | None = None) -> dict[str, Report]:
     steps: list[tuple[str, Callable[[], Report]]] = [
         ("gas", gas.run),
         ("verify", lambda: verify.run(console=console)),
-        ("api", lambda: api.run(curve=CURVE, console=console)),
+        ("api", lambda: api.run(curve=CURVE, workers=WORKERS, console=console)),
         ("import", lambda: bulk_import.run(console=console)),
         ("propagation", lambda: propagation.run(console=console)),
         ("scale", lambda: scale.run(console=console)),
@@ -168,6 +170,34 @@ def _table(name: str, report: Report) -> list[str]:
         f"{report.get('load_average_after')}."
     )
     return lines
+
+
+def _workers_table(report: Report) -> list[str]:
+    """The API by number of HTTP processes, against issue 16's goals: status throughput at
+    least 0.7 x bare, status p99 at most 2 x bare p99, and 1.6 x throughput from 1 to 2
+    processes where the machine has the cores."""
+    points = report.get("workers") or []
+    if not points:
+        return []
+    lines = [
+        f"By number of HTTP processes (`--workers`; {report.get('cores')} cores, shared with "
+        "the load generator):",
+        "",
+        "| processes | bare rps | status rps | ratio (≥ 0.7) | bare p99 ms | status p99 ms "
+        "(≤ 2 × bare) | status rps / 1 process |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    one = points[0]["status_rps"] or 1
+    for point in points:
+        ratio_mark = "✓" if point["ratio"] >= 0.7 else "✗"
+        p99_mark = "✓" if point["status_p99_ms"] <= 2 * point["bare_p99_ms"] else "✗"
+        lines.append(
+            f"| {point['n']} | {_format(point['bare_rps'])} | {_format(point['status_rps'])} | "
+            f"{_format(point['ratio'])} {ratio_mark} | {_format(point['bare_p99_ms'])} | "
+            f"{_format(point['status_p99_ms'])} {p99_mark} | "
+            f"{_format(round(point['status_rps'] / one, 2))} |"
+        )
+    return [*lines, ""]
 
 
 def plot(api_report: Report, path: Path) -> None:
@@ -237,6 +267,8 @@ def markdown(reports: dict[str, Report], machine: dict[str, Any], plot_link: Pat
         if name not in reports:
             continue
         lines += [f"## {TITLES[name]}", "", *_table(name, reports[name]), ""]
+        if name == "api":
+            lines += _workers_table(reports[name])
         if name == "api" and plot_link is not None:
             lines += [f"![Status-lookup latency against load]({plot_link.as_posix()})", ""]
     lines += [

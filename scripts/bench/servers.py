@@ -1,9 +1,10 @@
 """The servers the HTTP benchmarks load, each started as its own process.
 
-``python -m scripts.bench.servers registry --db-url URL --port N`` runs one
+``python -m scripts.bench.servers registry --db-url URL --port N [--workers N]`` runs one
 administration's registry API exactly as ``aeo serve`` does (``create_app``, uvicorn,
-``access_log=False``: the app logs each request itself), with no chain workers and a rate
-limit no load test reaches. With ``AEO_BENCH_BARE_ENDPOINT=1`` the benchmark adds
+``access_log=False``: the app logs each request itself; ``--workers N``: N HTTP processes on
+the port, as ``aeo serve --workers N``), with no background work and a rate limit no load
+test reaches. With ``AEO_BENCH_BARE_ENDPOINT=1`` the benchmark adds
 ``GET /bench/bare``, an ``async`` FastAPI endpoint answering a constant JSON through the
 same app, middleware and server: the ceiling the status lookup is compared with; and
 ``GET /bench/bare-sync``, the same as a plain ``def`` (run in the thread pool, as every
@@ -23,25 +24,34 @@ officer's page (``verifier.web.app``) on an offline cache, as ``aeo verifier ser
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 BARE_ENDPOINT_ENV = "AEO_BENCH_BARE_ENDPOINT"
 BARE_PATH = "/bench/bare"
 BARE_SYNC_PATH = "/bench/bare-sync"
 
 
-def _registry(args: argparse.Namespace) -> None:
-    import uvicorn
+#: how ``registry --workers N`` tells uvicorn's worker processes (started afresh) what to serve
+_REGISTRY_ENV = "AEO_BENCH_REGISTRY"
 
+
+def registry_app() -> FastAPI:
+    """The registry API of ``registry`` (uvicorn's factory in each worker process)."""
     from registry_api.app import create_app
     from registry_api.settings import ChainKind, Settings
 
+    spec = json.loads(os.environ[_REGISTRY_ENV])
     settings = Settings(
-        authority=args.authority,
-        data_dir=Path(args.data_dir),
-        database_url=args.db_url,
+        authority=spec["authority"],
+        data_dir=Path(spec["data_dir"]),
+        database_url=spec["db_url"],
         chain=ChainKind.MEMORY,
         run_workers=False,
         rate_limit_per_minute=1_000_000_000,
@@ -59,7 +69,30 @@ def _registry(args: argparse.Namespace) -> None:
 
         app.add_api_route(BARE_PATH, bare, methods=["GET"], include_in_schema=False)
         app.add_api_route(BARE_SYNC_PATH, bare_sync, methods=["GET"], include_in_schema=False)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False)
+    return app
+
+
+def _registry(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from scripts.serving import HEALTHCHECK_SECONDS
+
+    os.environ[_REGISTRY_ENV] = json.dumps(
+        {"authority": args.authority, "data_dir": args.data_dir, "db_url": args.db_url}
+    )
+    if args.workers == 1:
+        uvicorn.run(registry_app(), host="127.0.0.1", port=args.port, access_log=False)
+        return
+    # N HTTP processes on one port, as aeo serve --workers N runs them (no background work).
+    uvicorn.run(
+        "scripts.bench.servers:registry_app",
+        factory=True,
+        host="127.0.0.1",
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        timeout_worker_healthcheck=HEALTHCHECK_SECONDS,  # as aeo serve --workers N
+    )
 
 
 def _member(args: argparse.Namespace) -> None:
@@ -67,7 +100,6 @@ def _member(args: argparse.Namespace) -> None:
     from collections.abc import AsyncIterator
 
     import uvicorn
-    from fastapi import FastAPI
 
     from registry_api.app import create_app
     from scripts.consortium import registry_settings
@@ -106,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     registry.add_argument("--data-dir", required=True)
     registry.add_argument("--port", type=int, required=True)
     registry.add_argument("--authority", default="MN")
+    registry.add_argument("--workers", type=int, default=1)
     member = commands.add_parser("member")
     member.add_argument("--data-dir", required=True)
     member.add_argument("--authority", required=True)

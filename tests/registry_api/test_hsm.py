@@ -34,15 +34,17 @@ from contracts.reader import RegistryReader
 from contracts.transactions import Fees, TxClient, TxRequest, recover_sender, sign
 from registry_api import hsm
 from registry_api.app import create_app
+from registry_api.bootstrap import ensure_key_files
 from registry_api.db import Operation, OperationState, Role as ApiRole
-from registry_api.errors import UnavailableError
+from registry_api.errors import ConfigurationError, UnavailableError
 from registry_api.keystore import create_operator_key, create_signing_key
-from registry_api.services import documents
 from registry_api.settings import Settings
-from registry_api.workers import ChainAccess
+from registry_api.workers import ChainAccess, chain_access_from_settings
 from tests.verifier.world import NOW, build_world
 from verifier import Outcome, keys, payload as aeo1, verify
 from verifier.chain_source import ChainStatusSource
+from verifier.offline import OfflineCache
+from verifier.sync import sync
 
 from .certificate_data import record_body
 from .conftest import ChainApp, new_database_url
@@ -477,16 +479,15 @@ def hsm_registry(
     consortium: Consortium,
     signing_key: hsm.HsmSigningKey,
     operator: hsm.HsmAccount,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ChainApp]:
-    """MN's registry with both keys in the token, its workers driven by hand.
+    """MN's registry with both keys in the token (AEO_KEY_BACKEND=pkcs11, no passphrase, no
+    key file), its workers driven by hand.
 
     MN's admin makes the token's account an operator of MN and publishes the token's
-    document-signing key, as an administration moving its keys into an HSM would. Wiring
-    the backend into the registry's start-up is the step after the refactoring of those
-    modules (docs/deployment.md, "Keys in an HSM", Status); here the pieces are put together
-    by hand: the sender gets the selected transaction signer, the documents service the
-    selected keys."""
+    document-signing key, as an administration moving its keys into an HSM would. The
+    registry selects its keys itself: the sender's account through ``ChainAccess.selected``
+    (what start-up runs on a chain it connects to; the memory chain is handed over), the
+    documents' key through the documents service."""
     chain = consortium.chain
     fund(chain, operator.address, 10**18)
     consortium.admin("MN").add_account(operator.address, AccountRole.OPERATOR)
@@ -494,9 +495,8 @@ def hsm_registry(
         signing_key.public.public_key, signing_key.algorithm, int(time.time()) - 60
     )
     settings = hsm_settings(tmp_path, softhsm, new_database_url(tmp_path), run_workers=False)
-    signer = hsm.transaction_signer(settings)
-    access = ChainAccess(chain=chain, deployment=consortium.deployment, operator=signer)
-    monkeypatch.setattr(documents, "local_signing_keys", hsm.document_signing_keys)
+    assert settings.passphrase is None
+    access = ChainAccess.selected(chain, consortium.deployment, settings)
     app = create_app(settings, chain_access=access)
     with TestClient(app) as client:
         yield ChainApp(authority="MN", app=app, client=client, consortium=consortium)
@@ -526,10 +526,9 @@ def test_a_registry_with_its_keys_in_the_token_issues_a_certificate_that_verifie
     consortium: Consortium,
     signing_key: hsm.HsmSigningKey,
     operator: hsm.HsmAccount,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     chain = consortium.chain
-    with hsm_registry(tmp_path, softhsm, consortium, signing_key, operator, monkeypatch) as mn:
+    with hsm_registry(tmp_path, softhsm, consortium, signing_key, operator) as mn:
         issue_through_the_api(mn, "MN-AEO-2025-0042")
         mn.settle()  # the sender signs in the token; the indexer sees key and certificate
 
@@ -549,6 +548,23 @@ def test_a_registry_with_its_keys_in_the_token_issues_a_certificate_that_verifie
     source = ChainStatusSource(RegistryReader(chain, consortium.deployment))
     verdict = verify(text, as_authority="MN", clock=datetime.now(UTC), source=source)
     assert verdict.outcome is Outcome.RECOGNIZED
+    # Offline too: the border post's cache, synced from the chain, and no network at the scan.
+    with OfflineCache(tmp_path / "border.sqlite") as cache:
+        sync(chain, consortium.deployment, cache)
+        offline = verify(text, as_authority="MN", clock=datetime.now(UTC), source=cache)
+    assert offline.outcome is Outcome.RECOGNIZED
+    # Both keys did their work inside the token, which still refuses to give either out.
+    for label, kind in (
+        (signing_key.label, hsm.KeyKind.SIGNING),
+        (operator.label, hsm.KeyKind.OPERATOR),
+    ):
+        with signing_key.token._token.open() as session:
+            private = session.get_key(
+                object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC, label=label
+            )
+            with pytest.raises(p11.AttributeSensitive):
+                private[Attribute.VALUE]
+        signing_key.token.check_not_exportable(label, kind)
 
 
 def test_a_token_failing_while_the_registry_signs_loses_nothing_and_answers_503(
@@ -562,7 +578,7 @@ def test_a_token_failing_while_the_registry_signs_loses_nothing_and_answers_503(
     def unplugged(*_args: object) -> bytes:
         raise hsm.HsmError("PKCS#11 token 'aeo-test' failed to sign: DeviceRemoved")
 
-    with hsm_registry(tmp_path, softhsm, consortium, signing_key, operator, monkeypatch) as mn:
+    with hsm_registry(tmp_path, softhsm, consortium, signing_key, operator) as mn:
         issue_through_the_api(mn, "MN-AEO-2025-0043")
         with monkeypatch.context() as patched:
             patched.setattr(operator.token, "sign_digest", unplugged)
@@ -583,3 +599,56 @@ def test_a_token_failing_while_the_registry_signs_loses_nothing_and_answers_503(
         body = assert_problem(refused, 503, "unavailable")
         assert "DeviceRemoved" in body["detail"]
         assert payload_of(mn, "MN-AEO-2025-0043").status_code == 200
+
+
+def test_with_keys_in_the_token_the_admin_api_finds_the_token_key_and_refuses_to_rotate(
+    tmp_path: Path,
+    softhsm: SoftHsm,
+    consortium: Consortium,
+    signing_key: hsm.HsmSigningKey,
+    operator: hsm.HsmAccount,
+) -> None:
+    with hsm_registry(tmp_path, softhsm, consortium, signing_key, operator) as mn:
+        mn.settle()  # the index sees the token key MN's admin registered
+        admin = mn.headers(ApiRole.ADMIN, **{"Idempotency-Key": uuid.uuid4().hex})
+
+        again = mn.client.post("/v1/admin/signing-keys", json={}, headers=admin)
+        body = assert_problem(again, 409, "conflict")
+        assert body["kid"] == signing_key.kid.hex()
+        assert body["reason"] == "already_registered"
+
+        rotate = mn.client.post("/v1/admin/signing-keys/rotate", json={}, headers=admin)
+        body = assert_problem(rotate, 409, "conflict")
+        assert body["reason"] == "keys_in_hsm"
+        assert "aeo keys new --pkcs11" in body["detail"]
+
+        listed = mn.client.get("/v1/admin/signing-keys", headers=mn.headers(ApiRole.ADMIN))
+        assert listed.status_code == 200, listed.text
+        ours = [key for key in listed.json()["data"] if key["kid"] == signing_key.kid.hex()]
+        assert [(key["held_here"], key["signs_documents"]) for key in ours] == [(True, True)]
+    assert not list(tmp_path.glob("*.pem"))  # no key file was made beside the database
+
+
+def test_start_up_with_the_pkcs11_backend_signs_with_the_token_account_without_a_passphrase(
+    tmp_path: Path, softhsm: SoftHsm, consortium: Consortium, operator: hsm.HsmAccount
+) -> None:
+    # A node that does not answer yet: the service still starts, with its signer chosen.
+    settings = hsm_settings(tmp_path, softhsm, chain="rpc", rpc_url="http://127.0.0.1:9/")
+    consortium.deployment.save(settings.deployment_path)
+    assert settings.passphrase is None
+    assert not settings.operator_key_path.exists()
+
+    access = chain_access_from_settings(settings)
+
+    assert access is not None
+    assert isinstance(access.operator, hsm.HsmAccount)
+    assert access.operator.address == operator.address
+    access.chain.close()
+
+
+def test_init_keys_is_refused_with_the_pkcs11_backend(tmp_path: Path, softhsm: SoftHsm) -> None:
+    settings = hsm_settings(tmp_path, softhsm)
+    with pytest.raises(ConfigurationError, match="aeo keys new --pkcs11"):
+        ensure_key_files(settings)
+    assert not settings.signing_key_path.exists()
+    assert not settings.operator_key_path.exists()

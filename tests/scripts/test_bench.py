@@ -68,6 +68,33 @@ def test_bench_api_loads_status_bare_and_verify_without_errors(cli: CliRunner) -
     assert report["verify_rps"] > 0
     assert report["client"] == "python"
     assert [p["concurrency"] for p in report["status_latency_by_concurrency"]] == [1, 2]
+    # Without --workers: the one process of today, listed as N = 1 with today's figures.
+    assert report["workers"] == [
+        {
+            "n": 1,
+            "bare_rps": report["bare_rps"],
+            "status_rps": report["status_rps"],
+            "ratio": report["ratio"],
+            "bare_p99_ms": report["bare_p99_ms"],
+            "status_p99_ms": report["status_p99_ms"],
+        }
+    ]
+    assert report["cores"] >= 1
+    assert report["load_generator_shares_cores"] is True
+
+
+def test_bench_api_measures_bare_and_status_at_each_number_of_processes(cli: CliRunner) -> None:
+    report = bench(
+        cli, "api", "--seconds", "1", "--concurrency", "4", "--certificates", "200",
+        "--client", "python", "--workers", "2,1",
+    )  # fmt: skip
+    assert [point["n"] for point in report["workers"]] == [1, 2]
+    assert report["errors"] == 0
+    for point in report["workers"]:
+        numbers(point, "bare_rps", "status_rps", "ratio", "bare_p99_ms", "status_p99_ms")
+        assert point["status_rps"] > 0
+        assert point["ratio"] == round(point["status_rps"] / point["bare_rps"], 3)
+    assert report["workers"][0]["status_rps"] == report["status_rps"]  # today's keys: N = 1
 
 
 def test_wrk_load_counts_requests_and_refusals(tmp_path: Path) -> None:
@@ -205,6 +232,13 @@ def test_bench_rejects_a_malformed_curve(cli: CliRunner) -> None:
     result = cli.invoke(app, ["bench", "api", "--curve", "1,ten"])
     assert result.exit_code == 2
     assert "--curve" in result.output
+
+
+@pytest.mark.parametrize("workers", ["1,two", "0", "1,65"])
+def test_bench_rejects_a_malformed_number_of_processes(cli: CliRunner, workers: str) -> None:
+    result = cli.invoke(app, ["bench", "api", "--workers", workers])
+    assert result.exit_code == 2
+    assert "--workers" in result.output
 
 
 def test_percentile_interpolates_between_ranks() -> None:

@@ -17,6 +17,7 @@ COMMANDS = [
     ["consortium"],
     ["consortium", "bootstrap"],
     ["serve"],
+    ["worker"],
     ["verify"],
     ["verifier"],
     ["verifier", "sync"],
