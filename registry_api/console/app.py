@@ -306,7 +306,7 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import pages, sign_in, sso
+    from . import certificates, pages, sign_in, sso
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -321,6 +321,7 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.templates = Templates(
         nav=(
             NavItem(N_("Home"), "/"),
+            NavItem(N_("Certificates"), "/certificates", certificates.READERS),
             NavItem(N_("Sign-in log"), "/sign-ins", pages.SIGN_IN_LOG_ROLES),
         )
     )
@@ -347,4 +348,5 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.include_router(sign_in.router)
     console.include_router(sso.router)
     console.include_router(pages.router)
+    console.include_router(certificates.router)
     return console

@@ -860,36 +860,13 @@ def search_certificates(
 ) -> tuple[list[CertificateView], int]:
     """One page of matching certificates (by number) and how many match in all."""
     today = today or datetime.now(UTC).date()
-    query = sa.select(Certificate)
-    if filters.number:
-        query = query.where(Certificate.number == filters.number)
-    if filters.holder_id:
-        scheme, _, number = filters.holder_id.rpartition(":")
-        query = query.where(Certificate.holder_id_number == number)
-        if scheme:
-            query = query.where(Certificate.holder_id_scheme == scheme.upper())
-    if filters.holder_name:
-        pattern = filters.holder_name.casefold()
-        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Certificate.holder_name_folded.like(f"%{escaped}%", escape="\\"))
-    if filters.tier:
-        query = query.where(Certificate.tiers.op("&")(filters.tier) != 0)
-    if filters.valid_from is not None:
-        query = query.where(_valid_on_or_after(filters.valid_from))
-    if filters.valid_to is not None:
-        query = query.where(Certificate.valid_from <= filters.valid_to)
-    if filters.status in {s.value for s in CertificateStatus if s is not CertificateStatus.ACTIVE}:
-        query = query.where(Certificate.status == CertificateStatus(filters.status))
-    elif filters.status is not None:
-        query = query.where(Certificate.status == CertificateStatus.ACTIVE)
-        if filters.status == "active":
-            query = query.where(Certificate.valid_from <= today, _valid_on_or_after(today))
-        elif filters.status == "expired":
-            query = query.where(sa.not_(_valid_on_or_after(today)))
-        elif filters.status == "not_yet_valid":
-            query = query.where(Certificate.valid_from > today)
+    query = sa.select(Certificate).where(*search_conditions(filters, today))
     count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(Certificate.number).limit(limit).offset(offset)).all()
+    return _views(session, rows, today), count
+
+
+def _views(session: Session, rows: Sequence[Certificate], today: date) -> list[CertificateView]:
     views = []
     for certificate in rows:
         valid_until = days.date_or_none(chain_valid_until(session, certificate))
@@ -905,4 +882,81 @@ def search_certificates(
                 pending=(),
             )
         )
-    return views, count
+    return views
+
+
+def search_conditions(filters: SearchFilters, today: date) -> list[sa.ColumnElement[bool]]:
+    """The WHERE conditions of a search (``filters`` already checked by the caller)."""
+    where: list[sa.ColumnElement[bool]] = []
+    if filters.number:
+        where.append(Certificate.number == filters.number)
+    if filters.holder_id:
+        scheme, _, number = filters.holder_id.rpartition(":")
+        where.append(Certificate.holder_id_number == number)
+        if scheme:
+            where.append(Certificate.holder_id_scheme == scheme.upper())
+    if filters.holder_name:
+        pattern = filters.holder_name.casefold()
+        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Certificate.holder_name_folded.like(f"%{escaped}%", escape="\\"))
+    if filters.tier:
+        where.append(Certificate.tiers.op("&")(filters.tier) != 0)
+    if filters.valid_from is not None:
+        where.append(_valid_on_or_after(filters.valid_from))
+    if filters.valid_to is not None:
+        where.append(Certificate.valid_from <= filters.valid_to)
+    if filters.status in {s.value for s in CertificateStatus if s is not CertificateStatus.ACTIVE}:
+        where.append(Certificate.status == CertificateStatus(filters.status))
+    elif filters.status is not None:
+        where.append(Certificate.status == CertificateStatus.ACTIVE)
+        if filters.status == "active":
+            where.extend([Certificate.valid_from <= today, _valid_on_or_after(today)])
+        elif filters.status == "expired":
+            where.append(sa.not_(_valid_on_or_after(today)))
+        elif filters.status == "not_yet_valid":
+            where.append(Certificate.valid_from > today)
+    return where
+
+
+#: a keyset page counts its matches up to this many ("more than 1,000"): an exact count
+#: of a broad search reads every matching row, which a million rows make slow
+SEARCH_COUNT_CAP = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    views: list[CertificateView]
+    #: the number to continue after (None: this is the last page)
+    next_after: str | None
+    #: how many match, up to SEARCH_COUNT_CAP; ``capped``: more match than that
+    count: int
+    capped: bool
+
+
+def search_page(
+    session: Session,
+    filters: SearchFilters,
+    *,
+    after: str | None,
+    limit: int,
+    today: date | None = None,
+) -> SearchPage:
+    """One page of matching certificates after the number ``after`` (keyset paging: the
+    number index is read from where the previous page stopped, so page 10,000 costs what
+    page 1 does), and a count capped at :data:`SEARCH_COUNT_CAP`."""
+    today = today or datetime.now(UTC).date()
+    conditions = search_conditions(filters, today)
+    query = sa.select(Certificate).where(*conditions)
+    if after is not None:
+        query = query.where(Certificate.number > after)
+    rows = session.scalars(query.order_by(Certificate.number).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    matching = sa.select(Certificate.id).where(*conditions).limit(SEARCH_COUNT_CAP + 1)
+    count = session.scalar(sa.select(sa.func.count()).select_from(matching.subquery())) or 0
+    return SearchPage(
+        views=_views(session, rows, today),
+        next_after=rows[-1].number if more and rows else None,
+        count=min(count, SEARCH_COUNT_CAP),
+        capped=count > SEARCH_COUNT_CAP,
+    )
