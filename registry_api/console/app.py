@@ -306,7 +306,7 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import certificates, pages, sign_in, sso
+    from . import actions, certificates, pages, sign_in, sso
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -348,5 +348,7 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.include_router(sign_in.router)
     console.include_router(sso.router)
     console.include_router(pages.router)
+    # Before the certificates' pages: "/certificates/new" and ".../suspend" are not numbers.
+    console.include_router(actions.router)
     console.include_router(certificates.router)
     return console

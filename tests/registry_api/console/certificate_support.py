@@ -76,6 +76,7 @@ def officers(tmp_path: Path, consortium: Consortium) -> Iterator[Officers]:
     that :meth:`Officers.register_signing_key` publishes when a test needs documents."""
     with ExitStack() as stack:
         mn = open_registry(stack, tmp_path, consortium)
+        mn.settle()  # the index knows the members (and their codes) from the start
         console_of(mn.app).passwords = cheap_passwords()
         world = Officers(mn=mn, people=People(mn.app))
         yield world
