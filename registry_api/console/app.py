@@ -306,7 +306,7 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import actions, certificates, pages, sign_in, sso
+    from . import actions, certificates, imports, pages, sign_in, sso
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -322,6 +322,7 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
         nav=(
             NavItem(N_("Home"), "/"),
             NavItem(N_("Certificates"), "/certificates", certificates.READERS),
+            NavItem(N_("Imports"), "/imports", imports.IMPORT_READERS),
             NavItem(N_("Sign-in log"), "/sign-ins", pages.SIGN_IN_LOG_ROLES),
         )
     )
@@ -351,4 +352,5 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     # Before the certificates' pages: "/certificates/new" and ".../suspend" are not numbers.
     console.include_router(actions.router)
     console.include_router(certificates.router)
+    console.include_router(imports.router)
     return console
