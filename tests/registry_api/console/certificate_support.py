@@ -38,6 +38,8 @@ class Officers:
 
     mn: ChainApp
     people: People
+    stack: ExitStack
+    tmp_path: Path
     clients: dict[Role, TestClient] = field(default_factory=dict)
 
     def client(self, role: Role = Role.ISSUING_OFFICER) -> TestClient:
@@ -60,6 +62,10 @@ class Officers:
         assert answer.status_code == 202, answer.text
         self.mn.settle()
 
+    def partner(self, authority: str = "KR") -> ChainApp:
+        """Another member's registry on the same chain."""
+        return open_registry(self.stack, self.tmp_path, self.mn.consortium, authority)
+
     def register_signing_key(self) -> None:
         register_key_on_chain(self.mn)
 
@@ -78,7 +84,7 @@ def officers(tmp_path: Path, consortium: Consortium) -> Iterator[Officers]:
         mn = open_registry(stack, tmp_path, consortium)
         mn.settle()  # the index knows the members (and their codes) from the start
         console_of(mn.app).passwords = cheap_passwords()
-        world = Officers(mn=mn, people=People(mn.app))
+        world = Officers(mn=mn, people=People(mn.app), stack=stack, tmp_path=tmp_path)
         yield world
         for client in world.clients.values():
             client.close()
