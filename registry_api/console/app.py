@@ -306,7 +306,7 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import actions, certificates, imports, pages, sign_in, sso
+    from . import actions, certificates, dashboard, imports, pages, sign_in, sso
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -353,4 +353,5 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.include_router(actions.router)
     console.include_router(certificates.router)
     console.include_router(imports.router)
+    console.include_router(dashboard.router)
     return console

@@ -9,12 +9,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from contracts.domain.enums import TIER_NAMES
 
 from ..db import OPEN_OPERATION_STATES, Certificate, CertificateEvent, CertificateStatus, Operation
+from ..deps import SessionDep
 from ..services import certificates as service
+from .certificates import READERS, STATUS_LABELS
+from .csrf import ConsoleRoute
+from .deps import SignedInDep, console_of
+
+router = APIRouter(route_class=ConsoleRoute)
 
 EXPIRING_DAYS = 30
 PARTNER_CHANGES = 10
@@ -81,3 +89,15 @@ def dashboard(db: Session, authority: str, today: date | None = None) -> Dashboa
         expiring_until=today + timedelta(days=EXPIRING_DAYS),
         partner_changes=partner_changes,
     )
+
+
+@router.get("/dashboard", dependencies=[Depends(READERS)])
+def dashboard_page(request: Request, db: SessionDep, who: SignedInDep) -> Response:
+    """The figures: a fragment for the home page's htmx request, else a page of its own."""
+    fragment = request.headers.get("hx-request") == "true"
+    context = {
+        "dashboard": dashboard(db, who.key.authority),
+        "STATUS_LABELS": STATUS_LABELS,
+        "fragment": fragment,
+    }
+    return console_of(request).page(request, "dashboard.html", context)

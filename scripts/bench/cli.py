@@ -216,6 +216,21 @@ def register(
         report = scale.run(certificates=certificates, lookups=lookups, replay=replay, console=err)
         _emit(out, "scale", report, json_output)
 
+    @bench_app.command("console")
+    @guard
+    def bench_console(
+        json_output: JsonFlag = False,
+        certificates: Annotated[
+            int, typer.Option(help="Certificates in the database.", min=1)
+        ] = 1_000_000,
+        requests: Annotated[int, typer.Option(help="Requests measured per page.", min=1)] = 400,
+    ) -> None:
+        """Server time of the console's certificate search and a certificate's page."""
+        from scripts.bench import console
+
+        report = console.run(certificates=certificates, requests=requests, console=err)
+        _emit(out, "console", report, json_output)
+
     @bench_app.command("snapshot")
     @guard
     def bench_snapshot(
