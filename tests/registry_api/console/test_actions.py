@@ -4,15 +4,27 @@ history, pending then confirmed, refusals, CSRF, and bad input kept with its mes
 from __future__ import annotations
 
 import re
+import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from web3 import Web3
 
+from contracts.anvil import free_port
+from contracts.bootstrap import Consortium
+from contracts.chain import Chain, ChainSettings
+from registry_api.app import create_app
 from registry_api.db import Operation, OperationState, Role
+from registry_api.workers import ChainAccess
 
+from ..conftest import new_database_url
+from ..support import make_settings
 from .certificate_support import Officers, officers
-from .support import csrf_of
+from .support import People, cheap_passwords, console_of, csrf_of, sign_in
 
 __all__ = ["officers"]
 
@@ -300,3 +312,41 @@ def test_every_form_without_its_csrf_token_is_refused_and_does_nothing(
     assert answer.status_code == 403
     assert "This form has expired" in answer.text
     assert len(operations(officers)) == 1
+
+
+def test_a_chain_outage_shows_a_banner_and_the_issue_is_queued(
+    tmp_path: Path, consortium: Consortium
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there: a node that is down
+    dead = Chain("rpc", Web3(Web3.HTTPProvider(url)), ChainSettings(kind="rpc", rpc_url=url))
+    settings = make_settings(
+        tmp_path / "outage",
+        new_database_url(tmp_path / "outage"),
+        run_workers=False,
+        passphrase=secrets.token_urlsafe(18),
+    )
+    access = ChainAccess(dead, consortium.deployment, consortium.member("MN").operator)
+    with TestClient(create_app(settings, chain_access=access)) as client:
+        app = client.app
+        assert isinstance(app, FastAPI)
+        console_of(app).passwords = cheap_passwords()
+        password = People(app).add("tuya", Role.ISSUING_OFFICER)
+        assert sign_in(client, "tuya", password).status_code == 303
+        banner = "The chain cannot be reached now."
+        assert banner not in client.get("/console/certificates/new").text
+        html = client.get("/console/certificates/new").text
+        answer = client.post(
+            "/console/certificates/new",
+            data={**issue_form(), "csrf_token": csrf_of(html)},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303
+        workers = app.state.workers
+        assert workers.sender.run_once() == 0  # the node does not answer
+        page = client.get(answer.headers["location"]).text
+        assert banner in page
+        assert "Pending: waiting to be sent to the chain" in page
+        assert "this change is kept and sent when it answers" in page
+        with app.state.session_factory() as session:
+            [operation] = session.scalars(sa.select(Operation)).all()
+            assert operation.state is OperationState.PENDING
