@@ -33,6 +33,7 @@ COMMANDS = [
     ["bench", "propagation"],
     ["bench", "hostile"],
     ["bench", "scale"],
+    ["bench", "console"],
     ["bench", "snapshot"],
     ["bench", "all"],
     ["demo"],
