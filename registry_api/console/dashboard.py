@@ -41,11 +41,18 @@ class Dashboard:
 
 def expiring_conditions(today: date, within: int = EXPIRING_DAYS) -> list[sa.ColumnElement[bool]]:
     """Valid today (renewals counted) and no longer valid ``within`` days from now."""
+    last_day = today + timedelta(days=within)
     valid_today = service.search_conditions(service.SearchFilters(status="active"), today)
     still_valid = service.search_conditions(
-        service.SearchFilters(valid_from=today + timedelta(days=within + 1)), today
+        service.SearchFilters(valid_from=last_day + timedelta(days=1)), today
     )
-    return [*valid_today, sa.not_(sa.and_(*still_valid))]
+    renewed = sa.select(CertificateEvent.certificate_id).where(CertificateEvent.kind == "renewed")
+    # First a cheap test that only candidates pass (their stored end is near, or they were
+    # renewed; the IN list is built once), so the per-row renewal look-ups run for few.
+    candidates = sa.or_(
+        Certificate.valid_until <= last_day, Certificate.certificate_id.in_(renewed)
+    )
+    return [candidates, *valid_today, sa.not_(sa.and_(*still_valid))]
 
 
 def dashboard(db: Session, authority: str, today: date | None = None) -> Dashboard:
