@@ -58,6 +58,8 @@ DEFAULT_BODY_LIMIT: Final = BodyLimit(JSON_BODY_BYTES)
 #: path -> its cap, for the routes whose bodies differ from the default
 ROUTE_BODY_LIMITS: Final[Mapping[str, BodyLimit]] = {
     "/v1/imports": BodyLimit(IMPORT_BODY_BYTES, check_json=False),
+    # the console's upload form takes the same files
+    "/console/imports": BodyLimit(IMPORT_BODY_BYTES, check_json=False),
     "/v1/mras": BodyLimit(MRA_BODY_BYTES),
 }
 

@@ -306,7 +306,20 @@ class ConsoleMiddleware:
 
 def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now) -> ConsoleApp:
     """The console for the registry app ``registry`` (mount it at :data:`MOUNT_PATH`)."""
-    from . import audit, consortium, kpis, mras, pages, partners, sign_in, sso
+    from . import (
+        actions,
+        audit,
+        certificates,
+        consortium,
+        dashboard,
+        imports,
+        kpis,
+        mras,
+        pages,
+        partners,
+        sign_in,
+        sso,
+    )
 
     settings: Settings = registry.state.settings
     console = ConsoleApp(openapi_url=None, docs_url=None, redoc_url=None)
@@ -321,6 +334,8 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.templates = Templates(
         nav=(
             NavItem(N_("Home"), "/"),
+            NavItem(N_("Certificates"), "/certificates", certificates.READERS),
+            NavItem(N_("Imports"), "/imports", imports.IMPORT_READERS),
             NavItem(N_("Sign-in log"), "/sign-ins", pages.SIGN_IN_LOG_ROLES),
             NavItem(N_("MRAs"), "/mras", mras.MRA_READERS),
             NavItem(N_("Partners"), "/partners", partners.PARTNER_PAGE),
@@ -357,4 +372,9 @@ def create_console(registry: FastAPI, *, clock: Callable[[], datetime] = utc_now
     console.include_router(consortium.router)
     console.include_router(audit.router)
     console.include_router(kpis.router)
+    # Before the certificates' pages: "/certificates/new" and ".../suspend" are not numbers.
+    console.include_router(actions.router)
+    console.include_router(certificates.router)
+    console.include_router(imports.router)
+    console.include_router(dashboard.router)
     return console

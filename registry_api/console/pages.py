@@ -18,6 +18,7 @@ from starlette.responses import Response
 from ..auth import RoleRequirement, require_roles
 from ..db import AccessEvent, Role
 from ..deps import SessionDep
+from .certificates import READERS
 from .csrf import ConsoleRoute
 from .deps import SignedInDep, console_of
 from .i18n import N_
@@ -108,6 +109,8 @@ def home(request: Request, who: SignedInDep) -> Response:
         "notice": notice,
         "signed_in_at": who.session.created_at,
         "method": who.session.method.value,
+        # the figures (loaded after the page), for the roles that may read certificates
+        "dashboard": who.role in READERS.roles,
     }
     return console.page(request, "home.html", context)
 

@@ -10,11 +10,12 @@ different languages never share translation state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -65,9 +66,11 @@ class Templates:
                         trim_blocks=True,
                         lstrip_blocks=True,
                     )
+                    catalogue = translations(locale)
                     env.install_gettext_translations(  # type: ignore[attr-defined]
-                        translations(locale), newstyle=True
+                        catalogue, newstyle=True
                     )
+                    env.globals["tr_message"] = _message_translator(catalogue.gettext)
                     env.globals["ROLE_LABELS"] = ROLE_LABELS
                     self._environments[locale] = env
         return env
@@ -103,3 +106,16 @@ class Templates:
         response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
         response.headers["Content-Language"] = values["lang"]
         return response
+
+
+def _message_translator(gettext: Callable[[str], str]) -> Callable[[object], Markup]:
+    """``tr_message(message)`` in templates: a message from a service, a validator or a
+    problem (which may quote what was typed), translated when the catalogue has it and always
+    escaped. Jinja's ``_()`` marks its result safe, as it should for catalogue text, so it
+    must never be given such a message."""
+
+    def tr_message(message: object) -> Markup:
+        text = message.unescape() if isinstance(message, Markup) else str(message)
+        return escape(gettext(text))
+
+    return tr_message

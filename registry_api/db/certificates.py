@@ -86,6 +86,8 @@ class Certificate(Base):
     __table_args__ = (
         sa.Index(None, "holder_id_scheme", "holder_id_number"),
         sa.Index(None, "valid_from", "valid_until"),
+        # the console's search by status, paged by number (migration 0007)
+        sa.Index(None, "status", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -255,6 +255,21 @@ def register(
         report = kpis.run(certificates=certificates, events=events, repeat=repeat, console=err)
         _emit(out, "KPIs", report, json_output)
 
+    @bench_app.command("console")
+    @guard
+    def bench_console(
+        json_output: JsonFlag = False,
+        certificates: Annotated[
+            int, typer.Option(help="Certificates in the database.", min=1)
+        ] = 1_000_000,
+        requests: Annotated[int, typer.Option(help="Requests measured per page.", min=1)] = 400,
+    ) -> None:
+        """Server time of the console's certificate search and a certificate's page."""
+        from scripts.bench import console
+
+        report = console.run(certificates=certificates, requests=requests, console=err)
+        _emit(out, "console", report, json_output)
+
     @bench_app.command("snapshot")
     @guard
     def bench_snapshot(

@@ -38,6 +38,7 @@ COMMANDS = [
     ["bench", "propagation"],
     ["bench", "hostile"],
     ["bench", "scale"],
+    ["bench", "console"],
     ["bench", "snapshot"],
     ["bench", "all"],
     ["demo"],
