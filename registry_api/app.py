@@ -39,6 +39,7 @@ from .routes import (
     operations,
     ops,
     partner,
+    recognition,
     v1,
     webhooks as webhook_routes,
 )
@@ -192,6 +193,7 @@ def create_app(
     app.include_router(operations.router, prefix="/v1")
     app.include_router(mras.router, prefix="/v1")
     app.include_router(partner.router, prefix="/v1")
+    app.include_router(recognition.router, prefix="/v1")
     app.include_router(feed.router, prefix="/v1")
     app.include_router(webhook_routes.router, prefix="/v1")
     app.mount(MOUNT_PATH, create_console(app))
