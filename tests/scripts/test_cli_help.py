@@ -34,6 +34,7 @@ COMMANDS = [
     ["bench", "hostile"],
     ["bench", "scale"],
     ["bench", "snapshot"],
+    ["bench", "recognition"],
     ["bench", "all"],
     ["demo"],
     ["users"],
@@ -42,6 +43,7 @@ COMMANDS = [
     ["users", "enable"],
     ["users", "reset"],
     ["users", "list"],
+    ["recognize"],
 ]
 
 
