@@ -39,6 +39,7 @@ from .routes import (
     operations,
     ops,
     partner,
+    public,
     recognition,
     v1,
     webhooks as webhook_routes,
@@ -194,6 +195,8 @@ def create_app(
     app.include_router(mras.router, prefix="/v1")
     app.include_router(partner.router, prefix="/v1")
     app.include_router(recognition.router, prefix="/v1")
+    app.include_router(public.api, prefix="/v1")
+    app.include_router(public.page)
     app.include_router(feed.router, prefix="/v1")
     app.include_router(webhook_routes.router, prefix="/v1")
     app.mount(MOUNT_PATH, create_console(app))

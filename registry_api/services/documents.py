@@ -35,7 +35,7 @@ from verifier import payload as aeo1
 from verifier.errors import ClaimsError, EncodingError
 
 from ..db import Authority, Certificate, CertificateStatus, IndexedSigningKey
-from ..documents import CertificateDocument, make_qr
+from ..documents import CertificateDocument, make_qr, verification_url
 from ..errors import ConfigurationError, ConflictError, NotFoundError, UnavailableError
 from ..keystore import SigningKey, load_signing_key
 from ..settings import Settings
@@ -313,4 +313,5 @@ def certificate_document(
         kid=signed.kid,
         algorithm=signed.algorithm,
         generated_at=now or datetime.now(UTC),
+        verification_url=verification_url(settings.public_lookup_url, certificate.number),
     )

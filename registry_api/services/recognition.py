@@ -315,3 +315,66 @@ def _shared_tiers(mra_records: Sequence[MraRecord], *, own: str, partner: str, d
         if rules.mra_status(mra, day) is enums.MraStatus.IN_FORCE:
             tiers |= own_party.recognized_tiers
     return tiers
+
+
+# ---------------------------------------------------------------- the public lookup
+
+#: numbers or identifiers one public lookup may ask for
+MAX_PUBLIC_QUERIES: Final = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PublicAnswer:
+    """What anyone may learn: ``valid`` / ``not_valid`` and the consented details, or
+    ``unknown``, which is also the answer for a holder who did not consent."""
+
+    result: str
+    holder_name: str | None = None
+    tiers: int | None = None
+    valid_from: Day | None = None
+    valid_until: Day | None = None
+
+
+PUBLIC_UNKNOWN: Final = PublicAnswer("unknown")
+
+
+def public_lookup(
+    session: Session, items: Sequence[Item], *, own: str, day: Day
+) -> list[PublicAnswer]:
+    """This administration's certificates only, answered from the index as the batch is;
+    nothing at all about a holder without consent (module documentation of the route)."""
+    own_items = [
+        item
+        for item in items
+        if not (isinstance(item, ByNumber) and item.issuer not in (None, own))
+    ]
+    result = recognize_batch(session, own_items, own=own, authority=own, partner=False, day=day)
+    answers = dict(zip(map(id, own_items), result.answers, strict=True))
+    found = [a.certificate_id for a in result.answers if a.found and a.certificate_id]
+    consented: dict[bytes, str] = {}
+    if found:
+        rows = session.execute(
+            sa.select(Certificate.certificate_id, Certificate.holder_legal_name).where(
+                Certificate.certificate_id.in_(sa.bindparam("ids", expanding=True)),
+                Certificate.public_consent_date.is_not(None),
+            ),
+            {"ids": sorted(set(found))},
+        ).all()
+        consented = dict(rows)
+    public: list[PublicAnswer] = []
+    for item in items:
+        answer = answers.get(id(item))
+        if answer is None or answer.certificate_id not in consented:
+            public.append(PUBLIC_UNKNOWN)
+            continue
+        valid = answer.status is enums.EffectiveStatus.ACTIVE
+        public.append(
+            PublicAnswer(
+                "valid" if valid else "not_valid",
+                holder_name=consented[answer.certificate_id],
+                tiers=answer.tiers,
+                valid_from=answer.valid_from,
+                valid_until=answer.valid_until,
+            )
+        )
+    return public
