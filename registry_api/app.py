@@ -195,7 +195,7 @@ def create_app(
     app.include_router(mras.router, prefix="/v1")
     app.include_router(partner.router, prefix="/v1")
     app.include_router(recognition.router, prefix="/v1")
-    app.include_router(public.api, prefix="/v1")
+    app.include_router(public.api)
     app.include_router(public.page)
     app.include_router(feed.router, prefix="/v1")
     app.include_router(webhook_routes.router, prefix="/v1")

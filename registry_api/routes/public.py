@@ -1,8 +1,9 @@
 """The public lookup, unauthenticated: anyone (a trader checking a business partner) asks
 for up to 10 certificate numbers or identifiers of this administration's certificates.
 
-- ``GET /v1/public/lookup?q=...&q=...``: JSON; ``GET /public/lookup?q=...``: the same as a
+- ``GET /public/lookup.json?q=...&q=...``: JSON; ``GET /public/lookup?q=...``: the same as a
   page with a form (one number or ``SCHEME:VALUE`` per line), which works without JavaScript.
+  Outside ``/v1``, beside ``/healthz``: every ``/v1`` route takes an API key, these none.
 - The answer is ``valid`` / ``not_valid`` with the holder's name, tiers and validity dates
   only where the holder consented to publication (``public_consent`` in the record), and
   ``unknown`` otherwise: a holder without consent answers exactly as a number that does not
@@ -136,7 +137,7 @@ def _answers(session: SessionDep, settings: Settings, raw: list[str] | None) -> 
 
 
 @api.get(
-    "/public/lookup",
+    "/public/lookup.json",
     summary="Public: is a certificate valid (name, tiers and dates where the holder consented)",
     response_model=PublicLookupPublic,
     responses=problem_responses(422, 429),

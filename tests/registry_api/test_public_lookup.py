@@ -41,7 +41,7 @@ def mn(chain_app: ChainAppFactory) -> ChainApp:
 
 
 def lookup(service: ChainApp, *queries: str) -> Any:
-    return service.client.get("/v1/public/lookup", params={"q": list(queries)})
+    return service.client.get("/public/lookup.json", params={"q": list(queries)})
 
 
 def test_a_consenting_holder_is_shown_and_the_others_answer_alike(mn: ChainApp) -> None:
