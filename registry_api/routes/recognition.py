@@ -23,7 +23,9 @@ from ..schemas.recognition import (
 )
 from ..services import recognition as service
 
-router = APIRouter(tags=["recognition"])
+# Tagged with the partner routes: the console's home page words each tag's area
+# (registry_api/console/pages.py AREAS), and batch recognition is what partners share.
+router = APIRouter(tags=["partners"])
 
 # Every role: officers ask for their administration, partner keys for theirs.
 BatchReader = Annotated[AuthenticatedKey, Depends(require_roles(*Role))]
