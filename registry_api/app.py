@@ -41,6 +41,8 @@ from .routes import (
     operations,
     ops,
     partner,
+    public,
+    recognition,
     snapshots,
     v1,
     webhooks as webhook_routes,
@@ -219,6 +221,9 @@ def create_app(
     app.include_router(operations.router, prefix="/v1")
     app.include_router(mras.router, prefix="/v1")
     app.include_router(partner.router, prefix="/v1")
+    app.include_router(recognition.router, prefix="/v1")
+    app.include_router(public.api)
+    app.include_router(public.page)
     app.include_router(feed.router, prefix="/v1")
     app.include_router(webhook_routes.router, prefix="/v1")
     app.include_router(kpis.router, prefix="/v1")

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
+from urllib.parse import quote
 
 import segno
 from babel.dates import format_date
@@ -48,6 +49,15 @@ logger = logging.getLogger("registry_api.documents")
 QR_ERROR_CORRECTION: Final = "M"
 #: the placeholder printed in the footer until an administration publishes its verifier page
 DEFAULT_VERIFICATION_URL: Final = "https://verify.aeo-registry.example/"
+
+
+def verification_url(public_lookup_url: str | None, number: str) -> str:
+    """The PDF's verification line: this registry's public lookup page for ``number``
+    (``AEO_PUBLIC_LOOKUP_URL``), or the placeholder while none is set."""
+    if public_lookup_url is None:
+        return DEFAULT_VERIFICATION_URL
+    return f"{public_lookup_url.rstrip('/')}/public/lookup?q={quote(number, safe='')}"
+
 
 PNG_MEDIA_TYPE: Final = "image/png"
 SVG_MEDIA_TYPE: Final = "image/svg+xml"

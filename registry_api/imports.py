@@ -65,6 +65,8 @@ OPTIONAL_COLUMNS: Final = (
     "sites",
     "validated_criteria",
     "valid_until",
+    "aliases",
+    "public_consent",
 )
 COLUMNS: Final = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -86,6 +88,8 @@ _CSV_COLUMN_OF: Final[dict[tuple[str, ...], str]] = {
 # ---------------------------------------------------------------- tiers as people write them
 
 _LIST_SPLIT = re.compile(r"[;,+|\s]+")
+#: between the aliases of an ``aliases`` cell (a value may hold spaces and commas: ``DE 12,3``)
+_ALIAS_SPLIT = re.compile(r"[;|\n]+")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -510,6 +514,12 @@ def _csv_to_record_dict(values: Mapping[str, str], errors: list[FieldError]) -> 
             data[name] = str(cell(name)).strip()
     data["business_roles"] = _split_list(cell("business_roles") or "")
     data["validated_criteria"] = _split_list(cell("validated_criteria") or "")
+    aliases = cell("aliases")
+    if aliases is not None:
+        data["aliases"] = _csv_aliases(aliases, errors)
+    consent = cell("public_consent")
+    if consent is not None:
+        data["public_consent"] = {"date": consent.strip()}
     sites = cell("sites")
     if sites is not None:
         if json_depth_exceeds(sites.encode()):
@@ -520,6 +530,26 @@ def _csv_to_record_dict(values: Mapping[str, str], errors: list[FieldError]) -> 
             except json.JSONDecodeError as exc:
                 errors.append(FieldError("sites", f"must be a JSON list of sites: {exc.msg}"))
     return data
+
+
+def _csv_aliases(cell: str, errors: list[FieldError]) -> list[dict[str, str]]:
+    """``EORI=DE123456789; NAT:KZ-BIN=123456789012`` -> the record's aliases."""
+    aliases = []
+    for entry in _ALIAS_SPLIT.split(cell):
+        if not entry.strip():
+            continue
+        scheme, equals, value = entry.partition("=")
+        if not equals or not scheme.strip() or not value.strip():
+            errors.append(
+                FieldError(
+                    "aliases",
+                    f"{entry.strip()!r} is not SCHEME=VALUE; write aliases as "
+                    "EORI=DE123456789; TIN=5012345 (separated by ';')",
+                )
+            )
+            continue
+        aliases.append({"scheme": scheme.strip(), "value": value.strip()})
+    return aliases
 
 
 def _upper_codes(data: dict[str, Any]) -> None:
@@ -576,6 +606,8 @@ def _field_name(loc: tuple[Any, ...], fmt: ImportFormat) -> str:
             return str(loc[0])
         if loc[0] == "sites":
             return _json_path(loc)
+        if loc[0] in {"aliases", "public_consent"}:
+            return str(loc[0])
         column = _CSV_COLUMN_OF.get(tuple(str(part) for part in loc))
         if column is not None:
             return column

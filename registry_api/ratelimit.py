@@ -27,11 +27,15 @@ class TokenBucketLimiter:
         rate_per_second: float,
         burst: int,
         clock: Callable[[], float] = time.monotonic,
+        max_keys: int | None = None,
     ) -> None:
         if rate_per_second <= 0 or burst < 1:
             raise ValueError("rate_per_second must be > 0 and burst >= 1")
         self.rate = rate_per_second
         self.burst = burst
+        #: keys are client addresses for public routes: bounded, so many callers cannot grow
+        #: the table without end (full buckets go first, then the least recently used)
+        self.max_keys = max_keys
         self._clock = clock
         self._buckets: dict[Hashable, _Bucket] = {}
         self._lock = threading.Lock()
@@ -42,6 +46,8 @@ class TokenBucketLimiter:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
+                if self.max_keys is not None and len(self._buckets) >= self.max_keys:
+                    self._prune(now)
                 bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
             else:
                 elapsed = max(0.0, now - bucket.updated)
@@ -51,3 +57,19 @@ class TokenBucketLimiter:
                 bucket.tokens -= 1.0
                 return None
             return max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
+
+    def _prune(self, now: float) -> None:
+        """Forget buckets that have refilled (lock held); if that is not enough, the least
+        recently used half."""
+        assert self.max_keys is not None
+        full = [
+            key
+            for key, bucket in self._buckets.items()
+            if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst
+        ]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) >= self.max_keys:
+            by_age = sorted(self._buckets, key=lambda key: self._buckets[key].updated)
+            for key in by_age[: max(1, len(by_age) // 2)]:
+                del self._buckets[key]

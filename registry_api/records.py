@@ -3,7 +3,11 @@
 The chain stores ``commitment = keccak256(canonical_bytes(record))``; anyone holding the
 record can recompute it and compare. The canonical form (also in docs/api.md):
 
-1. The record as a JSON object with the members below plus ``"schema": "aeo-record/1"``.
+1. The record as a JSON object with the members below plus ``"schema"``: ``"aeo-record/1"``
+   for a record with no identifier aliases and no publication consent (so every record issued
+   before version 2 existed keeps its commitment byte for byte), ``"aeo-record/2"`` otherwise.
+   Version 2 adds ``aliases`` (always present in it, possibly empty) and ``public_consent``
+   (present only when the holder consented).
 2. Object members sorted by key (Unicode code point order); no insignificant whitespace
    (``,`` and ``:`` separators); UTF-8, non-ASCII characters written as themselves (no
    ``\\u`` escapes); only ``"`` and ``\\`` are escaped (control characters are refused).
@@ -12,18 +16,25 @@ record can recompute it and compare. The canonical form (also in docs/api.md):
 4. Dates as ISO 8601 calendar dates (``2025-01-31``); numbers as JSON integers.
 5. Optional members that are absent are omitted (never ``null``); lists are always present.
 6. Lists with set meaning are de-duplicated and sorted: ``business_roles`` and
-   ``validated_criteria`` by code, ``sites`` by each site's own canonical JSON bytes.
+   ``validated_criteria`` by code, ``sites`` by each site's own canonical JSON bytes,
+   ``aliases`` by (scheme, value) after normalisation (see :func:`normalise_alias_value`).
+
+Identifier aliases name the holder as other administrations know it. Their scheme comes from
+one registry-wide code list, :data:`ALIAS_SCHEMES` (extend it here, nowhere else), or is a
+national code ``NAT:<CC>-<NAME>`` (ISO 3166-1 alpha-2 country, then 1 to 16 of A-Z 0-9).
 
 Status, version and timestamps are not part of the record: they live on-chain.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import (
     AfterValidator,
@@ -41,6 +52,10 @@ from contracts.domain.enums import DEFINED_TIERS
 from contracts.domain.ids import keccak
 
 RECORD_SCHEMA = "aeo-record/1"
+#: the version of a record with aliases or a publication consent (module documentation)
+RECORD_SCHEMA_V2 = "aeo-record/2"
+#: aliases one record may carry: a holder known under a few schemes, not a directory
+MAX_ALIASES = 32
 #: the tier bit set (a uint8 on-chain): bits 0..4 are defined, 5..7 reserved and refused by
 #: the contracts (contracts/src/Tiers.sol)
 MAX_TIERS = int(DEFINED_TIERS)
@@ -99,6 +114,57 @@ AuthorityCode = Annotated[str, AfterValidator(_check_authority)]
 CertificateNumber = Annotated[str, AfterValidator(_check_number)]
 
 
+# ---------------------------------------------------------------- identifier aliases
+
+#: the registry-wide schemes of identifier aliases, and what each names
+ALIAS_SCHEMES: Final[dict[str, str]] = {
+    "EORI": "EU Economic Operators Registration and Identification number",
+    "TIN": "taxpayer identification number",
+    "BIN": "business identification number",
+    "MID": "US CBP manufacturer identification code",
+    "AEO": "AEO number (the certificate number as declared under an MRA, e.g. ASEAN AMRA)",
+}
+_NATIONAL_SCHEME_RE: Final = re.compile(r"^NAT:[A-Z]{2}-[A-Z0-9]{1,16}$")
+#: what an alias value may hold once normalised
+_ALIAS_VALUE_RE: Final = re.compile(r"^[A-Z0-9]{1,64}$")
+#: separators people write inside identifiers (``DE 1234-5678/9``), dropped by normalisation
+_ALIAS_SEPARATORS: Final = re.compile(r"[\s\-./_:,;]+")
+
+
+def normalise_alias_scheme(value: object) -> object:
+    """``" eori "`` -> ``"EORI"``, ``"nat:kz-bin"`` -> ``"NAT:KZ-BIN"``; refuses a scheme
+    outside :data:`ALIAS_SCHEMES` that is not a national code."""
+    if not isinstance(value, str):
+        return value
+    scheme = "".join(unicodedata.normalize("NFKC", value).split()).upper()
+    if scheme in ALIAS_SCHEMES or _NATIONAL_SCHEME_RE.match(scheme):
+        return scheme
+    listed = ", ".join(ALIAS_SCHEMES)
+    raise ValueError(
+        f"scheme {value!r} is not one of {listed} nor a national code NAT:<CC>-<NAME> "
+        "(e.g. NAT:KZ-BIN)"
+    )
+
+
+def normalise_alias_value(value: object) -> object:
+    """The search form of an identifier: NFKC, upper-case, white space and the separators
+    ``- . / _ : , ;`` removed; what remains must be 1 to 64 of A-Z 0-9. So ``de 1234-5678``,
+    ``DE12345678`` and ``DE.1234.5678`` are one identifier."""
+    if not isinstance(value, str):
+        return value
+    text = _ALIAS_SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).upper()
+    if not _ALIAS_VALUE_RE.match(text):
+        raise ValueError(
+            "must be 1 to 64 letters A-Z and digits once spaces and the separators - . / _ : , ; "
+            f"are removed; got {value!r}"
+        )
+    return text
+
+
+AliasScheme = Annotated[str, BeforeValidator(normalise_alias_scheme)]
+AliasValue = Annotated[str, BeforeValidator(normalise_alias_value)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -132,6 +198,19 @@ class Site(_Frozen):
     address: Address
 
 
+class Alias(_Frozen):
+    """One identifier the holder is known under: ``{"scheme": "EORI", "value": "DE1234"}``."""
+
+    scheme: AliasScheme
+    value: AliasValue
+
+
+class PublicConsent(_Frozen):
+    """The holder agreed to publication of its name, tiers and validity dates on this day."""
+
+    date: dt.date
+
+
 class CertificateRecord(_Frozen):
     """Everything the issuing administration certifies about a holder: the off-chain record."""
 
@@ -148,6 +227,10 @@ class CertificateRecord(_Frozen):
     valid_from: date
     #: inclusive; absent for an open-ended certificate
     valid_until: date | None = None
+    #: identifiers the holder is known under (record version 2)
+    aliases: list[Alias] = Field(default_factory=list, max_length=MAX_ALIASES)
+    #: absent: no consent to publication (record version 2 when present)
+    public_consent: PublicConsent | None = None
 
     @field_validator("business_roles", "validated_criteria")
     @classmethod
@@ -160,8 +243,16 @@ class CertificateRecord(_Frozen):
         unique = {_dumps(site.model_dump(mode="json", exclude_none=True)): site for site in value}
         return [unique[key] for key in sorted(unique)]
 
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_as_sorted_set(cls, value: list[Alias]) -> list[Alias]:
+        unique = {(alias.scheme, alias.value): alias for alias in value}
+        return [unique[key] for key in sorted(unique)]
+
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
+        if self.public_consent is not None:
+            days.to_day(self.public_consent.date)
         days.to_day(self.valid_from)
         if self.valid_until is not None:
             days.to_day(self.valid_until)
@@ -171,9 +262,20 @@ class CertificateRecord(_Frozen):
 
     # ------------------------------------------------------------ canonical form
 
+    @property
+    def schema_version(self) -> str:
+        """``aeo-record/1`` unless the record uses a member of version 2."""
+        if self.aliases or self.public_consent is not None:
+            return RECORD_SCHEMA_V2
+        return RECORD_SCHEMA
+
     def canonical_dict(self) -> dict[str, Any]:
         body = self.model_dump(mode="json", exclude_none=True)
-        body["schema"] = RECORD_SCHEMA
+        version = self.schema_version
+        if version == RECORD_SCHEMA:
+            # Version 1 had no such member: omitting it keeps every v1 commitment.
+            body.pop("aliases")
+        body["schema"] = version
         return body
 
     def canonical_bytes(self) -> bytes:

@@ -136,6 +136,18 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=60, gt=0, description="Requests one API key may send at once before limiting."
     )
+    public_lookup_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s?#]+$",
+        description="Where the public reaches this registry's /public/lookup page; the PDF's "
+        "verification line points there with the certificate number (unset: a placeholder).",
+    )
+    public_lookup_per_minute: int = Field(
+        default=30, gt=0, description="Public lookups per minute allowed per client address."
+    )
+    public_lookup_burst: int = Field(
+        default=10, gt=0, description="Public lookups one client address may send at once."
+    )
     log_level: LogLevel = "INFO"
     # The credentials' issuer (did:web) and the status lists' addresses derive from it
     # (docs/credentials.md). Unset, they follow each request's Host header: fine on a

@@ -32,6 +32,7 @@ from scripts import consortium as founding
 from scripts.bench.cli import register as register_benchmarks
 from scripts.cli_kpis import register as register_kpis
 from scripts.cli_pkcs11 import register as register_pkcs11
+from scripts.cli_recognize import register as register_recognize
 from scripts.cli_users import register as register_users
 from scripts.errors import ScriptError, UsageError
 from scripts.services import require_free_ports
@@ -992,6 +993,7 @@ register_pkcs11(keys_app, keys_new, friendly_errors, _print_key)
 register_benchmarks(bench_app, friendly_errors, out, err)
 register_users(app, friendly_errors, out, err)
 register_kpis(app, friendly_errors, out, err)
+register_recognize(app, friendly_errors, _as_option, DEFAULT_DATA_DIR, err)
 
 
 # ---------------------------------------------------------------- aeo demo

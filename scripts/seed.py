@@ -78,6 +78,10 @@ class Example:
     reason: int | None = None
     note: str = ""
     criteria: tuple[str, ...] = field(default=tuple(CRITERIA))
+    #: identifiers the holder is known under by partners: (scheme, value)
+    aliases: tuple[tuple[str, str], ...] = ()
+    #: the holder consented to publication this many days from today (None: no consent)
+    consent_days: int | None = None
 
     @property
     def country(self) -> str:
@@ -105,6 +109,11 @@ class Example:
             "valid_from": (today + timedelta(days=self.from_days)).isoformat(),
             "valid_until": (today + timedelta(days=self.until_days)).isoformat(),
         }
+        if self.aliases:
+            body["aliases"] = [{"scheme": scheme, "value": value} for scheme, value in self.aliases]
+        if self.consent_days is not None:
+            consent = today + timedelta(days=self.consent_days)
+            body["public_consent"] = {"date": consent.isoformat()}
         if self.site is not None:
             name, street = self.site
             body["sites"] = [
@@ -129,6 +138,8 @@ EXAMPLES: tuple[Example, ...] = (
         "Ulaanbaatar Customs House", "B. Bat-Erdene", -420, 3 * 365 - 420,
         site=("Dye and spinning plant", "Industrial Street 7, Khan-Uul district"),
         note="recognized by KR (tier S, MRA in force)",
+        aliases=(("NAT:KR-BRN", "220-81-62517"), ("EORI", "DE 4471 0938 2210 556")),
+        consent_days=-430,
     ),
     Example(
         "MN", "MN-AEO-2024-0152", "Zamyn-Uud Transit Logistics LLC",
@@ -138,6 +149,7 @@ EXAMPLES: tuple[Example, ...] = (
         site=("Bonded warehouse", "Railway Terminal Road 2"),
         then="suspend", reason=int(ReasonCode.FAILED_AUDIT),
         note="suspended after a failed audit",
+        aliases=(("NAT:KR-BRN", "105-86-44120"),),
     ),
     Example(
         "MN", "MN-AEO-2025-0009", "Selenge Agro Export JSC",
@@ -145,6 +157,8 @@ EXAMPLES: tuple[Example, ...] = (
         "TIN", "2087654", ("EX",), C,
         "Ulaanbaatar Customs House", "B. Bat-Erdene", -60, 3 * 365 - 60,
         note="tier C only: not covered by the MRA with KR",
+        aliases=(("EORI", "NL 8120 4411 7000"),),
+        consent_days=-70,
     ),
     # Kazakhstan: State Revenue Committee, Almaty and Khorgos.
     Example(
@@ -177,6 +191,8 @@ EXAMPLES: tuple[Example, ...] = (
         "Seoul Main Customs", "Kim Ji-won", -800, 5 * 365 - 800,
         site=("Fab 2", "Samsung-ro 1, Giheung-gu, Yongin-si"),
         note="grade AAA: recognized by MN",
+        aliases=(("MID", "KRHANSEM255SEO"), ("NAT:MN-TIN", "9912345")),
+        consent_days=-810,
     ),
     Example(
         "KR", "KR-AEO-AA-2024-0117", "Daehan Cold Chain Logistics Co., Ltd.",

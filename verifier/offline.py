@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -537,6 +537,22 @@ class OfflineCache:
             )
             self._memo[memo_key] = answer
         return answer
+
+    def find_certificates(
+        self, numbers: Collection[str], holder_refs: Collection[bytes]
+    ) -> list[tuple[bytes, str, bytes]]:
+        """(id, number, holder reference) of every certificate, of any issuer, whose number
+        is in ``numbers`` or whose holder reference is in ``holder_refs``: one pass over the
+        table, keeping only the matches (``aeo recognize --offline``)."""
+        wanted_numbers, wanted_refs = set(numbers), set(holder_refs)
+        with self._lock:
+            self._refresh()
+            rows = self._db.execute("SELECT id, number, holder_ref FROM certificates")
+            return [
+                (bytes(certificate_id), number, bytes(holder_ref))
+                for certificate_id, number, holder_ref in rows
+                if number in wanted_numbers or bytes(holder_ref) in wanted_refs
+            ]
 
     def counts(self) -> dict[str, int]:
         """Rows per table, for a sync command to report what it holds."""

@@ -8,9 +8,18 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..records import Address, CertificateRecord, Holder, Identification, Site
+from ..records import (
+    Address,
+    Alias,
+    CertificateRecord,
+    Holder,
+    Identification,
+    PublicConsent,
+    Site,
+    normalise_alias_value,
+)
 from .base import Base, NulSafeString, enum_column, utc_now
 
 #: characters of a holder's legal name (the record allows as many)
@@ -32,9 +41,13 @@ RECORD_COLUMNS = (
     "officer",
     "valid_from",
     "valid_until",
+    "aliases",
+    "public_consent_date",
 )
 #: those of them that hold JSON
-RECORD_JSON_COLUMNS = frozenset({"holder_address", "business_roles", "sites", "validated_criteria"})
+RECORD_JSON_COLUMNS = frozenset(
+    {"holder_address", "business_roles", "sites", "validated_criteria", "aliases"}
+)
 
 
 def record_from_columns(values: Mapping[str, Any]) -> CertificateRecord:
@@ -57,7 +70,29 @@ def record_from_columns(values: Mapping[str, Any]) -> CertificateRecord:
         officer=values["officer"],
         valid_from=values["valid_from"],
         valid_until=values["valid_until"],
+        aliases=[Alias.model_validate(alias) for alias in values["aliases"] or ()],
+        public_consent=(
+            PublicConsent(date=values["public_consent_date"])
+            if values["public_consent_date"] is not None
+            else None
+        ),
     )
+
+
+def lookup_keys(record: CertificateRecord) -> set[tuple[str, str]]:
+    """The (scheme, normalised value) pairs a record is found by: its aliases and the holder's
+    own identification (normalised the same way when it can be, so v1 records are found by
+    it too)."""
+    keys = {(alias.scheme, alias.value) for alias in record.aliases}
+    ident = record.holder.identification
+    try:
+        value = normalise_alias_value(ident.number)
+    except ValueError:
+        # An identification with characters no alias may hold is found by its number only.
+        return keys
+    assert isinstance(value, str)
+    keys.add((ident.scheme.upper(), value))
+    return keys
 
 
 class CertificateStatus(StrEnum):
@@ -110,6 +145,16 @@ class Certificate(Base):
     officer: Mapped[str] = mapped_column(NulSafeString(256))
     valid_from: Mapped[date] = mapped_column()
     valid_until: Mapped[date | None] = mapped_column()
+    #: the record's identifier aliases (record version 2), as the record holds them; NULL
+    #: (no aliases) in rows written by bulk inserts that name only the version 1 columns
+    aliases: Mapped[list[Any] | None] = mapped_column()
+    #: the day the holder consented to publication (None: no consent)
+    public_consent_date: Mapped[date | None] = mapped_column()
+
+    #: the lookup rows of :func:`lookup_keys`, kept equal to the record by apply_record
+    alias_rows: Mapped[list[CertificateAlias]] = relationship(
+        cascade="all, delete-orphan", lazy="select"
+    )
 
     status: Mapped[CertificateStatus] = mapped_column(enum_column(CertificateStatus), index=True)
     #: reason code of the last suspension or revocation (the contracts' table)
@@ -155,14 +200,50 @@ class Certificate(Base):
         self.officer = record.officer
         self.valid_from = record.valid_from
         self.valid_until = record.valid_until
+        self.aliases = [alias.model_dump(mode="json") for alias in record.aliases]
+        self.public_consent_date = (
+            record.public_consent.date if record.public_consent is not None else None
+        )
+        self._sync_alias_rows(record)
         self.holder_ref = hashes.holder_ref
         self.commitment = hashes.commitment
         self.digest = hashes.digest
+
+    def _sync_alias_rows(self, record: CertificateRecord) -> None:
+        # Rows that stay are kept, not deleted and inserted again: the unit of work inserts
+        # before it deletes, which a re-added (scheme, value) would collide with.
+        wanted = lookup_keys(record)
+        kept = [row for row in self.alias_rows if (row.scheme, row.value) in wanted]
+        held = {(row.scheme, row.value) for row in kept}
+        self.alias_rows = kept + [
+            CertificateAlias(scheme=scheme, value=value) for scheme, value in sorted(wanted - held)
+        ]
 
     def to_record(self) -> CertificateRecord:
         """The record as stored; its commitment equals ``self.commitment`` unless the row
         was altered behind the service's back (which is what the comparison detects)."""
         return record_from_columns({name: getattr(self, name) for name in RECORD_COLUMNS})
+
+
+class CertificateAlias(Base):
+    """One (scheme, normalised value) a certificate of this administration is found by: an
+    alias of its record or the holder's identification (:func:`lookup_keys`). Several
+    certificates may share one (a holder's revoked certificate and its new one)."""
+
+    __tablename__ = "certificate_aliases"
+    __table_args__ = (
+        sa.UniqueConstraint("certificate_id", "scheme", "value"),
+        sa.Index(None, "scheme", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[bytes] = mapped_column(
+        sa.LargeBinary(32), sa.ForeignKey("certificates.certificate_id", ondelete="CASCADE")
+    )
+    #: an alias scheme (records.ALIAS_SCHEMES, NAT:<CC>-<NAME>) or an identification scheme
+    scheme: Mapped[str] = mapped_column(NulSafeString(24))
+    #: records.normalise_alias_value of the identifier
+    value: Mapped[str] = mapped_column(NulSafeString(64))
 
 
 class CertificateEvent(Base):

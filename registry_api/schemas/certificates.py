@@ -8,7 +8,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from ..records import MAX_TIERS, CertificateNumber, Code, Holder, Site, Text256
+from ..records import (
+    MAX_ALIASES,
+    MAX_TIERS,
+    Alias,
+    CertificateNumber,
+    Code,
+    Holder,
+    PublicConsent,
+    Site,
+    Text256,
+)
 
 _CERT_ID = "0x6b50a03c95270ae002c4144bf4cdc3cc7c5ad6bfe5fcb662d8419440ae80279d"
 _HOLDER_REF = "0x7a6a7ec1c2cce6d4a5515d88faa3db4b54ee70c2ef59c03851af5201b600c8cc"
@@ -34,6 +44,11 @@ _RECORD_EXAMPLE: JsonDict = {
     "officer": "B. Bat-Erdene",
     "valid_from": "2025-01-15",
     "valid_until": "2028-01-14",
+    "aliases": [
+        {"scheme": "EORI", "value": "DE123456789012345"},
+        {"scheme": "NAT:KR-BRN", "value": "1058712345"},
+    ],
+    "public_consent": {"date": "2025-01-10"},
 }
 
 
@@ -53,6 +68,18 @@ class RecordFields(BaseModel):
     officer: Text256
     valid_from: date
     valid_until: date | None = Field(default=None, description="Inclusive; absent: open-ended.")
+    aliases: list[Alias] = Field(
+        default_factory=list,
+        max_length=MAX_ALIASES,
+        description="Identifiers the holder is known under elsewhere: scheme EORI, TIN, BIN, "
+        "MID, AEO or a national code NAT:<CC>-<NAME>; values are stored normalised (upper "
+        "case, spaces and - . / _ : , ; removed).",
+    )
+    public_consent: PublicConsent | None = Field(
+        default=None,
+        description="The day the holder agreed to publication of its name, tiers and validity "
+        "in the public lookup; absent or null: no consent.",
+    )
 
 
 class CertificateCreate(RecordFields):

@@ -671,7 +671,8 @@ def record_proof(columns: tuple[Any, ...]) -> RecordProof:
     tampered row from the chain's commitment."""
     values = dict(zip(RECORD_COLUMNS, columns, strict=True))
     for name in RECORD_JSON_COLUMNS:
-        values[name] = json.loads(values[name])
+        # NULL only in ``aliases`` of rows older than that column (no aliases).
+        values[name] = json.loads(values[name]) if values[name] is not None else None
     record = record_from_columns(values)
     members = record.canonical_dict()
     members.pop("schema", None)

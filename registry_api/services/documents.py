@@ -38,7 +38,7 @@ from verifier import payload as aeo1
 from verifier.errors import EncodingError
 
 from ..db import Authority, Certificate, CertificateStatus, IndexedSigningKey
-from ..documents import CertificateDocument, make_qr, unprintable
+from ..documents import CertificateDocument, make_qr, unprintable, verification_url
 from ..errors import (
     ConfigurationError,
     ConflictError,
@@ -362,4 +362,5 @@ def certificate_document(
         algorithm=signed.algorithm,
         generated_at=now or datetime.now(UTC),
         language=settings.document_language,
+        verification_url=verification_url(settings.public_lookup_url, certificate.number),
     )

@@ -53,6 +53,7 @@ from ..db import (
     RowOutcome,
     utc_now,
 )
+from ..db.certificates import CertificateAlias
 from ..errors import FieldError, InvalidError, NotFoundError
 from ..imports import ImportFormat, RowResult, count_rows, read_rows, validate_row
 from ..outbox import IDEMPOTENCY_FIELD, check_idempotency_key, enqueue, request_fingerprint
@@ -362,6 +363,7 @@ class ImportRunner:
         items: list[Issuance] = []
         issuing: list[ImportRow] = []
         new_rows: list[dict[str, Any]] = []
+        new_aliases: list[dict[str, Any]] = []
         for row, record in chunk:
             certificate = held.get(record.number)
             if (
@@ -372,6 +374,14 @@ class ImportRunner:
             if certificate is None:
                 certificate = Certificate.from_record(record)
                 new_rows.append(_column_values(certificate))
+                new_aliases.extend(
+                    {
+                        "certificate_id": certificate.certificate_id,
+                        "scheme": a.scheme,
+                        "value": a.value,
+                    }
+                    for a in certificate.alias_rows
+                )
             else:
                 # An earlier issuance of this number failed: this one takes its row over.
                 certificate.apply_record(record)
@@ -397,6 +407,8 @@ class ImportRunner:
             # One multi-row insert: the unit of work's bookkeeping of 100 new objects cost
             # more than building them.
             session.execute(sa.insert(Certificate), new_rows)
+            if new_aliases:
+                session.execute(sa.insert(CertificateAlias), new_aliases)
         creates = [item.number for item in items]
         operation = enqueue(
             session,

@@ -270,6 +270,21 @@ def register(
         report = console.run(certificates=certificates, requests=requests, console=err)
         _emit(out, "console", report, json_output)
 
+    @bench_app.command("recognition")
+    @guard
+    def bench_recognition(
+        json_output: JsonFlag = False,
+        certificates: Annotated[
+            int, typer.Option(help="Certificates in the registry.", min=1)
+        ] = 1_000_000,
+        batches: Annotated[int, typer.Option(help="Batches of 1,000 measured.", min=1)] = 200,
+    ) -> None:
+        """Batch recognition (issue 13): 1,000 mixed identifiers a batch, server time."""
+        from scripts.bench import recognition
+
+        report = recognition.run(certificates=certificates, batches=batches, console=err)
+        _emit(out, "batch recognition", report, json_output)
+
     @bench_app.command("snapshot")
     @guard
     def bench_snapshot(

@@ -566,6 +566,14 @@ CATALOG: tuple[Route, ...] = (
         200,
         {"issuer": lambda _w, _c: PARTNER_CODE, "number": lambda _w, _c: "KZ-AEO-0001"},
     ),
+    # batch recognition: officers for this administration, partner keys for theirs
+    Route(
+        "POST",
+        "/v1/recognition/batch",
+        ALL,
+        200,
+        json=_static({"items": [{"number": "KZ-AEO-0001"}, {"scheme": "TIN", "value": "1"}]}),
+    ),
     # partners, the feed, webhooks
     Route("GET", "/v1/partner/certificates", PARTNERS, 200),
     Route(

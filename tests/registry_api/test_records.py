@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from contracts.domain import ids
 from registry_api.db import Certificate, CertificateStatus, make_engine, make_session_factory
+from registry_api.db.certificates import CertificateAlias
 from registry_api.db.session import upgrade_database
 from registry_api.records import CertificateRecord, canonical_bytes, commitment
 
@@ -79,6 +80,16 @@ FULL = {
     "valid_until": "2028-02-29",
 }
 
+#: version 2: aliases (unordered, written with separators, one duplicate) and a consent
+WITH_ALIASES = MINIMAL | {
+    "aliases": [
+        {"scheme": "nat:kr-brn", "value": "105-87-12345"},
+        {"scheme": "EORI", "value": "de 1234 5678 9012 345"},
+        {"scheme": "EORI", "value": "DE-123456789012345"},
+    ],
+    "public_consent": {"date": "2025-01-10"},
+}
+
 VECTORS = [
     Vector(
         name="minimal",
@@ -116,6 +127,24 @@ VECTORS = [
         digest="0847ce6c825d0a921b6c003620ae8b0e5f21291e",
         certificate_id="09b3e6d0c5b6b0d3cfae7e80a6a9504c4e00b769506a91d7e3591a38c40ced0b",
     ),
+    Vector(
+        name="version 2, aliases and consent",
+        record=WITH_ALIASES,
+        canonical=(
+            '{"aliases":[{"scheme":"EORI","value":"DE123456789012345"},{"scheme":"NAT:KR-BRN",'
+            '"value":"1058712345"}],"business_roles":["IM"],"holder":{"address":{"city":'
+            '"Ulaanbaatar","country":"MN","street":"Peace Avenue 17"},"identification":'
+            '{"number":"5012345","scheme":"TIN"},"legal_name":"Tavan Bogd Trade LLC"},'
+            '"issuer":"MN","issuing_office":"Ulaanbaatar Customs House","number":'
+            '"MN-AEO-2025-0001","officer":"B. Bat-Erdene","public_consent":{"date":"2025-01-10"},'
+            '"schema":"aeo-record/2","sites":[],"tiers":2,"valid_from":"2025-01-15",'
+            '"validated_criteria":[]}'
+        ),
+        commitment="4d5dcb68946f70b52f2b73f98353392f5adcfa28a4ceb8d3702dda2919c1626d",
+        holder_ref="7a6a7ec1c2cce6d4a5515d88faa3db4b54ee70c2ef59c03851af5201b600c8cc",
+        digest="edb767c1ca17bd6fa7af2b4ea463e8426aad1996",
+        certificate_id="6b50a03c95270ae002c4144bf4cdc3cc7c5ad6bfe5fcb662d8419440ae80279d",
+    ),
 ]
 
 
@@ -125,7 +154,7 @@ def independent_keccak(data: bytes) -> bytes:
 
 def test_every_golden_vector_ran() -> None:
     # A loader that silently runs zero vectors proves nothing: pin the count.
-    assert len(VECTORS) == 2
+    assert len(VECTORS) == 3
     assert len({v.name for v in VECTORS}) == len(VECTORS)
 
 
@@ -150,6 +179,55 @@ def test_golden_vector_canonical_bytes_and_hashes(vector: Vector) -> None:
     assert hashes.holder_ref.hex() == vector.holder_ref
     assert hashes.digest.hex() == vector.digest
     assert hashes.certificate_id.hex() == vector.certificate_id
+
+
+def test_a_record_without_aliases_or_consent_keeps_its_version_1_commitment() -> None:
+    # Certificates issued before version 2 existed must still match what the chain holds.
+    explicit = MINIMAL | {"aliases": [], "public_consent": None}
+    record = CertificateRecord.model_validate(explicit)
+    assert record.schema_version == "aeo-record/1"
+    assert record.commitment().hex() == VECTORS[0].commitment
+
+
+def test_consent_alone_makes_a_version_2_record_with_an_empty_alias_list() -> None:
+    record = CertificateRecord.model_validate(MINIMAL | {"public_consent": {"date": "2025-01-10"}})
+    body = record.canonical_dict()
+    assert (body["schema"], body["aliases"]) == ("aeo-record/2", [])
+    assert record.commitment().hex() != VECTORS[0].commitment
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        ("de 1234-5678", "DE12345678"),
+        ("DE.1234/5678", "DE12345678"),
+        ("ｄｅ１２３４５６７８", "DE12345678"),  # full-width, as some keyboards type it
+        (" 105_87:12345 ", "1058712345"),
+    ],
+)
+def test_alias_values_are_normalised_for_search(written: str, normalised: str) -> None:
+    record = CertificateRecord.model_validate(
+        MINIMAL | {"aliases": [{"scheme": " eori ", "value": written}]}
+    )
+    assert [(a.scheme, a.value) for a in record.aliases] == [("EORI", normalised)]
+
+
+@pytest.mark.parametrize(
+    ("alias", "message"),
+    [
+        ({"scheme": "VAT", "value": "1"}, "is not one of EORI, TIN, BIN, MID, AEO"),
+        ({"scheme": "NAT:KAZ-BIN", "value": "1"}, "nor a national code NAT:<CC>-<NAME>"),
+        ({"scheme": "TIN", "value": "--"}, "must be 1 to 64 letters A-Z and digits"),
+        ({"scheme": "TIN", "value": "ДЕ123"}, "must be 1 to 64 letters A-Z and digits"),
+        ({"scheme": "TIN", "value": "1" * 65}, "must be 1 to 64 letters A-Z and digits"),
+    ],
+)
+def test_a_bad_alias_is_refused_naming_its_field(alias: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        CertificateRecord.model_validate(MINIMAL | {"aliases": [alias]})
+    (error,) = caught.value.errors()
+    assert error["loc"][:2] == ("aliases", 0)
+    assert message in error["msg"]
 
 
 def test_holder_ref_and_certificate_id_are_the_shared_definitions() -> None:
@@ -243,5 +321,41 @@ def test_a_stored_certificate_rebuilds_the_record_it_was_made_from(database_url:
             assert stored.to_record().commitment() == stored.commitment
             assert stored.commitment.hex() == VECTORS[1].commitment
             assert stored.digest.hex() == VECTORS[1].digest
+    finally:
+        engine.dispose()
+
+
+def test_a_stored_version_2_record_keeps_its_aliases_and_their_lookup_rows(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    upgrade_database(engine)
+    try:
+        record = CertificateRecord.model_validate(WITH_ALIASES)
+        with make_session_factory(engine)() as session:
+            session.add(Certificate.from_record(record))
+            session.commit()
+        with Session(engine) as session:
+            stored = session.query(Certificate).one()
+            assert stored.to_record() == record
+            assert stored.commitment.hex() == VECTORS[2].commitment
+            assert stored.public_consent_date == date(2025, 1, 10)
+            # The holder's own identification is found like an alias.
+            assert sorted((row.scheme, row.value) for row in stored.alias_rows) == [
+                ("EORI", "DE123456789012345"),
+                ("NAT:KR-BRN", "1058712345"),
+                ("TIN", "5012345"),
+            ]
+            amended = CertificateRecord.model_validate(
+                WITH_ALIASES | {"aliases": [{"scheme": "EORI", "value": "DE123456789012345"}]}
+            )
+            stored.apply_record(amended)
+            session.commit()
+        with Session(engine) as session:
+            rows = session.query(CertificateAlias).all()
+            assert sorted((row.scheme, row.value) for row in rows) == [
+                ("EORI", "DE123456789012345"),
+                ("TIN", "5012345"),
+            ]
     finally:
         engine.dispose()

@@ -292,3 +292,14 @@ def test_a_rewritten_report_keeps_the_hand_written_blocks_of_the_one_it_replaces
     assert "stale text" not in text
     assert text.count(block) == 1
     assert text.index(block) < text.index("## Raw reports")
+
+
+def test_bench_recognition_answers_batches_of_1000_and_finds_what_the_mra_shares(
+    cli: CliRunner,
+) -> None:
+    report = bench(cli, "recognition", "--certificates", "600", "--batches", "3")
+    numbers(report, "batch_p50_ms", "batch_p99_ms", "items_per_s")
+    assert (report["certificates"], report["alias_rows"]) == (600, 1200)
+    assert (report["batches"], report["items_per_batch"]) == (3, 1000)
+    # Tiers C, S, C+S in turn and an MRA on S: two thirds of the known items are shared.
+    assert 0.5 < report["found_share"] < 0.75

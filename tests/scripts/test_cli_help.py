@@ -40,6 +40,7 @@ COMMANDS = [
     ["bench", "scale"],
     ["bench", "console"],
     ["bench", "snapshot"],
+    ["bench", "recognition"],
     ["bench", "all"],
     ["demo"],
     ["users"],
@@ -49,6 +50,7 @@ COMMANDS = [
     ["users", "reset"],
     ["users", "list"],
     ["kpis"],
+    ["recognize"],
 ]
 
 

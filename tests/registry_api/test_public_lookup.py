@@ -1,0 +1,118 @@
+"""The public lookup, unauthenticated: valid / not valid with the holder's name, tiers and
+dates only where the holder consented, ``unknown`` alike for no consent and no certificate;
+limited per client address; cacheable; the page. One chain, the real indexer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from registry_api.db import Role
+from registry_api.documents import DEFAULT_VERIFICATION_URL, verification_url
+
+from .certificate_data import issue, post
+from .conftest import ChainApp, ChainAppFactory
+from .feed_support import S
+from .support import assert_problem
+
+# Slow, so not in `make test-fast`: a service with issued certificates per test.
+pytestmark = pytest.mark.slow
+
+EORI = {"scheme": "EORI", "value": "DE123456789012345"}
+
+
+@pytest.fixture
+def mn(chain_app: ChainAppFactory) -> ChainApp:
+    service = chain_app("MN", public_lookup_burst=3, public_lookup_per_minute=1)
+    officer = service.headers(Role.ISSUING_OFFICER)
+    issue(service, officer, "MN-P", tiers=S, aliases=[EORI], public_consent={"date": "2025-01-10"})
+    issue(service, officer, "MN-N", tiers=S)
+    issue(service, officer, "MN-R", tiers=S, public_consent={"date": "2025-01-10"})
+    revoked = post(
+        service.client,
+        "/v1/certificates/MN-R/revoke",
+        {"reason_code": 5},
+        service.headers(Role.ISSUING_OFFICER),
+    )
+    assert revoked.status_code == 202, revoked.text
+    service.settle()
+    return service
+
+
+def lookup(service: ChainApp, *queries: str) -> Any:
+    return service.client.get("/public/lookup.json", params={"q": list(queries)})
+
+
+def test_a_consenting_holder_is_shown_and_the_others_answer_alike(mn: ChainApp) -> None:
+    response = lookup(mn, "MN-P", "eori:de 1234 5678 9012 345", "MN-N", "MN-NONE", "MN-R")
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+    body = response.json()
+    assert body["issuer"] == "MN"
+    by_number, by_alias, no_consent, unknown, revoked = body["data"]
+    shown = {
+        "result": "valid",
+        "holder_name": "Tavan Bogd Trade LLC",
+        "tiers": ["S"],
+        "valid_from": "2025-01-15",
+        "valid_until": "2028-01-14",
+    }
+    assert by_number == {"query": "MN-P", **shown}
+    assert by_alias == {"query": "eori:de 1234 5678 9012 345", **shown}
+    assert {k: v for k, v in no_consent.items() if k != "query"} == {
+        k: v for k, v in unknown.items() if k != "query"
+    }
+    assert no_consent["result"] == "unknown"
+    assert no_consent["holder_name"] is None
+    assert (revoked["result"], revoked["holder_name"]) == ("not_valid", "Tavan Bogd Trade LLC")
+    # Never the address nor other identifiers of the record.
+    assert "Peace Avenue" not in response.text
+    assert "5012345" not in response.text
+
+
+def test_over_the_limit_a_client_gets_a_429_problem(mn: ChainApp) -> None:
+    for _ in range(3):
+        assert lookup(mn, "MN-P").status_code == 200
+    problem = assert_problem(lookup(mn, "MN-P"), 429)
+    assert problem["detail"].startswith("too many lookups from this address")
+    assert int(problem["retry_after"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("queries", "field"),
+    [
+        ((), "query.q"),
+        (tuple(f"MN-{i}" for i in range(11)), "query.q"),
+        (("VAT:123",), "query.q[0]"),
+        (("MN-P", "MN P?"), "query.q[1]"),
+        (("X" * 97,), "query.q[0]"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_query(
+    mn: ChainApp, queries: tuple[str, ...], field: str
+) -> None:
+    problem = assert_problem(lookup(mn, *queries), 422)
+    assert [error["field"] for error in problem["errors"]] == [field]
+
+
+def test_the_page_answers_without_javascript_and_names_bad_input(mn: ChainApp) -> None:
+    empty = mn.client.get("/public/lookup")
+    assert empty.status_code == 200
+    assert '<textarea id="q" name="q"' in empty.text
+    answered = mn.client.get("/public/lookup", params={"q": "MN-P\nMN-N"})
+    assert answered.status_code == 200
+    assert answered.headers["Cache-Control"] == "public, max-age=60"
+    assert "Tavan Bogd Trade LLC" in answered.text
+    assert answered.text.count('data-result="unknown"') == 1
+    refused = mn.client.get("/public/lookup", params={"q": "VAT:1"})
+    assert refused.status_code == 422
+    assert "There is a problem" in refused.text
+
+
+def test_the_pdf_points_to_the_public_lookup_when_its_address_is_set() -> None:
+    assert verification_url(None, "MN-AEO-1") == DEFAULT_VERIFICATION_URL
+    assert (
+        verification_url("https://aeo.customs.example/", "MN/AEO 1")
+        == "https://aeo.customs.example/public/lookup?q=MN%2FAEO%201"
+    )
