@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final
 
 from eth_account.signers.local import LocalAccount
 
@@ -131,6 +132,11 @@ def deploy_registry(
 
 # ---------------------------------------------------------------- the consortium
 
+#: The language a founding member's PDF certificates print beside English
+#: (AEO_DOCUMENT_LANGUAGE), for the members whose language the catalogues have; any other
+#: member prints English only until its registry.env says otherwise.
+DOCUMENT_LANGUAGES: Final = {"MN": "mn", "KZ": "kk", "KR": "ko", "RU": "ru", "CN": "zh-Hans"}
+
 
 def write_registry_env(
     workspace: Workspace, code: str, rpc_url: str, deployment_file: Path
@@ -149,6 +155,8 @@ def write_registry_env(
         f"AEO_OPERATOR_KEY_FILE={workspace.operator_key(code)}",
         f"AEO_SIGNING_KEY_FILE={workspace.signing_key(code)}",
     ]
+    if code in DOCUMENT_LANGUAGES:
+        lines.append(f"AEO_DOCUMENT_LANGUAGE={DOCUMENT_LANGUAGES[code]}")
     secrets = passphrases.secrets_file(folder)
     if secrets.is_file():
         lines.append(f"AEO_PASSPHRASE_FILE={secrets}")

@@ -102,6 +102,9 @@ def test_bootstrap_writes_each_administration_and_publishes_its_signing_key(
             settings = (folder / "registry.env").read_text()
             assert f"AEO_AUTHORITY={member['code']}" in settings
             assert f"AEO_RPC_URL={url.url}" in settings
+            # Each founding member prints its PDFs in its own language beside English.
+            language = {"MN": "mn", "KZ": "kk", "KR": "ko"}[member["code"]]
+            assert f"AEO_DOCUMENT_LANGUAGE={language}" in settings
             key = reader.get_signing_key(bytes.fromhex(member["signing_kid"]))
             assert key.authority == member["code"]
             account = reader.account_of(member["operator"])
