@@ -25,7 +25,7 @@ from .conftest import ChainAppFactory
 from .support import make_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-JOBS = ["outbox-sender", "indexer", "imports", "webhooks"]
+JOBS = ["outbox-sender", "indexer", "snapshots", "imports", "webhooks"]
 #: a bound for threads to start and passes to happen on two shared cores, not a timing
 DEADLINE = 30.0
 
