@@ -479,6 +479,7 @@ class Demo:
         for member in self.record.members:
             url = self._api_url(member.code)
             services.add_row(f"{member.code} registry API", url, f"{url}/docs")
+            services.add_row(f"{member.code} officers' console", f"{url}/console/", "")
         services.add_row(
             "chain (anvil)", self.chain_url, f"chain {self.record.chain_id}, block {self.block}"
         )
@@ -511,6 +512,13 @@ class Demo:
                 style="italic",
             ),
             *keys,
+            Text(
+                "Officers sign in to the consoles with local accounts: "
+                f"aeo users add NAME --role issuing_officer --authority MN{self._data_flag()} "
+                "prints a one-time password (roles: admin, issuing_officer, mra_officer, "
+                "auditor, partner, border_officer; docs/console.md)",
+                style="italic",
+            ),
         ]
         parts.extend(
             seed.summary_renderables(
@@ -518,6 +526,11 @@ class Demo:
             )
         )
         return Group(*parts)
+
+    def _data_flag(self) -> str:
+        if self.workspace.data_dir == Workspace(Path("data")).data_dir:
+            return ""
+        return f" --data-dir {_display_path(self.workspace.data_dir)}"
 
     def _try_commands(self) -> dict[str, str]:
         """The copy-paste commands, as the user types them from the repository root."""
