@@ -270,6 +270,8 @@ def test_no_caller_input_reaches_a_500(
                                 method, f"{url}?{query}", headers=headers, content=content
                             )
                             sent += 1
+                            if _not_published_yet(response):
+                                continue
                             assert response.status_code < 500, (
                                 method,
                                 url,
@@ -280,3 +282,13 @@ def test_no_caller_input_reaches_a_500(
                             if response.status_code >= 400:
                                 assert response.headers["content-type"] == PROBLEM
     assert sent > 500
+
+
+def _not_published_yet(response: Any) -> bool:
+    """The snapshot routes' 503 before this registry's first publication (its signing key is
+    not registered in these apps): the registry's state, whatever the caller sent."""
+    return (
+        response.status_code == 503
+        and response.headers.get("content-type", "").startswith("application/problem+json")
+        and response.json().get("reason") == "no_snapshot"
+    )

@@ -52,7 +52,12 @@ def test_a_partner_reads_the_full_records_its_mra_covers(mn: ChainApp) -> None:
     assert [item["number"] for item in listing["data"]] == ["MN-S", "MN-SC"]
     one = mn.client.get("/v1/partner/certificates/MN-S", headers=kr).json()
     sent = record_body("MN-S", tiers=S)
-    assert one["record"] == {"issuer": "MN", **sent, "business_roles": ["EX", "IM"]}
+    assert one["record"] == {
+        "issuer": "MN",
+        **sent,
+        "business_roles": ["EX", "IM"],
+        "aliases": [],  # record v2's field, empty for a record that has none
+    }
     assert (one["status"], one["effective_status"], one["version"]) == ("active", "active", 1)
     assert one["certificate_id"] == "0x" + ids.certificate_id("MN", "MN-S").hex()
     assert one["proof_matches"] is True

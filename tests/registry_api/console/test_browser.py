@@ -240,6 +240,9 @@ def test_an_ended_session_sends_the_browser_to_sign_in_with_a_notice(
     password = served.people.add(name)
     _sign_in_locally(page, served.url, name, password)
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Welcome, {name.title()}")
+    # The home page asks for its figures after loading (htmx): let that request finish in the
+    # session still alive, or it may be the one that meets the ended session.
+    page.wait_for_load_state("networkidle")
     served.clock.offset += timedelta(minutes=31)
     page.get_by_role("link", name="Home").click()
     expect(page.locator(".notice")).to_have_text(
