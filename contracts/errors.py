@@ -81,6 +81,12 @@ class TransactionRejectedError(ChainError):
     """The node refused a signed transaction (underpriced, insufficient funds, malformed...)."""
 
 
+class TransactionPoolFullError(TransactionRejectedError):
+    """The node has no room for the transaction now: its pool is full, or this sender already
+    has as many waiting as the node keeps per sender (Besu's ``tx-pool-max-future-by-sender``).
+    Nothing is wrong with the transaction: the same bytes go again once blocks drain the pool."""
+
+
 class NonceConflictError(TransactionRejectedError):
     """The nonce of a signed transaction is already used by a different transaction."""
 

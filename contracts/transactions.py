@@ -34,6 +34,7 @@ from contracts.errors import (
     ContractRevertError,
     NonceConflictError,
     TransactionFailedError,
+    TransactionPoolFullError,
     TransactionRejectedError,
     TransactionTimeoutError,
     translate_errors,
@@ -140,6 +141,9 @@ def _nonce_of(raw: bytes) -> int | None:
 
 _ALREADY_KNOWN = ("already known", "known transaction", "already imported", "already exists")
 _NONCE_USED = ("nonce too low", "nonce is too low", "replacement transaction underpriced")
+# A pool with no room (geth "txpool is full", Besu "Transaction pool is full") or a sender over
+# its share of it (Besu "Transaction nonce is too distant from current sender nonce").
+_POOL_FULL = ("pool is full", "pool full", "too distant from current sender nonce")
 
 
 class TxClient:
@@ -197,7 +201,8 @@ class TxClient:
     def broadcast(self, signed: SignedTx | bytes) -> HexBytes:
         """Send signed bytes; returns the transaction hash. Idempotent: sending bytes the
         node already has (pending or mined) succeeds. Raises ``NonceConflictError`` when a
-        different transaction took the nonce, ``TransactionRejectedError`` otherwise."""
+        different transaction took the nonce, ``TransactionPoolFullError`` when the node has no
+        room for it yet, ``TransactionRejectedError`` otherwise."""
         raw = bytes(signed.raw) if isinstance(signed, SignedTx) else bytes(signed)
         tx_hash = HexBytes(keccak(raw))
         try:
@@ -216,6 +221,8 @@ class TxClient:
                 sender=sender,
                 nonce=nonce,
             )
+        if any(s in message.lower() for s in _POOL_FULL):
+            raise TransactionPoolFullError(f"the node has no room for the transaction: {message}")
         raise TransactionRejectedError(f"the node refused the transaction: {message}")
 
     def transaction_known(self, tx_hash: bytes) -> bool:

@@ -59,6 +59,7 @@ from contracts.errors import (
     ChainUnavailableError,
     ContractRevertError,
     NonceConflictError,
+    TransactionPoolFullError,
     TransactionRejectedError,
     translate_errors,
 )
@@ -417,6 +418,12 @@ class OutboxSender:
             self._unsign(operation)
             session.commit()
             self._needs_recovery = True
+            return False
+        except TransactionPoolFullError as exc:
+            # Back-pressure, not a refusal: the stored bytes wait, the attempt is not counted
+            # (an import of 40 batches would otherwise fail its later ones after 10 passes),
+            # and later nonces are not sent past it.
+            logger.warning("operation %s waits: %s", operation.id, exc)
             return False
         except TransactionRejectedError as exc:
             operation.attempts += 1

@@ -6,16 +6,22 @@ import os
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account import Account
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.providers import BaseProvider
+from web3.types import RPCEndpoint, RPCResponse
 
 from contracts import calls, reader as reader_module
 from contracts.bootstrap import Consortium
 from contracts.calls import ContractCall, Issuance
-from contracts.chain import advance_time, latest_timestamp
+from contracts.chain import Chain, ChainSettings, advance_time, latest_timestamp
 from contracts.domain import days, ids
 from contracts.domain.enums import (
     AccountRole,
@@ -31,9 +37,9 @@ from contracts.domain.enums import (
     RecognitionReason,
     Tier,
 )
-from contracts.errors import NonceConflictError
+from contracts.errors import NonceConflictError, TransactionPoolFullError, TransactionRejectedError
 from contracts.reader import RegistryReader
-from contracts.transactions import TxClient, sign
+from contracts.transactions import Fees, TxClient, TxRequest, sign
 
 SOURCES = Path(reader_module.__file__).resolve().parent / "src"
 S = Tier.SECURITY_SAFETY
@@ -385,3 +391,44 @@ def test_bad_arguments_are_refused_naming_the_field(build: object, message: str)
 def test_operation_json_naming_an_unknown_function_is_refused() -> None:
     with pytest.raises(ValueError, match="has no function 'mint'"):
         ContractCall.from_json({"contract": "registry", "function": "mint", "args": []})
+
+
+class _NodeThatRefuses(BaseProvider):
+    """A node whose ``eth_sendRawTransaction`` answers one fixed error, as Besu and geth word
+    them (neither runs here, so their words stand in for them); it knows no transaction."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        if method == "eth_sendRawTransaction":
+            return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": self.message}}
+        return {"jsonrpc": "2.0", "id": 1, "result": None}
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ("Transaction pool is full", TransactionPoolFullError),
+        ("txpool is full", TransactionPoolFullError),
+        ("Transaction nonce is too distant from current sender nonce", TransactionPoolFullError),
+        ("insufficient funds for gas * price + value", TransactionRejectedError),
+        ("nonce too low", NonceConflictError),
+    ],
+)
+def test_a_full_pool_is_told_apart_from_a_refused_transaction(
+    message: str, error: type[Exception]
+) -> None:
+    signed = sign(
+        TxRequest(to=to_checksum_address("0x" + "11" * 20), data=HexBytes(b"")),
+        Account.create(),
+        nonce=3,
+        gas=21_000,
+        fees=Fees(max_fee_per_gas=0, max_priority_fee_per_gas=0),
+        chain_id=1,
+    )
+    chain = Chain("rpc", Web3(_NodeThatRefuses(message)), ChainSettings())
+    with pytest.raises(error) as raised:
+        TxClient(chain).broadcast(signed)
+    assert type(raised.value) is error

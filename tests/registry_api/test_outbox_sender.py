@@ -9,19 +9,22 @@ import pytest
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from hexbytes import HexBytes
 from web3 import Web3
 
 from contracts.anvil import free_port
 from contracts.bootstrap import new_account
 from contracts.chain import Chain, ChainSettings, revert_to_snapshot, snapshot
+from contracts.deploy import Deployment
 from contracts.domain import ids
 from contracts.domain.enums import AccountRole
-from contracts.transactions import TxClient
+from contracts.errors import TransactionPoolFullError
+from contracts.transactions import SignedTx, TxClient
 from contracts.writer import RegistryWriter
 from registry_api.app import create_app
 from registry_api.db import Operation, OperationState, Role
 from registry_api.keystore import create_operator_key
-from registry_api.outbox.sender import FailPoint, OutboxSender, SimulatedCrash
+from registry_api.outbox.sender import MAX_REJECTIONS, FailPoint, OutboxSender, SimulatedCrash
 from registry_api.workers import ChainAccess
 
 from .certificate_data import (
@@ -185,6 +188,42 @@ def test_a_transaction_that_reverts_when_mined_fails_its_operation_with_the_reas
     assert (
         mn.client.get(f"/v1/certificates/{NUMBER}", headers=officer).json()["status"] == "revoked"
     )
+
+
+class _FullPool(TxClient):
+    """A node whose pool has no room for the first ``refusals`` broadcasts (a busy Besu
+    network; Besu does not run here, so this stands in for it), then takes them."""
+
+    def __init__(self, chain: Chain, deployment: Deployment, refusals: int) -> None:
+        super().__init__(chain, deployment)
+        self.refusals = refusals
+
+    def broadcast(self, signed: SignedTx | bytes) -> HexBytes:
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise TransactionPoolFullError("the node has no room: Transaction pool is full")
+        return super().broadcast(signed)
+
+
+def test_a_full_transaction_pool_makes_operations_wait_not_fail(mn: ChainApp) -> None:
+    officer = mn.headers(Role.ISSUING_OFFICER)
+    accepted = [issue(mn, officer, f"{NUMBER}-{n}")["id"] for n in range(2)]
+    consortium = mn.consortium
+    full = _FullPool(consortium.chain, consortium.deployment, refusals=1_000)
+    sender = OutboxSender(
+        mn.app.state.session_factory, full, consortium.member(mn.authority).operator
+    )
+    for _ in range(MAX_REJECTIONS + 5):
+        sender.run_once()
+    waiting = [operation(mn, officer, id_) for id_ in accepted]
+    assert {o["state"] for o in waiting} <= {"pending", "signed"}
+    assert full.refusals < 1_000 - MAX_REJECTIONS  # more refusals than would fail it before
+    full.refusals = 0  # blocks drained the pool
+    sender.run_until_idle()
+    done = [operation(mn, officer, id_) for id_ in accepted]
+    assert [o["state"] for o in done] == ["confirmed", "confirmed"]
+    assert done[1]["nonce"] == done[0]["nonce"] + 1
+    assert [issued_count(mn, f"{NUMBER}-{n}") for n in range(2)] == [1, 1]
 
 
 @pytest.fixture
