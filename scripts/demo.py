@@ -41,7 +41,7 @@ from contracts.chain import Chain
 from contracts.deploy import Deployment
 from contracts.errors import DeploymentMismatchError
 from contracts.reader import RegistryReader
-from registry_api.bootstrap import create_admin_key
+from registry_api.first_run import create_admin_key
 from scripts import consortium as founding, seed
 from scripts.api_client import RegistryClient
 from scripts.errors import ScriptError, ServiceError, UsageError

@@ -10,6 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from contracts.domain.enums import CertificateStatus
+
 from ..records import (
     Address,
     Alias,
@@ -95,7 +97,7 @@ def lookup_keys(record: CertificateRecord) -> set[tuple[str, str]]:
     return keys
 
 
-class CertificateStatus(StrEnum):
+class LocalStatus(StrEnum):
     """The status of this administration's copy of a certificate.
 
     ``pending`` means the issuing operation is accepted but not yet confirmed on-chain;
@@ -108,6 +110,18 @@ class CertificateStatus(StrEnum):
     SUSPENDED = "suspended"
     REVOKED = "revoked"
     FAILED = "failed"
+
+    @classmethod
+    def of_chain(cls, status: CertificateStatus) -> LocalStatus:
+        """The stored form of a status the contract holds (``NONE`` has none)."""
+        return cls[status.name]
+
+    @property
+    def on_chain(self) -> CertificateStatus | None:
+        """The contract's status this one mirrors; None for a copy not (yet) on-chain."""
+        if self in (LocalStatus.PENDING, LocalStatus.FAILED):
+            return None
+        return CertificateStatus[self.name]
 
 
 class Certificate(Base):
@@ -156,7 +170,7 @@ class Certificate(Base):
         cascade="all, delete-orphan", lazy="select"
     )
 
-    status: Mapped[CertificateStatus] = mapped_column(enum_column(CertificateStatus), index=True)
+    status: Mapped[LocalStatus] = mapped_column(enum_column(LocalStatus), index=True)
     #: reason code of the last suspension or revocation (the contracts' table)
     status_reason: Mapped[int | None] = mapped_column()
     remedy_deadline: Mapped[date | None] = mapped_column()
@@ -172,7 +186,7 @@ class Certificate(Base):
 
     @classmethod
     def from_record(
-        cls, record: CertificateRecord, status: CertificateStatus = CertificateStatus.PENDING
+        cls, record: CertificateRecord, status: LocalStatus = LocalStatus.PENDING
     ) -> Certificate:
         certificate = cls(status=status, version=1)
         certificate.apply_record(record)

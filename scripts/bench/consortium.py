@@ -18,7 +18,7 @@ from contracts.anvil import AnvilProcess, free_port, start_anvil
 from contracts.bootstrap import DEFAULT_MEMBERS
 from contracts.chain import Chain, ChainSettings, connect
 from contracts.deploy import Deployment
-from registry_api.bootstrap import create_admin_key
+from registry_api.first_run import create_admin_key
 from scripts import consortium as founding
 from scripts.bench.common import ChildProcess, start_python, stepper, wait_http
 from scripts.workspace import ConsortiumRecord, Workspace

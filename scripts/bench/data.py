@@ -30,14 +30,14 @@ from contracts.domain.enums import KeyAlgorithm
 from registry_api.db import (
     Certificate,
     CertificateEvent,
-    CertificateStatus,
     IndexerCursor,
+    LocalStatus,
     Role,
     make_engine,
     make_session_factory,
     upgrade_database,
 )
-from registry_api.indexer import CURSOR_NAME
+from registry_api.db.chain_index import CURSOR_NAME
 from registry_api.records import RECORD_SCHEMA
 from registry_api.services.api_keys import create_api_key
 from verifier import events as ev, keys
@@ -161,7 +161,7 @@ def seed_rows(
                 "officer": record["officer"],
                 "valid_from": valid_from,
                 "valid_until": valid_until,
-                "status": CertificateStatus.ACTIVE,
+                "status": LocalStatus.ACTIVE,
                 "status_reason": None,
                 "remedy_deadline": None,
                 "version": 1,

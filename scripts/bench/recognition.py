@@ -34,7 +34,7 @@ from contracts.domain import days
 from contracts.domain.enums import Tier
 from registry_api.db import Authority, Certificate, Mra, MraParty, make_engine
 from registry_api.db.certificates import CertificateAlias
-from registry_api.indexer import mra_key
+from registry_api.db.chain_index import mra_key
 from registry_api.schemas.recognition import RecognitionBatch
 from registry_api.services.recognition import MAX_BATCH_ITEMS
 from scripts.bench.common import BenchError, Report, ms, percentile, rate, stepper

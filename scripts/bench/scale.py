@@ -11,7 +11,7 @@ operations wait, in one query), after a warm-up; ``lookup_p99_ms_10k``,
 
 ``indexer_replay_events_per_s``: ``replay_events`` decoded chain events (batch issues, and a
 suspension and reinstatement for some) applied to a fresh, migrated database through the
-real :meth:`registry_api.indexer.Indexer.apply_events`, one transaction per 1,000-block page
+real :meth:`registry_api.workers.indexer.Indexer.apply_events`, one transaction per 1,000-block page
 as the indexer commits them.
 """
 
@@ -42,8 +42,8 @@ from contracts.domain.events import (
 )
 from contracts.logs import BESU_MAX_LOG_RANGE
 from registry_api.db import make_engine, make_session_factory, upgrade_database
-from registry_api.indexer import Indexer
 from registry_api.services.certificates import certificate_status
+from registry_api.workers.indexer import Indexer
 from scripts.bench.common import BenchError, Report, ms, percentile, rate, ratio, stepper
 from scripts.bench.data import fill_registry, number_of
 

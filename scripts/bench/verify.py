@@ -28,7 +28,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from rich.console import Console
 
-from registry_api.documents import QR_ERROR_CORRECTION, make_qr
+from registry_api.rendering.pdf import QR_ERROR_CORRECTION, make_qr
 from scripts.bench.common import BenchError, Report, ms, percentile, stepper, time_loop
 from scripts.bench.data import build_verifier_world, longest_text
 from verifier import keys

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from contracts.domain.events import CertificateIssued
 from contracts.logs import fetch_events
-from registry_api.db import Certificate, CertificateStatus, ImportJob, OperationState
+from registry_api.db import Certificate, ImportJob, LocalStatus, OperationState
 from scripts.services import Child, log_tail, start_child
 from tests.faults.world import (
     FAST_WORKERS,
@@ -171,7 +171,7 @@ def test_two_workers_on_postgresql_the_leader_killed_the_other_takes_over_and_no
         assert sorted(issued) == NUMBERS  # each exactly once on the chain
         with mn.session() as session:
             rows = session.execute(sa.select(Certificate.number, Certificate.status)).all()
-        assert sorted(rows) == [(number, CertificateStatus.ACTIVE) for number in NUMBERS]
+        assert sorted(rows) == [(number, LocalStatus.ACTIVE) for number in NUMBERS]
         assert index_differences(mn) == []
         for child in workers:
             text = child.log.read_text(encoding="utf-8", errors="replace")

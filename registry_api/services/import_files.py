@@ -24,9 +24,9 @@ from pydantic import ValidationError
 from contracts.domain.enums import parse_tier_name
 from contracts.recursion import MAX_JSON_DEPTH, json_depth_exceeds
 
-from . import limits
-from .errors import FieldError, InvalidError
-from .records import CertificateRecord
+from .. import limits
+from ..errors import FieldError, InvalidError
+from ..records import CertificateRecord
 
 #: the limits of a file (registry_api.limits says why each is what it is)
 MAX_FILE_BYTES: Final = limits.IMPORT_FILE_BYTES

@@ -67,14 +67,14 @@ from contracts.transactions import Fees, SignedTx, TxClient, TxRequest, sign
 from ..db import (
     OPEN_OPERATION_STATES,
     Certificate,
-    CertificateStatus,
+    LocalStatus,
     Operation,
     OperationState,
     utc_now,
 )
 from ..faults import CrashAt, CrashPoint
 from ..metrics import Metrics
-from . import operation_call, operation_details
+from ..outbox import operation_call, operation_details
 
 logger = logging.getLogger("registry_api.outbox")
 
@@ -354,10 +354,8 @@ class OutboxSender:
         if creates:
             session.execute(
                 sa.update(Certificate)
-                .where(
-                    Certificate.number.in_(creates), Certificate.status == CertificateStatus.FAILED
-                )
-                .values(status=CertificateStatus.PENDING)
+                .where(Certificate.number.in_(creates), Certificate.status == LocalStatus.FAILED)
+                .values(status=LocalStatus.PENDING)
             )
 
     @staticmethod
@@ -498,9 +496,9 @@ class OutboxSender:
                 sa.update(Certificate)
                 .where(
                     Certificate.number.in_(creates),
-                    Certificate.status == CertificateStatus.PENDING,
+                    Certificate.status == LocalStatus.PENDING,
                 )
-                .values(status=CertificateStatus.FAILED)
+                .values(status=LocalStatus.FAILED)
             )
         self._count(operation, "failed")
         logger.info("operation %s (%s) failed: %s", operation.id, operation.kind, reason)

@@ -27,7 +27,7 @@ when it was delivered) and an attempt row per POST (when, outcome, status code, 
 latency). Errors are classes (``DeliveryError``: timeout, connection_refused, tls_error,
 dns_error, blocked_address, http_status, other); the exception's own text, which would tell
 a partner what its URL reached, goes to the service's log only. Each attempt's latency is
-also logged (``registry_api.webhooks``) and measured (``aeo_webhook_delivery_seconds``).
+also logged (``registry_api.workers.webhooks``) and measured (``aeo_webhook_delivery_seconds``).
 
 The dispatcher works in its own threads with its own database sessions and holds no lock
 the API needs, so a slow receiver never slows a request. Run one dispatcher per database
@@ -60,8 +60,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.domain import days
 
-from . import __version__
-from .db import (
+from .. import __version__
+from ..db import (
     ApiKey,
     AttemptOutcome,
     DeliveryState,
@@ -71,10 +71,10 @@ from .db import (
     WebhookDeliveryAttempt,
     utc_now,
 )
-from .db.webhooks import DeliveryError
-from .metrics import Metrics
-from .services import feed
-from .services.webhooks import (
+from ..db.webhooks import DeliveryError
+from ..metrics import Metrics
+from ..services import feed
+from ..services.webhooks import (
     AddressPolicy,
     BlockedAddressError,
     WebhookSecretError,
@@ -82,7 +82,7 @@ from .services.webhooks import (
     reveal_secret,
     seal_stored_secrets,
 )
-from .settings import Settings
+from ..settings import Settings
 
 logger = logging.getLogger("registry_api.webhooks")
 

@@ -41,8 +41,8 @@ from reportlab.platypus import Paragraph
 from contracts.domain.enums import TIER_NAMES, Tier
 from verifier.i18n import SOURCE_LOCALE, Words, words
 
-from .errors import RegistryError
-from .records import Address, CertificateRecord, Site
+from ..errors import RegistryError
+from ..records import Address, CertificateRecord, Site
 
 logger = logging.getLogger("registry_api.documents")
 

@@ -37,13 +37,13 @@ from web3.exceptions import BlockNotFound
 from contracts.chain import Chain, ChainSettings, connect
 from contracts.deploy import Deployment
 from contracts.errors import ChainError, ChainUnavailableError, translate_errors
+from contracts.recursion import restore_recursion_limit
 from contracts.transactions import TxClient
 
-from .errors import ConfigurationError
-from .faults import CrashAt, crash_hook_from_environment
-from .hsm import transaction_signer
-from .indexer import Indexer
-from .leadership import (
+from ..errors import ConfigurationError
+from ..faults import CrashAt, crash_hook_from_environment
+from ..hsm import transaction_signer
+from ..leadership import (
     RETRY_SECONDS,
     BackgroundHold,
     Lease,
@@ -51,11 +51,14 @@ from .leadership import (
     hold_sqlite_background,
     lease_for,
 )
-from .metrics import Metrics
-from .outbox.sender import OutboxSender
-from .readiness import CheckResult, ReadinessCheck
-from .services.snapshots import SnapshotPublisher
-from .settings import ChainKind, Environment, Settings
+from ..metrics import Metrics
+from ..readiness import CheckResult, ReadinessCheck
+from ..services.imports import start_import_worker
+from ..services.snapshots import SnapshotPublisher
+from ..settings import ChainKind, Environment, Settings
+from .indexer import Indexer
+from .sender import OutboxSender
+from .webhooks import start_webhook_dispatcher
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -415,6 +418,34 @@ def start_workers(app: FastAPI, access: ChainAccess | None) -> Workers:
     return workers
 
 
+def start_background(app: FastAPI, access: ChainAccess | None) -> Workers:
+    """Build all of the app's background work in its lifespan: the workers (sender,
+    indexer, snapshot publisher), then the import runner and the webhook dispatcher as two
+    more of their jobs. :meth:`Workers.start` runs them (unless the settings turn
+    background work off); :func:`stop_background` ends them all."""
+    settings: Settings = app.state.settings
+    workers = start_workers(app, access)
+    # A memory chain, connected just now, imported py-evm, which raises it again.
+    restore_recursion_limit()
+    import_worker = start_import_worker(app)
+    webhooks = start_webhook_dispatcher(app)
+    # Every background job runs as one of the workers' loops, under leadership
+    # (registry_api.leadership); HTTP-only processes (AEO_RUN_WORKERS=false) build them
+    # for their readiness checks and for tests that drive passes by hand.
+    workers.add_job("imports", import_worker.runner.run_once, settings.sender_poll_interval)
+    workers.add_job(
+        "webhooks", lambda: int(webhooks.run_once().more), settings.webhook_poll_interval
+    )
+    return workers
+
+
+def stop_background(app: FastAPI) -> None:
+    """Stop what :func:`start_background` built (lifespan shutdown)."""
+    app.state.workers.stop()
+    app.state.webhooks.stop()
+    app.state.import_worker.stop()
+
+
 def wake_sender(request: Request) -> None:
     """Tell the sender a write was accepted (a no-op when workers are not running)."""
     workers: Workers | None = getattr(request.app.state, "workers", None)
@@ -435,7 +466,7 @@ def run_background(
     import asyncio
     import signal
 
-    from .app import create_app  # the app imports this module
+    from ..app import create_app  # the app imports this module
 
     settings = settings.model_copy(update={"run_workers": True})
     app = create_app(settings, chain_access=chain_access)

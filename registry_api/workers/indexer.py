@@ -33,7 +33,7 @@ from contracts.chain import Chain
 from contracts.deploy import Deployment
 from contracts.domain import days, ids
 from contracts.domain.encoding import jsonable
-from contracts.domain.enums import AuthorityStatus, CertificateStatus as ChainStatus, MraState
+from contracts.domain.enums import AuthorityStatus, CertificateStatus as ChainStatus
 from contracts.domain.events import (
     AccountAdded,
     AccountRemoved,
@@ -63,30 +63,30 @@ from contracts.errors import ChainUnavailableError, translate_errors
 from contracts.logs import BESU_MAX_LOG_RANGE, iter_event_pages
 from contracts.reader import RegistryReader
 
-from . import status_lists
-from .db import (
+from .. import status_lists
+from ..db import (
     Authority,
     AuthorityAccount,
     Certificate,
     CertificateEvent,
-    CertificateStatus,
     FeedEntry,
     IndexedSigningKey,
     IndexerCursor,
+    LocalStatus,
     Mra,
     MraParty,
     Operation,
     insert_if_absent,
     utc_now,
 )
-from .faults import CrashAt, CrashPoint
-from .metrics import Metrics
-from .outbox import operation_details
-from .records import CertificateRecord
+from ..db.chain_index import CURSOR_NAME, MRA_STATE_NAMES, mra_key
+from ..faults import CrashAt, CrashPoint
+from ..metrics import Metrics
+from ..outbox import operation_details
+from ..records import CertificateRecord
 
 logger = logging.getLogger("registry_api.indexer")
 
-CURSOR_NAME = "registry"
 #: how many stored block hashes a rewind compares with the chain per round trip
 _SAFE_POINT_BATCH = 64
 
@@ -100,16 +100,6 @@ CertificateEventTypes = (
     CertificateStatusChanged,
 )
 
-_STATUS_NAMES = {
-    ChainStatus.ACTIVE: "active",
-    ChainStatus.SUSPENDED: "suspended",
-    ChainStatus.REVOKED: "revoked",
-}
-_OWN_STATUS = {
-    "active": CertificateStatus.ACTIVE,
-    "suspended": CertificateStatus.SUSPENDED,
-    "revoked": CertificateStatus.REVOKED,
-}
 _STATUS_CHANGE_KIND = {
     ChainStatus.ACTIVE: "reinstated",
     ChainStatus.SUSPENDED: "suspended",
@@ -134,12 +124,6 @@ _FEED_KINDS: dict[type[ChainEvent], str] = {
     MraSuspended: "mra.suspended",
     MraResumed: "mra.resumed",
     MraTerminated: "mra.terminated",
-}
-_MRA_STATES = {
-    MraState.PROPOSED: "proposed",
-    MraState.SIGNED: "in_force",
-    MraState.SUSPENDED: "suspended",
-    MraState.TERMINATED: "terminated",
 }
 
 
@@ -169,11 +153,6 @@ def chain_position(event: ChainEvent) -> dict[str, Any]:
         "tx_hash": "0x" + event.tx_hash.hex(),
         "log_index": event.log_index,
     }
-
-
-def mra_key(mra_id: int) -> bytes:
-    """An MRA's on-chain uint256 id as the 32 bytes the ``mras`` table keys it by."""
-    return mra_id.to_bytes(32, "big")
 
 
 # ---------------------------------------------------------------------- status
@@ -617,7 +596,7 @@ class Indexer:
         else:
             kind = _STATUS_CHANGE_KIND[event.status]
             reason = int(event.reason)
-            state |= {"status": _STATUS_NAMES[event.status]}
+            state |= {"status": LocalStatus.of_chain(event.status).value}
 
         data: dict[str, Any] = {
             "event": event.event_name,
@@ -693,7 +672,7 @@ class Indexer:
         failed, nor when the number was issued on-chain with another record (by a process
         this database does not know): then the row keeps its own status, and reads show
         the chain's state beside a proof that does not match."""
-        if certificate.status is CertificateStatus.FAILED:
+        if certificate.status is LocalStatus.FAILED:
             return False
         if isinstance(event, CertificateIssued) and certificate.commitment != event.commitment:
             logger.warning(
@@ -704,8 +683,7 @@ class Indexer:
             )
             return False
         return not (
-            certificate.status is CertificateStatus.PENDING
-            and not isinstance(event, CertificateIssued)
+            certificate.status is LocalStatus.PENDING and not isinstance(event, CertificateIssued)
         )
 
     def _apply_to_own(
@@ -737,7 +715,7 @@ class Indexer:
                 if event.status is ChainStatus.SUSPENDED and deadline
                 else None
             )
-        certificate.status = _OWN_STATUS[state["status"]]
+        certificate.status = LocalStatus(state["status"])
         certificate.version = int(state["version"])
 
     # consortium and MRAs
@@ -909,7 +887,7 @@ class Indexer:
 
     def _mra_from_chain(self, session: Session, mra_id: int, block: int) -> Mra | None:
         view = self.reader.get_mra(mra_id)
-        if not view.known or view.state not in _MRA_STATES:
+        if not view.known or view.state not in MRA_STATE_NAMES:
             return None
         key = mra_key(mra_id)
         mra = session.get(Mra, key)
@@ -917,7 +895,7 @@ class Indexer:
             mra = Mra(mra_id=key)
             session.add(mra)
         signed_before = {p.authority: p.signed_at for p in mra.parties}
-        mra.status = _MRA_STATES[view.state]
+        mra.status = MRA_STATE_NAMES[view.state]
         mra.proposer = view.proposer or ""
         mra.effective_from = days.from_day(view.effective_from)
         mra.ends_on = days.from_day(view.ends_on) if view.ends_on else None
@@ -1021,11 +999,11 @@ class Indexer:
     def _restore_own(self, session: Session, certificate: Certificate) -> None:
         """Put one of ours back as its remaining history says (nothing left: pending, its
         operation will be sent again)."""
-        if certificate.status is CertificateStatus.FAILED:
+        if certificate.status is LocalStatus.FAILED:
             return
         latest = self._previous(session, certificate.certificate_id)
         if latest is None or "record" not in latest.data:
-            certificate.status = CertificateStatus.PENDING
+            certificate.status = LocalStatus.PENDING
             certificate.version = 1
             certificate.status_reason = None
             certificate.remedy_deadline = None
@@ -1036,7 +1014,7 @@ class Indexer:
             # Stored in canonical form, which adds the "schema" member the model refuses.
             fields = {name: value for name, value in raw.items() if name != "schema"}
             certificate.apply_record(CertificateRecord.model_validate(fields))
-        certificate.status = _OWN_STATUS[state["status"]]
+        certificate.status = LocalStatus(state["status"])
         certificate.version = int(state["version"])
         if latest.kind in {"suspended", "revoked"}:
             certificate.status_reason = latest.reason_code
