@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from aeo.services import Child, log_tail, start_child
 from contracts.domain.events import CertificateIssued
 from contracts.logs import fetch_events
 from registry_api.db import Certificate, ImportJob, LocalStatus, OperationState
-from scripts.services import Child, log_tail, start_child
 from tests.faults.world import (
     FAST_WORKERS,
     PROJECT_DIR,
@@ -71,7 +71,7 @@ def leads(log: Path, job: str) -> bool:
 def start_worker(world: World, name: str, env: dict[str, str]) -> Child:
     return start_child(
         f"MN worker {name}",
-        ["-m", "scripts.cli", "worker", "--authority", "MN", "--data-dir", str(world.data_dir)],
+        ["-m", "aeo.cli", "worker", "--authority", "MN", "--data-dir", str(world.data_dir)],
         url="",
         log=world.data_dir / "logs" / f"worker-{name}.log",
         env=env,
@@ -104,7 +104,7 @@ def test_two_workers_on_postgresql_the_leader_killed_the_other_takes_over_and_no
         # The HTTP process (no background work) migrates the database and answers.
         mn.child = start_child(
             "MN registry API",
-            ["-m", "scripts.cli", "serve", "--authority", "MN", "--data-dir",
+            ["-m", "aeo.cli", "serve", "--authority", "MN", "--data-dir",
              str(world.data_dir), "--port", str(mn.port), "--no-background"],
             url=mn.url,
             log=mn.log,
