@@ -25,13 +25,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from contracts.domain.enums import TIER_NAMES, ReasonCode
+from contracts.domain.record import CertificateRecord
 from contracts.domain.rules import ALLOWED_REASONS, Transition
 
 from ..db import Certificate, LocalStatus, Operation
 from ..deps import SessionDep
 from ..errors import ConflictError, InvalidError, RegistryError
 from ..outbox import Accepted
-from ..records import CertificateRecord
 from ..schemas.certificates import (
     CertificateAmend,
     CertificateCreate,

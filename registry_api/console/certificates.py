@@ -24,13 +24,13 @@ from starlette.responses import Response
 
 from contracts.domain import days
 from contracts.domain.enums import DEFINED_TIERS, TIER_NAMES, reason_name, tier_names
+from contracts.domain.record import CertificateNumber
 
 from ..auth import Role, require_roles
 from ..db import ApiKey, LocalStatus, Operation, OperationState
 from ..deps import SessionDep, SettingsDep
 from ..errors import NotFoundError
 from ..outbox import operation_details
-from ..records import CertificateNumber
 from ..rendering.pdf import PDF_MEDIA_TYPE, certificate_pdf, qr_png
 from ..routes.documents import DOCUMENT_ROLES, payload_cache
 from ..routes.operations import STAFF_ROLES

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contracts.domain.enums import CertificateStatus
-
-from ..records import (
+from contracts.domain.record import (
     Address,
     Alias,
     CertificateRecord,
@@ -22,6 +21,7 @@ from ..records import (
     Site,
     normalise_alias_value,
 )
+
 from .base import Base, NulSafeString, enum_column, utc_now
 
 #: characters of a holder's legal name (the record allows as many)
@@ -127,7 +127,7 @@ class LocalStatus(StrEnum):
 class Certificate(Base):
     """One certificate this administration issued, with every field of its record.
 
-    The columns hold exactly what :class:`registry_api.records.CertificateRecord` needs,
+    The columns hold exactly what :class:`contracts.domain.record.CertificateRecord` needs,
     so the record (and so the on-chain commitment) can be rebuilt from the row.
     """
 

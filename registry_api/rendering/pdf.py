@@ -39,10 +39,10 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
 from contracts.domain.enums import TIER_NAMES, Tier
+from contracts.domain.record import Address, CertificateRecord, Site
 from verifier.i18n import SOURCE_LOCALE, Words, words
 
 from ..errors import RegistryError
-from ..records import Address, CertificateRecord, Site
 
 logger = logging.getLogger("registry_api.documents")
 

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from contracts.domain import days
+from contracts.domain.record import CertificateNumber
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..deps import SessionDep
-from ..records import CertificateNumber
 from ..schemas.partner import SharedCertificatePublic, SharedCertificatesPublic
 from ..schemas.problems import AUTH_PROBLEMS, problem_responses
 from ..services import partner as service

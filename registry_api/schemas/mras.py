@@ -17,8 +17,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from contracts.domain import days
-
-from ..records import MAX_TIERS, AuthorityCode
+from contracts.domain.record import MAX_TIERS, AuthorityCode
 
 #: an MRA has 2 to 8 parties (MraRegistry packs eight in one storage slot)
 MIN_PARTIES = 2

@@ -30,6 +30,7 @@ from contracts import calls
 from contracts.calls import ContractCall
 from contracts.domain import days, ids, rules
 from contracts.domain.enums import ReasonCode
+from contracts.domain.record import CertificateRecord, RecordHashes
 from contracts.domain.rules import ALLOWED_REASONS, Transition
 
 from ..auth import AuthenticatedKey
@@ -48,7 +49,6 @@ from ..db.certificates import RECORD_COLUMNS, RECORD_JSON_COLUMNS, record_from_c
 from ..db.chain_index import CURSOR_NAME
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
 from ..outbox import Accepted, enqueue_once, operation_details, request_fingerprint
-from ..records import CertificateRecord, RecordHashes
 from ..schemas.certificates import (
     CertificateAmend,
     CertificateCreate,

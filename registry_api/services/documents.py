@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from contracts.domain import claims as claims_model, days
 from contracts.domain.days import OPEN_ENDED
 from contracts.domain.errors import InvalidClaim
+from contracts.domain.record import CertificateRecord
 from verifier import payload as aeo1
 from verifier.errors import EncodingError
 
@@ -48,7 +49,6 @@ from ..errors import (
 )
 from ..hsm import DocumentSigner, document_signing_keys
 from ..keystore import SigningKey, load_signing_key
-from ..records import CertificateRecord
 from ..rendering.pdf import CertificateDocument, make_qr, unprintable, verification_url
 from ..settings import Settings
 from .certificates import chain_valid_until

@@ -2,7 +2,7 @@
 
 Pure functions, no database: :func:`parse_file` checks the file's structure (what a caller
 must fix before any row can be read) and returns its rows; :func:`validate_row` turns one
-row into a :class:`~registry_api.records.CertificateRecord` or into errors that name the
+row into a :class:`~contracts.domain.record.CertificateRecord` or into errors that name the
 row's field the way the file names it (a CSV column such as ``valid_until``, or a JSON path
 such as ``holder.address.country``). The job that issues the valid rows lives in
 :mod:`registry_api.services.imports`; docs/api.md ("Bulk import") describes both formats.
@@ -22,11 +22,11 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from contracts.domain.enums import parse_tier_name
+from contracts.domain.record import CertificateRecord
 from contracts.recursion import MAX_JSON_DEPTH, json_depth_exceeds
 
 from .. import limits
 from ..errors import FieldError, InvalidError
-from ..records import CertificateRecord
 
 #: the limits of a file (registry_api.limits says why each is what it is)
 MAX_FILE_BYTES: Final = limits.IMPORT_FILE_BYTES

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from contracts import calls
 from contracts.calls import Issuance
 from contracts.domain.days import OPEN_ENDED
+from contracts.domain.record import CertificateRecord
 
 from ..auth import AuthenticatedKey
 from ..db import (
@@ -56,7 +57,6 @@ from ..db import (
 from ..db.certificates import CertificateAlias
 from ..errors import FieldError, InvalidError, NotFoundError
 from ..outbox import IDEMPOTENCY_FIELD, check_idempotency_key, enqueue, request_fingerprint
-from ..records import CertificateRecord
 from ..schemas.imports import (
     ImportCounts,
     ImportErrorsPage,

@@ -59,6 +59,7 @@ from contracts.domain.events import (
     SigningKeyRegistered,
     SigningKeyRevoked,
 )
+from contracts.domain.record import CertificateRecord
 from contracts.errors import ChainUnavailableError, translate_errors
 from contracts.logs import BESU_MAX_LOG_RANGE, iter_event_pages
 from contracts.reader import RegistryReader
@@ -83,7 +84,6 @@ from ..db.chain_index import CURSOR_NAME, MRA_STATE_NAMES, mra_key
 from ..faults import CrashAt, CrashPoint
 from ..metrics import Metrics
 from ..outbox import operation_details
-from ..records import CertificateRecord
 
 logger = logging.getLogger("registry_api.indexer")
 

@@ -18,7 +18,7 @@ import zxingcpp
 from PIL import Image
 
 from contracts.domain import claims as claims_model
-from registry_api.records import CertificateRecord
+from contracts.domain.record import CertificateRecord
 from registry_api.rendering.pdf import (
     MAX_SITES_PRINTED,
     CertificateDocument,

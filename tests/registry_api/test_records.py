@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from contracts.domain import ids
+from contracts.domain.record import CertificateRecord, canonical_bytes, commitment
 from registry_api.db import Certificate, LocalStatus, make_engine, make_session_factory
 from registry_api.db.certificates import CertificateAlias
 from registry_api.db.session import upgrade_database
-from registry_api.records import CertificateRecord, canonical_bytes, commitment
 
 
 @dataclass(frozen=True)

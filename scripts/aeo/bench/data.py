@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from contracts.domain import days, ids
 from contracts.domain.claims import Claims
 from contracts.domain.enums import KeyAlgorithm
+from contracts.domain.record import RECORD_SCHEMA
 from registry_api.db import (
     Certificate,
     CertificateEvent,
@@ -38,7 +39,6 @@ from registry_api.db import (
     upgrade_database,
 )
 from registry_api.db.chain_index import CURSOR_NAME
-from registry_api.records import RECORD_SCHEMA
 from registry_api.services.api_keys import create_api_key
 from verifier import events as ev, keys
 from verifier.offline import OfflineCache, SyncPoint
