@@ -50,11 +50,11 @@ def main(argv: list[str] | None = None) -> int:
 
             run_background(settings)
         elif args.command == "create-admin-key":
-            from .bootstrap import create_admin_key
+            from .first_run import create_admin_key
 
             print(create_admin_key(settings, args.user, force=args.force))
         else:
-            from .bootstrap import ensure_key_files
+            from .first_run import ensure_key_files
 
             files = ensure_key_files(settings, KeyAlgorithm.from_label(args.algorithm))
             print(json.dumps(asdict(files), indent=2))

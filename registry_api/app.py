@@ -35,11 +35,11 @@ from .routes import (
     credentials,
     documents,
     feed,
+    health,
     imports,
     kpis,
     mras,
     operations,
-    ops,
     partner,
     public,
     recognition,
@@ -47,10 +47,8 @@ from .routes import (
     v1,
     webhooks as webhook_routes,
 )
-from .services.imports import start_import_worker
 from .settings import Settings, get_settings
-from .webhooks import start_webhook_dispatcher
-from .workers import ChainAccess, start_workers
+from .workers import ChainAccess, start_background, stop_background
 
 DESCRIPTION = """\
 One customs administration's registry of AEO certificates and Mutual Recognition
@@ -164,18 +162,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade_database, engine)
-        workers = await run_in_threadpool(start_workers, app, chain_access)
-        # A memory chain, connected just now, imported py-evm, which raises it again.
-        restore_recursion_limit()
-        import_worker = start_import_worker(app)
-        webhooks = start_webhook_dispatcher(app)
-        # Every background job runs as one of the workers' loops, under leadership
-        # (registry_api.leadership); HTTP-only processes (AEO_RUN_WORKERS=false) build them
-        # for their readiness checks and for tests that drive passes by hand.
-        workers.add_job("imports", import_worker.runner.run_once, settings.sender_poll_interval)
-        workers.add_job(
-            "webhooks", lambda: int(webhooks.run_once().more), settings.webhook_poll_interval
-        )
+        workers = await run_in_threadpool(start_background, app, chain_access)
         try:
             if settings.run_workers:
                 # Refused (ConfigurationError) when SQLite's background work is another
@@ -183,9 +170,7 @@ def create_app(
                 await run_in_threadpool(workers.start)
             yield
         finally:
-            await run_in_threadpool(workers.stop)
-            await run_in_threadpool(webhooks.stop)
-            await run_in_threadpool(import_worker.stop)
+            await run_in_threadpool(stop_background, app)
             engine.dispose()
 
     app = FastAPI(
@@ -211,7 +196,7 @@ def create_app(
     # everything that reads a body.
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    app.include_router(ops.router)
+    app.include_router(health.router)
     app.include_router(v1)
     app.include_router(certificates.router, prefix="/v1")
     app.include_router(documents.router, prefix="/v1")

@@ -9,7 +9,7 @@ Either way the answer is 413 ``too-large``. Routes that take JSON get the whole 
 :data:`~contracts.recursion.MAX_JSON_DEPTH` (64) levels of nesting and
 :data:`~contracts.recursion.MAX_JSON_ITEMS` (100,000) items, else 422 ``invalid`` on ``body``.
 The import upload is streamed to its route instead, which reads it only after the caller's
-key is checked, and parses its file one row at a time (``registry_api.imports``).
+key is checked, and parses its file one row at a time (``registry_api.services.import_files``).
 """
 
 from __future__ import annotations

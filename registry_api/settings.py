@@ -183,7 +183,7 @@ class Settings(BaseSettings):
         "Last-Event-ID and lose nothing.",
     )
 
-    # The webhook dispatcher (registry_api.webhooks): AEO_WEBHOOK_*.
+    # The webhook dispatcher (registry_api.workers.webhooks): AEO_WEBHOOK_*.
     webhook_timeout: float = Field(
         default=10.0, gt=0, le=120, description="Seconds per network step of one attempt."
     )

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import credentials as vc
-from .db import Certificate, CertificateStatus, StatusList, StatusListEntry, insert_if_absent
+from .db import Certificate, LocalStatus, StatusList, StatusListEntry, insert_if_absent
 
 #: places of a list given out before the next list is opened: past three quarters full a
 #: random free place takes several draws, and a list that never fills still hides its
@@ -117,11 +117,11 @@ def rewrite_lists(session: Session, list_numbers: Iterable[int]) -> None:
             .join(Certificate, Certificate.certificate_id == StatusListEntry.certificate_id)
             .where(
                 StatusListEntry.list_number == list_number,
-                Certificate.status.in_((CertificateStatus.SUSPENDED, CertificateStatus.REVOKED)),
+                Certificate.status.in_((LocalStatus.SUSPENDED, LocalStatus.REVOKED)),
             )
         ).all()
-        revoked = [index for index, status in rows if status is CertificateStatus.REVOKED]
-        suspended = [index for index, status in rows if status is CertificateStatus.SUSPENDED]
+        revoked = [index for index, status in rows if status is LocalStatus.REVOKED]
+        suspended = [index for index, status in rows if status is LocalStatus.SUSPENDED]
         row = session.get(StatusList, list_number)
         encoded = {"revocation": vc.encode_bits(revoked), "suspension": vc.encode_bits(suspended)}
         now = datetime.now(UTC)

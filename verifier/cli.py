@@ -1,4 +1,4 @@
-"""The verifier's command functions; scripts/cli.py parses the arguments and calls them.
+"""The verifier's command functions; scripts/aeo/cli.py parses the arguments and calls them.
 
 ``aeo verify PATH_OR_TEXT --as KR [--offline] [--json] [--lang ru]`` ends in
 :func:`run_verify`.

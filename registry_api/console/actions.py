@@ -25,13 +25,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from contracts.domain.enums import TIER_NAMES, ReasonCode
+from contracts.domain.record import CertificateRecord
 from contracts.domain.rules import ALLOWED_REASONS, Transition
 
-from ..db import Certificate, CertificateStatus, Operation
+from ..db import Certificate, LocalStatus, Operation
 from ..deps import SessionDep
 from ..errors import ConflictError, InvalidError, RegistryError
 from ..outbox import Accepted
-from ..records import CertificateRecord
 from ..schemas.certificates import (
     CertificateAmend,
     CertificateCreate,
@@ -133,12 +133,12 @@ _SERVICES: Mapping[Action, Callable[..., Accepted]] = {
     Action.REVOKE: service.revoke_certificate,
 }
 #: the certificate statuses each action is offered for (the service decides in the end)
-_OFFERED: Mapping[Action, frozenset[CertificateStatus]] = {
-    Action.AMEND: frozenset({CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED}),
-    Action.RENEW: frozenset({CertificateStatus.ACTIVE}),
-    Action.SUSPEND: frozenset({CertificateStatus.ACTIVE}),
-    Action.REINSTATE: frozenset({CertificateStatus.SUSPENDED}),
-    Action.REVOKE: frozenset({CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED}),
+_OFFERED: Mapping[Action, frozenset[LocalStatus]] = {
+    Action.AMEND: frozenset({LocalStatus.ACTIVE, LocalStatus.SUSPENDED}),
+    Action.RENEW: frozenset({LocalStatus.ACTIVE}),
+    Action.SUSPEND: frozenset({LocalStatus.ACTIVE}),
+    Action.REINSTATE: frozenset({LocalStatus.SUSPENDED}),
+    Action.REVOKE: frozenset({LocalStatus.ACTIVE, LocalStatus.SUSPENDED}),
 }
 _LIST_SPLIT = re.compile(r"[\s,;]+")
 FORM_TEXT_LIMIT = 1024
@@ -291,7 +291,7 @@ def check_issue(
     existing = db.scalars(
         sa.select(Certificate).where(Certificate.number == body.number)
     ).one_or_none()
-    if existing is not None and existing.status is not CertificateStatus.FAILED:
+    if existing is not None and existing.status is not LocalStatus.FAILED:
         return None, [field_error("number", N_("This number is already issued"))]
     return body, []
 

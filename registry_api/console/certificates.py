@@ -24,14 +24,14 @@ from starlette.responses import Response
 
 from contracts.domain import days
 from contracts.domain.enums import DEFINED_TIERS, TIER_NAMES, reason_name, tier_names
+from contracts.domain.record import CertificateNumber
 
 from ..auth import Role, require_roles
-from ..db import ApiKey, CertificateStatus, Operation, OperationState
+from ..db import ApiKey, LocalStatus, Operation, OperationState
 from ..deps import SessionDep, SettingsDep
-from ..documents import PDF_MEDIA_TYPE, certificate_pdf, qr_png
 from ..errors import NotFoundError
 from ..outbox import operation_details
-from ..records import CertificateNumber
+from ..rendering.pdf import PDF_MEDIA_TYPE, certificate_pdf, qr_png
 from ..routes.documents import DOCUMENT_ROLES, payload_cache
 from ..routes.operations import STAFF_ROLES
 from ..services import certificates as service, documents as documents_service
@@ -387,7 +387,7 @@ def certificate_context(db: Session, who: Any, number: str) -> dict[str, Any]:
         "EVENT_LABELS": EVENT_LABELS,
         "OPERATION_LABELS": OPERATION_LABELS,
         "documents": who.role in DOCUMENTS.roles
-        and certificate.status in {CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED},
+        and certificate.status in {LocalStatus.ACTIVE, LocalStatus.SUSPENDED},
         "can_act": who.role in WRITERS.roles,
         "reason_name": reason_name,
     }

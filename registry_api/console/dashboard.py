@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from contracts.domain.enums import TIER_NAMES
 
-from ..db import OPEN_OPERATION_STATES, Certificate, CertificateEvent, CertificateStatus, Operation
+from ..db import OPEN_OPERATION_STATES, Certificate, CertificateEvent, LocalStatus, Operation
 from ..deps import SessionDep
 from ..services import certificates as service
 from .certificates import READERS, STATUS_LABELS
@@ -57,12 +57,12 @@ def expiring_conditions(today: date, within: int = EXPIRING_DAYS) -> list[sa.Col
 
 def dashboard(db: Session, authority: str, today: date | None = None) -> Dashboard:
     today = today or datetime.now(UTC).date()
-    by_status = {status.value: 0 for status in CertificateStatus}
+    by_status = {status.value: 0 for status in LocalStatus}
     for status, count in db.execute(
         sa.select(Certificate.status, sa.func.count()).group_by(Certificate.status)
     ):
         by_status[status.value] = count
-    in_force = Certificate.status.in_((CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED))
+    in_force = Certificate.status.in_((LocalStatus.ACTIVE, LocalStatus.SUSPENDED))
     tier_counts = db.execute(
         sa.select(
             *(

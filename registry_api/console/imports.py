@@ -25,10 +25,10 @@ from ..auth import Role, require_roles
 from ..db import ImportJob, ImportState
 from ..deps import SessionDep, SettingsDep
 from ..errors import InvalidError, NotFoundError, PayloadTooLargeError
-from ..imports import detect_format
 from ..limits import IMPORT_FILE_BYTES, describe_bytes
 from ..schemas.imports import ImportJobPublic
 from ..services import imports as service
+from ..services.import_files import detect_format
 from .app import redirect
 from .certificates import POLL_SECONDS, chain_banner, field_error
 from .csrf import ConsoleRoute

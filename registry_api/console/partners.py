@@ -3,7 +3,7 @@ in force shares with it, searchable, and its share of the feed, by day), and the
 that notify its systems, with their delivery logs.
 
 A person with the partner role (``partner:KR``) sees KR's share, exactly what KR's API keys
-read (:func:`registry_api.services.mras.partner_certificates`,
+read (:func:`registry_api.services.partner.partner_certificates`,
 :func:`registry_api.services.feed.visible`); an administrator chooses a partner and sees
 what it sees. Webhooks are the API's (:mod:`registry_api.services.webhooks`): a partner
 manages its own, an administrator all of them, with the API's address rules (no loopback,
@@ -25,7 +25,7 @@ from ..db import FeedEntry, MraParty
 from ..deps import SessionDep
 from ..errors import ConflictError, FieldError, InvalidError, UnavailableError
 from ..routes import webhooks as webhooks_api
-from ..services import feed, mras as mra_service, webhooks as service
+from ..services import feed, mras as mra_service, partner as partner_service, webhooks as service
 from ..settings import Environment
 from .app import redirect
 from .csrf import ConsoleRoute
@@ -107,7 +107,7 @@ def partners_page(
     changes: list[tuple[date, list[FeedEntry]]] = []
     tiers = 0
     if shown:
-        certificates, count = mra_service.partner_certificates(
+        certificates, count = partner_service.partner_certificates(
             db,
             own=caller.authority,
             partner=shown,

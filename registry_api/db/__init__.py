@@ -2,7 +2,7 @@
 
 from .access import ApiKey, Role, User
 from .base import NUL_REPLACEMENT, Base, UTCDateTime, utc_now
-from .certificates import Certificate, CertificateEvent, CertificateStatus
+from .certificates import Certificate, CertificateEvent, LocalStatus
 from .chain_index import (
     Authority,
     AuthorityAccount,
@@ -53,7 +53,6 @@ __all__ = [
     "BorderCheckCount",
     "Certificate",
     "CertificateEvent",
-    "CertificateStatus",
     "ConsoleSession",
     "DeliveryState",
     "FeedEntry",
@@ -63,6 +62,7 @@ __all__ = [
     "IndexedSigningKey",
     "IndexerCursor",
     "KpiTarget",
+    "LocalStatus",
     "Mra",
     "MraParty",
     "Operation",

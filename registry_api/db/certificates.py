@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..records import (
+from contracts.domain.enums import CertificateStatus
+from contracts.domain.record import (
     Address,
     Alias,
     CertificateRecord,
@@ -20,6 +21,7 @@ from ..records import (
     Site,
     normalise_alias_value,
 )
+
 from .base import Base, NulSafeString, enum_column, utc_now
 
 #: characters of a holder's legal name (the record allows as many)
@@ -95,7 +97,7 @@ def lookup_keys(record: CertificateRecord) -> set[tuple[str, str]]:
     return keys
 
 
-class CertificateStatus(StrEnum):
+class LocalStatus(StrEnum):
     """The status of this administration's copy of a certificate.
 
     ``pending`` means the issuing operation is accepted but not yet confirmed on-chain;
@@ -109,11 +111,23 @@ class CertificateStatus(StrEnum):
     REVOKED = "revoked"
     FAILED = "failed"
 
+    @classmethod
+    def of_chain(cls, status: CertificateStatus) -> LocalStatus:
+        """The stored form of a status the contract holds (``NONE`` has none)."""
+        return cls[status.name]
+
+    @property
+    def on_chain(self) -> CertificateStatus | None:
+        """The contract's status this one mirrors; None for a copy not (yet) on-chain."""
+        if self in (LocalStatus.PENDING, LocalStatus.FAILED):
+            return None
+        return CertificateStatus[self.name]
+
 
 class Certificate(Base):
     """One certificate this administration issued, with every field of its record.
 
-    The columns hold exactly what :class:`registry_api.records.CertificateRecord` needs,
+    The columns hold exactly what :class:`contracts.domain.record.CertificateRecord` needs,
     so the record (and so the on-chain commitment) can be rebuilt from the row.
     """
 
@@ -156,7 +170,7 @@ class Certificate(Base):
         cascade="all, delete-orphan", lazy="select"
     )
 
-    status: Mapped[CertificateStatus] = mapped_column(enum_column(CertificateStatus), index=True)
+    status: Mapped[LocalStatus] = mapped_column(enum_column(LocalStatus), index=True)
     #: reason code of the last suspension or revocation (the contracts' table)
     status_reason: Mapped[int | None] = mapped_column()
     remedy_deadline: Mapped[date | None] = mapped_column()
@@ -172,7 +186,7 @@ class Certificate(Base):
 
     @classmethod
     def from_record(
-        cls, record: CertificateRecord, status: CertificateStatus = CertificateStatus.PENDING
+        cls, record: CertificateRecord, status: LocalStatus = LocalStatus.PENDING
     ) -> Certificate:
         certificate = cls(status=status, version=1)
         certificate.apply_record(record)

@@ -8,7 +8,25 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from contracts.domain.enums import MraState
+
 from .base import Base, NulSafeString, utc_now
+
+#: the indexer's cursor row (``indexer_cursors.name``) for the registry's contracts
+CURSOR_NAME = "registry"
+
+#: the contract's MRA states as ``mras.status`` stores them
+MRA_STATE_NAMES = {
+    MraState.PROPOSED: "proposed",
+    MraState.SIGNED: "in_force",
+    MraState.SUSPENDED: "suspended",
+    MraState.TERMINATED: "terminated",
+}
+
+
+def mra_key(mra_id: int) -> bytes:
+    """An MRA's on-chain uint256 id as the 32 bytes the ``mras`` table keys it by."""
+    return mra_id.to_bytes(32, "big")
 
 
 class IndexerCursor(Base):

@@ -3,7 +3,7 @@
 A route never talks to the chain. It records an :class:`~registry_api.db.Operation` row
 (the contract call to make, and the caller's ``Idempotency-Key``) in the same database
 transaction as its off-chain change, answers ``202`` with the operation, and the sender
-(:mod:`registry_api.outbox.sender`) signs, broadcasts and follows the transaction later.
+(:mod:`registry_api.workers.sender`) signs, broadcasts and follows the transaction later.
 
 Public API (what other parts of the service call):
 

@@ -1,4 +1,4 @@
-"""HTTP routes: ``ops`` (health, readiness, metrics; unauthenticated) and the versioned API."""
+"""HTTP routes: ``health`` (health, readiness, metrics; unauthenticated) and the versioned API."""
 
 from fastapi import APIRouter
 

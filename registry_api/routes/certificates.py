@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from contracts.domain import days
 from contracts.domain.enums import reason_name
+from contracts.domain.record import CertificateNumber
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..deps import SessionDep, run_read
 from ..errors import FieldError, InvalidError
 from ..outbox import Accepted
-from ..records import CertificateNumber
 from ..schemas.certificates import (
     CertificateAmend,
     CertificateCreate,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..deps import SessionDep, SettingsDep
-from ..documents import (
+from ..rendering.pdf import (
     PDF_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
     QR_ERROR_CORRECTION,

@@ -18,12 +18,12 @@ from starlette.datastructures import UploadFile
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..deps import SessionDep, SettingsDep
 from ..errors import FieldError, InvalidError, PayloadTooLargeError
-from ..imports import FILE_FIELD, ImportFormat, detect_format
 from ..limits import IMPORT_FILE_BYTES
 from ..middleware import payload_too_large
 from ..schemas.imports import ImportJobPublic, ImportJobsPublic
 from ..schemas.problems import AUTH_PROBLEMS, problem_responses
 from ..services import imports as service
+from ..services.import_files import FILE_FIELD, ImportFormat, detect_format
 from ..services.imports import ImportWorker
 from ..settings import Settings
 from .operations import IdempotencyKeyDep

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from contracts.domain import days
 from contracts.domain.days import Day
+from contracts.domain.record import AuthorityCode, CertificateNumber
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..db import Mra
 from ..deps import SessionDep
 from ..outbox import get_operation
-from ..records import AuthorityCode, CertificateNumber
 from ..schemas.mras import MraCreate, MraPartyPublic, MraPublic, MrasPublic, RecognitionPublic
 from ..schemas.operations import OperationPublic
 from ..schemas.problems import AUTH_PROBLEMS, BODY_PROBLEMS, problem_responses

@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from contracts.domain import days
+from contracts.domain.record import CertificateNumber
 
 from ..auth import AuthenticatedKey, Role, require_roles
 from ..deps import SessionDep
-from ..records import CertificateNumber
-from ..schemas.mras import SharedCertificatePublic, SharedCertificatesPublic
+from ..schemas.partner import SharedCertificatePublic, SharedCertificatesPublic
 from ..schemas.problems import AUTH_PROBLEMS, problem_responses
-from ..services import mras as service
+from ..services import partner as service
 from ..services.certificates import CertificateView, record_json
 
 router = APIRouter(prefix="/partner", tags=["partners"])

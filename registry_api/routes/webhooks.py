@@ -1,5 +1,5 @@
 """Webhooks: partners register a URL and receive every feed entry they may see, signed
-(registry_api.webhooks delivers them); the delivery log shows each entry's attempts."""
+(registry_api.workers.webhooks delivers them); the delivery log shows each entry's attempts."""
 
 from __future__ import annotations
 

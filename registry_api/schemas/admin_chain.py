@@ -21,8 +21,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 from contracts.domain.enums import SIGNING_ALGORITHMS, AccountRole, KeyAlgorithm
+from contracts.domain.record import normalise_text
 
-from ..records import normalise_text
 from .operations import OperationPublic
 
 _KID = "3f9a1c0b7d2e4a55"

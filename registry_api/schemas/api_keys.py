@@ -8,8 +8,9 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
+from contracts.domain.record import normalise_text
+
 from ..db import ApiKey, Role
-from ..records import normalise_text
 
 UserName = Annotated[
     str, StringConstraints(min_length=1, max_length=128), BeforeValidator(normalise_text)

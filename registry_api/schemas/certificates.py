@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from ..records import (
+from contracts.domain.record import (
     MAX_ALIASES,
     MAX_TIERS,
     Alias,

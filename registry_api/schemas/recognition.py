@@ -7,7 +7,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..records import AliasScheme, AliasValue, AuthorityCode, CertificateNumber
+from contracts.domain.record import AliasScheme, AliasValue, AuthorityCode, CertificateNumber
+
 from ..services.recognition import MAX_BATCH_ITEMS
 
 _MN_CERTIFICATE = "0x6b50a03c95270ae002c4144bf4cdc3cc7c5ad6bfe5fcb662d8419440ae80279d"

@@ -7,7 +7,7 @@ let only admin accounts register keys, manage accounts and vote. The checks here
 the obvious refusals at once, from the index; the contract still decides, and an operation
 it refuses ends ``failed`` with the decoded reason.
 
-Reads come from the index (``registry_api.indexer``), never from the chain.
+Reads come from the index (``registry_api.workers.indexer``), never from the chain.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -28,8 +28,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from contracts import calls
 from contracts.calls import ContractCall
-from contracts.domain import days, enums, ids, rules
+from contracts.domain import days, ids, rules
 from contracts.domain.enums import ReasonCode
+from contracts.domain.record import CertificateRecord, RecordHashes
 from contracts.domain.rules import ALLOWED_REASONS, Transition
 
 from ..auth import AuthenticatedKey
@@ -39,16 +40,15 @@ from ..db import (
     Authority,
     Certificate,
     CertificateEvent,
-    CertificateStatus,
     IndexerCursor,
+    LocalStatus,
     Operation,
     OperationState,
 )
 from ..db.certificates import RECORD_COLUMNS, RECORD_JSON_COLUMNS, record_from_columns
+from ..db.chain_index import CURSOR_NAME
 from ..errors import ConflictError, FieldError, InvalidError, NotFoundError
-from ..indexer import CURSOR_NAME
 from ..outbox import Accepted, enqueue_once, operation_details, request_fingerprint
-from ..records import CertificateRecord, RecordHashes
 from ..schemas.certificates import (
     CertificateAmend,
     CertificateCreate,
@@ -218,7 +218,7 @@ def unindexed_operations(session: Session, number: str) -> Sequence[Operation]:
 class Projection:
     """A certificate's state once every accepted operation has applied."""
 
-    status: CertificateStatus
+    status: LocalStatus
     #: day number (days.to_day); OPEN_ENDED for no end date
     valid_until: int
     pending: tuple[Operation, ...]
@@ -247,32 +247,32 @@ def project(session: Session, certificate: Certificate) -> Projection:
     valid_until = chain_valid_until(session, certificate)
     pending = unindexed_operations(session, certificate.number)
     for operation in pending:
-        if operation.kind == Action.ISSUE and status is CertificateStatus.PENDING:
-            status = CertificateStatus.ACTIVE
+        if operation.kind == Action.ISSUE and status is LocalStatus.PENDING:
+            status = LocalStatus.ACTIVE
         elif operation.kind == Action.SUSPEND:
-            status = CertificateStatus.SUSPENDED
+            status = LocalStatus.SUSPENDED
         elif operation.kind == Action.REINSTATE:
-            status = CertificateStatus.ACTIVE
+            status = LocalStatus.ACTIVE
         elif operation.kind == Action.REVOKE:
-            status = CertificateStatus.REVOKED
+            status = LocalStatus.REVOKED
         elif operation.kind == Action.RENEW:
             renewed = operation_details(operation).get("valid_until")
             if renewed is not None:
                 valid_until = days.day_or_open(date.fromisoformat(renewed))
-    if status is CertificateStatus.PENDING:
+    if status is LocalStatus.PENDING:
         # Issued by an operation this projection does not name (a batch): once it is
         # accepted, later changes queue behind it.
-        status = CertificateStatus.ACTIVE
+        status = LocalStatus.ACTIVE
     return Projection(status=status, valid_until=valid_until, pending=tuple(pending))
 
 
 def _refuse_final(certificate: Certificate, projection: Projection, action: Action) -> None:
-    if certificate.status is CertificateStatus.FAILED:
+    if certificate.status is LocalStatus.FAILED:
         raise ConflictError(
             f"certificate {certificate.number} was never issued (its issue operation failed); "
             f"it cannot be {_past(action)}"
         )
-    if projection.status is CertificateStatus.REVOKED:
+    if projection.status is LocalStatus.REVOKED:
         raise ConflictError(
             f"certificate {certificate.number} is revoked; revocation is final and it cannot "
             f"be {_past(action)}"
@@ -294,7 +294,7 @@ def _require_status(
     certificate: Certificate,
     projection: Projection,
     action: Action,
-    required: CertificateStatus,
+    required: LocalStatus,
 ) -> None:
     if projection.status is not required:
         queued = " once the operations already accepted apply" if projection.pending else ""
@@ -340,7 +340,7 @@ def issue_certificate(
         existing = session.scalars(
             sa.select(Certificate).where(Certificate.number == record.number)
         ).one_or_none()
-        if existing is not None and existing.status is not CertificateStatus.FAILED:
+        if existing is not None and existing.status is not LocalStatus.FAILED:
             raise ConflictError(
                 f"certificate {record.number} already exists ({existing.status.value})",
                 errors=[FieldError("body.number", "is already issued by this administration")],
@@ -348,7 +348,7 @@ def issue_certificate(
         if existing is not None:
             # A number whose issue failed may be issued again: the row takes the new record.
             existing.apply_record(record)
-            existing.status = CertificateStatus.PENDING
+            existing.status = LocalStatus.PENDING
             existing.version = 1
             existing.status_reason = None
             existing.remedy_deadline = None
@@ -442,7 +442,7 @@ def renew_certificate(
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.RENEW)
-        _require_status(certificate, projection, Action.RENEW, CertificateStatus.ACTIVE)
+        _require_status(certificate, projection, Action.RENEW, LocalStatus.ACTIVE)
         if new_until <= projection.valid_until:
             current = days.iso_or_none(projection.valid_until) or "open-ended"
             raise ConflictError(
@@ -484,7 +484,7 @@ def suspend_certificate(
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.SUSPEND)
-        _require_status(certificate, projection, Action.SUSPEND, CertificateStatus.ACTIVE)
+        _require_status(certificate, projection, Action.SUSPEND, LocalStatus.ACTIVE)
         details: dict[str, Any] = {}
         if body.remedy_deadline is not None:
             details["remedy_deadline"] = body.remedy_deadline.isoformat()
@@ -515,7 +515,7 @@ def reinstate_certificate(
         certificate = get_certificate(session, number)
         projection = project(session, certificate)
         _refuse_final(certificate, projection, Action.REINSTATE)
-        _require_status(certificate, projection, Action.REINSTATE, CertificateStatus.SUSPENDED)
+        _require_status(certificate, projection, Action.REINSTATE, LocalStatus.SUSPENDED)
         return calls.reinstate(certificate.certificate_id, reason), {}
 
     return _accept(
@@ -559,21 +559,13 @@ def revoke_certificate(
 # ---------------------------------------------------------------------- reads
 
 
-#: this administration's stored statuses that the chain also stores
-_ON_CHAIN: Final = {
-    CertificateStatus.ACTIVE: enums.CertificateStatus.ACTIVE,
-    CertificateStatus.SUSPENDED: enums.CertificateStatus.SUSPENDED,
-    CertificateStatus.REVOKED: enums.CertificateStatus.REVOKED,
-}
-
-
 def effective_status(
-    status: CertificateStatus, valid_from: date, valid_until: date | None, today: date
+    status: LocalStatus, valid_from: date, valid_until: date | None, today: date
 ) -> str:
     """The status as a border officer would read it today: the contract's ``statusOf``
     (contracts.domain.rules: revoked > expired > suspended > not yet valid > active) for a
     certificate on the chain; ``pending`` or ``failed`` for one that is not (yet)."""
-    stored = _ON_CHAIN.get(status)
+    stored = status.on_chain
     if stored is None:
         return status.value
     return rules.effective_status(
@@ -722,7 +714,7 @@ class CertificateStatusView:
     certificate_id: bytes
     number: str
     issuer: str
-    status: CertificateStatus
+    status: LocalStatus
     status_reason: int | None
     remedy_deadline: date | None
     version: int
@@ -840,7 +832,7 @@ class SearchFilters:
 
 
 #: the statuses a search can ask for: the stored ones, and the two derived from dates
-SEARCH_STATUSES = (*(s.value for s in CertificateStatus), "expired", "not_yet_valid")
+SEARCH_STATUSES = (*(s.value for s in LocalStatus), "expired", "not_yet_valid")
 
 
 def _renewed_until() -> sa.ScalarSelect[Any]:
@@ -923,10 +915,10 @@ def search_conditions(filters: SearchFilters, today: date) -> list[sa.ColumnElem
         where.append(_valid_on_or_after(filters.valid_from))
     if filters.valid_to is not None:
         where.append(Certificate.valid_from <= filters.valid_to)
-    if filters.status in {s.value for s in CertificateStatus if s is not CertificateStatus.ACTIVE}:
-        where.append(Certificate.status == CertificateStatus(filters.status))
+    if filters.status in {s.value for s in LocalStatus if s is not LocalStatus.ACTIVE}:
+        where.append(Certificate.status == LocalStatus(filters.status))
     elif filters.status is not None:
-        where.append(Certificate.status == CertificateStatus.ACTIVE)
+        where.append(Certificate.status == LocalStatus.ACTIVE)
         if filters.status == "active":
             where.extend([Certificate.valid_from <= today, _valid_on_or_after(today)])
         elif filters.status == "expired":

@@ -34,11 +34,11 @@ from sqlalchemy.orm import Session
 from contracts.domain import claims as claims_model, days
 from contracts.domain.days import OPEN_ENDED
 from contracts.domain.errors import InvalidClaim
+from contracts.domain.record import CertificateRecord
 from verifier import payload as aeo1
 from verifier.errors import EncodingError
 
-from ..db import Authority, Certificate, CertificateStatus, IndexedSigningKey
-from ..documents import CertificateDocument, make_qr, unprintable, verification_url
+from ..db import Authority, Certificate, IndexedSigningKey, LocalStatus
 from ..errors import (
     ConfigurationError,
     ConflictError,
@@ -49,7 +49,7 @@ from ..errors import (
 )
 from ..hsm import DocumentSigner, document_signing_keys
 from ..keystore import SigningKey, load_signing_key
-from ..records import CertificateRecord
+from ..rendering.pdf import CertificateDocument, make_qr, unprintable, verification_url
 from ..settings import Settings
 from .certificates import chain_valid_until
 
@@ -199,18 +199,18 @@ def documentable_certificate(session: Session, settings: Settings, number: str) 
     if certificate is None:
         raise NotFoundError(f"no certificate numbered {number!r} issued by {settings.authority}")
     status = certificate.status
-    if status is CertificateStatus.PENDING:
+    if status is LocalStatus.PENDING:
         raise ConflictError(
             f"certificate {number} is not confirmed on-chain yet (its issuance is pending); "
             "its documents are available once it is",
             extra={"reason": "not_confirmed", "certificate_status": status.value},
         )
-    if status is CertificateStatus.FAILED:
+    if status is LocalStatus.FAILED:
         raise ConflictError(
             f"certificate {number} was never issued on-chain (its issuance failed)",
             extra={"reason": "not_confirmed", "certificate_status": status.value},
         )
-    if status is CertificateStatus.REVOKED:
+    if status is LocalStatus.REVOKED:
         raise ConflictError(
             f"certificate {number} is revoked; no document is produced for it",
             extra={"reason": "revoked", "certificate_status": status.value},

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from contracts import calls
 from contracts.calls import Issuance
 from contracts.domain.days import OPEN_ENDED
+from contracts.domain.record import CertificateRecord
 
 from ..auth import AuthenticatedKey
 from ..db import (
@@ -44,10 +45,10 @@ from ..db import (
     ApiKey,
     Certificate,
     CertificateEvent,
-    CertificateStatus,
     ImportJob,
     ImportRow,
     ImportState,
+    LocalStatus,
     Operation,
     OperationState,
     RowOutcome,
@@ -55,9 +56,7 @@ from ..db import (
 )
 from ..db.certificates import CertificateAlias
 from ..errors import FieldError, InvalidError, NotFoundError
-from ..imports import ImportFormat, RowResult, count_rows, read_rows, validate_row
 from ..outbox import IDEMPOTENCY_FIELD, check_idempotency_key, enqueue, request_fingerprint
-from ..records import CertificateRecord
 from ..schemas.imports import (
     ImportCounts,
     ImportErrorsPage,
@@ -69,6 +68,7 @@ from ..schemas.imports import (
 from ..schemas.problems import FieldProblem
 from ..settings import Settings
 from .certificates import number_prefix_error, other_member_codes
+from .import_files import ImportFormat, RowResult, count_rows, read_rows, validate_row
 
 logger = logging.getLogger("registry_api.imports")
 
@@ -367,7 +367,7 @@ class ImportRunner:
         for row, record in chunk:
             certificate = held.get(record.number)
             if (
-                certificate is not None and certificate.status is not CertificateStatus.FAILED
+                certificate is not None and certificate.status is not LocalStatus.FAILED
             ) or record.number in seen_on_chain:
                 row.outcome = RowOutcome.SKIPPED
                 continue
@@ -385,7 +385,7 @@ class ImportRunner:
             else:
                 # An earlier issuance of this number failed: this one takes its row over.
                 certificate.apply_record(record)
-                certificate.status = CertificateStatus.PENDING
+                certificate.status = LocalStatus.PENDING
                 certificate.version = 1
                 certificate.status_reason = None
                 certificate.remedy_deadline = None

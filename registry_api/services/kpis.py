@@ -34,9 +34,9 @@ from ..db import (
     BorderCheckCount,
     Certificate,
     CertificateEvent,
-    CertificateStatus,
     IndexerCursor,
     KpiTarget,
+    LocalStatus,
     Operation,
     OperationState,
     UTCDateTime,
@@ -188,14 +188,14 @@ def effective_status(today: date) -> sa.ColumnElement[str]:
     """A certificate row's status on ``today`` (contracts.domain.rules.effective_status, with
     this registry's own ``pending`` and ``failed``)."""
     return sa.case(
-        (Certificate.status == CertificateStatus.PENDING, "pending"),
-        (Certificate.status == CertificateStatus.FAILED, "failed"),
-        (Certificate.status == CertificateStatus.REVOKED, "revoked"),
+        (Certificate.status == LocalStatus.PENDING, "pending"),
+        (Certificate.status == LocalStatus.FAILED, "failed"),
+        (Certificate.status == LocalStatus.REVOKED, "revoked"),
         (
             sa.and_(Certificate.valid_until.is_not(None), Certificate.valid_until < today),
             "expired",
         ),
-        (Certificate.status == CertificateStatus.SUSPENDED, "suspended"),
+        (Certificate.status == LocalStatus.SUSPENDED, "suspended"),
         (Certificate.valid_from > today, "not_yet_valid"),
         else_="active",
     )
@@ -203,7 +203,7 @@ def effective_status(today: date) -> sa.ColumnElement[str]:
 
 def _effectively_active(today: date) -> sa.ColumnElement[bool]:
     return sa.and_(
-        Certificate.status == CertificateStatus.ACTIVE,
+        Certificate.status == LocalStatus.ACTIVE,
         Certificate.valid_from <= today,
         sa.or_(Certificate.valid_until.is_(None), Certificate.valid_until >= today),
     )
@@ -339,7 +339,7 @@ def _suspensions(
     now: datetime,
     today: date,
 ) -> Suspensions:
-    suspended = sa.and_(Certificate.status == CertificateStatus.SUSPENDED, _not_expired(today))
+    suspended = sa.and_(Certificate.status == LocalStatus.SUSPENDED, _not_expired(today))
     open_count = session.scalar(sa.select(sa.func.count()).where(suspended)) or 0
     overdue_where = sa.and_(suspended, Certificate.remedy_deadline < today)
     overdue_total = session.scalar(sa.select(sa.func.count()).where(overdue_where)) or 0
@@ -400,7 +400,7 @@ def _expiries(session: Session, today: date) -> Expiries:
     horizon = {n: today + timedelta(days=n) for n in (30, 60, 90)}
     # Certificates that still count: not revoked, on-chain, not yet expired.
     due = sa.and_(
-        Certificate.status.in_((CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED)),
+        Certificate.status.in_((LocalStatus.ACTIVE, LocalStatus.SUSPENDED)),
         Certificate.valid_until >= today,
         Certificate.valid_until <= horizon[90],
     )

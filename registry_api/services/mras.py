@@ -1,5 +1,6 @@
-"""MRAs: proposing and changing them through the outbox, reading them from the index, what a
-partner may see because of them, and "do we recognize certificate C".
+"""MRAs: proposing and changing them through the outbox, reading them from the index, which tiers a
+partner's MRAs cover (what it may read: :mod:`registry_api.services.partner`), and "do we
+recognize certificate C".
 
 Every read here is answered from the index (``mras``, ``mra_parties``, ``authorities``,
 ``certificate_events``), never from the chain, with the contract's own rules as
@@ -29,38 +30,28 @@ from contracts.domain.days import Day
 from ..auth import AuthenticatedKey
 from ..db import (
     Authority,
-    Certificate,
     CertificateEvent,
-    CertificateStatus,
     FeedEntry,
+    LocalStatus,
     Mra,
     MraParty,
     Operation,
 )
+from ..db.chain_index import MRA_STATE_NAMES, mra_key
 from ..errors import ConflictError, FieldError, ForbiddenError, InvalidError, NotFoundError
-from ..indexer import mra_key
 from ..outbox import Accepted, enqueue_once, request_fingerprint
 from ..schemas.mras import MraCreate
-from . import certificates
-from .certificates import CertificateView
 
 #: the indexer's ``mras.status`` values and the contract state each stands for
-STORED_STATES: dict[str, enums.MraState] = {
-    "proposed": enums.MraState.PROPOSED,
-    "in_force": enums.MraState.SIGNED,
-    "suspended": enums.MraState.SUSPENDED,
-    "terminated": enums.MraState.TERMINATED,
-}
+STORED_STATES: dict[str, enums.MraState] = {name: state for state, name in MRA_STATE_NAMES.items()}
 #: effective statuses callers may filter by (the contract's MraStatus, lower case)
 STATUS_NAMES = tuple(s.name.lower() for s in enums.MraStatus if s is not enums.MraStatus.UNKNOWN)
 #: certificate rows that exist on-chain (pending and failed ones never reached it)
-ON_CHAIN = (CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED, CertificateStatus.REVOKED)
+ON_CHAIN = tuple(status for status in LocalStatus if status.on_chain is not None)
 MRA_ID_BYTES = 32
 #: certificate status names (database and index) and the contract's stored status
 STORED_CERTIFICATE_STATUS = {
-    "active": enums.CertificateStatus.ACTIVE,
-    "suspended": enums.CertificateStatus.SUSPENDED,
-    "revoked": enums.CertificateStatus.REVOKED,
+    status.value: status.on_chain for status in LocalStatus if status.on_chain is not None
 }
 
 
@@ -183,74 +174,6 @@ def mra_ids_of(session: Session, authority: str) -> list[int]:
     """The ids of every indexed MRA ``authority`` is a party to."""
     keys = session.scalars(sa.select(MraParty.mra_id).where(MraParty.authority == authority)).all()
     return sorted(int.from_bytes(key, "big") for key in keys)
-
-
-# ---------------------------------------------------------------- partner reads
-
-
-def _shared(tiers: int) -> sa.ColumnElement[bool]:
-    """Certificates on-chain with a tier in ``tiers`` (what an MRA in force covers)."""
-    return sa.and_(
-        Certificate.status.in_(ON_CHAIN),
-        Certificate.tiers.op("&")(tiers) != 0,
-    )
-
-
-def partner_certificates(
-    session: Session,
-    *,
-    own: str,
-    partner: str,
-    day: Day,
-    limit: int = 50,
-    offset: int = 0,
-    search: str | None = None,
-) -> tuple[list[CertificateView], int]:
-    """This administration's certificates ``partner`` recognizes under an MRA in force on
-    ``day`` (any status: a partner must see suspensions and revocations), by number.
-    ``search``: only those with that number or holder identification number, or whose
-    holder's name contains it (case-insensitive)."""
-    tiers = covered_tiers(session, own=own, partner=partner, day=day)
-    if not tiers:
-        return [], 0
-    where = _shared(tiers)
-    if search:
-        folded = search.casefold()
-        escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where = sa.and_(
-            where,
-            sa.or_(
-                Certificate.number == search,
-                Certificate.holder_id_number == search,
-                Certificate.holder_name_folded.like(f"%{escaped}%", escape="\\"),
-            ),
-        )
-    count = session.scalar(sa.select(sa.func.count(Certificate.id)).where(where)) or 0
-    numbers = session.scalars(
-        sa.select(Certificate.number)
-        .where(where)
-        .order_by(Certificate.number)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    today = days.from_day(day)
-    return [certificates.read_certificate(session, number, today) for number in numbers], count
-
-
-def partner_certificate(
-    session: Session, *, own: str, partner: str, day: Day, number: str
-) -> CertificateView:
-    """One certificate ``partner`` may read; NotFoundError both when it does not exist and
-    when it is not shared, so a partner learns nothing about the others."""
-    tiers = covered_tiers(session, own=own, partner=partner, day=day)
-    row = None
-    if tiers:
-        row = session.scalars(
-            sa.select(Certificate).where(Certificate.number == number, _shared(tiers))
-        ).one_or_none()
-    if row is None:
-        raise NotFoundError(f"no certificate {number} is shared with {partner}")
-    return certificates.read_certificate(session, number, days.from_day(day))
 
 
 # ---------------------------------------------------------------- recognition

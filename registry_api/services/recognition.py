@@ -38,7 +38,7 @@ from contracts.domain.state import MraRecord
 
 from ..db import Authority, Certificate, CertificateEvent, IndexerCursor, Mra, MraParty
 from ..db.certificates import CertificateAlias
-from ..indexer import CURSOR_NAME
+from ..db.chain_index import CURSOR_NAME
 from . import mras
 
 #: items one batch may hold: a risk engine's working set for one screening run

@@ -52,8 +52,8 @@ from verifier.snapshot.document import (
 from verifier.snapshot.errors import FullSnapshotNeeded
 
 from ..db import Authority, CertificateEvent, IndexedSigningKey, IndexerCursor, Mra
+from ..db.chain_index import CURSOR_NAME
 from ..errors import RegistryError
-from ..indexer import CURSOR_NAME
 from ..settings import Settings
 from .documents import current_signing_key
 from .mras import as_record

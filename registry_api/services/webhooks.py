@@ -8,7 +8,7 @@ after a key rotation the user still manages the webhooks of the old key; this
 administration's admins manage every webhook.
 
 Two protections live here, used at registration and by the dispatcher
-(registry_api.webhooks) at each delivery:
+(registry_api.workers.webhooks) at each delivery:
 
 - :class:`AddressPolicy`: where deliveries may go. The service posts from inside the
   administration's network, so a partner must not aim it at that network: every address a

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from contracts.anvil import free_port
-from registry_api.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, signature
+from registry_api.workers.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, signature
 
 
 class Mode(StrEnum):

@@ -126,7 +126,7 @@ def test_a_kill_while_anvil_writes_its_state_loses_only_the_last_seconds(world: 
         kept = state_block(good.read_bytes()) if good.exists() else None  # what will load
         writers.phase = "after"
         up = subprocess.run(
-            [sys.executable, "-m", "scripts.cli", "chain", "up",
+            [sys.executable, "-m", "aeo.cli", "chain", "up",
              "--data-dir", str(world.data_dir), "--port", str(world.node.port)],
             cwd=PROJECT_DIR,
             capture_output=True,

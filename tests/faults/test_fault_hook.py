@@ -58,7 +58,7 @@ def test_a_production_service_with_the_hook_does_not_start(founded: Path) -> Non
         CRASH_AT_ENV: "after_sign:1",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "scripts.cli", "serve", "--authority", "MN",
+        [sys.executable, "-m", "aeo.cli", "serve", "--authority", "MN",
          "--data-dir", str(founded)],
         cwd=PROJECT_DIR,
         env=env,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from registry_api.db import Certificate, CertificateStatus, ImportJob, Operation, OperationState
+from registry_api.db import Certificate, ImportJob, LocalStatus, Operation, OperationState
 from registry_api.services.imports import DEFAULT_CHUNK_SIZE
 
 from .world import Registry, World, certificates_csv, eventually, index_differences, report
@@ -147,7 +147,7 @@ def test_an_import_killed_at_every_step_holds_each_certificate_exactly_once(
     with mn.session() as session:
         rows = session.execute(sa.select(Certificate.number, Certificate.status)).all()
         hashes = set(session.scalars(sa.select(Operation.tx_hash)))
-    assert sorted(rows) == [(number, CertificateStatus.ACTIVE) for number in NUMBERS]
+    assert sorted(rows) == [(number, LocalStatus.ACTIVE) for number in NUMBERS]
     receipts = [world.receipt(tx_hash) for tx_hash in hashes]
     assert all(receipt is not None and receipt["status"] == 1 for receipt in receipts)
     assert index_differences(mn) == []

@@ -33,6 +33,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import TransactionNotFound
 
+from aeo import consortium as founding, passphrases
+from aeo.services import Child, log_tail, start_child
+from aeo.workspace import Workspace
 from contracts.anvil import AnvilProcess, free_port, start_anvil
 from contracts.artifacts import REGISTRY, load_artifact
 from contracts.chain import Chain, ChainSettings, connect
@@ -57,9 +60,6 @@ from registry_api.faults import CRASH_AT_ENV
 from registry_api.keystore import load_operator_key
 from registry_api.services.api_keys import create_api_key
 from registry_api.settings import Settings
-from scripts import consortium as founding, passphrases
-from scripts.services import Child, log_tail, start_child
-from scripts.workspace import Workspace
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 #: generous bounds: two CPUs are shared with other test runs
@@ -256,7 +256,7 @@ class Registry:
         self.starts += 1
         self.child = start_child(
             f"{self.code} registry API",
-            ["-m", "scripts.cli", "serve", "--authority", self.code,
+            ["-m", "aeo.cli", "serve", "--authority", self.code,
              "--data-dir", str(self.world.data_dir), "--port", str(self.port)],
             url=self.url,
             log=self.log,

@@ -21,10 +21,10 @@ from contracts.chain import Chain, latest_timestamp
 from contracts.domain import days
 from contracts.domain.enums import MembershipAction
 from contracts.domain.events import MraProposed
+from contracts.domain.record import CertificateRecord
 from contracts.logs import first_event, receipt_events
 from contracts.reader import RegistryReader
 from registry_api.db import Certificate
-from registry_api.records import CertificateRecord
 
 from .conftest import ChainApp
 

@@ -42,15 +42,15 @@ from registry_api.db import (
     BorderCheckCount,
     Certificate,
     CertificateEvent,
-    CertificateStatus,
     IndexerCursor,
+    LocalStatus,
     Mra,
     MraParty,
     Operation,
     OperationState,
     Role,
 )
-from registry_api.indexer import mra_key
+from registry_api.db.chain_index import mra_key
 from registry_api.services.api_keys import create_api_key
 
 from .registry_support import record
@@ -210,7 +210,7 @@ class _Chain:
 def _own(
     session: Session,
     number: str,
-    status: CertificateStatus,
+    status: LocalStatus,
     tiers: int,
     roles: list[str],
     valid_from: date,
@@ -274,7 +274,7 @@ def _event(
 def seed(session: Session, authority: str = "MN") -> None:
     """Write the history above into ``session``'s database (committed)."""
     assert authority == "MN"
-    active, suspended = CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED
+    active, suspended = LocalStatus.ACTIVE, LocalStatus.SUSPENDED
     _own(session, "MN-1", active, C | S, ["EX", "IM"], date(2025, 1, 1), date(2029, 12, 31))
     _own(session, "MN-2", active, S, ["IM"], date(2025, 1, 1), date(2026, 7, 1))
     _own(
@@ -285,9 +285,9 @@ def seed(session: Session, authority: str = "MN") -> None:
         session, "MN-4", suspended, C, ["WH"], date(2025, 1, 1), date(2030, 1, 1),
         remedy_deadline=date(2026, 7, 1),
     )  # fmt: skip
-    _own(session, "MN-5", CertificateStatus.REVOKED, C | S, ["EX"], date(2025, 1, 1), None)
+    _own(session, "MN-5", LocalStatus.REVOKED, C | S, ["EX"], date(2025, 1, 1), None)
     _own(session, "MN-6", active, A, ["EX", "WH"], date(2020, 1, 1), date(2026, 1, 31))
-    _own(session, "MN-7", CertificateStatus.PENDING, S, ["IM"], date(2026, 6, 1), None)
+    _own(session, "MN-7", LocalStatus.PENDING, S, ["IM"], date(2026, 6, 1), None)
     _own(session, "MN-8", active, S, ["IM"], date(2026, 7, 1), date(2029, 1, 1))
     _own(session, "MN-9", active, AAA, ["CB"], date(2026, 1, 1), date(2026, 9, 10))
     _own(session, "MN-10", active, C, ["IM"], date(2025, 1, 1), None)

@@ -21,12 +21,12 @@ from contracts.bootstrap import Consortium, new_account
 from contracts.calls import Issuance
 from contracts.domain.days import OPEN_ENDED
 from contracts.domain.enums import AccountRole, KeyAlgorithm
+from contracts.domain.record import CertificateRecord
 from registry_api.app import create_app
 from registry_api.auth import AuthenticatedKey
 from registry_api.db import Certificate, ImportJob, ImportState, Role as ApiRole
 from registry_api.keystore import create_signing_key, load_signing_key
 from registry_api.outbox import enqueue, request_fingerprint
-from registry_api.records import CertificateRecord
 from registry_api.services.api_keys import create_api_key
 from registry_api.services.imports import ImportWorker
 from registry_api.workers import ChainAccess

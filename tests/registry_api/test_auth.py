@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from registry_api.app import create_app
 from registry_api.auth import hash_token, new_token, token_prefix
-from registry_api.bootstrap import create_admin_key
 from registry_api.db import ApiKey, Role
 from registry_api.errors import ConflictError
+from registry_api.first_run import create_admin_key
 from registry_api.ratelimit import TokenBucketLimiter
 from registry_api.settings import Settings
 

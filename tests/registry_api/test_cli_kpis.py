@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from aeo.cli import app
 from registry_api.db import make_engine, make_session_factory, upgrade_database
-from scripts.cli import app
 
 from .kpi_history import seed
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from registry_api.documents import certificate_pdf, cjk_font_path, unprintable
+from contracts.domain.record import CertificateRecord
 from registry_api.errors import InvalidError
-from registry_api.records import CertificateRecord
+from registry_api.rendering.pdf import certificate_pdf, cjk_font_path, unprintable
 from registry_api.services.documents import check_printable
 from verifier.i18n import LOCALES, PSEUDO_LOCALE, words
 

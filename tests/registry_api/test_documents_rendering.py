@@ -18,7 +18,8 @@ import zxingcpp
 from PIL import Image
 
 from contracts.domain import claims as claims_model
-from registry_api.documents import (
+from contracts.domain.record import CertificateRecord
+from registry_api.rendering.pdf import (
     MAX_SITES_PRINTED,
     CertificateDocument,
     business_role_words,
@@ -29,7 +30,6 @@ from registry_api.documents import (
     qr_svg,
     tier_words,
 )
-from registry_api.records import CertificateRecord
 from verifier import keys, payload as aeo1
 
 from .registry_support import record

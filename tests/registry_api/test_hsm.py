@@ -34,9 +34,9 @@ from contracts.reader import RegistryReader
 from contracts.transactions import Fees, TxClient, TxRequest, recover_sender, sign
 from registry_api import hsm
 from registry_api.app import create_app
-from registry_api.bootstrap import ensure_key_files
 from registry_api.db import Operation, OperationState, Role as ApiRole
 from registry_api.errors import ConfigurationError, UnavailableError
+from registry_api.first_run import ensure_key_files
 from registry_api.keystore import create_operator_key, create_signing_key
 from registry_api.settings import Settings
 from registry_api.workers import ChainAccess, chain_access_from_settings

@@ -21,7 +21,7 @@ from contracts.domain.enums import CertificateStatus as ChainStatus
 from contracts.domain.ids import certificate_id
 from contracts.reader import RegistryReader
 from contracts.writer import RegistryWriter
-from registry_api.db import Certificate, CertificateStatus, ImportState, Operation, Role
+from registry_api.db import Certificate, ImportState, LocalStatus, Operation, Role
 from registry_api.services.imports import import_dir
 
 from .conftest import ChainApp
@@ -166,7 +166,7 @@ def test_an_import_reports_bad_rows_by_field_and_issues_the_good_ones_on_chain(
     with mn.session() as session:
         statuses = dict(session.execute(sa.select(Certificate.number, Certificate.status)).all())
     assert statuses == dict.fromkeys(
-        ("MN-IMP-0001", "MN-IMP-0002", "MN-IMP-0004", "MN-IMP-0006"), CertificateStatus.ACTIVE
+        ("MN-IMP-0001", "MN-IMP-0002", "MN-IMP-0004", "MN-IMP-0006"), LocalStatus.ACTIVE
     )
     # The uploaded file is not kept once its rows are in the database.
     assert list(import_dir(mn.app.state.settings).iterdir()) == []
@@ -313,7 +313,7 @@ def test_a_batch_the_chain_refuses_fails_its_rows_with_the_reason(
         status = session.scalar(
             sa.select(Certificate.status).where(Certificate.number == "MN-IMP-0001")
         )
-    assert status is CertificateStatus.FAILED
+    assert status is LocalStatus.FAILED
 
     # A later import of the same number takes the failed row over and issues it.
     retry = upload(mn, csv_file(row("MN-IMP-0001")), key="retry").json()

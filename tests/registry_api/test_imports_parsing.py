@@ -1,4 +1,5 @@
-"""Reading bulk-load files and validating their rows (registry_api.imports), without a chain."""
+"""Reading bulk-load files and validating their rows (registry_api.services.import_files),
+without a chain."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from registry_api.errors import InvalidError
-from registry_api.imports import (
+from registry_api.services.import_files import (
     REQUIRED_COLUMNS,
     ImportFormat,
     RowResult,

@@ -22,7 +22,7 @@ from registry_api.db import (
     Mra,
     Role,
 )
-from registry_api.indexer import Indexer
+from registry_api.workers.indexer import Indexer
 
 from .certificate_data import assert_index_equals_chain, issue, post
 from .conftest import ChainApp, ChainAppFactory

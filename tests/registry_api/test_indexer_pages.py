@@ -14,13 +14,13 @@ from contracts.logs import fetch_events
 from registry_api.db import (
     Certificate,
     CertificateEvent,
-    CertificateStatus,
     FeedEntry,
     IndexerCursor,
+    LocalStatus,
     Mra,
     Role,
 )
-from registry_api.indexer import Indexer
+from registry_api.workers.indexer import Indexer
 
 from .certificate_data import assert_index_equals_chain, issue, post
 from .conftest import ChainApp, ChainAppFactory
@@ -68,9 +68,7 @@ def forget_index(service: ChainApp) -> None:
             session.delete(mra)
         session.execute(sa.delete(IndexerCursor))
         session.execute(
-            sa.update(Certificate).values(
-                status=CertificateStatus.PENDING, version=1, status_reason=None
-            )
+            sa.update(Certificate).values(status=LocalStatus.PENDING, version=1, status_reason=None)
         )
         session.commit()
 

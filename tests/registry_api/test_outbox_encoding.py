@@ -17,7 +17,7 @@ from contracts.calls import ContractCall, Issuance
 from contracts.domain import ids
 from contracts.domain.enums import AccountRole, KeyAlgorithm
 from contracts.transactions import TxClient, sign
-from registry_api.outbox.sender import OutboxSender
+from registry_api.workers.sender import OutboxSender
 
 ACCOUNT = "0x" + "ab" * 20
 

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from registry_api.db import CertificateEvent, FeedEntry, Operation, OperationState, Role
-from registry_api.indexer import Indexer
-from registry_api.outbox.sender import _lease_key
+from registry_api.workers.indexer import Indexer
+from registry_api.workers.sender import _lease_key
 
 from .certificate_data import assert_index_equals_chain, issue, issued_count
 from .conftest import ChainApp, ChainAppFactory

@@ -24,8 +24,8 @@ from contracts.writer import RegistryWriter
 from registry_api.app import create_app
 from registry_api.db import Operation, OperationState, Role
 from registry_api.keystore import create_operator_key
-from registry_api.outbox.sender import MAX_REJECTIONS, FailPoint, OutboxSender, SimulatedCrash
 from registry_api.workers import ChainAccess
+from registry_api.workers.sender import MAX_REJECTIONS, FailPoint, OutboxSender, SimulatedCrash
 
 from .certificate_data import (
     assert_index_equals_chain,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from registry_api.db import Role
-from registry_api.documents import DEFAULT_VERIFICATION_URL, verification_url
+from registry_api.rendering.pdf import DEFAULT_VERIFICATION_URL, verification_url
 
 from .certificate_data import issue, post
 from .conftest import ChainApp, ChainAppFactory

@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from contracts.domain import ids
-from registry_api.db import Certificate, CertificateStatus, make_engine, make_session_factory
+from contracts.domain.record import CertificateRecord, canonical_bytes, commitment
+from registry_api.db import Certificate, LocalStatus, make_engine, make_session_factory
 from registry_api.db.certificates import CertificateAlias
 from registry_api.db.session import upgrade_database
-from registry_api.records import CertificateRecord, canonical_bytes, commitment
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ def test_a_stored_certificate_rebuilds_the_record_it_was_made_from(database_url:
             session.commit()
         with Session(engine) as session:
             stored = session.query(Certificate).one()
-            assert stored.status is CertificateStatus.PENDING
+            assert stored.status is LocalStatus.PENDING
             assert stored.valid_until == date(2028, 2, 29)
             assert stored.holder_name_folded == "монгол тээвэр ххк"
             assert stored.to_record() == record

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from aeo.cli import app as aeo
 from contracts.bootstrap import Consortium
 from contracts.domain.enums import KeyAlgorithm, ReasonCode
 from registry_api.keystore import load_signing_key
-from scripts.cli import app as aeo
 from verifier import keys
 
 from .conftest import ChainApp

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from aeo.bench.data import fill_registry, number_of
 from registry_api import auth
 from registry_api.app import create_app
 from registry_api.auth import KeyCache, hash_token
@@ -25,7 +26,6 @@ from registry_api.services.certificates import (
     certificate_status,
     read_certificate,
 )
-from scripts.bench.data import fill_registry, number_of
 
 from .certificate_data import idem
 from .conftest import RegistryDatabases

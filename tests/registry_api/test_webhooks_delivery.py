@@ -21,7 +21,7 @@ from contracts.domain.enums import ReasonCode
 from registry_api.db import Role, WebhookDeliveryAttempt, utc_now
 from registry_api.schemas.webhooks import RECENT_ATTEMPTS
 from registry_api.settings import Settings
-from registry_api.webhooks import WebhookDispatcher
+from registry_api.workers.webhooks import WebhookDispatcher
 
 from .conftest import ChainApp, ChainAppFactory
 from .feed_support import C, Receiver, S, issue, propose_mra

@@ -1,4 +1,4 @@
-"""registry_api/workers.py: the app's background jobs, on or off (AEO_RUN_WORKERS), each in one
+"""registry_api/workers/: the app's background jobs, on or off (AEO_RUN_WORKERS), each in one
 loop; an HTTP-only process answers reads and accepts writes without sending them; a second
 process doing background work on a SQLite database does not start."""
 

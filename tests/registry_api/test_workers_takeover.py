@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from aeo.services import Child, log_tail, start_child
 from contracts.domain.events import CertificateIssued
 from contracts.logs import fetch_events
-from registry_api.db import Certificate, CertificateStatus, ImportJob, OperationState
-from scripts.services import Child, log_tail, start_child
+from registry_api.db import Certificate, ImportJob, LocalStatus, OperationState
 from tests.faults.world import (
     FAST_WORKERS,
     PROJECT_DIR,
@@ -71,7 +71,7 @@ def leads(log: Path, job: str) -> bool:
 def start_worker(world: World, name: str, env: dict[str, str]) -> Child:
     return start_child(
         f"MN worker {name}",
-        ["-m", "scripts.cli", "worker", "--authority", "MN", "--data-dir", str(world.data_dir)],
+        ["-m", "aeo.cli", "worker", "--authority", "MN", "--data-dir", str(world.data_dir)],
         url="",
         log=world.data_dir / "logs" / f"worker-{name}.log",
         env=env,
@@ -104,7 +104,7 @@ def test_two_workers_on_postgresql_the_leader_killed_the_other_takes_over_and_no
         # The HTTP process (no background work) migrates the database and answers.
         mn.child = start_child(
             "MN registry API",
-            ["-m", "scripts.cli", "serve", "--authority", "MN", "--data-dir",
+            ["-m", "aeo.cli", "serve", "--authority", "MN", "--data-dir",
              str(world.data_dir), "--port", str(mn.port), "--no-background"],
             url=mn.url,
             log=mn.log,
@@ -171,7 +171,7 @@ def test_two_workers_on_postgresql_the_leader_killed_the_other_takes_over_and_no
         assert sorted(issued) == NUMBERS  # each exactly once on the chain
         with mn.session() as session:
             rows = session.execute(sa.select(Certificate.number, Certificate.status)).all()
-        assert sorted(rows) == [(number, CertificateStatus.ACTIVE) for number in NUMBERS]
+        assert sorted(rows) == [(number, LocalStatus.ACTIVE) for number in NUMBERS]
         assert index_differences(mn) == []
         for child in workers:
             text = child.log.read_text(encoding="utf-8", errors="replace")

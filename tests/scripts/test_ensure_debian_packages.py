@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.scripts.conftest import PROJECT_DIR
+from tests.aeo.conftest import PROJECT_DIR
 
 SCRIPT = PROJECT_DIR / "scripts" / "ensure-debian-packages.sh"
 #: Debian package names cannot contain upper-case letters: nothing can ever install this.

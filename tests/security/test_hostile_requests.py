@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench.hostile import (
+from aeo.bench.hostile import (
     MIB,
     Answer,
     PeakSampler,

@@ -49,7 +49,7 @@ from contracts.deploy import deploy
 from contracts.domain.enums import AccountRole
 from registry_api import auth
 from registry_api.app import create_app
-from registry_api.bootstrap import create_admin_key, ensure_key_files
+from registry_api.first_run import create_admin_key, ensure_key_files
 from registry_api.keystore import (
     SigningKey,
     load_operator_key,

@@ -45,7 +45,7 @@ from registry_api.services.webhooks import (
     create_webhook,
     system_resolver,
 )
-from registry_api.webhooks import WebhookDispatcher, classify
+from registry_api.workers.webhooks import WebhookDispatcher, classify
 from tests.registry_api.conftest import ChainApp, ChainAppFactory, chain_app, clean_environment
 from tests.registry_api.feed_support import Receiver, S, issue, propose_mra
 from tests.registry_api.support import assert_problem

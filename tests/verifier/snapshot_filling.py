@@ -18,8 +18,8 @@ from contracts.chain import Chain
 from contracts.deploy import Deployment
 from contracts.domain.enums import KeyAlgorithm
 from registry_api.db import make_engine, make_session_factory, upgrade_database
-from registry_api.indexer import Indexer
 from registry_api.services.snapshots import consortium_state, index_position
+from registry_api.workers.indexer import Indexer
 from verifier import keys
 from verifier.snapshot.cache import store_snapshot
 from verifier.snapshot.document import TrustAnchor, make_snapshot

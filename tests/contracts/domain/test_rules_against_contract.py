@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from contracts.domain import days
 from contracts.domain.enums import CertificateStatus as Stored, EffectiveStatus
 from contracts.domain.rules import effective_status
-from registry_api.db import CertificateStatus as ApiStatus
+from registry_api.db import LocalStatus as ApiStatus
 from registry_api.services.certificates import effective_status as api_effective_status
 from tests.contracts.conftest import Consortium, Member
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from aeo.cli import app
 from registry_api.console import accounts
 from registry_api.console.passwords import Passwords
 from registry_api.db import make_engine, make_session_factory
-from scripts.cli import app
 
 
 @pytest.fixture

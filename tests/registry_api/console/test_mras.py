@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from registry_api.db import ApiKey, Authority, Mra, MraParty, Operation, Role
-from registry_api.indexer import mra_key
+from registry_api.db.chain_index import mra_key
 
 from ..conftest import ChainApp, ChainAppFactory
 from .support import People, cheap_passwords, console_of, csrf_of, post_form, sign_in

@@ -1,0 +1,455 @@
+"""Synthetic but well-formed data for the benchmarks: registry databases filled straight
+through the tables (no chain), and a verifier world (a signing key, certificates, their QR
+texts and the offline cache that knows them).
+
+Registry rows are what the service itself would hold after issuing and indexing: the
+certificate row with its record and the hashes derived from it (the canonical record
+built here is the service's own canonical form: a test compares them), an ``issued``
+certificate event as the indexer writes it (``data.state`` included), and the indexer
+cursor past the last block. Rows go in with Core ``executemany`` in chunks: a million rows
+take about a minute instead of the ORM's ten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from contracts.domain import days, ids
+from contracts.domain.claims import Claims
+from contracts.domain.enums import KeyAlgorithm
+from contracts.domain.record import RECORD_SCHEMA
+from registry_api.db import (
+    Certificate,
+    CertificateEvent,
+    IndexerCursor,
+    LocalStatus,
+    Role,
+    make_engine,
+    make_session_factory,
+    upgrade_database,
+)
+from registry_api.db.chain_index import CURSOR_NAME
+from registry_api.services.api_keys import create_api_key
+from verifier import events as ev, keys
+from verifier.offline import OfflineCache, SyncPoint
+from verifier.payload import encode
+
+ISSUER = "MN"
+VERIFIER_AS = "KR"
+#: certificates per issue_batch transaction in the synthetic chain history
+PER_BLOCK = 100
+OPERATOR = "0x" + "11" * 20
+_HOLDER_NAMES = (
+    "Tavan Bogd Trade LLC",
+    "Gobi Trans Logistics LLC",
+    "Altan Tevsh Freight JSC",
+    "Khan Bank Customs Brokerage LLC",
+    "Erdenet Mining Corporation",
+    "Nomin Holding Import Export LLC",
+    "Монгол Экспресс Тээвэр ХХК",
+    "Ulaanbaatar Rail Terminal LLC",
+)
+_CITIES = ("Ulaanbaatar", "Darkhan", "Erdenet", "Zamyn-Uud", "Sainshand", "Choir")
+_CHUNK = 5000
+
+
+def number_of(index: int, issuer: str = ISSUER) -> str:
+    return f"{issuer}-AEO-{index:07d}"
+
+
+def canonical_record(
+    index: int, issuer: str, valid_from: date, valid_until: date
+) -> dict[str, Any]:
+    """Certificate ``index``'s record in the service's canonical form (sorted lists,
+    absent members omitted, ISO dates, the schema tag)."""
+    return {
+        "business_roles": ["EX", "IM"] if index % 3 else ["EX", "IM", "WH"],
+        "holder": {
+            "address": {
+                "city": _CITIES[index % len(_CITIES)],
+                "country": "MN",
+                "postal_code": f"{14000 + index % 900}",
+                "street": f"Peace Avenue {index % 250 + 1}",
+            },
+            "identification": {"number": f"{5000000 + index}", "scheme": "TIN"},
+            "legal_name": f"{_HOLDER_NAMES[index % len(_HOLDER_NAMES)]} {index}",
+        },
+        "issuer": issuer,
+        "issuing_office": "Ulaanbaatar Customs House",
+        "number": number_of(index, issuer),
+        "officer": "B. Bat-Erdene",
+        "schema": RECORD_SCHEMA,
+        "sites": [],
+        "tiers": 1 + index % 3,
+        "valid_from": valid_from.isoformat(),
+        "valid_until": valid_until.isoformat(),
+        "validated_criteria": ["C1", "C2", "C3", "C6"],
+    }
+
+
+def canonical_bytes(record: dict[str, Any]) -> bytes:
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class SeedRows:
+    certificates: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+def _synthetic_hash(label: str, number: str) -> bytes:
+    return hashlib.blake2b(number.encode("ascii"), digest_size=32, person=label.encode()).digest()
+
+
+def seed_rows(
+    start: int, count: int, *, issuer: str = ISSUER, today: date, real_hashes: bool = True
+) -> SeedRows:
+    """Rows ``start .. start+count-1``: certificates (active), and one ``issued`` event each,
+    ``PER_BLOCK`` per transaction and block as a batch issue would put them.
+
+    ``real_hashes=False`` fills the hash columns (id, holder reference, commitment, digest)
+    with distinct stand-in bytes of the right sizes, five times faster: for databases whose
+    reads never recompute them (a million rows for the scale benchmark)."""
+    now = datetime.now(UTC)
+    valid_from = today - timedelta(days=30)
+    valid_until = today + timedelta(days=3 * 365)
+    certificates, events = [], []
+    shared: dict[str, list[str]] = {}
+    for index in range(start, start + count):
+        record = canonical_record(index, issuer, valid_from, valid_until)
+        holder = record["holder"]
+        number = record["number"]
+        if real_hashes:
+            commitment = ids.keccak(canonical_bytes(record))
+            holder_ref = ids.holder_ref("TIN", holder["identification"]["number"])
+            certificate_id = ids.certificate_id(issuer, number)
+            digest = ids.record_digest(holder_ref, commitment)
+        else:
+            commitment = _synthetic_hash("commitment", number)
+            holder_ref = _synthetic_hash("holder", number)
+            certificate_id = _synthetic_hash("id", number)
+            digest = commitment[:20]
+        certificates.append(
+            {
+                "certificate_id": certificate_id,
+                "issuer": issuer,
+                "number": record["number"],
+                "holder_legal_name": holder["legal_name"],
+                "holder_name_folded": holder["legal_name"].casefold(),
+                "holder_address": holder["address"],
+                "holder_id_scheme": "TIN",
+                "holder_id_number": holder["identification"]["number"],
+                "business_roles": shared.setdefault(
+                    ",".join(record["business_roles"]), record["business_roles"]
+                ),
+                "sites": shared.setdefault("", []),
+                "tiers": record["tiers"],
+                "validated_criteria": shared.setdefault("criteria", record["validated_criteria"]),
+                "issuing_office": record["issuing_office"],
+                "officer": record["officer"],
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "status": LocalStatus.ACTIVE,
+                "status_reason": None,
+                "remedy_deadline": None,
+                "version": 1,
+                "holder_ref": holder_ref,
+                "commitment": commitment,
+                "digest": digest,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        block = 100 + index // PER_BLOCK
+        state = {
+            "status": "active",
+            "version": 1,
+            "tiers": record["tiers"],
+            "valid_from": days.to_day(valid_from),
+            "valid_until": days.to_day(valid_until),
+            "holder_ref": "0x" + holder_ref.hex(),
+            "commitment": "0x" + commitment.hex(),
+        }
+        events.append(
+            {
+                "certificate_id": certificate_id,
+                "issuer": issuer,
+                "number": record["number"],
+                "kind": "issued",
+                "status": "active",
+                "reason_code": None,
+                "operator": OPERATOR,
+                "version": 1,
+                "commitment": commitment,
+                "data": {"event": "CertificateIssued", "state": state},
+                "tx_hash": block.to_bytes(32, "big"),
+                "block_number": block,
+                "block_hash": (block + 2**200).to_bytes(32, "big"),
+                "log_index": index % PER_BLOCK,
+                "block_time": now,
+                "indexed_at": now,
+            }
+        )
+    return SeedRows(certificates, events)
+
+
+def last_block(count: int) -> int:
+    return 100 + max(count - 1, 0) // PER_BLOCK
+
+
+Progress = Callable[[int], None]
+
+
+class _RawInsert:
+    """An INSERT run by the driver's ``executemany``, each value passed through the column
+    type's own SQLAlchemy bind processor (so JSON, dates and enums are stored exactly as
+    the ORM stores them) without SQLAlchemy's per-row statement machinery."""
+
+    def __init__(self, table: sa.Table, dialect: sa.Dialect, columns: list[str]) -> None:
+        self.columns = columns
+        # psycopg's placeholders are named (%(name)s): its executemany wants mappings.
+        self.named = dialect.paramstyle in ("named", "pyformat")
+        self.processors = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+        ]
+        self.sql = str(
+            sa.insert(table)
+            .values({name: sa.bindparam(name) for name in columns})
+            .compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        )
+
+    def rows(self, dicts: list[dict[str, Any]]) -> list[tuple[Any, ...]] | list[dict[str, Any]]:
+        values = self._values(dicts)
+        if self.named:
+            return [dict(zip(self.columns, row, strict=True)) for row in values]
+        return values
+
+    def _values(self, dicts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        pairs = list(zip(self.columns, self.processors, strict=True))
+        # Rows share their constant values (the same list or datetime object): each is
+        # processed once per chunk, keyed by identity while the chunk keeps it alive.
+        done: dict[tuple[int, int], Any] = {}
+
+        def value(position: int, proc: Any, raw: Any) -> Any:
+            key = (position, id(raw))
+            if key not in done:
+                done[key] = proc(raw)
+            return done[key]
+
+        return [
+            tuple(
+                row[name]
+                if proc is None
+                else value(i, proc, row[name])
+                if isinstance(row[name], list | datetime | StrEnum)
+                else proc(row[name])
+                for i, (name, proc) in enumerate(pairs)
+            )
+            for row in dicts
+        ]
+
+
+def fill_registry(
+    db_url: str,
+    count: int,
+    *,
+    today: date | None = None,
+    on_progress: Progress | None = None,
+    start: int = 0,
+    real_hashes: bool = True,
+) -> None:
+    """Migrate the database at ``db_url`` and insert ``count`` issued, indexed certificates
+    (numbers from ``start``), with the indexer cursor after them (see :func:`seed_rows`)."""
+    today = today or datetime.now(UTC).date()
+    engine = make_engine(db_url)
+    try:
+        upgrade_database(engine)
+        done = 0
+        with engine.begin() as connection:
+            dialect = connection.dialect
+            certificates: _RawInsert | None = None
+            events: _RawInsert | None = None
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            cursor = raw.cursor()
+            for offset in range(start, start + count, _CHUNK):
+                size = min(_CHUNK, start + count - offset)
+                rows = seed_rows(offset, size, today=today, real_hashes=real_hashes)
+                if certificates is None or events is None:
+                    certificates = _RawInsert(
+                        cast(sa.Table, Certificate.__table__), dialect, list(rows.certificates[0])
+                    )
+                    events = _RawInsert(
+                        cast(sa.Table, CertificateEvent.__table__), dialect, list(rows.events[0])
+                    )
+                cursor.executemany(certificates.sql, certificates.rows(rows.certificates))
+                cursor.executemany(events.sql, events.rows(rows.events))
+                done += size
+                if on_progress is not None:
+                    on_progress(done)
+            cursor.close()
+            block = last_block(start + count)
+            connection.execute(sa.delete(IndexerCursor).where(IndexerCursor.name == CURSOR_NAME))
+            connection.execute(
+                sa.insert(IndexerCursor),
+                [
+                    {
+                        "name": CURSOR_NAME,
+                        "block_number": block,
+                        "block_hash": (block + 2**200).to_bytes(32, "big"),
+                        "updated_at": datetime.now(UTC),
+                    }
+                ],
+            )
+    finally:
+        engine.dispose()
+
+
+def reader_token(db_url: str, authority: str = ISSUER) -> str:
+    """A new auditor API key (may read certificates) in the database; its bearer token."""
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            _key, token = create_api_key(
+                session, user="benchmark reader", role=Role.AUDITOR, own_authority=authority
+            )
+        return token
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------- the verifier's world
+
+
+@dataclass(frozen=True)
+class VerifierWorld:
+    """An offline cache file that knows MN, KR, MN's signing key, an MRA under which KR
+    recognizes MN's tiers, and ``texts``: one signed QR text per certificate."""
+
+    cache_path: Path
+    texts: tuple[str, ...]
+    as_authority: str
+    now: datetime
+
+
+def _longest_name() -> str:
+    # A realistic long legal name: the encoder abbreviates and cuts it to fit (the QR's
+    # worst case is the longest name that still fits, with the longest number).
+    return "Mongolian International Freight Forwarding and Logistics Limited Liability Company"
+
+
+def claims_for(index: int, issued_at: int, today: int, *, longest: bool = False) -> Claims:
+    number = f"{ISSUER}-AEO-{index:07d}"
+    if longest:
+        # 32 characters: the longest number the format allows.
+        number = f"{ISSUER}-AEO-2025/UB-CUSTOMS-{index:07d}"[:32]
+    return Claims.from_record(
+        issuer=ISSUER,
+        number=number,
+        holder_name=_longest_name() if longest else _HOLDER_NAMES[index % len(_HOLDER_NAMES)],
+        holder_id_scheme="EORI" if longest else "TIN",
+        holder_id=f"MN{9000000000000 + index}" if longest else f"{5000000 + index}",
+        tiers=7 if longest else 2,
+        valid_from=days.from_day(today - 30),
+        valid_until=days.from_day(today + 3 * 365),
+        issued_at=issued_at,
+        version=1,
+        commitment=ids.keccak(f"record {number}".encode()),
+    )
+
+
+def build_verifier_world(
+    folder: Path, certificates: int, *, now: datetime | None = None
+) -> VerifierWorld:
+    """Write an offline cache under ``folder`` with ``certificates`` MN certificates (all
+    active and recognized by KR) and return their QR texts."""
+    now = now or datetime.now(UTC)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"verifier-cache-{secrets.token_hex(4)}.sqlite"
+    key = keys.generate_private_key(KeyAlgorithm.ES256)
+    public = keys.public_key_bytes(key)
+    t0 = int(now.timestamp()) - 86400
+    today = days.day_of(int(now.timestamp()))
+
+    def at(block: int, index: int = 0) -> dict[str, int]:
+        return {"block_number": block, "log_index": index, "block_timestamp": t0 + block}
+
+    events: list[object] = [
+        ev.AuthorityAdmitted(code=ISSUER, name="Mongolia Customs General Administration", **at(1)),
+        ev.AuthorityAdmitted(code=VERIFIER_AS, name="Korea Customs Service", **at(1, 1)),
+        ev.SigningKeyRegistered(
+            kid=ids.key_id(public),
+            authority=ISSUER,
+            algorithm=KeyAlgorithm.ES256,
+            public_key=public,
+            valid_from=t0,
+            **at(2),
+        ),
+        ev.MraProposed(
+            mra_id=1,
+            parties=(ISSUER, VERIFIER_AS),
+            recognized_tiers=(7, 7),
+            effective_from=today - 60,
+            ends_on=0,
+            text_hash=ids.keccak(b"MN-KR arrangement"),
+            party=ISSUER,
+            **at(3),
+        ),
+        ev.MraSigned(mra_id=1, party=VERIFIER_AS, **at(4)),
+        ev.MraInForce(mra_id=1, **at(4, 1)),
+    ]
+    texts = []
+    issued_at = t0 + 10
+    for index in range(certificates):
+        claims = claims_for(index, issued_at, today)
+        texts.append(encode(claims, key))
+        events.append(
+            ev.CertificateIssued(
+                certificate_id=claims.certificate_id,
+                issuer=ISSUER,
+                number=claims.number,
+                tiers=claims.tiers,
+                valid_from=claims.valid_from,
+                valid_until=claims.valid_until,
+                holder_ref=claims.holder_ref,
+                commitment=ids.keccak(f"record {claims.number}".encode()),
+                **at(5 + index // PER_BLOCK, index % PER_BLOCK),
+            )
+        )
+    block = 5 + max(certificates - 1, 0) // PER_BLOCK
+    with OfflineCache(path) as cache:
+        cache.apply_events(
+            events,
+            SyncPoint(
+                block_number=block,
+                block_hash=block.to_bytes(32, "big"),
+                block_time=datetime.fromtimestamp(t0 + block, UTC),
+                synced_at=now,
+            ),
+        )
+    return VerifierWorld(path, tuple(texts), VERIFIER_AS, now)
+
+
+def longest_text() -> str:
+    """The QR text of the longest realistic record: longest number, long EORI, every tier,
+    a long legal name (cut by the encoder to fit)."""
+    key = keys.generate_private_key(KeyAlgorithm.ES256)
+    now = int(datetime.now(UTC).timestamp())
+    return encode(claims_for(1, now, days.day_of(now), longest=True), key)
+
+
+def iter_chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, total, size):
+        yield start, min(size, total - start)
