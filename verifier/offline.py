@@ -16,14 +16,14 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from contracts.domain import ids
+from contracts.domain import events as ev, ids
 from contracts.domain.days import Day
 from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
 from contracts.domain.rules import RecognitionAnswer, effective_status, recognize
@@ -35,7 +35,6 @@ from contracts.domain.state import (
     SigningKeyRecord,
     StatusChange,
 )
-from verifier import events as ev
 from verifier.errors import CacheError, SourceUnavailable
 from verifier.source import SourceInfo
 
@@ -281,24 +280,21 @@ class OfflineCache:
 
     # ------------------------------------------------------------ writes (the sync)
 
-    def apply_events(self, events: Iterable[object], sync: SyncPoint) -> int:
+    def apply_events(
+        self, events: Iterable[ev.ChainEvent | Mapping[str, Any]], sync: SyncPoint
+    ) -> int:
         """Applies a batch of chain events and records ``sync`` as the state reached, in one
         transaction. Returns how many events were applied.
 
-        An event is a :mod:`verifier.events` dataclass, any object with the same class name
-        and fields (the domain core's ``contracts.domain.events`` dataclasses), or a mapping for
-        :func:`verifier.events.event_from_mapping`. Events the verifier does not need
-        (accounts, membership votes) are ignored; events of blocks at or below the last
-        synced block are skipped, so replaying a batch is harmless. Raises
+        An event is a :mod:`contracts.domain.events` dataclass, or a mapping for
+        :func:`contracts.domain.events.event_from_mapping`. Events the verifier does not need
+        (:data:`NOT_CACHED`: accounts, membership votes) are ignored; events of blocks at or
+        below the last synced block are skipped, so replaying a batch is harmless. Raises
         :class:`CacheError` on an unknown event, an event that does not fit the cached state
         (a gap in the sync), or a sync point behind the current one.
         """
         batch = sorted(
-            (
-                e
-                for e in (ev.event_from_mapping(e) if isinstance(e, Mapping) else e for e in events)
-                if type(e).__name__ not in ev.IGNORED_EVENTS
-            ),
+            (e for e in map(_event, events) if not isinstance(e, NOT_CACHED)),
             key=_position,
         )
         with self._transaction() as db:
@@ -315,14 +311,14 @@ class OfflineCache:
                     continue
                 if block_number > sync.block_number:
                     raise CacheError(
-                        f"{type(event).__name__} in block {block_number} is beyond the "
+                        f"{event.event_name} in block {block_number} is beyond the "
                         f"sync point (block {sync.block_number})"
                     )
                 try:
                     _apply(db, event)
                 except sqlite3.IntegrityError as exc:
                     raise CacheError(
-                        f"{type(event).__name__} in block {block_number} conflicts with "
+                        f"{event.event_name} in block {block_number} conflicts with "
                         f"the cached state ({exc}): the cache and the chain disagree"
                     ) from exc
                 applied += 1
@@ -591,44 +587,61 @@ class _ReadView:
 # ---------------------------------------------------------------- applying one event
 
 
-def _position(event: Any) -> tuple[int, int]:
-    try:
-        return (int(event.block_number), int(event.log_index))
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise CacheError(
-            f"{type(event).__name__} has no block_number/log_index: not a chain event"
-        ) from exc
+#: Contract events that change nothing a verifier reads (accounts, votes before they execute).
+NOT_CACHED: Final = (
+    ev.BootstrapClosed,
+    ev.AccountAdded,
+    ev.AccountRemoved,
+    ev.MembershipProposed,
+    ev.MembershipVoted,
+    ev.MembershipExecuted,
+)
 
 
-def _apply(db: sqlite3.Connection, event: Any) -> None:
-    handler = _HANDLERS.get(type(event).__name__)
+def _event(event: ev.ChainEvent | Mapping[str, Any]) -> ev.ChainEvent:
+    if isinstance(event, ev.ChainEvent):
+        return event
+    if isinstance(event, Mapping):
+        try:
+            return ev.event_from_mapping(event)
+        except ev.InvalidEvent as exc:
+            raise CacheError(str(exc)) from exc
+    raise CacheError(f"{type(event).__name__} is not a chain event")
+
+
+def _position(event: ev.ChainEvent) -> tuple[int, int]:
+    return event.position
+
+
+def _apply(db: sqlite3.Connection, event: ev.ChainEvent) -> None:
+    handler = HANDLERS.get(type(event))
     if handler is None:
-        raise CacheError(
-            f"unknown event {type(event).__name__}; known: {', '.join(sorted(_HANDLERS))}"
-        )
-    try:
-        handler(db, event)
-    except AttributeError as exc:
-        raise CacheError(f"{type(event).__name__} lacks a field: {exc}") from exc
+        known = ", ".join(sorted(cls.event_name for cls in HANDLERS))
+        raise CacheError(f"unknown event {event.event_name}; known: {known}")
+    handler(db, event)
 
 
-def _expect_one(cursor: sqlite3.Cursor, event: Any, what: str) -> None:
+def _expect_one(cursor: sqlite3.Cursor, event: ev.ChainEvent, what: str) -> None:
     if cursor.rowcount != 1:
         raise CacheError(
-            f"{type(event).__name__} in block {event.block_number} names {what} the cache does "
+            f"{event.event_name} in block {event.block_number} names {what} the cache does "
             "not hold: the sync missed earlier events; sync again from the start"
         )
 
 
-def _authority_admitted(db: sqlite3.Connection, e: Any) -> None:
+def _authority_admitted(db: sqlite3.Connection, e: ev.AuthorityAdmitted) -> None:
     db.execute(
         "INSERT INTO authorities (code, name, status, changed_at) VALUES (?, ?, ?, ?)",
         (e.code, e.name, AuthorityStatus.ACTIVE, e.block_timestamp),
     )
 
 
-def _authority_status(status: AuthorityStatus) -> Any:
-    def apply(db: sqlite3.Connection, e: Any) -> None:
+_AuthorityEvent = ev.AuthoritySuspended | ev.AuthorityReinstated | ev.AuthorityRemoved
+_MraEvent = ev.MraInForce | ev.MraSuspended | ev.MraResumed | ev.MraTerminated
+
+
+def _authority_status(status: AuthorityStatus) -> Callable[[sqlite3.Connection, Any], None]:
+    def apply(db: sqlite3.Connection, e: _AuthorityEvent) -> None:
         cursor = db.execute(
             "UPDATE authorities SET status = ?, changed_at = ? WHERE code = ?",
             (status, e.block_timestamp, e.code),
@@ -638,7 +651,7 @@ def _authority_status(status: AuthorityStatus) -> Any:
     return apply
 
 
-def _key_registered(db: sqlite3.Connection, e: Any) -> None:
+def _key_registered(db: sqlite3.Connection, e: ev.SigningKeyRegistered) -> None:
     if ids.key_id(e.public_key) != e.kid:
         raise CacheError(f"SigningKeyRegistered: kid {e.kid.hex()} is not the key's id")
     db.execute(
@@ -648,7 +661,7 @@ def _key_registered(db: sqlite3.Connection, e: Any) -> None:
     )
 
 
-def _key_revoked(db: sqlite3.Connection, e: Any) -> None:
+def _key_revoked(db: sqlite3.Connection, e: ev.SigningKeyRevoked) -> None:
     cursor = db.execute(
         "UPDATE signing_keys SET revoked_at = ? WHERE kid = ? AND authority = ?",
         (e.revoked_at, e.kid, e.authority),
@@ -656,7 +669,12 @@ def _key_revoked(db: sqlite3.Connection, e: Any) -> None:
     _expect_one(cursor, e, f"signing key {e.kid.hex()}")
 
 
-def _status_change(db: sqlite3.Connection, e: Any, status: CertificateStatus, reason: int) -> None:
+def _status_change(
+    db: sqlite3.Connection,
+    e: ev.CertificateIssued | ev.CertificateStatusChanged,
+    status: CertificateStatus,
+    reason: int,
+) -> None:
     db.execute(
         "INSERT INTO status_changes (certificate_id, block_number, log_index, status, reason, "
         "since) VALUES (?, ?, ?, ?, ?, ?)",
@@ -671,9 +689,8 @@ def _status_change(db: sqlite3.Connection, e: Any, status: CertificateStatus, re
     )
 
 
-def _certificate_issued(db: sqlite3.Connection, e: Any) -> None:
-    # The chain layer keeps the number as the contract's bytes32; the cache stores text.
-    number = e.number if isinstance(e.number, str) else ids.certificate_number_str(e.number)
+def _certificate_issued(db: sqlite3.Connection, e: ev.CertificateIssued) -> None:
+    number = e.number
     if ids.certificate_id(e.issuer, number) != e.certificate_id:
         raise CacheError(f"CertificateIssued: id is not the id of {e.issuer}/{number}")
     db.execute(
@@ -697,7 +714,7 @@ def _certificate_issued(db: sqlite3.Connection, e: Any) -> None:
     _status_change(db, e, CertificateStatus.ACTIVE, 0)
 
 
-def _certificate_amended(db: sqlite3.Connection, e: Any) -> None:
+def _certificate_amended(db: sqlite3.Connection, e: ev.CertificateAmended) -> None:
     cursor = db.execute(
         "UPDATE certificates SET version = ?, tiers = ?, holder_ref = ?, commitment = ?, "
         "digest = ? WHERE id = ?",
@@ -713,14 +730,14 @@ def _certificate_amended(db: sqlite3.Connection, e: Any) -> None:
     _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
 
 
-def _certificate_renewed(db: sqlite3.Connection, e: Any) -> None:
+def _certificate_renewed(db: sqlite3.Connection, e: ev.CertificateRenewed) -> None:
     cursor = db.execute(
         "UPDATE certificates SET valid_until = ? WHERE id = ?", (e.valid_until, e.certificate_id)
     )
     _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
 
 
-def _certificate_status(db: sqlite3.Connection, e: Any) -> None:
+def _certificate_status(db: sqlite3.Connection, e: ev.CertificateStatusChanged) -> None:
     cursor = db.execute(
         "UPDATE certificates SET status = ?, status_reason = ?, status_since = ? WHERE id = ?",
         (int(e.status), int(e.reason), e.block_timestamp, e.certificate_id),
@@ -729,7 +746,7 @@ def _certificate_status(db: sqlite3.Connection, e: Any) -> None:
     _status_change(db, e, CertificateStatus(int(e.status)), int(e.reason))
 
 
-def _mra_proposed(db: sqlite3.Connection, e: Any) -> None:
+def _mra_proposed(db: sqlite3.Connection, e: ev.MraProposed) -> None:
     if len(e.parties) != len(e.recognized_tiers):
         raise CacheError(f"MraProposed {e.mra_id}: parties and recognized_tiers differ in length")
     db.execute(
@@ -747,7 +764,7 @@ def _mra_proposed(db: sqlite3.Connection, e: Any) -> None:
     )
 
 
-def _mra_signed(db: sqlite3.Connection, e: Any) -> None:
+def _mra_signed(db: sqlite3.Connection, e: ev.MraSigned) -> None:
     cursor = db.execute(
         "UPDATE mra_parties SET signed = 1 WHERE mra_id = ? AND authority = ?",
         (e.mra_id, e.party),
@@ -755,8 +772,8 @@ def _mra_signed(db: sqlite3.Connection, e: Any) -> None:
     _expect_one(cursor, e, f"party {e.party} of MRA {e.mra_id}")
 
 
-def _mra_status(status: MraState) -> Any:
-    def apply(db: sqlite3.Connection, e: Any) -> None:
+def _mra_status(status: MraState) -> Callable[[sqlite3.Connection, Any], None]:
+    def apply(db: sqlite3.Connection, e: _MraEvent) -> None:
         cursor = db.execute(
             "UPDATE mras SET status = ?, changed_at = ? WHERE id = ?",
             (status, e.block_timestamp, e.mra_id),
@@ -766,24 +783,25 @@ def _mra_status(status: MraState) -> Any:
     return apply
 
 
-# Keyed by class name so the chain layer's own event classes apply without conversion.
-_HANDLERS: Final[dict[str, Any]] = {
-    ev.AuthorityAdmitted.__name__: _authority_admitted,
-    ev.AuthoritySuspended.__name__: _authority_status(AuthorityStatus.SUSPENDED),
-    ev.AuthorityReinstated.__name__: _authority_status(AuthorityStatus.ACTIVE),
-    ev.AuthorityRemoved.__name__: _authority_status(AuthorityStatus.REMOVED),
-    ev.SigningKeyRegistered.__name__: _key_registered,
-    ev.SigningKeyRevoked.__name__: _key_revoked,
-    ev.CertificateIssued.__name__: _certificate_issued,
-    ev.CertificateAmended.__name__: _certificate_amended,
-    ev.CertificateRenewed.__name__: _certificate_renewed,
-    ev.CertificateStatusChanged.__name__: _certificate_status,
-    ev.MraProposed.__name__: _mra_proposed,
-    ev.MraSigned.__name__: _mra_signed,
-    ev.MraInForce.__name__: _mra_status(MraState.SIGNED),
-    ev.MraSuspended.__name__: _mra_status(MraState.SUSPENDED),
-    ev.MraResumed.__name__: _mra_status(MraState.SIGNED),
-    ev.MraTerminated.__name__: _mra_status(MraState.TERMINATED),
+# Keyed by class; a handler takes exactly its class (the table is the only place that pairs
+# them, so mypy cannot check the pairing: a test applies every class).
+HANDLERS: Final[dict[type[ev.ChainEvent], Callable[[sqlite3.Connection, Any], None]]] = {
+    ev.AuthorityAdmitted: _authority_admitted,
+    ev.AuthoritySuspended: _authority_status(AuthorityStatus.SUSPENDED),
+    ev.AuthorityReinstated: _authority_status(AuthorityStatus.ACTIVE),
+    ev.AuthorityRemoved: _authority_status(AuthorityStatus.REMOVED),
+    ev.SigningKeyRegistered: _key_registered,
+    ev.SigningKeyRevoked: _key_revoked,
+    ev.CertificateIssued: _certificate_issued,
+    ev.CertificateAmended: _certificate_amended,
+    ev.CertificateRenewed: _certificate_renewed,
+    ev.CertificateStatusChanged: _certificate_status,
+    ev.MraProposed: _mra_proposed,
+    ev.MraSigned: _mra_signed,
+    ev.MraInForce: _mra_status(MraState.SIGNED),
+    ev.MraSuspended: _mra_status(MraState.SUSPENDED),
+    ev.MraResumed: _mra_status(MraState.SIGNED),
+    ev.MraTerminated: _mra_status(MraState.TERMINATED),
 }
 
 
