@@ -25,9 +25,9 @@ from tests.verifier.world import (
     day,
     position,
 )
-from verifier import keys, offline as offline_apply
+from verifier import keys
 from verifier.errors import CacheError
-from verifier.offline import NOT_CACHED, OfflineCache, SyncPoint
+from verifier.offline import NOT_CACHED, OfflineCache, SyncPoint, apply as offline_apply
 from verifier.pipeline import verify
 from verifier.source import StatusSource
 from verifier.verdict import Outcome, StageState

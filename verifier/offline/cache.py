@@ -1,29 +1,18 @@
-"""The offline cache: the registry's state in one SQLite file, for border posts without network.
-
-A sync (``aeo verifier sync``) reads the chain's events and hands them to
-:meth:`OfflineCache.apply_events` with the block they reach; the cache stores keys,
-authorities, certificate slots with their status history, and MRAs, and answers the
-:class:`~verifier.source.StatusSource` questions from them, applying the contracts' rules
-(:mod:`contracts.domain.rules`) itself. Its :meth:`~OfflineCache.info` says which block and sync
-time the answers reflect, so every offline verdict reads "status as of <time>".
-
-Re-applying a batch is harmless: events in blocks at or below the last synced block are
-skipped, so a batch must carry every event of the blocks it covers.
-"""
+"""The offline cache itself: :class:`OfflineCache`, a status source over the SQLite file that
+:meth:`OfflineCache.apply_events` fills (the handlers are in :mod:`verifier.offline.apply`)."""
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from contracts.domain import events as ev, ids
+from contracts.domain import events as ev
 from contracts.domain.days import Day
 from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
 from contracts.domain.rules import RecognitionAnswer, effective_status, recognize
@@ -36,86 +25,9 @@ from contracts.domain.state import (
     StatusChange,
 )
 from verifier.errors import CacheError, SourceUnavailable
+from verifier.offline.apply import NOT_CACHED, apply_event, as_event, position
+from verifier.offline.schema import SCHEMA, SCHEMA_VERSION, SyncPoint
 from verifier.source import SourceInfo
-
-SCHEMA_VERSION: Final = 1
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS sync_state (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    block_number INTEGER NOT NULL,
-    block_hash BLOB NOT NULL,
-    block_time INTEGER NOT NULL,
-    synced_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS authorities (
-    code TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    changed_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS signing_keys (
-    kid BLOB PRIMARY KEY,
-    authority TEXT NOT NULL,
-    algorithm INTEGER NOT NULL,
-    public_key BLOB NOT NULL,
-    valid_from INTEGER NOT NULL,
-    revoked_at INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS certificates (
-    id BLOB PRIMARY KEY,
-    issuer TEXT NOT NULL,
-    number TEXT NOT NULL,
-    tiers INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    valid_from INTEGER NOT NULL,
-    valid_until INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    digest BLOB NOT NULL,
-    holder_ref BLOB NOT NULL,
-    commitment BLOB NOT NULL,
-    status_reason INTEGER NOT NULL,
-    status_since INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS status_changes (
-    certificate_id BLOB NOT NULL REFERENCES certificates (id),
-    block_number INTEGER NOT NULL,
-    log_index INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    reason INTEGER NOT NULL,
-    since INTEGER NOT NULL,
-    PRIMARY KEY (certificate_id, block_number, log_index)
-);
-CREATE TABLE IF NOT EXISTS mras (
-    id INTEGER PRIMARY KEY,
-    status INTEGER NOT NULL,
-    effective_from INTEGER NOT NULL,
-    ends_on INTEGER NOT NULL,
-    text_hash BLOB NOT NULL,
-    changed_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mra_parties (
-    mra_id INTEGER NOT NULL REFERENCES mras (id),
-    position INTEGER NOT NULL,
-    authority TEXT NOT NULL,
-    recognized_tiers INTEGER NOT NULL,
-    signed INTEGER NOT NULL,
-    PRIMARY KEY (mra_id, position),
-    UNIQUE (mra_id, authority)
-);
-CREATE INDEX IF NOT EXISTS mra_parties_by_authority ON mra_parties (authority);
-"""
-
-
-@dataclass(frozen=True)
-class SyncPoint:
-    """The chain position a sync reached, and when the sync ran."""
-
-    block_number: int
-    block_hash: bytes
-    block_time: datetime
-    synced_at: datetime
-
 
 _MEMO_LIMIT: Final = 4096
 _SYNC_POINT: Final = ("sync_point",)
@@ -215,7 +127,7 @@ class OfflineCache:
         if version == 0:
             # executescript commits by itself; every statement is IF NOT EXISTS, so two
             # processes creating the same file at once both end with the same schema.
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -294,8 +206,8 @@ class OfflineCache:
         (a gap in the sync), or a sync point behind the current one.
         """
         batch = sorted(
-            (e for e in map(_event, events) if not isinstance(e, NOT_CACHED)),
-            key=_position,
+            (e for e in map(as_event, events) if not isinstance(e, NOT_CACHED)),
+            key=position,
         )
         with self._transaction() as db:
             current = db.execute("SELECT block_number FROM sync_state").fetchone()
@@ -306,7 +218,7 @@ class OfflineCache:
                 )
             applied = 0
             for event in batch:
-                block_number = _position(event)[0]
+                block_number = position(event)[0]
                 if block_number <= last:
                     continue
                 if block_number > sync.block_number:
@@ -315,7 +227,7 @@ class OfflineCache:
                         f"sync point (block {sync.block_number})"
                     )
                 try:
-                    _apply(db, event)
+                    apply_event(db, event)
                 except sqlite3.IntegrityError as exc:
                     raise CacheError(
                         f"{event.event_name} in block {block_number} conflicts with "
@@ -582,227 +494,6 @@ class _ReadView:
                 self._cache._end_view()
         finally:
             self._cache._lock.release()
-
-
-# ---------------------------------------------------------------- applying one event
-
-
-#: Contract events that change nothing a verifier reads (accounts, votes before they execute).
-NOT_CACHED: Final = (
-    ev.BootstrapClosed,
-    ev.AccountAdded,
-    ev.AccountRemoved,
-    ev.MembershipProposed,
-    ev.MembershipVoted,
-    ev.MembershipExecuted,
-)
-
-
-def _event(event: ev.ChainEvent | Mapping[str, Any]) -> ev.ChainEvent:
-    if isinstance(event, ev.ChainEvent):
-        return event
-    if isinstance(event, Mapping):
-        try:
-            return ev.event_from_mapping(event)
-        except ev.InvalidEvent as exc:
-            raise CacheError(str(exc)) from exc
-    raise CacheError(f"{type(event).__name__} is not a chain event")
-
-
-def _position(event: ev.ChainEvent) -> tuple[int, int]:
-    return event.position
-
-
-def _apply(db: sqlite3.Connection, event: ev.ChainEvent) -> None:
-    handler = HANDLERS.get(type(event))
-    if handler is None:
-        known = ", ".join(sorted(cls.event_name for cls in HANDLERS))
-        raise CacheError(f"unknown event {event.event_name}; known: {known}")
-    handler(db, event)
-
-
-def _expect_one(cursor: sqlite3.Cursor, event: ev.ChainEvent, what: str) -> None:
-    if cursor.rowcount != 1:
-        raise CacheError(
-            f"{event.event_name} in block {event.block_number} names {what} the cache does "
-            "not hold: the sync missed earlier events; sync again from the start"
-        )
-
-
-def _authority_admitted(db: sqlite3.Connection, e: ev.AuthorityAdmitted) -> None:
-    db.execute(
-        "INSERT INTO authorities (code, name, status, changed_at) VALUES (?, ?, ?, ?)",
-        (e.code, e.name, AuthorityStatus.ACTIVE, e.block_timestamp),
-    )
-
-
-_AuthorityEvent = ev.AuthoritySuspended | ev.AuthorityReinstated | ev.AuthorityRemoved
-_MraEvent = ev.MraInForce | ev.MraSuspended | ev.MraResumed | ev.MraTerminated
-
-
-def _authority_status(status: AuthorityStatus) -> Callable[[sqlite3.Connection, Any], None]:
-    def apply(db: sqlite3.Connection, e: _AuthorityEvent) -> None:
-        cursor = db.execute(
-            "UPDATE authorities SET status = ?, changed_at = ? WHERE code = ?",
-            (status, e.block_timestamp, e.code),
-        )
-        _expect_one(cursor, e, f"authority {e.code}")
-
-    return apply
-
-
-def _key_registered(db: sqlite3.Connection, e: ev.SigningKeyRegistered) -> None:
-    if ids.key_id(e.public_key) != e.kid:
-        raise CacheError(f"SigningKeyRegistered: kid {e.kid.hex()} is not the key's id")
-    db.execute(
-        "INSERT INTO signing_keys (kid, authority, algorithm, public_key, valid_from) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (e.kid, e.authority, int(e.algorithm), e.public_key, e.valid_from),
-    )
-
-
-def _key_revoked(db: sqlite3.Connection, e: ev.SigningKeyRevoked) -> None:
-    cursor = db.execute(
-        "UPDATE signing_keys SET revoked_at = ? WHERE kid = ? AND authority = ?",
-        (e.revoked_at, e.kid, e.authority),
-    )
-    _expect_one(cursor, e, f"signing key {e.kid.hex()}")
-
-
-def _status_change(
-    db: sqlite3.Connection,
-    e: ev.CertificateIssued | ev.CertificateStatusChanged,
-    status: CertificateStatus,
-    reason: int,
-) -> None:
-    db.execute(
-        "INSERT INTO status_changes (certificate_id, block_number, log_index, status, reason, "
-        "since) VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            e.certificate_id,
-            e.block_number,
-            e.log_index,
-            int(status),
-            int(reason),
-            e.block_timestamp,
-        ),
-    )
-
-
-def _certificate_issued(db: sqlite3.Connection, e: ev.CertificateIssued) -> None:
-    number = e.number
-    if ids.certificate_id(e.issuer, number) != e.certificate_id:
-        raise CacheError(f"CertificateIssued: id is not the id of {e.issuer}/{number}")
-    db.execute(
-        "INSERT INTO certificates (id, issuer, number, tiers, status, valid_from, valid_until, "
-        "version, digest, holder_ref, commitment, status_reason, status_since) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?)",
-        (
-            e.certificate_id,
-            e.issuer,
-            number,
-            int(e.tiers),
-            CertificateStatus.ACTIVE,
-            e.valid_from,
-            e.valid_until,
-            ids.record_digest(e.holder_ref, e.commitment),
-            e.holder_ref,
-            e.commitment,
-            e.block_timestamp,
-        ),
-    )
-    _status_change(db, e, CertificateStatus.ACTIVE, 0)
-
-
-def _certificate_amended(db: sqlite3.Connection, e: ev.CertificateAmended) -> None:
-    cursor = db.execute(
-        "UPDATE certificates SET version = ?, tiers = ?, holder_ref = ?, commitment = ?, "
-        "digest = ? WHERE id = ?",
-        (
-            e.version,
-            int(e.tiers),
-            e.holder_ref,
-            e.commitment,
-            ids.record_digest(e.holder_ref, e.commitment),
-            e.certificate_id,
-        ),
-    )
-    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
-
-
-def _certificate_renewed(db: sqlite3.Connection, e: ev.CertificateRenewed) -> None:
-    cursor = db.execute(
-        "UPDATE certificates SET valid_until = ? WHERE id = ?", (e.valid_until, e.certificate_id)
-    )
-    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
-
-
-def _certificate_status(db: sqlite3.Connection, e: ev.CertificateStatusChanged) -> None:
-    cursor = db.execute(
-        "UPDATE certificates SET status = ?, status_reason = ?, status_since = ? WHERE id = ?",
-        (int(e.status), int(e.reason), e.block_timestamp, e.certificate_id),
-    )
-    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
-    _status_change(db, e, CertificateStatus(int(e.status)), int(e.reason))
-
-
-def _mra_proposed(db: sqlite3.Connection, e: ev.MraProposed) -> None:
-    if len(e.parties) != len(e.recognized_tiers):
-        raise CacheError(f"MraProposed {e.mra_id}: parties and recognized_tiers differ in length")
-    db.execute(
-        "INSERT INTO mras (id, status, effective_from, ends_on, text_hash, changed_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (e.mra_id, MraState.PROPOSED, e.effective_from, e.ends_on, e.text_hash, e.block_timestamp),
-    )
-    db.executemany(
-        "INSERT INTO mra_parties (mra_id, position, authority, recognized_tiers, signed) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [
-            (e.mra_id, i, party, int(tiers), party == e.party)
-            for i, (party, tiers) in enumerate(zip(e.parties, e.recognized_tiers, strict=True))
-        ],
-    )
-
-
-def _mra_signed(db: sqlite3.Connection, e: ev.MraSigned) -> None:
-    cursor = db.execute(
-        "UPDATE mra_parties SET signed = 1 WHERE mra_id = ? AND authority = ?",
-        (e.mra_id, e.party),
-    )
-    _expect_one(cursor, e, f"party {e.party} of MRA {e.mra_id}")
-
-
-def _mra_status(status: MraState) -> Callable[[sqlite3.Connection, Any], None]:
-    def apply(db: sqlite3.Connection, e: _MraEvent) -> None:
-        cursor = db.execute(
-            "UPDATE mras SET status = ?, changed_at = ? WHERE id = ?",
-            (status, e.block_timestamp, e.mra_id),
-        )
-        _expect_one(cursor, e, f"MRA {e.mra_id}")
-
-    return apply
-
-
-# Keyed by class; a handler takes exactly its class (the table is the only place that pairs
-# them, so mypy cannot check the pairing: a test applies every class).
-HANDLERS: Final[dict[type[ev.ChainEvent], Callable[[sqlite3.Connection, Any], None]]] = {
-    ev.AuthorityAdmitted: _authority_admitted,
-    ev.AuthoritySuspended: _authority_status(AuthorityStatus.SUSPENDED),
-    ev.AuthorityReinstated: _authority_status(AuthorityStatus.ACTIVE),
-    ev.AuthorityRemoved: _authority_status(AuthorityStatus.REMOVED),
-    ev.SigningKeyRegistered: _key_registered,
-    ev.SigningKeyRevoked: _key_revoked,
-    ev.CertificateIssued: _certificate_issued,
-    ev.CertificateAmended: _certificate_amended,
-    ev.CertificateRenewed: _certificate_renewed,
-    ev.CertificateStatusChanged: _certificate_status,
-    ev.MraProposed: _mra_proposed,
-    ev.MraSigned: _mra_signed,
-    ev.MraInForce: _mra_status(MraState.SIGNED),
-    ev.MraSuspended: _mra_status(MraState.SUSPENDED),
-    ev.MraResumed: _mra_status(MraState.SIGNED),
-    ev.MraTerminated: _mra_status(MraState.TERMINATED),
-}
 
 
 def _unix(moment: datetime) -> int:
