@@ -15,25 +15,20 @@ since the state they reach was current then and is not known to be current later
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import IntEnum, IntFlag
-from typing import Any
 
 from web3.exceptions import BlockNotFound
 
 from contracts import logs
 from contracts.chain import Chain
 from contracts.deploy import Deployment
-from contracts.domain import events as chain_events
 from contracts.errors import ChainError, ChainUnavailableError, translate_errors
-from verifier import events as ev
 from verifier.errors import CacheError, SourceUnavailable
 from verifier.offline import OfflineCache, SyncPoint
 
-__all__ = ["ProgressCallback", "SyncProgress", "SyncReport", "cache_event", "sync"]
+__all__ = ["ProgressCallback", "SyncProgress", "SyncReport", "sync"]
 
 
 @dataclass(frozen=True)
@@ -146,8 +141,7 @@ def _sync(
             # Never earlier than the previous sync point: every state it vouched for is here.
             synced_at = max(block_time, point.synced_at) if point else block_time
         reached = SyncPoint(page.to_block, block_hash, block_time, synced_at)
-        batch = [event for event in map(cache_event, page.events) if event is not None]
-        events_applied += cache.apply_events(batch, reached)
+        events_applied += cache.apply_events(page.events, reached)
         pages += 1
         events_read += len(page.events)
         if progress is not None:
@@ -168,36 +162,6 @@ def _sync(
         from_scratch=point is None,
         rewound=rewound,
     )
-
-
-def cache_event(event: chain_events.ChainEvent) -> ev.ChainEvent | None:
-    """The offline cache's event for a chain-layer event; None for the events a verifier does
-    not need (accounts, membership votes). Raises :class:`CacheError` for an event the
-    verifier does not know, so a new contract event cannot be skipped unnoticed."""
-    name = event.event_name
-    if name in ev.IGNORED_EVENTS:
-        return None
-    cls = ev.EVENT_TYPES.get(name)
-    if cls is None:
-        raise CacheError(
-            f"{name} in block {event.block_number} is an event the offline cache does not know"
-        )
-    values: dict[str, Any] = {"event": name}
-    for spec in dataclasses.fields(cls):
-        try:
-            values[spec.name] = _plain(getattr(event, spec.name))
-        except AttributeError as exc:
-            raise CacheError(f"{name}: the chain layer's event has no {spec.name!r}") from exc
-    return ev.event_from_mapping(values)
-
-
-def _plain(value: Any) -> Any:
-    """Chain-layer enums and flags as the plain numbers the cache's events are built from."""
-    if isinstance(value, IntEnum | IntFlag):
-        return int(value)
-    if isinstance(value, tuple):
-        return tuple(_plain(item) for item in value)
-    return value
 
 
 def _on_chain(chain: Chain, point: SyncPoint) -> bool:

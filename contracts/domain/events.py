@@ -8,14 +8,20 @@ certificate and MRA dates as :data:`~contracts.domain.days.Day`, times as unix s
 and flags as :mod:`contracts.domain.enums`. Each also carries where it happened (block number,
 hash and timestamp, transaction hash, log index, contract address).
 :mod:`contracts.logs` decodes chain logs into these classes; a test keeps them in step with
-the ABIs.
+the ABIs. :func:`event_from_mapping` builds any of them from a plain mapping (JSON fixtures,
+tests), coercing each field by its type hint.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import ClassVar, NewType
+from enum import IntEnum, IntFlag
+from typing import Any, ClassVar, NewType
 
 from contracts.domain.days import Day
 from contracts.domain.enums import (
@@ -26,6 +32,7 @@ from contracts.domain.enums import (
     ReasonCode,
     Tier,
 )
+from contracts.domain.errors import DomainError
 
 #: a bytes4 authority code as text, ``"MN"`` (a distinct type so decoding tells it from a name)
 AuthorityCode = NewType("AuthorityCode", str)
@@ -299,3 +306,99 @@ def field_name(abi_name: str) -> str:
 def event_fields(cls: type[ChainEvent]) -> list[str]:
     """The event-specific fields of ``cls``, in declaration order."""
     return [f.name for f in fields(cls) if f.name not in _META_FIELDS]
+
+
+class InvalidEvent(DomainError, ValueError):
+    """A mapping that is not one of the events: an unknown name, a missing field or a value of
+    the wrong type. The message names the event and the field."""
+
+
+def event_from_mapping(data: Mapping[str, Any]) -> ChainEvent:
+    """``{"event": "<EventName>", field: value, ...}`` to that event's dataclass.
+
+    Every field, the position fields included, must be present. Byte fields take ``bytes`` or
+    hex text (``0x`` optional); enum and flag fields the number or the member's name; text
+    fields (codes, numbers, addresses) text; integer fields (days included) integers, not
+    ``bool``; tuples any sequence. Raises :class:`InvalidEvent` naming the event and field.
+    """
+    name = data.get("event")
+    cls = EVENT_CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise InvalidEvent(f"unknown event {name!r}; known: {', '.join(sorted(EVENT_CLASSES))}")
+    values: dict[str, Any] = {}
+    for field, coerce in _coercions(cls):
+        if field not in data:
+            raise InvalidEvent(f"{name}: field {field!r} is missing")
+        try:
+            values[field] = coerce(data[field])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise InvalidEvent(f"{name}: field {field!r}: {exc}") from exc
+    return cls(**values)
+
+
+_Coercions = tuple[tuple[str, Callable[[Any], Any]], ...]
+_COERCIONS: dict[str, _Coercions] = {}
+
+
+def _coercions(cls: type[ChainEvent]) -> _Coercions:
+    found = _COERCIONS.get(cls.event_name)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = tuple((f.name, _coercion(hints[f.name])) for f in fields(cls))
+        _COERCIONS[cls.event_name] = found
+    return found
+
+
+def _coercion(hint: Any) -> Callable[[Any], Any]:
+    """How one field's value is taken from a mapping, from the field's type hint."""
+    # A NewType (AuthorityCode, Address, Day...) is checked as the type it wraps.
+    while isinstance(hint, NewType):
+        hint = hint.__supertype__
+    if typing.get_origin(hint) is tuple:
+        item = _coercion(typing.get_args(hint)[0])
+
+        def sequence(value: Any) -> tuple[Any, ...]:
+            if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+                raise TypeError(f"expected a list, got {type(value).__name__}")
+            return tuple(item(v) for v in value)
+
+        return sequence
+    if isinstance(hint, type) and issubclass(hint, IntEnum | IntFlag):
+        enum = hint
+
+        def member(value: Any) -> Any:
+            if isinstance(value, str):
+                # A flag's combined members read "ADMIN|OPERATOR", as Python names them.
+                names = value.split("|") if issubclass(enum, IntFlag) else [value]
+                return functools.reduce(operator.or_, (enum[name] for name in names))
+            return enum(_integer(value))
+
+        return member
+    if hint is bytes:
+        return _bytes
+    if hint is int:
+        return _integer
+    if hint is str:
+        return _text
+    raise TypeError(f"no coercion for field type {hint!r}")  # a new field type: add it here
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return bytes.fromhex(value.removeprefix("0x"))
+    raise TypeError(f"expected bytes or hex, got {type(value).__name__}")
+
+
+def _integer(value: Any) -> int:
+    # bool is an int to Python, never to a contract.
+    if type(value) is not int and not isinstance(value, IntEnum | IntFlag):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return int(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from contracts.domain import ids
-from contracts.domain.enums import CertificateStatus, KeyAlgorithm, MraState
+from contracts.domain import events as ev, ids
+from contracts.domain.enums import AccountRole, CertificateStatus, KeyAlgorithm, MraState
 from tests.verifier.world import (
     COMMITMENT,
     ISSUED_AT,
     KEY_VALID_FROM,
     NOW,
+    OPERATOR,
     SYNCED_AT,
     World,
     build_world,
     day,
+    position,
 )
-from verifier import events as ev, keys
+from verifier import keys
 from verifier.errors import CacheError
-from verifier.offline import OfflineCache, SyncPoint
+from verifier.offline import NOT_CACHED, OfflineCache, SyncPoint, apply as offline_apply
 from verifier.pipeline import verify
 from verifier.source import StatusSource
 from verifier.verdict import Outcome, StageState
@@ -32,8 +35,8 @@ from verifier.verdict import Outcome, StageState
 T0 = int(datetime(2024, 12, 1, tzinfo=UTC).timestamp())
 
 
-def at(block: int, index: int = 0) -> dict[str, int]:
-    return {"block_number": block, "log_index": index, "block_timestamp": T0 + block * 60}
+def at(block: int, index: int = 0) -> dict[str, Any]:
+    return position(block, index, T0 + block * 60)
 
 
 def sync_point(block: int, synced_at: datetime = SYNCED_AT) -> SyncPoint:
@@ -50,9 +53,9 @@ def genesis_events(world: World) -> list[ev.ChainEvent]:
     claims = world.claims
     key = keys.public_key_bytes(world.es256)
     return [
-        ev.AuthorityAdmitted(code="MN", name="Mongolian Customs", **at(1, 0)),
-        ev.AuthorityAdmitted(code="KR", name="Korea Customs Service", **at(1, 1)),
-        ev.AuthorityAdmitted(code="KZ", name="Kazakhstan SRC", **at(1, 2)),
+        ev.AuthorityAdmitted(admin=OPERATOR, code="MN", name="Mongolian Customs", **at(1, 0)),
+        ev.AuthorityAdmitted(admin=OPERATOR, code="KR", name="Korea Customs Service", **at(1, 1)),
+        ev.AuthorityAdmitted(admin=OPERATOR, code="KZ", name="Kazakhstan SRC", **at(1, 2)),
         ev.SigningKeyRegistered(
             kid=ids.key_id(key),
             authority="MN",
@@ -62,6 +65,7 @@ def genesis_events(world: World) -> list[ev.ChainEvent]:
             **at(2),
         ),
         ev.CertificateIssued(
+            operator=OPERATOR,
             certificate_id=claims.certificate_id,
             issuer="MN",
             number=claims.number,
@@ -73,6 +77,7 @@ def genesis_events(world: World) -> list[ev.ChainEvent]:
             **at(3),
         ),
         ev.MraProposed(
+            operator=OPERATOR,
             mra_id=1,
             parties=("MN", "KR"),
             recognized_tiers=(2, 24),
@@ -82,8 +87,14 @@ def genesis_events(world: World) -> list[ev.ChainEvent]:
             party="MN",
             **at(4),
         ),
-        ev.MraSigned(mra_id=1, party="KR", **at(5, 0)),
-        ev.MraInForce(mra_id=1, **at(5, 1)),
+        ev.MraSigned(operator=OPERATOR, mra_id=1, party="KR", **at(5, 0)),
+        ev.MraInForce(
+            mra_id=1,
+            party="KR",
+            effective_from=day(date(2024, 1, 1)),
+            operator=OPERATOR,
+            **at(5, 1),
+        ),
     ]
 
 
@@ -145,6 +156,8 @@ def test_suspension_event_gives_suspended_with_reason_and_since(
     world: World, cache: OfflineCache
 ) -> None:
     suspend = ev.CertificateStatusChanged(
+        issuer="MN",
+        operator=OPERATOR,
         certificate_id=world.claims.certificate_id,
         status=CertificateStatus.SUSPENDED,
         reason=1,
@@ -165,6 +178,8 @@ def test_suspension_event_gives_suspended_with_reason_and_since(
 
 def test_amendment_event_supersedes_the_old_qr(world: World, cache: OfflineCache) -> None:
     amend = ev.CertificateAmended(
+        issuer="MN",
+        operator=OPERATOR,
         certificate_id=world.claims.certificate_id,
         version=2,
         tiers=3,
@@ -179,6 +194,8 @@ def test_amendment_event_supersedes_the_old_qr(world: World, cache: OfflineCache
 
 def test_renewal_event_extends_validity(world: World, cache: OfflineCache) -> None:
     renew = ev.CertificateRenewed(
+        issuer="MN",
+        operator=OPERATOR,
         certificate_id=world.claims.certificate_id,
         valid_until=day(date(2034, 1, 1)),
         reason=48,
@@ -203,8 +220,8 @@ def test_key_revocation_event_untrusts_later_signatures(world: World, cache: Off
 @pytest.mark.parametrize(
     ("event", "code"),
     [
-        (ev.MraSuspended(mra_id=1, party="KR", **at(7)), "mra_suspended"),
-        (ev.MraTerminated(mra_id=1, party="MN", **at(7)), "mra_terminated"),
+        (ev.MraSuspended(operator=OPERATOR, mra_id=1, party="KR", **at(7)), "mra_suspended"),
+        (ev.MraTerminated(operator=OPERATOR, mra_id=1, party="MN", **at(7)), "mra_terminated"),
         (ev.AuthoritySuspended(code="MN", **at(7)), "issuer_not_active"),
     ],
 )
@@ -220,8 +237,8 @@ def test_mra_and_membership_events_change_recognition(
 def test_resumed_mra_recognizes_again(world: World, cache: OfflineCache) -> None:
     cache.apply_events(
         [
-            ev.MraSuspended(mra_id=1, party="KR", **at(7)),
-            ev.MraResumed(mra_id=1, party="KR", **at(8)),
+            ev.MraSuspended(operator=OPERATOR, mra_id=1, party="KR", **at(7)),
+            ev.MraResumed(operator=OPERATOR, mra_id=1, party="KR", **at(8)),
         ],
         sync_point(8),
     )
@@ -284,7 +301,14 @@ def test_event_about_something_the_cache_never_saw_rolls_the_batch_back(
 ) -> None:
     batch = [
         ev.AuthorityRemoved(code="KZ", **at(7)),
-        ev.CertificateRenewed(certificate_id=bytes(32), valid_until=30000, reason=48, **at(8)),
+        ev.CertificateRenewed(
+            issuer="MN",
+            operator=OPERATOR,
+            certificate_id=bytes(32),
+            valid_until=30000,
+            reason=48,
+            **at(8),
+        ),
     ]
     with pytest.raises(CacheError, match="sync missed earlier events"):
         cache.apply_events(batch, sync_point(8))
@@ -296,7 +320,9 @@ def test_event_about_something_the_cache_never_saw_rolls_the_batch_back(
 
 def test_conflicting_event_is_refused(world: World, cache: OfflineCache) -> None:
     with pytest.raises(CacheError, match="conflicts with the cached state"):
-        cache.apply_events([ev.AuthorityAdmitted(code="MN", name="again", **at(7))], sync_point(7))
+        cache.apply_events(
+            [ev.AuthorityAdmitted(admin=OPERATOR, code="MN", name="again", **at(7))], sync_point(7)
+        )
 
 
 def test_key_event_whose_kid_is_not_the_keys_id_is_refused(
@@ -323,6 +349,8 @@ def test_events_given_as_mappings_with_hex_are_applied(world: World, cache: Offl
                 "certificate_id": "0x" + world.claims.certificate_id.hex(),
                 "status": "REVOKED",
                 "reason": 5,
+                "issuer": "MN",
+                "operator": OPERATOR,
                 **at(7),
             }
         ],
@@ -348,13 +376,24 @@ def test_malformed_mapping_event_is_refused_naming_the_field(
 
 
 def test_events_the_verifier_does_not_need_are_ignored(cache: OfflineCache) -> None:
-    @dataclass(frozen=True)
-    class AccountAdded:  # the chain layer's class of that name; nothing a verifier reads
-        block_number: int
-        log_index: int
-        block_timestamp: int
+    account = ev.AccountAdded(
+        authority="MN", account=OPERATOR, roles=AccountRole.OPERATOR, by=OPERATOR, **at(7)
+    )
+    vote = ev.MembershipVoted(proposal_id=1, voter="KR", approvals=1, required=2, **at(7, 1))
+    assert cache.apply_events([account, vote], sync_point(7)) == 0
+    assert cache.sync_point() == sync_point(7)
 
-    assert cache.apply_events([AccountAdded(7, 0, T0)], sync_point(7)) == 0
+
+def test_every_domain_event_class_is_applied_or_left_out_on_purpose() -> None:
+    handled = set(offline_apply.HANDLERS)
+    left_out = set(NOT_CACHED)
+    assert handled.isdisjoint(left_out)
+    assert handled | left_out == set(ev.EVENT_CLASSES.values())
+
+
+def test_an_object_that_is_not_a_chain_event_is_refused(cache: OfflineCache) -> None:
+    with pytest.raises(CacheError, match="str is not a chain event"):
+        cache.apply_events(["AccountAdded"], sync_point(7))  # type: ignore[list-item]
 
 
 def test_cache_written_by_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -385,12 +424,14 @@ def test_cache_sees_a_sync_written_through_another_connection(
     assert offline_verify(world, cache).outcome is Outcome.RECOGNIZED
     with OfflineCache(cache.path) as syncer:
         suspended = ev.CertificateStatusChanged(
+            issuer="MN",
+            operator=OPERATOR,
             certificate_id=world.claims.certificate_id,
             status=CertificateStatus.SUSPENDED,
             reason=1,
             **at(6),
         )
-        mra_suspended = ev.MraSuspended(mra_id=1, party="KR", **at(6, 1))
+        mra_suspended = ev.MraSuspended(operator=OPERATOR, mra_id=1, party="KR", **at(6, 1))
         syncer.apply_events([suspended, mra_suspended], sync_point(6))
     verdict = offline_verify(world, cache)
     assert verdict.outcome is Outcome.SUSPENDED
@@ -404,7 +445,12 @@ def test_reading_answers_from_one_sync_while_another_connection_commits(
 ) -> None:
     certificate_id = world.claims.certificate_id
     suspended = ev.CertificateStatusChanged(
-        certificate_id=certificate_id, status=CertificateStatus.SUSPENDED, reason=1, **at(6)
+        issuer="MN",
+        operator=OPERATOR,
+        certificate_id=certificate_id,
+        status=CertificateStatus.SUSPENDED,
+        reason=1,
+        **at(6),
     )
     with cache.reading():
         assert cache.info().block_number == 5
@@ -428,6 +474,8 @@ def test_writing_inside_a_read_view_is_refused_and_the_view_still_answers(
     world: World, cache: OfflineCache
 ) -> None:
     renewed = ev.CertificateRenewed(
+        issuer="MN",
+        operator=OPERATOR,
         certificate_id=world.claims.certificate_id,
         valid_until=world.claims.valid_until + 1,
         reason=0,
@@ -449,7 +497,9 @@ def test_remembered_recognition_is_forgotten_when_another_connection_syncs(
 ) -> None:
     assert offline_verify(world, cache).outcome is Outcome.RECOGNIZED
     with OfflineCache(cache.path) as syncer:
-        syncer.apply_events([ev.MraSuspended(mra_id=1, party="KR", **at(6))], sync_point(6))
+        syncer.apply_events(
+            [ev.MraSuspended(operator=OPERATOR, mra_id=1, party="KR", **at(6))], sync_point(6)
+        )
     verdict = offline_verify(world, cache)
     assert verdict.outcome is Outcome.NOT_RECOGNIZED
     assert verdict.reasons[0].code == "mra_suspended"
@@ -460,6 +510,8 @@ def test_certificates_answer_the_same_from_memory_and_from_the_file(
     world: World, cache: OfflineCache, in_memory: int
 ) -> None:
     suspended = ev.CertificateStatusChanged(
+        issuer="MN",
+        operator=OPERATOR,
         certificate_id=world.claims.certificate_id,
         status=CertificateStatus.SUSPENDED,
         reason=1,
@@ -467,6 +519,7 @@ def test_certificates_answer_the_same_from_memory_and_from_the_file(
     )
     other = replace(world.claims, number="MN-AEO-2025-000999")
     issued = ev.CertificateIssued(
+        operator=OPERATOR,
         certificate_id=other.certificate_id,
         issuer="MN",
         number=other.number,
@@ -488,6 +541,8 @@ def test_certificates_answer_the_same_from_memory_and_from_the_file(
         assert offline_verify(world, reader).outcome is Outcome.SUSPENDED
         with OfflineCache(cache.path) as syncer:
             reinstated = ev.CertificateStatusChanged(
+                issuer="MN",
+                operator=OPERATOR,
                 certificate_id=world.claims.certificate_id,
                 status=CertificateStatus.ACTIVE,
                 reason=16,

@@ -32,6 +32,21 @@ KEY_VALID_FROM = datetime(2025, 1, 1, tzinfo=UTC)
 COMMITMENT = bytes.fromhex("5a" * 32)
 LONG_NAME = "Mongolian International Freight Forwarding and Logistics Limited Liability Company"
 S_TIER = 2
+#: the account that sent the test events' transactions, and the registry that emitted them
+OPERATOR = "0x" + "0B" * 20
+REGISTRY_ADDRESS = "0x" + "5E" * 20
+
+
+def position(block: int, index: int, timestamp: int) -> dict[str, Any]:
+    """The fields that say where a chain event happened (the domain events carry them all)."""
+    return {
+        "block_number": block,
+        "log_index": index,
+        "block_timestamp": timestamp,
+        "block_hash": block.to_bytes(32, "big"),
+        "tx_hash": ids.keccak(f"tx {block}/{index}".encode()),
+        "address": REGISTRY_ADDRESS,
+    }
 
 
 def day(value: date) -> int:

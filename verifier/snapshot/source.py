@@ -3,7 +3,7 @@ scanned QR, and :func:`verify_offline`, which decodes the QR, builds that source
 claims and runs :func:`verifier.pipeline.verify` unchanged.
 
 A snapshot cannot hand out a certificate's record by id alone: it holds a binding fingerprint,
-not the digest. Bound to the QR's claims it can (:func:`verifier.snapshot.state.record_for`),
+not the digest. Bound to the QR's claims it can (:func:`record_for`),
 so every stage of the pipeline runs as it does against the full offline cache, and the verdict
 is the same except where the filter admits a certificate that was never issued (its rate is
 :attr:`~verifier.snapshot.state.CompactState.false_positive_rate`; docs/snapshot.md).
@@ -18,15 +18,23 @@ from pathlib import Path
 from typing import Final
 
 from contracts.domain.claims import Claims
+from contracts.domain.days import Day
+from contracts.domain.enums import CertificateStatus
 from contracts.domain.rules import RecognitionAnswer
-from contracts.domain.state import AuthorityRecord, CertificateSlot, SigningKeyRecord
+from contracts.domain.state import (
+    AuthorityRecord,
+    CertificateSlot,
+    SigningKeyRecord,
+    StatusChange,
+)
 from verifier.errors import SourceUnavailable, VerificationError
+from verifier.input import read_input
 from verifier.payload import decode
-from verifier.pipeline import DEFAULT_MAX_AGE, Clock, InputData, read_input, verify
+from verifier.pipeline import DEFAULT_MAX_AGE, Clock, InputData, verify
 from verifier.snapshot.cache import CachedSnapshot, load
 from verifier.snapshot.errors import SnapshotError
 from verifier.snapshot.model import Binding, CertificateAnswer, Membership
-from verifier.snapshot.state import CompactState, record_for
+from verifier.snapshot.state import CompactState
 from verifier.source import SourceInfo, StatusSource
 from verifier.verdict import Reason, Verdict
 
@@ -229,4 +237,47 @@ def verify_offline(
         clock=clock,
         source=SnapshotSource(state, info, claims),
         max_age=max_age,
+    )
+
+
+def record_for(
+    answer: CertificateAnswer,
+    *,
+    certificate_id: bytes,
+    issuer: str,
+    number: str | None,
+    digest: bytes,
+    holder_ref: bytes,
+    tiers: int,
+    valid_from: int,
+    valid_until: int,
+) -> CertificateSlot | None:
+    """The :class:`CertificateSlot` the verifier's pipeline compares a QR with, as far as the
+    snapshot knows it; ``None`` for an unknown certificate.
+
+    The snapshot holds no digest, only whether the QR's binding matches the chain's: when it
+    differs, the record carries the bitwise complement of the QR's digest, so the pipeline's
+    binding check fails with ``commitment_mismatch`` as it does against the full record (and
+    the holder reference is left out: the snapshot cannot tell which field differs).
+    """
+    if answer.membership is Membership.UNKNOWN:
+        return None
+    matches = answer.binding is not Binding.DIFFERS
+    history = (
+        (StatusChange(answer.status, answer.reason, answer.since),)
+        if answer.status is not CertificateStatus.ACTIVE
+        else ()
+    )
+    return CertificateSlot(
+        certificate_id=certificate_id,
+        issuer=issuer,
+        tiers=tiers,
+        status=answer.status,
+        valid_from=Day(valid_from),
+        valid_until=Day(answer.valid_until if answer.valid_until is not None else valid_until),
+        version=answer.version,
+        digest=digest if matches else bytes(b ^ 0xFF for b in digest),
+        history=history,
+        holder_ref=holder_ref if matches else None,
+        number=number,
     )

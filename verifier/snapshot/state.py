@@ -31,7 +31,6 @@ from contracts.domain.state import (
     CertificateSlot,
     MraRecord,
     SigningKeyRecord,
-    StatusChange,
 )
 from verifier.snapshot import fingerprints as fp
 from verifier.snapshot.errors import SnapshotFormatError
@@ -583,46 +582,3 @@ def _column(typecode: str, data: object, count: int, where: str) -> array:  # ty
     if not isinstance(data, bytes) or len(data) != count * size:
         raise SnapshotFormatError(where, f"must be {count * size} bytes")
     return fp.array_from_le(typecode, data)
-
-
-def record_for(
-    answer: CertificateAnswer,
-    *,
-    certificate_id: bytes,
-    issuer: str,
-    number: str | None,
-    digest: bytes,
-    holder_ref: bytes,
-    tiers: int,
-    valid_from: int,
-    valid_until: int,
-) -> CertificateSlot | None:
-    """The :class:`CertificateSlot` the verifier's pipeline compares a QR with, as far as the
-    snapshot knows it; ``None`` for an unknown certificate.
-
-    The snapshot holds no digest, only whether the QR's binding matches the chain's: when it
-    differs, the record carries the bitwise complement of the QR's digest, so the pipeline's
-    binding check fails with ``commitment_mismatch`` as it does against the full record (and
-    the holder reference is left out: the snapshot cannot tell which field differs).
-    """
-    if answer.membership is Membership.UNKNOWN:
-        return None
-    matches = answer.binding is not Binding.DIFFERS
-    history = (
-        (StatusChange(answer.status, answer.reason, answer.since),)
-        if answer.status is not CertificateStatus.ACTIVE
-        else ()
-    )
-    return CertificateSlot(
-        certificate_id=certificate_id,
-        issuer=issuer,
-        tiers=tiers,
-        status=answer.status,
-        valid_from=Day(valid_from),
-        valid_until=Day(answer.valid_until if answer.valid_until is not None else valid_until),
-        version=answer.version,
-        digest=digest if matches else bytes(b ^ 0xFF for b in digest),
-        history=history,
-        holder_ref=holder_ref if matches else None,
-        number=number,
-    )

@@ -24,9 +24,9 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from contracts.domain import days, ids
+from contracts.domain import days, events as ev, ids
 from contracts.domain.claims import Claims
-from contracts.domain.enums import KeyAlgorithm
+from contracts.domain.enums import KeyAlgorithm, Tier
 from contracts.domain.record import RECORD_SCHEMA
 from registry_api.db import (
     Certificate,
@@ -40,7 +40,7 @@ from registry_api.db import (
 )
 from registry_api.db.chain_index import CURSOR_NAME
 from registry_api.services.api_keys import create_api_key
-from verifier import events as ev, keys
+from verifier import keys
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.payload import encode
 
@@ -383,15 +383,29 @@ def build_verifier_world(
     t0 = int(now.timestamp()) - 86400
     today = days.day_of(int(now.timestamp()))
 
-    def at(block: int, index: int = 0) -> dict[str, int]:
-        return {"block_number": block, "log_index": index, "block_timestamp": t0 + block}
+    issuer, verifier = ev.AuthorityCode(ISSUER), ev.AuthorityCode(VERIFIER_AS)
+    operator = ev.Address(OPERATOR)
 
-    events: list[object] = [
-        ev.AuthorityAdmitted(code=ISSUER, name="Mongolia Customs General Administration", **at(1)),
-        ev.AuthorityAdmitted(code=VERIFIER_AS, name="Korea Customs Service", **at(1, 1)),
+    def at(block: int, index: int = 0) -> dict[str, Any]:
+        return {
+            "block_number": block,
+            "log_index": index,
+            "block_timestamp": t0 + block,
+            "block_hash": block.to_bytes(32, "big"),
+            "tx_hash": block.to_bytes(32, "big"),
+            "address": operator,
+        }
+
+    events: list[ev.ChainEvent] = [
+        ev.AuthorityAdmitted(
+            code=issuer, name="Mongolia Customs General Administration", admin=operator, **at(1)
+        ),
+        ev.AuthorityAdmitted(
+            code=verifier, name="Korea Customs Service", admin=operator, **at(1, 1)
+        ),
         ev.SigningKeyRegistered(
             kid=ids.key_id(public),
-            authority=ISSUER,
+            authority=issuer,
             algorithm=KeyAlgorithm.ES256,
             public_key=public,
             valid_from=t0,
@@ -399,16 +413,23 @@ def build_verifier_world(
         ),
         ev.MraProposed(
             mra_id=1,
-            parties=(ISSUER, VERIFIER_AS),
-            recognized_tiers=(7, 7),
-            effective_from=today - 60,
-            ends_on=0,
+            parties=(issuer, verifier),
+            recognized_tiers=(Tier(7), Tier(7)),
+            effective_from=days.Day(today - 60),
+            ends_on=days.Day(0),
             text_hash=ids.keccak(b"MN-KR arrangement"),
-            party=ISSUER,
+            party=issuer,
+            operator=operator,
             **at(3),
         ),
-        ev.MraSigned(mra_id=1, party=VERIFIER_AS, **at(4)),
-        ev.MraInForce(mra_id=1, **at(4, 1)),
+        ev.MraSigned(mra_id=1, party=verifier, operator=operator, **at(4)),
+        ev.MraInForce(
+            mra_id=1,
+            party=verifier,
+            effective_from=days.Day(today - 60),
+            operator=operator,
+            **at(4, 1),
+        ),
     ]
     texts = []
     issued_at = t0 + 10
@@ -418,13 +439,14 @@ def build_verifier_world(
         events.append(
             ev.CertificateIssued(
                 certificate_id=claims.certificate_id,
-                issuer=ISSUER,
-                number=claims.number,
-                tiers=claims.tiers,
-                valid_from=claims.valid_from,
-                valid_until=claims.valid_until,
+                issuer=issuer,
+                number=ev.CertificateNumber(claims.number),
+                tiers=Tier(claims.tiers),
+                valid_from=days.Day(claims.valid_from),
+                valid_until=days.Day(claims.valid_until),
                 holder_ref=claims.holder_ref,
                 commitment=ids.keccak(f"record {claims.number}".encode()),
+                operator=operator,
                 **at(5 + index // PER_BLOCK, index % PER_BLOCK),
             )
         )

@@ -54,7 +54,6 @@ from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgori
 from contracts.domain.state import AuthorityRecord, MraParty, MraRecord, SigningKeyRecord
 from verifier import keys
 from verifier.payload import decode, encode
-from verifier.pipeline import check_key_validity, check_signature
 from verifier.snapshot import cache
 from verifier.snapshot.build import build_state
 from verifier.snapshot.delta import diff
@@ -66,8 +65,9 @@ from verifier.snapshot.document import (
     prefer_full,
 )
 from verifier.snapshot.model import Binding, BlockRef, CertificateState, Membership
-from verifier.snapshot.source import answer_for, verify_offline
-from verifier.snapshot.state import CompactState, record_for
+from verifier.snapshot.source import answer_for, record_for, verify_offline
+from verifier.snapshot.state import CompactState
+from verifier.stages import check_key_validity, check_signature
 from verifier.verdict import Outcome
 
 REAL_CERTIFICATES: Final = 1000

@@ -13,7 +13,8 @@ from contracts.domain.enums import AuthorityStatus, CertificateStatus, Recogniti
 from verifier.snapshot.delta import Changes, apply, diff
 from verifier.snapshot.errors import FullSnapshotNeeded, SnapshotBuildError, SnapshotOrderError
 from verifier.snapshot.model import Binding, CertificateState, Membership
-from verifier.snapshot.state import CompactState, Params, record_for
+from verifier.snapshot.source import record_for
+from verifier.snapshot.state import CompactState, Params
 from verifier.source import AuthorityRecord
 
 from .world import REVOKED, SUSPENDED, TODAY, certificate, certificate_id, claims_of, consortium

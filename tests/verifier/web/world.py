@@ -16,10 +16,11 @@ from pathlib import Path
 import base45
 import cbor2
 
-from contracts.domain import days, ids
+from contracts.domain import days, events as ev, ids
 from contracts.domain.claims import Claims
 from contracts.domain.enums import CertificateStatus, KeyAlgorithm
-from verifier import events as ev, keys
+from tests.verifier.world import OPERATOR, position
+from verifier import keys
 from verifier.offline import OfflineCache, SyncPoint
 from verifier.payload import PREFIX, build
 
@@ -99,23 +100,19 @@ def build_world(directory: Path) -> World:
 
     events: list[ev.ChainEvent] = [
         ev.AuthorityAdmitted(
-            block_number=next(blocks),
-            log_index=0,
-            block_timestamp=block_time,
+            **position(next(blocks), 0, block_time),
             code=ISSUER,
             name=ISSUER_NAME,
+            admin=OPERATOR,
         ),
         ev.AuthorityAdmitted(
-            block_number=next(blocks),
-            log_index=0,
-            block_timestamp=block_time,
+            **position(next(blocks), 0, block_time),
             code=VERIFIER,
             name="Korea Customs Service",
+            admin=OPERATOR,
         ),
         ev.SigningKeyRegistered(
-            block_number=next(blocks),
-            log_index=0,
-            block_timestamp=block_time,
+            **position(next(blocks), 0, block_time),
             kid=ids.key_id(public),
             authority=ISSUER,
             algorithm=KeyAlgorithm.ES256,
@@ -123,9 +120,7 @@ def build_world(directory: Path) -> World:
             valid_from=block_time,
         ),
         ev.MraProposed(
-            block_number=next(blocks),
-            log_index=0,
-            block_timestamp=block_time,
+            **position(next(blocks), 0, block_time),
             mra_id=1,
             parties=(VERIFIER, ISSUER),
             recognized_tiers=(TIER_S, TIER_S),
@@ -133,15 +128,21 @@ def build_world(directory: Path) -> World:
             ends_on=0,
             text_hash=sha256(b"KR-MN MRA text").digest(),
             party=VERIFIER,
+            operator=OPERATOR,
         ),
         ev.MraSigned(
-            block_number=next(blocks),
-            log_index=0,
-            block_timestamp=block_time,
+            **position(next(blocks), 0, block_time),
             mra_id=1,
             party=ISSUER,
+            operator=OPERATOR,
         ),
-        ev.MraInForce(block_number=next(blocks), log_index=0, block_timestamp=block_time, mra_id=1),
+        ev.MraInForce(
+            **position(next(blocks), 0, block_time),
+            mra_id=1,
+            party=ISSUER,
+            effective_from=days.to_day(date(2024, 1, 1)),
+            operator=OPERATOR,
+        ),
     ]
     texts: dict[str, str] = {}
     for case, certificate in (
@@ -153,9 +154,7 @@ def build_world(directory: Path) -> World:
         texts[case] = build(claims, private_key).text
         events.append(
             ev.CertificateIssued(
-                block_number=next(blocks),
-                log_index=0,
-                block_timestamp=block_time,
+                **position(next(blocks), 0, block_time),
                 certificate_id=claims.certificate_id,
                 issuer=ISSUER,
                 number=certificate.number,
@@ -164,17 +163,18 @@ def build_world(directory: Path) -> World:
                 valid_until=claims.valid_until,
                 holder_ref=claims.holder_ref,
                 commitment=_commitment(certificate),
+                operator=OPERATOR,
             )
         )
         if certificate is REVOKED:
             events.append(
                 ev.CertificateStatusChanged(
-                    block_number=next(blocks),
-                    log_index=0,
-                    block_timestamp=block_time,
+                    **position(next(blocks), 0, block_time),
                     certificate_id=claims.certificate_id,
                     status=CertificateStatus.REVOKED,
                     reason=REASON_FRAUD,
+                    issuer=ISSUER,
+                    operator=OPERATOR,
                 )
             )
     texts["tampered"] = _tampered(_claims(RECOGNIZED), private_key)

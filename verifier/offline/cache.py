@@ -1,15 +1,5 @@
-"""The offline cache: the registry's state in one SQLite file, for border posts without network.
-
-A sync (``aeo verifier sync``) reads the chain's events and hands them to
-:meth:`OfflineCache.apply_events` with the block they reach; the cache stores keys,
-authorities, certificate slots with their status history, and MRAs, and answers the
-:class:`~verifier.source.StatusSource` questions from them, applying the contracts' rules
-(:mod:`contracts.domain.rules`) itself. Its :meth:`~OfflineCache.info` says which block and sync
-time the answers reflect, so every offline verdict reads "status as of <time>".
-
-Re-applying a batch is harmless: events in blocks at or below the last synced block are
-skipped, so a batch must carry every event of the blocks it covers.
-"""
+"""The offline cache itself: :class:`OfflineCache`, a status source over the SQLite file that
+:meth:`OfflineCache.apply_events` fills (the handlers are in :mod:`verifier.offline.apply`)."""
 
 from __future__ import annotations
 
@@ -18,12 +8,11 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from contracts.domain import ids
+from contracts.domain import events as ev
 from contracts.domain.days import Day
 from contracts.domain.enums import AuthorityStatus, CertificateStatus, KeyAlgorithm, MraState
 from contracts.domain.rules import RecognitionAnswer, effective_status, recognize
@@ -35,88 +24,10 @@ from contracts.domain.state import (
     SigningKeyRecord,
     StatusChange,
 )
-from verifier import events as ev
 from verifier.errors import CacheError, SourceUnavailable
+from verifier.offline.apply import NOT_CACHED, apply_event, as_event, position
+from verifier.offline.schema import SCHEMA, SCHEMA_VERSION, SyncPoint
 from verifier.source import SourceInfo
-
-SCHEMA_VERSION: Final = 1
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS sync_state (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    block_number INTEGER NOT NULL,
-    block_hash BLOB NOT NULL,
-    block_time INTEGER NOT NULL,
-    synced_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS authorities (
-    code TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    changed_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS signing_keys (
-    kid BLOB PRIMARY KEY,
-    authority TEXT NOT NULL,
-    algorithm INTEGER NOT NULL,
-    public_key BLOB NOT NULL,
-    valid_from INTEGER NOT NULL,
-    revoked_at INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS certificates (
-    id BLOB PRIMARY KEY,
-    issuer TEXT NOT NULL,
-    number TEXT NOT NULL,
-    tiers INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    valid_from INTEGER NOT NULL,
-    valid_until INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    digest BLOB NOT NULL,
-    holder_ref BLOB NOT NULL,
-    commitment BLOB NOT NULL,
-    status_reason INTEGER NOT NULL,
-    status_since INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS status_changes (
-    certificate_id BLOB NOT NULL REFERENCES certificates (id),
-    block_number INTEGER NOT NULL,
-    log_index INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    reason INTEGER NOT NULL,
-    since INTEGER NOT NULL,
-    PRIMARY KEY (certificate_id, block_number, log_index)
-);
-CREATE TABLE IF NOT EXISTS mras (
-    id INTEGER PRIMARY KEY,
-    status INTEGER NOT NULL,
-    effective_from INTEGER NOT NULL,
-    ends_on INTEGER NOT NULL,
-    text_hash BLOB NOT NULL,
-    changed_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mra_parties (
-    mra_id INTEGER NOT NULL REFERENCES mras (id),
-    position INTEGER NOT NULL,
-    authority TEXT NOT NULL,
-    recognized_tiers INTEGER NOT NULL,
-    signed INTEGER NOT NULL,
-    PRIMARY KEY (mra_id, position),
-    UNIQUE (mra_id, authority)
-);
-CREATE INDEX IF NOT EXISTS mra_parties_by_authority ON mra_parties (authority);
-"""
-
-
-@dataclass(frozen=True)
-class SyncPoint:
-    """The chain position a sync reached, and when the sync ran."""
-
-    block_number: int
-    block_hash: bytes
-    block_time: datetime
-    synced_at: datetime
-
 
 _MEMO_LIMIT: Final = 4096
 _SYNC_POINT: Final = ("sync_point",)
@@ -216,7 +127,7 @@ class OfflineCache:
         if version == 0:
             # executescript commits by itself; every statement is IF NOT EXISTS, so two
             # processes creating the same file at once both end with the same schema.
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -281,25 +192,22 @@ class OfflineCache:
 
     # ------------------------------------------------------------ writes (the sync)
 
-    def apply_events(self, events: Iterable[object], sync: SyncPoint) -> int:
+    def apply_events(
+        self, events: Iterable[ev.ChainEvent | Mapping[str, Any]], sync: SyncPoint
+    ) -> int:
         """Applies a batch of chain events and records ``sync`` as the state reached, in one
         transaction. Returns how many events were applied.
 
-        An event is a :mod:`verifier.events` dataclass, any object with the same class name
-        and fields (the domain core's ``contracts.domain.events`` dataclasses), or a mapping for
-        :func:`verifier.events.event_from_mapping`. Events the verifier does not need
-        (accounts, membership votes) are ignored; events of blocks at or below the last
-        synced block are skipped, so replaying a batch is harmless. Raises
+        An event is a :mod:`contracts.domain.events` dataclass, or a mapping for
+        :func:`contracts.domain.events.event_from_mapping`. Events the verifier does not need
+        (:data:`NOT_CACHED`: accounts, membership votes) are ignored; events of blocks at or
+        below the last synced block are skipped, so replaying a batch is harmless. Raises
         :class:`CacheError` on an unknown event, an event that does not fit the cached state
         (a gap in the sync), or a sync point behind the current one.
         """
         batch = sorted(
-            (
-                e
-                for e in (ev.event_from_mapping(e) if isinstance(e, Mapping) else e for e in events)
-                if type(e).__name__ not in ev.IGNORED_EVENTS
-            ),
-            key=_position,
+            (e for e in map(as_event, events) if not isinstance(e, NOT_CACHED)),
+            key=position,
         )
         with self._transaction() as db:
             current = db.execute("SELECT block_number FROM sync_state").fetchone()
@@ -310,19 +218,19 @@ class OfflineCache:
                 )
             applied = 0
             for event in batch:
-                block_number = _position(event)[0]
+                block_number = position(event)[0]
                 if block_number <= last:
                     continue
                 if block_number > sync.block_number:
                     raise CacheError(
-                        f"{type(event).__name__} in block {block_number} is beyond the "
+                        f"{event.event_name} in block {block_number} is beyond the "
                         f"sync point (block {sync.block_number})"
                     )
                 try:
-                    _apply(db, event)
+                    apply_event(db, event)
                 except sqlite3.IntegrityError as exc:
                     raise CacheError(
-                        f"{type(event).__name__} in block {block_number} conflicts with "
+                        f"{event.event_name} in block {block_number} conflicts with "
                         f"the cached state ({exc}): the cache and the chain disagree"
                     ) from exc
                 applied += 1
@@ -586,205 +494,6 @@ class _ReadView:
                 self._cache._end_view()
         finally:
             self._cache._lock.release()
-
-
-# ---------------------------------------------------------------- applying one event
-
-
-def _position(event: Any) -> tuple[int, int]:
-    try:
-        return (int(event.block_number), int(event.log_index))
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise CacheError(
-            f"{type(event).__name__} has no block_number/log_index: not a chain event"
-        ) from exc
-
-
-def _apply(db: sqlite3.Connection, event: Any) -> None:
-    handler = _HANDLERS.get(type(event).__name__)
-    if handler is None:
-        raise CacheError(
-            f"unknown event {type(event).__name__}; known: {', '.join(sorted(_HANDLERS))}"
-        )
-    try:
-        handler(db, event)
-    except AttributeError as exc:
-        raise CacheError(f"{type(event).__name__} lacks a field: {exc}") from exc
-
-
-def _expect_one(cursor: sqlite3.Cursor, event: Any, what: str) -> None:
-    if cursor.rowcount != 1:
-        raise CacheError(
-            f"{type(event).__name__} in block {event.block_number} names {what} the cache does "
-            "not hold: the sync missed earlier events; sync again from the start"
-        )
-
-
-def _authority_admitted(db: sqlite3.Connection, e: Any) -> None:
-    db.execute(
-        "INSERT INTO authorities (code, name, status, changed_at) VALUES (?, ?, ?, ?)",
-        (e.code, e.name, AuthorityStatus.ACTIVE, e.block_timestamp),
-    )
-
-
-def _authority_status(status: AuthorityStatus) -> Any:
-    def apply(db: sqlite3.Connection, e: Any) -> None:
-        cursor = db.execute(
-            "UPDATE authorities SET status = ?, changed_at = ? WHERE code = ?",
-            (status, e.block_timestamp, e.code),
-        )
-        _expect_one(cursor, e, f"authority {e.code}")
-
-    return apply
-
-
-def _key_registered(db: sqlite3.Connection, e: Any) -> None:
-    if ids.key_id(e.public_key) != e.kid:
-        raise CacheError(f"SigningKeyRegistered: kid {e.kid.hex()} is not the key's id")
-    db.execute(
-        "INSERT INTO signing_keys (kid, authority, algorithm, public_key, valid_from) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (e.kid, e.authority, int(e.algorithm), e.public_key, e.valid_from),
-    )
-
-
-def _key_revoked(db: sqlite3.Connection, e: Any) -> None:
-    cursor = db.execute(
-        "UPDATE signing_keys SET revoked_at = ? WHERE kid = ? AND authority = ?",
-        (e.revoked_at, e.kid, e.authority),
-    )
-    _expect_one(cursor, e, f"signing key {e.kid.hex()}")
-
-
-def _status_change(db: sqlite3.Connection, e: Any, status: CertificateStatus, reason: int) -> None:
-    db.execute(
-        "INSERT INTO status_changes (certificate_id, block_number, log_index, status, reason, "
-        "since) VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            e.certificate_id,
-            e.block_number,
-            e.log_index,
-            int(status),
-            int(reason),
-            e.block_timestamp,
-        ),
-    )
-
-
-def _certificate_issued(db: sqlite3.Connection, e: Any) -> None:
-    # The chain layer keeps the number as the contract's bytes32; the cache stores text.
-    number = e.number if isinstance(e.number, str) else ids.certificate_number_str(e.number)
-    if ids.certificate_id(e.issuer, number) != e.certificate_id:
-        raise CacheError(f"CertificateIssued: id is not the id of {e.issuer}/{number}")
-    db.execute(
-        "INSERT INTO certificates (id, issuer, number, tiers, status, valid_from, valid_until, "
-        "version, digest, holder_ref, commitment, status_reason, status_since) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?)",
-        (
-            e.certificate_id,
-            e.issuer,
-            number,
-            int(e.tiers),
-            CertificateStatus.ACTIVE,
-            e.valid_from,
-            e.valid_until,
-            ids.record_digest(e.holder_ref, e.commitment),
-            e.holder_ref,
-            e.commitment,
-            e.block_timestamp,
-        ),
-    )
-    _status_change(db, e, CertificateStatus.ACTIVE, 0)
-
-
-def _certificate_amended(db: sqlite3.Connection, e: Any) -> None:
-    cursor = db.execute(
-        "UPDATE certificates SET version = ?, tiers = ?, holder_ref = ?, commitment = ?, "
-        "digest = ? WHERE id = ?",
-        (
-            e.version,
-            int(e.tiers),
-            e.holder_ref,
-            e.commitment,
-            ids.record_digest(e.holder_ref, e.commitment),
-            e.certificate_id,
-        ),
-    )
-    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
-
-
-def _certificate_renewed(db: sqlite3.Connection, e: Any) -> None:
-    cursor = db.execute(
-        "UPDATE certificates SET valid_until = ? WHERE id = ?", (e.valid_until, e.certificate_id)
-    )
-    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
-
-
-def _certificate_status(db: sqlite3.Connection, e: Any) -> None:
-    cursor = db.execute(
-        "UPDATE certificates SET status = ?, status_reason = ?, status_since = ? WHERE id = ?",
-        (int(e.status), int(e.reason), e.block_timestamp, e.certificate_id),
-    )
-    _expect_one(cursor, e, f"certificate 0x{e.certificate_id.hex()}")
-    _status_change(db, e, CertificateStatus(int(e.status)), int(e.reason))
-
-
-def _mra_proposed(db: sqlite3.Connection, e: Any) -> None:
-    if len(e.parties) != len(e.recognized_tiers):
-        raise CacheError(f"MraProposed {e.mra_id}: parties and recognized_tiers differ in length")
-    db.execute(
-        "INSERT INTO mras (id, status, effective_from, ends_on, text_hash, changed_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (e.mra_id, MraState.PROPOSED, e.effective_from, e.ends_on, e.text_hash, e.block_timestamp),
-    )
-    db.executemany(
-        "INSERT INTO mra_parties (mra_id, position, authority, recognized_tiers, signed) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [
-            (e.mra_id, i, party, int(tiers), party == e.party)
-            for i, (party, tiers) in enumerate(zip(e.parties, e.recognized_tiers, strict=True))
-        ],
-    )
-
-
-def _mra_signed(db: sqlite3.Connection, e: Any) -> None:
-    cursor = db.execute(
-        "UPDATE mra_parties SET signed = 1 WHERE mra_id = ? AND authority = ?",
-        (e.mra_id, e.party),
-    )
-    _expect_one(cursor, e, f"party {e.party} of MRA {e.mra_id}")
-
-
-def _mra_status(status: MraState) -> Any:
-    def apply(db: sqlite3.Connection, e: Any) -> None:
-        cursor = db.execute(
-            "UPDATE mras SET status = ?, changed_at = ? WHERE id = ?",
-            (status, e.block_timestamp, e.mra_id),
-        )
-        _expect_one(cursor, e, f"MRA {e.mra_id}")
-
-    return apply
-
-
-# Keyed by class name so the chain layer's own event classes apply without conversion.
-_HANDLERS: Final[dict[str, Any]] = {
-    ev.AuthorityAdmitted.__name__: _authority_admitted,
-    ev.AuthoritySuspended.__name__: _authority_status(AuthorityStatus.SUSPENDED),
-    ev.AuthorityReinstated.__name__: _authority_status(AuthorityStatus.ACTIVE),
-    ev.AuthorityRemoved.__name__: _authority_status(AuthorityStatus.REMOVED),
-    ev.SigningKeyRegistered.__name__: _key_registered,
-    ev.SigningKeyRevoked.__name__: _key_revoked,
-    ev.CertificateIssued.__name__: _certificate_issued,
-    ev.CertificateAmended.__name__: _certificate_amended,
-    ev.CertificateRenewed.__name__: _certificate_renewed,
-    ev.CertificateStatusChanged.__name__: _certificate_status,
-    ev.MraProposed.__name__: _mra_proposed,
-    ev.MraSigned.__name__: _mra_signed,
-    ev.MraInForce.__name__: _mra_status(MraState.SIGNED),
-    ev.MraSuspended.__name__: _mra_status(MraState.SUSPENDED),
-    ev.MraResumed.__name__: _mra_status(MraState.SIGNED),
-    ev.MraTerminated.__name__: _mra_status(MraState.TERMINATED),
-}
 
 
 def _unix(moment: datetime) -> int:
