@@ -20,6 +20,7 @@ from .conftest import ChainApp
 from .feed_support import S
 from .registry_support import open_registry, register_key_on_chain
 from .support import assert_problem
+from .test_documents_rendering import pdf_text
 
 # Slow, so not in `make test-fast`: a service with issued certificates per test.
 pytestmark = pytest.mark.slow
@@ -195,3 +196,18 @@ def test_the_pdf_points_to_the_public_lookup_when_its_address_is_set() -> None:
         verification_url("https://aeo.customs.example/", "MN/AEO 1")
         == "https://aeo.customs.example/public/lookup?q=MN%2FAEO%201"
     )
+
+
+def test_the_printed_certificate_links_to_its_public_lookup(
+    tmp_path: Path, consortium: Consortium
+) -> None:
+    with ExitStack() as stack:
+        service = open_registry(
+            stack, tmp_path, consortium, "MN", public_lookup_url="https://aeo.customs.example/"
+        )
+        register_key_on_chain(service)
+        issue(service, service.headers(Role.ISSUING_OFFICER), "MN-P", tiers=S)
+        service.settle()
+        pdf = document(service, "MN-P", "certificate.pdf").content
+    text = pdf_text(pdf, tmp_path)
+    assert "https://aeo.customs.example/public/lookup?q=MN-P" in text
