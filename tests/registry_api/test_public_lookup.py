@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from contracts.bootstrap import Consortium
 from registry_api.db import Role
 from registry_api.documents import DEFAULT_VERIFICATION_URL, verification_url
+from registry_api.limits import PUBLIC_QR_BODY_BYTES
 
 from .certificate_data import issue, post
 from .conftest import ChainApp
@@ -211,3 +213,16 @@ def test_the_printed_certificate_links_to_its_public_lookup(
         pdf = document(service, "MN-P", "certificate.pdf").content
     text = pdf_text(pdf, tmp_path)
     assert "https://aeo.customs.example/public/lookup?q=MN-P" in text
+
+
+def test_a_photo_larger_than_a_json_body_reaches_the_page_and_a_huge_one_is_refused(
+    client: TestClient,
+) -> None:
+    # 2 MiB: over the 1 MiB of a JSON body, within the photo's 5 MiB; not an image, said so.
+    blob = b"\x00" * (2 * 2**20)
+    refused = client.post("/public/lookup", files={"photo": ("big.jpg", blob, "image/jpeg")})
+    assert refused.status_code == 422, refused.text
+    assert '<p class="error-message" id="photo-error">' in refused.text
+    huge = b"\x00" * (PUBLIC_QR_BODY_BYTES + 1)
+    too_large = client.post("/public/lookup", files={"photo": ("huge.jpg", huge, "image/jpeg")})
+    assert_problem(too_large, 413, "too-large")
