@@ -42,6 +42,9 @@ IMPORT_ROW_BYTES: Final = 256 * KIB
 #: Room for the multipart framing and the ``format`` field around the import file.
 MULTIPART_FRAMING_BYTES: Final = 64 * KIB
 IMPORT_BODY_BYTES: Final = IMPORT_FILE_BYTES + MULTIPART_FRAMING_BYTES
+#: The public lookup's QR form: a photo as large as the border page takes (5 MiB) and the
+#: pasted QR text, in a multipart form the route parses itself.
+PUBLIC_QR_BODY_BYTES: Final = 5 * MIB + MULTIPART_FRAMING_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ ROUTE_BODY_LIMITS: Final[Mapping[str, BodyLimit]] = {
     # the console's upload form takes the same files
     "/console/imports": BodyLimit(IMPORT_BODY_BYTES, check_json=False),
     "/v1/mras": BodyLimit(MRA_BODY_BYTES),
+    "/public/lookup": BodyLimit(PUBLIC_QR_BODY_BYTES, check_json=False),
 }
 
 

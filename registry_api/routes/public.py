@@ -19,14 +19,18 @@ from __future__ import annotations
 import html
 import re
 import threading
+from collections.abc import Mapping
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from contracts.domain import days
 from contracts.domain.enums import tier_names
+from verifier import payload as qr_payload
+from verifier.errors import VerificationError
+from verifier.web.app import MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, RequestRejected, qr_text_from_upload
 
 from ..deps import SessionDep, SettingsDep
 from ..errors import FieldError, InvalidError, RateLimitedError
@@ -161,33 +165,92 @@ _RESULT_TEXT: Final = {
     "not_valid": "Not valid (suspended, revoked or expired)",
     "unknown": "No certificate can be shown: unknown, or the holder has not agreed to publication",
 }
+#: the page's fields, in the order the error summary lists them
+_FIELDS: Final = ("q", "payload", "photo")
+#: the longest QR text read (what a QR code of the largest version holds)
+MAX_PAYLOAD_CHARS: Final = MAX_TEXT_CHARS
 
 
-def _page(authority: str, typed: str, table: str, error: str | None) -> str:
-    summary = (
-        f'<div class="error-summary" role="alert"><h2>There is a problem</h2>'
-        f'<p><a href="#q">{html.escape(error)}</a></p></div>'
-        if error
-        else ""
+def _field_error(errors: Mapping[str, str], name: str) -> str:
+    if name not in errors:
+        return ""
+    return (
+        f'<p class="error-message" id="{name}-error">'
+        f'<span class="visually-hidden">Error:</span> {html.escape(errors[name])}</p>'
     )
+
+
+def _described(errors: Mapping[str, str], name: str) -> str:
+    return f' aria-describedby="{name}-error" aria-invalid="true"' if name in errors else ""
+
+
+def _page(
+    authority: str,
+    *,
+    typed: str = "",
+    payload: str = "",
+    table: str = "",
+    errors: Mapping[str, str] | None = None,
+    notice: str | None = None,
+) -> str:
+    errors = errors or {}
+    summary = ""
+    if errors:
+        items = "".join(
+            f'<li><a href="#{name}">{html.escape(errors[name])}</a></li>'
+            for name in _FIELDS
+            if name in errors
+        )
+        summary = (
+            '<div class="error-summary" role="alert" tabindex="-1"><h2>There is a problem</h2>'
+            f"<ul>{items}</ul></div>"
+        )
+    if notice is not None:
+        summary = f'<div class="error-summary" role="alert"><h2>{html.escape(notice)}</h2></div>'
+    prefix = "Error: " if errors or notice else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>AEO certificate lookup ({html.escape(authority)})</title>
+<title>{prefix}AEO certificate lookup ({html.escape(authority)})</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}
-.error-summary{{border:4px solid #d4351c;padding:1rem}} textarea{{width:100%}}
+.error-summary{{border:4px solid #d4351c;padding:0 1rem}} textarea{{width:100%}}
+.error-message{{color:#d4351c;font-weight:bold;margin:.2rem 0}}
+.field{{margin:1rem 0}} .field-error{{border-left:4px solid #d4351c;padding-left:.8rem}}
+label{{display:block;font-weight:bold}} .hint{{color:#505a5f;margin:.2rem 0}}
+.visually-hidden{{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}}
 table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc;padding:.4rem;
 text-align:left}} .valid{{color:#00703c}} .not_valid{{color:#d4351c}}</style></head>
-<body><h1>Check an AEO certificate</h1>
+<body><main>
+<h1>Check an AEO certificate</h1>
 <p>Certificates issued by {html.escape(authority)}. The holder's name, tiers and validity are
 shown only where the holder agreed to publication.</p>
 {summary}
-<form method="get" action="/public/lookup">
-<label for="q">Certificate numbers or identifiers (SCHEME:VALUE), one per line, at most
-{service.MAX_PUBLIC_QUERIES}</label>
-<textarea id="q" name="q" rows="4">{html.escape(typed)}</textarea>
+{table}
+<form method="get" action="/public/lookup" novalidate>
+<div class="field{" field-error" if "q" in errors else ""}">
+<label for="q">Certificate numbers or identifiers</label>
+<p class="hint" id="q-hint">One per line, at most {service.MAX_PUBLIC_QUERIES}: a certificate
+number (MN-AEO-2024-0147) or an identifier written SCHEME:VALUE (EORI:DE447109382210556).</p>
+{_field_error(errors, "q")}
+<textarea id="q" name="q" rows="4"{_described(errors, "q")}>{html.escape(typed)}</textarea>
+</div>
 <button type="submit">Check certificates</button></form>
-{table}</body></html>"""
+<h2>Or use the certificate's QR code</h2>
+<form method="post" action="/public/lookup" enctype="multipart/form-data" novalidate>
+<div class="field{" field-error" if "payload" in errors else ""}">
+<label for="payload">The QR code's text</label>
+<p class="hint">As a scanner app shows it, starting with AEO1:</p>
+{_field_error(errors, "payload")}
+<textarea id="payload" name="payload" rows="3"{_described(errors, "payload")}>
+{html.escape(payload)}</textarea>
+</div>
+<div class="field{" field-error" if "photo" in errors else ""}">
+<label for="photo">Or a photo of the QR code</label>
+{_field_error(errors, "photo")}
+<input type="file" id="photo" name="photo" accept="image/*"{_described(errors, "photo")}>
+</div>
+<button type="submit">Check the QR code</button></form>
+</main></body></html>"""
 
 
 def _table(result: PublicLookupPublic) -> str:
@@ -206,10 +269,24 @@ def _table(result: PublicLookupPublic) -> str:
             f"<td>{details}</td></tr>"
         )
     return (
-        "<table><thead><tr><th>Asked</th><th>Result</th><th>Holder</th></tr></thead><tbody>"
+        '<table id="answers"><caption class="visually-hidden">Answers</caption>'
+        "<thead><tr><th>Asked</th><th>Result</th><th>Holder</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
+
+
+def _too_many(authority: str, exc: RateLimitedError) -> HTMLResponse:
+    return HTMLResponse(
+        _page(authority, notice=f"Too many lookups from your address: {exc.detail}"),
+        status_code=exc.status,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _page_field(field: str) -> str:
+    """``query.q[1]`` (the API's name) -> ``q`` (the page's field)."""
+    return "q" if field.startswith("query.q") else field
 
 
 @page.get("/public/lookup", response_class=HTMLResponse)
@@ -218,13 +295,81 @@ def public_lookup_page(
 ) -> HTMLResponse:
     typed = "\n".join(q or ())
     if not typed.strip():
-        return HTMLResponse(_page(settings.authority, "", "", None))
-    _limit(request, settings)
+        return HTMLResponse(_page(settings.authority))
+    try:
+        _limit(request, settings)
+    except RateLimitedError as exc:
+        return _too_many(settings.authority, exc)
     try:
         result = _answers(session, settings, q)
     except InvalidError as exc:
-        return HTMLResponse(_page(settings.authority, typed, "", exc.detail), status_code=422)
+        errors = {_page_field(error.field): exc.detail for error in exc.errors[:1]}
+        return HTMLResponse(_page(settings.authority, typed=typed, errors=errors), status_code=422)
     return HTMLResponse(
-        _page(settings.authority, typed, _table(result), None),
+        _page(settings.authority, typed=typed, table=_table(result)),
         headers={"Cache-Control": CACHE_CONTROL},
+    )
+
+
+class _Unreadable(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _number_in(text: str, field: str) -> str:
+    """The certificate number a QR text carries (read, not verified: the answer comes from
+    this registry's record of that number, exactly as if the number had been typed)."""
+    try:
+        return qr_payload.decode(text).claims.number
+    except VerificationError as exc:
+        raise _Unreadable(field, f"is not an AEO certificate's QR code: {exc.message}") from None
+
+
+def _qr_number(text: str | None, photo: UploadFile | None) -> str:
+    if text is not None and text.strip():
+        if len(text) > MAX_PAYLOAD_CHARS:
+            message = f"is longer than any QR code holds ({MAX_PAYLOAD_CHARS} characters)"
+            raise _Unreadable("payload", message)
+        return _number_in(text.strip(), "payload")
+    data = photo.file.read(MAX_UPLOAD_BYTES + 1) if photo is not None else b""
+    if not data:
+        raise _Unreadable("payload", "Paste the QR code's text or choose a photo of it")
+    try:
+        # Decoded in a sandboxed child process, as the border page's server does.
+        scanned = qr_text_from_upload(data)
+    except RequestRejected as exc:
+        raise _Unreadable("photo", exc.message) from None
+    return _number_in(scanned, "photo")
+
+
+@page.post("/public/lookup", response_class=HTMLResponse)
+def public_lookup_qr(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    text: Annotated[str | None, Form(alias="payload")] = None,
+    photo: Annotated[UploadFile | None, File()] = None,
+) -> HTMLResponse:
+    """The same lookup for the number in a QR code: its text pasted, or a photo of it."""
+    try:
+        _limit(request, settings)
+    except RateLimitedError as exc:
+        return _too_many(settings.authority, exc)
+    pasted = text or ""
+    try:
+        number = _qr_number(text, photo)
+    except _Unreadable as exc:
+        message = exc.message
+        label = {"payload": "The QR code's text", "photo": "The photo"}[exc.field]
+        if not message[:1].isupper():
+            message = f"{label} {message}"
+        return HTMLResponse(
+            _page(settings.authority, payload=pasted, errors={exc.field: message}),
+            status_code=422,
+        )
+    result = _answers(session, settings, [number])
+    return HTMLResponse(
+        _page(settings.authority, typed=number, payload=pasted, table=_table(result))
     )

@@ -54,9 +54,14 @@ from contracts.chain import Chain
 from contracts.deploy import Deployment
 from contracts.errors import DeploymentMismatchError
 from contracts.reader import RegistryReader
+from registry_api.console import accounts
+from registry_api.console.passwords import Passwords, generate_password
+from registry_api.console.roles import RoleTarget
+from registry_api.db import Role, make_engine, make_session_factory, upgrade_database, utc_now
 from registry_api.first_run import create_admin_key
+from registry_api.settings import Settings
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 VERIFIER_AS = "KR"
 #: the registry whose signed snapshot the demo's border post syncs from
 SNAPSHOT_FROM = "MN"
@@ -75,6 +80,57 @@ ROLE_USERS: tuple[tuple[str, str], ...] = (
     ("border_officer", "border post"),
 )
 PARTNER_OF = {"MN": "KR", "KR": "MN", "KZ": "MN"}
+#: the console's local sign-ins the demo makes, one per role per administration (the
+#: partner roles belong to another administration's staff: keys only)
+SIGN_IN_ROLES: tuple[Role, ...] = (
+    Role.ADMIN,
+    Role.ISSUING_OFFICER,
+    Role.MRA_OFFICER,
+    Role.AUDITOR,
+)
+#: the demo's sign-ins, with their passwords (0600, in the data directory: never committed)
+SIGN_INS_FILE = "sign-ins.json"
+
+
+def sign_in_name(code: str, role: Role) -> str:
+    """``mn.issuing_officer``: the account name a demo officer types."""
+    return f"{code.lower()}.{role.value}"
+
+
+def make_sign_ins(settings: Settings, roles: tuple[Role, ...] = SIGN_IN_ROLES) -> dict[str, str]:
+    """A local console account per role in ``settings``' database, each with a new generated
+    password: {account name: password}. An account left by an interrupted run gets a new
+    password. The demo's passwords need no change at the first sign-in: they are the demo's,
+    printed to whoever started it, and the tour signs in with them directly."""
+    passwords = Passwords()
+    made: dict[str, str] = {}
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade_database(engine)
+        with make_session_factory(engine)() as session:
+            for role in roles:
+                name = sign_in_name(settings.authority, role)
+                password = generate_password()
+                hashed = passwords.hash(password)
+                if accounts.find_person(session, name) is None:
+                    person = accounts.add_local_person(
+                        session,
+                        name=name,
+                        target=RoleTarget(role, None),
+                        password_hash=hashed,
+                        now=utc_now(),
+                        display_name=f"{settings.authority} demo {role.value.replace('_', ' ')}",
+                    )
+                else:
+                    person = accounts.reset_person(
+                        session, name, password_hash=hashed, now=utc_now()
+                    )
+                person.password_change_required = False
+                made[name] = password
+            session.commit()
+    finally:
+        engine.dispose()
+    return made
 
 
 @dataclass(frozen=True)
@@ -150,6 +206,9 @@ class Demo:
         self.resumed = False
         self.seed_summary: dict[str, Any] = {}
         self.tokens: dict[str, dict[str, str]] = {}
+        #: {code: {account: password}}; ``new_sign_ins``: made by this run (printed once)
+        self.sign_ins: dict[str, dict[str, str]] = {}
+        self.new_sign_ins = False
         self.record: ConsortiumRecord | None = None
         self.chain_url = ""
         self.block = 0
@@ -206,7 +265,7 @@ class Demo:
         require_free_ports(ports)
 
         with self._progress() as progress:
-            steps = progress.add_task("starting", total=8)
+            steps = progress.add_task("starting", total=9)
 
             def step(description: str) -> None:
                 progress.update(steps, description=description)
@@ -235,6 +294,9 @@ class Demo:
                 progress.advance(steps)
                 step("API keys")
                 self.tokens = self._api_keys()
+                progress.advance(steps)
+                step("console sign-ins")
+                self.sign_ins = self._sign_ins()
                 progress.advance(steps)
                 step("example data")
                 self.seed_summary = self._seed(progress)
@@ -417,6 +479,32 @@ class Demo:
         )
         return tokens
 
+    @property
+    def sign_ins_path(self) -> Path:
+        return self.workspace.demo_dir / SIGN_INS_FILE
+
+    def _sign_ins(self) -> dict[str, dict[str, str]]:
+        """The console's sign-ins: kept from an earlier run, else made now (and printed once,
+        in the summary)."""
+        assert self.record is not None
+        path = self.sign_ins_path
+        stored: dict[str, dict[str, str]] = {}
+        if path.exists():
+            stored = {code: dict(entry) for code, entry in read_json(path).items()}
+        complete = all(
+            {sign_in_name(m.code, role) for role in SIGN_IN_ROLES} <= set(stored.get(m.code, {}))
+            for m in self.record.members
+        )
+        if complete:
+            return stored
+        made = {
+            member.code: make_sign_ins(founding.registry_settings(self.workspace, member.code))
+            for member in self.record.members
+        }
+        write_json(path, made, private=True)
+        self.new_sign_ins = True
+        return made
+
     def _seed(self, progress: Progress) -> dict[str, Any]:
         assert self.record is not None
         if self.workspace.demo_seeded.exists():
@@ -512,13 +600,7 @@ class Demo:
                 style="italic",
             ),
             *keys,
-            Text(
-                "Officers sign in to the consoles with local accounts: "
-                f"aeo users add NAME --role issuing_officer --authority MN{self._data_flag()} "
-                "prints a one-time password (roles: admin, issuing_officer, mra_officer, "
-                "auditor, partner, border_officer; docs/console.md)",
-                style="italic",
-            ),
+            *self._sign_in_lines(),
         ]
         parts.extend(
             seed.summary_renderables(
@@ -526,6 +608,36 @@ class Demo:
             )
         )
         return Group(*parts)
+
+    def _sign_in_lines(self) -> list[Any]:
+        shown = _display_path(self.sign_ins_path)
+        if not self.new_sign_ins:
+            lines: list[Any] = [
+                Text(
+                    "Console sign-ins, one per role per administration: the accounts and "
+                    f"passwords printed by the first run are in {shown} (mode 0600)",
+                    style="italic",
+                )
+            ]
+        else:
+            lines = [
+                Text(
+                    "Console sign-ins, one per role per administration (passwords shown this "
+                    f"once; also in {shown}, mode 0600):",
+                    style="italic",
+                )
+            ]
+            for code, made in self.sign_ins.items():
+                for name, password in made.items():
+                    lines.append(Text(f"  {code}  {name:<22} {password}"))
+        lines.append(
+            Text(
+                "More officers: aeo users add NAME --role issuing_officer --authority MN"
+                f"{self._data_flag()} prints a one-time password (docs/console.md)",
+                style="italic",
+            )
+        )
+        return lines
 
     def _data_flag(self) -> str:
         if self.workspace.data_dir == Workspace(Path("data")).data_dir:
@@ -545,6 +657,8 @@ class Demo:
             "page": f"http://127.0.0.1:{self.record.verifier_port}/",
             "mn_api": self._api_url("MN"),
             "mn_issuing_token": self.tokens.get("MN", {}).get("issuing_officer", ""),
+            "mn_partner_token": self.tokens.get("MN", {}).get("partner", ""),
+            "mn_issuing_sign_in": sign_in_name("MN", Role.ISSUING_OFFICER),
         }
 
 

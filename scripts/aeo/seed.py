@@ -20,6 +20,7 @@ anything twice.
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from rich.progress import Progress
 from rich.table import Table
@@ -338,6 +340,8 @@ class _Seeder:
                 "tiers": example.tiers,
                 "status": status,
                 "note": example.note,
+                "aliases": [list(alias) for alias in example.aliases],
+                "public": example.consent_days is not None,
                 "png": str(png),
                 "pdf": str(pdf),
             }
@@ -448,6 +452,11 @@ def summary_renderables(
     return parts
 
 
+def _command(text: str) -> Text:
+    """A command to copy (the demo's console soft-wraps: each stays one line to paste)."""
+    return Text(f"   {text}", style="cyan")
+
+
 def _try_panel(
     certificates: list[dict[str, Any]],
     workspace: Workspace,
@@ -458,34 +467,73 @@ def _try_panel(
 
     lines: list[Any] = [Text("Try (from the repository root):", style="bold")]
     aeo, flag = commands["aeo"], commands["data_flag"]
+    mn_api = commands["mn_api"]
     chosen = next(
         (c for c in certificates if c["issuer"] == "MN" and c["status"] == "active"), None
     )
-    if chosen is not None:
+    if chosen is None:
+        lines += [
+            Text("1. Verify a certificate's QR code as Korea Customs:"),
+            _command(f"{aeo} verify <QR image or AEO1: text> --as KR{flag}"),
+            Text("2. (needs example certificates: see above)"),
+        ]
+    else:
+        number = chosen["number"]
         png = display(Path(chosen["png"]))
         verify = f"{aeo} verify {png} --as KR{flag}"
+        lines += [
+            Text(f"1. Verify {chosen['holder']}'s QR code as Korea Customs:"),
+            _command(verify),
+        ]
+        # Korea's risk engine asks MN by the identifiers it holds, with MN's key for KR.
+        items = [{"number": number}]
+        items += [{"scheme": scheme, "value": value} for scheme, value in chosen.get("aliases", [])]
+        items.append({"number": "MN-AEO-2024-9999"})  # unknown: answers as not covered would
+        batch = (
+            f"curl -s -w '\\n' -X POST {mn_api}/v1/recognition/batch "
+            f"-H 'Authorization: Bearer {commands['mn_partner_token']}' "
+            "-H 'Content-Type: application/json' "
+            f"-d '{json.dumps({'items': items}, separators=(',', ':'))}'"
+        )
+        lines += [
+            Text(
+                "2. Korea's risk engine asks MN in one batch, by number and by the identifiers "
+                "it holds:"
+            ),
+            _command(batch),
+        ]
+        public = next((c for c in certificates if c["issuer"] == "MN" and c.get("public")), None)
+        if public is not None:
+            lookup = f"{mn_api}/public/lookup?q={quote(public['number'], safe='')}"
+            lines += [
+                Text(
+                    f"3. Anyone checks {public['holder']} on MN's public lookup page (the holder "
+                    "consented to publication; a photo of its QR code works too):"
+                ),
+                _command(lookup),
+                Text("   or as JSON:"),
+                _command(f"curl -s -w '\\n' '{lookup.replace('/lookup?', '/lookup.json?')}'"),
+            ]
         suspend = (
             f"curl -s -w '\\n' -X POST "
-            f"{commands['mn_api']}/v1/certificates/{chosen['number']}/suspend "
+            f"{mn_api}/v1/certificates/{number}/suspend "
             f"-H 'Authorization: Bearer {commands['mn_issuing_token']}' "
-            f"-H 'Idempotency-Key: try-suspend-{chosen['number']}' "
+            f"-H 'Idempotency-Key: try-suspend-{number}' "
             "-H 'Content-Type: application/json' -d '{\"reason_code\": 1}'"
             f" && sleep 3 && {verify}"
         )
         lines += [
-            Text(f"1. Verify {chosen['holder']}'s QR code as Korea Customs:"),
-            Text(f"   {verify}", style="cyan"),
-            Text("2. Suspend it at MN, then verify again:"),
-            Text(f"   {suspend}", style="cyan"),
-        ]
-    else:
-        lines += [
-            Text("1. Verify a certificate's QR code as Korea Customs:"),
-            Text(f"   {aeo} verify <QR image or AEO1: text> --as KR{flag}", style="cyan"),
-            Text("2. (needs example certificates: see above)"),
+            Text(
+                f"4. Suspend it in MN's console: open {mn_api}/console/certificates/{number}, "
+                f"sign in as {commands['mn_issuing_sign_in']} (password above), press "
+                '"Suspend certificate", give a reason and confirm; then verify again:'
+            ),
+            _command(verify),
+            Text("   Or suspend it through the API and verify again:"),
+            _command(suspend),
         ]
     lines += [
-        Text("3. Open the border officer's scan page:"),
-        Text(f"   python3 -m webbrowser {commands['page']}", style="cyan"),
+        Text("5. Open the border officer's scan page:"),
+        _command(f"python3 -m webbrowser {commands['page']}"),
     ]
     return Group(*lines)

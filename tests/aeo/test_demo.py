@@ -4,10 +4,13 @@ exactly as printed, Ctrl-C stops every child, and a second run resumes from the 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
+import re
 import shlex
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -132,6 +135,28 @@ def _run(command: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _printed_sign_ins(summary: str) -> dict[str, dict[str, str]]:
+    """{code: {account: password}} from the summary's sign-in lines."""
+    found: dict[str, dict[str, str]] = {}
+    for match in re.finditer(r"^  (MN|KZ|KR)  ([a-z]{2}\.[a-z_]+) +(\S+)$", summary, re.M):
+        found.setdefault(match[1], {})[match[2]] = match[3]
+    return found
+
+
+def _console_home(api: str, name: str, password: str) -> httpx.Response:
+    """Sign in to a console with a local account, as a browser does (its CSRF field)."""
+    with httpx.Client(base_url=api, timeout=60, follow_redirects=True) as client:
+        form = client.get("/console/sign-in")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None, form.text
+        home = client.post(
+            "/console/sign-in",
+            data={"name": name, "password": password, "csrf_token": token[1]},
+        )
+        assert home.status_code == 200, home.text
+        return home
+
+
 def test_demo_runs_the_system_its_commands_work_and_ctrl_c_stops_everything(
     data_dir: Path,
 ) -> None:
@@ -167,7 +192,44 @@ def test_demo_runs_the_system_its_commands_work_and_ctrl_c_stops_everything(
         assert scanned.json()["outcome"] == "recognized"
         assert scanned.json()["source"]["kind"] == "snapshot"
 
-        suspend_and_verify = demo.command_after("2. Suspend")
+        # A sign-in per role per administration, printed once, kept 0600, reaching the console.
+        sign_ins = _printed_sign_ins(summary)
+        assert {name for code in ("MN", "KZ", "KR") for name in sign_ins[code]} == {
+            f"{code.lower()}.{role}"
+            for code in ("mn", "kz", "kr")
+            for role in ("admin", "issuing_officer", "mra_officer", "auditor")
+        }
+        stored = data_dir / "demo" / "sign-ins.json"
+        assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+        assert json.loads(stored.read_text()) == sign_ins
+        mn_api = f"http://127.0.0.1:{base + 1}"
+        assert f"{mn_api}/console/" in summary
+        home = _console_home(mn_api, "mn.issuing_officer", sign_ins["MN"]["mn.issuing_officer"])
+        assert home.url.path == "/console/"
+        for log in (data_dir / "demo" / "logs").rglob("*"):
+            if log.is_file():
+                text = log.read_text(errors="replace")
+                assert not any(p in text for made in sign_ins.values() for p in made.values())
+
+        # The batch lookup Korea's risk engine sends to MN, by number and by its aliases.
+        batch = _run(demo.command_after("2. Korea's risk engine"))
+        assert batch.returncode == 0, batch.stdout + batch.stderr
+        answers = json.loads(batch.stdout)["data"]
+        assert [a["found"] for a in answers] == [True, True, True, False]
+        assert all(a["recognized"] for a in answers[:3])
+
+        # The public lookup of a consenting holder: the page's URL and its JSON.
+        public_url = demo.command_after("3. Anyone checks")
+        page = httpx.get(public_url, timeout=60)
+        assert page.status_code == 200
+        assert 'data-result="valid"' in page.text
+        public = _run(demo.command_after("   or as JSON"))
+        assert public.returncode == 0, public.stderr
+        (answer,) = json.loads(public.stdout)["data"]
+        assert answer["result"] == "valid"
+        assert answer["holder_name"] in summary
+
+        suspend_and_verify = demo.command_after("   Or suspend it through the API")
         suspended = _run(suspend_and_verify)
         assert suspended.returncode == 3, suspended.stdout + suspended.stderr
         assert "SUSPENDED" in suspended.stdout
@@ -183,6 +245,9 @@ def test_demo_runs_the_system_its_commands_work_and_ctrl_c_stops_everything(
     try:
         summary = again.wait_for_summary()
         assert "Resuming" in summary
+        # the passwords were shown once: the second run names the file instead
+        assert not any(p in summary for made in sign_ins.values() for p in made.values())
+        assert "sign-ins.json" in summary
         # the suspension made before the restart is still on the chain
         rechecked = _run(verify)
         assert rechecked.returncode == 3

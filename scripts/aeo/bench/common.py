@@ -34,7 +34,7 @@ from rich.progress import (
 
 from aeo.errors import ScriptError
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[3]
 
 Report = dict[str, Any]
 
