@@ -214,3 +214,48 @@ def test_every_console_page_fits_in_the_pseudo_locale(
     check("403")
     page.context.close()
     assert found == {}
+
+
+def test_the_menu_switches_to_korean_and_a_reload_keeps_it(
+    registry: tuple[str, FastAPI],
+    chromium: Browser,
+) -> None:
+    url, app = registry
+    password = People(app).add("tuya", Role.ISSUING_OFFICER)
+    context = chromium.new_context(viewport=LAPTOP, locale="en-US", timezone_id="UTC")
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        _sign_in(page, url, "tuya", password)
+        assert page.locator("html").get_attribute("lang") == "en"
+        page.get_by_role("link", name="Certificates", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Certificates")
+        page.get_by_role("navigation", name="Language").get_by_role("link", name="한국어").click()
+        expect(page.locator("html")).to_have_attribute("lang", "ko")
+        expect(page).to_have_url(f"{url}/console/certificates")
+        expect(page.get_by_role("heading", level=1)).to_have_text("증서")
+        page.reload()
+        assert page.locator("html").get_attribute("lang") == "ko"
+        expect(page.get_by_role("heading", level=1)).to_have_text("증서")
+        page.get_by_role("link", name="홈", exact=True).click()
+        assert page.locator("html").get_attribute("lang") == "ko"
+        current = page.get_by_role("navigation", name="언어").locator("[aria-current=true]")
+        expect(current).to_have_text("한국어")
+    finally:
+        context.close()
+
+
+def test_a_chinese_browser_gets_the_console_in_simplified_chinese(
+    registry: tuple[str, FastAPI],
+    chromium: Browser,
+) -> None:
+    url, _app = registry
+    context = chromium.new_context(viewport=PHONE, locale="zh-CN", timezone_id="UTC")
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(f"{url}/console/")
+        assert page.locator("html").get_attribute("lang") == "zh-Hans"
+        expect(page.get_by_role("heading", level=1)).to_have_text("登录AEO登记册控制台")
+    finally:
+        context.close()
