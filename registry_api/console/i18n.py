@@ -17,6 +17,7 @@ Usage: ``python -m registry_api.console.i18n check|update|add LANG``.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import re
 import sys
@@ -267,7 +268,10 @@ def update() -> list[Path]:
     written = [POT_FILE]
     for locale in available_locales():
         catalog = read_catalog(locale)
-        catalog.update(template, no_fuzzy_matching=True)
+        # A copy per language: Babel adds the template's own message objects, and the
+        # source language's copy-to-itself below would otherwise fill every later
+        # language's new messages with English, which the check takes as translated.
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         if locale == SOURCE_LOCALE:
             for message in catalog:
                 if message.id and not message.string:
