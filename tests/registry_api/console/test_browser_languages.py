@@ -7,6 +7,7 @@ border page's check, not pixels)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from .support import People, console_of, csrf_of, sign_in
 from .test_browser import WAIT_MS
 from .test_browser_certificates import (
     CSV,
+    _shot,
     chromium as chromium,
     registry as registry,
 )
@@ -219,6 +221,7 @@ def test_every_console_page_fits_in_the_pseudo_locale(
 def test_the_menu_switches_to_korean_and_a_reload_keeps_it(
     registry: tuple[str, FastAPI],
     chromium: Browser,
+    tmp_path: Path,
 ) -> None:
     url, app = registry
     password = People(app).add("tuya", Role.ISSUING_OFFICER)
@@ -241,6 +244,8 @@ def test_the_menu_switches_to_korean_and_a_reload_keeps_it(
         assert page.locator("html").get_attribute("lang") == "ko"
         current = page.get_by_role("navigation", name="언어").locator("[aria-current=true]")
         expect(current).to_have_text("한국어")
+        expect(page.locator("#status-active")).to_have_text("0", timeout=WAIT_MS)
+        _shot(page, tmp_path, "korean")  # docs/console.md's picture of the menu
     finally:
         context.close()
 
