@@ -17,7 +17,9 @@ Usage: ``python -m registry_api.console.i18n check|update|add LANG``.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +31,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
+
+from verifier.i18n import LOCALES as MENU_ORDER, PSEUDO_LOCALE, LanguageError, locale_of, pseudo
 
 CONSOLE_DIR = Path(__file__).resolve().parent
 LOCALE_DIR = CONSOLE_DIR / "locale"
@@ -47,6 +51,8 @@ SOURCES: tuple[tuple[Path, str, str], ...] = (
     (CONSOLE_DIR, "**/*.py", "python"),
 )
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+#: the cookie that remembers the language a person chose in the menu (a BCP 47 tag)
+LANGUAGE_COOKIE = "aeo_console_language"
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 
 
@@ -59,16 +65,60 @@ def N_(message: str) -> str:
 
 
 def available_locales() -> tuple[str, ...]:
-    """Every language with a catalogue, the source language first."""
+    """Every language with a catalogue, the source language first, then in the border
+    page's menu order (a language only the console has comes last)."""
     found = sorted(
         path.parent.parent.name for path in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")
     )
-    return tuple(sorted(found, key=lambda code: code != SOURCE_LOCALE))
+
+    def place(code: str) -> tuple[bool, int]:
+        order = MENU_ORDER.index(code) if code in MENU_ORDER else len(MENU_ORDER)
+        return code != SOURCE_LOCALE, order
+
+    return tuple(sorted(found, key=place))
+
+
+def tag(locale: str) -> str:
+    """``zh_Hans`` -> ``zh-Hans``: the BCP 47 tag of ``<html lang>``, the menu and the
+    cookie (catalogue folders use gettext's ``zh_Hans``)."""
+    return locale.replace("_", "-")
+
+
+class _PseudoTranslations(NullTranslations):
+    """The pseudo-locale: every message accented and 40 % longer, its ``%(name)s``
+    placeholders kept (the verifier's :func:`~verifier.i18n.pseudo` keeps ``{name}`` ones,
+    so they travel as those)."""
+
+    _NAMED = re.compile(r"%\((\w+)\)s")
+    _BRACED = re.compile(r"\{(\w+)\}")
+
+    def _pseudo(self, message: str) -> str:
+        return self._BRACED.sub(r"%(\1)s", pseudo(self._NAMED.sub(r"{\1}", message)))
+
+    def gettext(self, message: str) -> str:
+        return self._pseudo(message)
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return self._pseudo(msgid1 if n == 1 else msgid2)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self._pseudo(message)
+
+    def npgettext(self, context: str, singular: str, plural: str, num: int) -> str:
+        return self._pseudo(singular if num == 1 else plural)
+
+    # Jinja looks for the ``u``-names first, which Babel binds to its own methods.
+    ugettext = gettext
+    ungettext = ngettext
 
 
 @lru_cache(maxsize=32)
-def translations(locale: str) -> Translations:
-    """The compiled catalogue of ``locale`` (compiled from its ``.po`` on first use)."""
+def translations(locale: str) -> NullTranslations:
+    """The compiled catalogue of ``locale`` (compiled from its ``.po`` on first use); the
+    pseudo-locale (:data:`~verifier.i18n.PSEUDO_LOCALE`, for layout tests) is made from the
+    English text."""
+    if locale == PSEUDO_LOCALE:
+        return _PseudoTranslations()
     path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
     with path.open("rb") as po:
         catalog = read_po(po, locale=locale, domain=DOMAIN)
@@ -92,8 +142,30 @@ def negotiate(accept_language: str | None) -> str:
                 quality = 0.0
         if tag and quality > 0:
             wanted.append((-quality + index * 1e-6, tag.strip().replace("-", "_")))
-    preferred = [tag for _, tag in sorted(wanted)]
-    return negotiate_locale(preferred, list(available_locales())) or SOURCE_LOCALE
+    offered = list(available_locales())
+    for _, wanted_tag in sorted(wanted):
+        found = negotiate_locale([wanted_tag], offered) or _border_page_match(wanted_tag)
+        if found in offered:
+            return found
+    return SOURCE_LOCALE
+
+
+def _border_page_match(wanted: str) -> str | None:
+    """The border page's reading of a tag (``zh-CN``, ``zh`` and ``zh-Hans-*`` are
+    simplified Chinese, which Babel's matching does not see in ``zh_Hans``)."""
+    try:
+        return locale_of(wanted)
+    except LanguageError:
+        return None
+
+
+def chosen(value: str | None, offered: tuple[str, ...]) -> str | None:
+    """The catalogue a language cookie (or the menu's link) names, if it is one of
+    ``offered``: exact tags only, as the menu writes them."""
+    if not value:
+        return None
+    code = value.strip().replace("-", "_")
+    return code if code in offered else None
 
 
 def language_name(locale: str) -> str:
@@ -196,7 +268,10 @@ def update() -> list[Path]:
     written = [POT_FILE]
     for locale in available_locales():
         catalog = read_catalog(locale)
-        catalog.update(template, no_fuzzy_matching=True)
+        # A copy per language: Babel adds the template's own message objects, and the
+        # source language's copy-to-itself below would otherwise fill every later
+        # language's new messages with English, which the check takes as translated.
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         if locale == SOURCE_LOCALE:
             for message in catalog:
                 if message.id and not message.string:

@@ -8,12 +8,13 @@ on the same pieces: :data:`~registry_api.console.deps.SignedInDep`, the API's
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from ..auth import RoleRequirement, require_roles
 from ..db import AccessEvent, Role
@@ -21,7 +22,9 @@ from ..deps import SessionDep
 from .certificates import READERS
 from .csrf import ConsoleRoute
 from .deps import SignedInDep, console_of
-from .i18n import N_
+from .i18n import LANGUAGE_COOKIE, N_, chosen, tag as language_tag
+from .sessions import COOKIE_PATH
+from .sign_in import safe_next
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -130,3 +133,36 @@ def sign_in_log(
     events = events[:SIGN_IN_LOG_PAGE]
     context = {"events": events, "older": events[-1].id if more and events else None}
     return console_of(request).page(request, "sign_ins.html", context)
+
+
+#: how long the language menu's choice is remembered
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+@router.get("/language/{language}", name="language")
+def choose_language(
+    request: Request, language: str, next: Annotated[str | None, Query(max_length=2048)] = None
+) -> Response:
+    """The language menu's links: remember the choice in a cookie and go back to the page
+    it was made on. Open to everyone (the sign-in page has the menu too); a link from
+    another site can only change how the console reads, never what it does."""
+    console = console_of(request)
+    locale = chosen(language, console.templates.locales())
+    if locale is None:
+        return console.error_page(
+            request,
+            HTTPStatus.NOT_FOUND,
+            N_("This language is not available"),
+            N_("Choose one of the languages in the menu at the top of the page."),
+        )
+    response = RedirectResponse(safe_next(request, next, sign_in=True), status_code=303)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        language_tag(locale),
+        max_age=LANGUAGE_COOKIE_MAX_AGE,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https" or console.settings.console_behind_tls,
+    )
+    return response

@@ -35,13 +35,17 @@ WRONG_CODE = N_("The code is not right, or it was used already")
 FormText = Annotated[str, Form(max_length=1024)]
 
 
-def safe_next(request: Request, value: str | None) -> str:
+def safe_next(request: Request, value: str | None, *, sign_in: bool = False) -> str:
     """Where to go after signing in: a console page, never another site (nor a sign-in
-    step, the provider's callback or a static file)."""
+    step, the provider's callback or a static file). With ``sign_in`` the sign-in pages
+    are allowed (the language menu returns to the page it was chosen on)."""
     root = request.scope.get("root_path", "")
     path = (value or "").split("?", 1)[0]
-    excluded = path in {f"{root}/sign-in", f"{root}/sign-out"} or path.startswith(
-        (f"{root}/sign-in/", f"{root}/sso/", f"{root}/static/")
+    sign_in_page = path == f"{root}/sign-in" or path.startswith(f"{root}/sign-in/")
+    excluded = (
+        (sign_in_page and not sign_in)
+        or path == f"{root}/sign-out"
+        or path.startswith((f"{root}/sso/", f"{root}/static/"))
     )
     plain = value is not None and "\\" not in value and all(ord(char) >= 32 for char in value)
     if value and plain and path.startswith(f"{root}/") and not path.startswith("//"):

@@ -19,10 +19,22 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from verifier.i18n import PSEUDO_LOCALE
+
 from ..auth import RoleRequirement
 from ..db import Role
 from .csrf import FORM_FIELD, HEADER, expected_token
-from .i18n import N_, TEMPLATE_DIR, negotiate, translations
+from .i18n import (
+    LANGUAGE_COOKIE,
+    N_,
+    TEMPLATE_DIR,
+    available_locales,
+    chosen,
+    language_name,
+    negotiate,
+    tag,
+    translations,
+)
 
 #: the page's catalogue-independent parts: these are never shown as text
 ROLE_LABELS: Mapping[Role, str] = {
@@ -46,11 +58,32 @@ class NavItem:
         return self.requirement is None or role in self.requirement.roles
 
 
+@dataclass(frozen=True, slots=True)
+class Language:
+    """One entry of the language menu: its tag and its name in itself."""
+
+    tag: str
+    name: str
+
+
 class Templates:
     def __init__(self, nav: tuple[NavItem, ...] = ()) -> None:
         self.nav = nav
+        #: tests turn this on to render pages in the pseudo-locale (never offered to people)
+        self.pseudo_locale = False
         self._environments: dict[str, Environment] = {}
         self._lock = threading.Lock()
+
+    def locales(self) -> tuple[str, ...]:
+        """The languages a page may be rendered in."""
+        found = available_locales()
+        return (*found, PSEUDO_LOCALE) if self.pseudo_locale else found
+
+    def locale(self, request: Request) -> str:
+        """The request's language: the one chosen in the menu (its cookie), else the best
+        for the browser's ``Accept-Language``."""
+        cookie = chosen(request.cookies.get(LANGUAGE_COOKIE), self.locales())
+        return cookie or negotiate(request.headers.get("accept-language"))
 
     def environment(self, locale: str) -> Environment:
         env = self._environments.get(locale)
@@ -84,11 +117,14 @@ class Templates:
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
-        locale = negotiate(request.headers.get("accept-language"))
+        locale = self.locale(request)
         who = getattr(request.state, "console_who", None)
         root = request.scope.get("root_path", "")
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         values: dict[str, Any] = {
-            "lang": locale.replace("_", "-"),
+            "lang": tag(locale),
+            "languages": LANGUAGES,
+            "language_next": here,
             "root": root,
             "who": who,
             "nav": [item for item in self.nav if who is not None and item.visible_to(who.role)],
@@ -106,6 +142,13 @@ class Templates:
         response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
         response.headers["Content-Language"] = values["lang"]
         return response
+
+
+#: the language menu: every catalogue, each named in its own language (the pseudo-locale
+#: is never offered)
+LANGUAGES: tuple[Language, ...] = tuple(
+    Language(tag(locale), language_name(locale)) for locale in available_locales()
+)
 
 
 def _message_translator(gettext: Callable[[str], str]) -> Callable[[object], Markup]:

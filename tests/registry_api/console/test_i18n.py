@@ -114,3 +114,22 @@ def test_the_sign_in_page_speaks_the_browsers_language(
     assert page.status_code == 200
     assert sign_in_title in page.text
     assert "Sign in to the AEO registry console" not in page.text
+
+
+def test_update_leaves_a_new_message_untranslated_in_every_other_language(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for locale in ("en", "ru", "ko"):
+        source = i18n.LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+        target = tmp_path / locale / "LC_MESSAGES" / "messages.po"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(source.read_bytes())
+    sources = i18n.template_catalog()
+    sources.add("A message added today")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    monkeypatch.setattr(i18n, "POT_FILE", tmp_path / "messages.pot")
+    monkeypatch.setattr(i18n, "template_catalog", lambda: sources)
+    i18n.update()
+    assert i18n.read_catalog("en").get("A message added today").string == "A message added today"
+    assert not i18n.read_catalog("ru").get("A message added today").string
+    assert not i18n.read_catalog("ko").get("A message added today").string
