@@ -83,7 +83,7 @@ def test_the_bench_refuses_sizes_it_cannot_build() -> None:
     [
         (["--members", "1"], "--members"),
         (["--members", "3", "--mras", "4"], "--mras"),
-        (["--members", "5", "--certificates", "4"], "--certificates"),
+        (["--members", "5", "--mras", "1", "--certificates", "4"], "--certificates"),
         (["--batch", "501"], "--batch"),
     ],
 )
