@@ -400,8 +400,8 @@ class SnapshotPublisher:
         earlier = [kept for kept in self._states.values() if kept[0].number < number]
         # The newest ``snapshot_deltas_kept`` of them: a rewound chain's later blocks lead
         # nowhere a post can be.
-        offered = earlier[len(earlier) - self.settings.snapshot_deltas_kept :]
-        for old_ref, old_state, _ in reversed(offered if self.settings.snapshot_deltas_kept else []):
+        offered = earlier[max(len(earlier) - self.settings.snapshot_deltas_kept, 0) :]
+        for old_ref, old_state, _ in reversed(offered):
             if old_state.params != state.params:
                 continue  # another lineage
             try:

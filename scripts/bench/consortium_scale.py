@@ -551,7 +551,8 @@ def _mras_and_recognition(
         if pair not in pairs:
             pairs.append(pair)
     tiers = int(Tier.CUSTOMS_SIMPLIFICATIONS | Tier.SECURITY_SAFETY)
-    stranger = next((c for c in reversed(codes) if (probe, c) not in pairs), None)
+    # An issuer sharing no MRA with the probe (none when the probe signed with everyone).
+    stranger = next((c for c in reversed(codes[1:]) if (probe, c) not in pairs), None)
     report: Report = {}
     pipeline = _Pipeline(chain, deployment)
     for done, (a, b) in enumerate(pairs, 1):
