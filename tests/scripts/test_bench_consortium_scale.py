@@ -39,7 +39,7 @@ POSITIVE = (
 
 def test_a_tiny_consortium_reports_every_figure_and_they_agree_with_the_chain() -> None:
     report = consortium_scale.run(
-        members=4, mras=5, certificates=300, batch=100, link_bits_per_s=50_000_000
+        members=4, mras=2, certificates=300, batch=100, link_bits_per_s=50_000_000
     )
     for key in POSITIVE:
         assert isinstance(report[key], int | float), key
@@ -56,13 +56,15 @@ def test_a_tiny_consortium_reports_every_figure_and_they_agree_with_the_chain() 
     assert report["issue_gas_per_certificate"] > 22_100
     assert all(20_000 < gas < 60_000 for gas in report["gas_per_change"].values())
     assert report["found_gas"] > report["deploy_gas"]
-    # The probe has the first three MRAs (one with each other member), so only the first
-    # recognition point is reachable; a probe with one MRA and a stranger issuer scans it.
-    assert report["mras_of_probe"] == 3
+    # Both MRAs are the probe's (with the next two members): only the first recognition
+    # point is reachable, and the fourth member, sharing no MRA with it, is the stranger.
+    assert report["mras_of_probe"] == 2
     assert "recognition_recognized_gas_10_mras" not in report
-    # The whole history indexed: 300 issuances, 5 sample changes (of which amend, renew,
-    # suspend, reinstate, revoke), and the members', keys' and MRAs' events.
-    assert report["backfill_events"] > 300 + 5 + 5 * 2
+    # Both walk the probe's one MRA: the recognized answer then reads the MRA's tiers too.
+    assert report["recognition_no_mra_gas_1_mras"] < report["recognition_recognized_gas_1_mras"]
+    # The whole history indexed: 300 issuances, 5 sample changes (amend, renew, suspend,
+    # reinstate, revoke), and the members', keys' and MRAs' events.
+    assert report["backfill_events"] > 300 + 5 + 2 * 2
     assert report["backfill_blocks"] >= report["issue_blocks"]
     assert report["history_bytes_per_1000_certificates"] == (
         report["log_bytes_per_1000_certificates"] + report["calldata_bytes_per_1000_certificates"]
