@@ -491,6 +491,13 @@ class Settings(BaseSettings):
         le=64,
         description="Earlier snapshot blocks a delta to the latest is offered from.",
     )
+    snapshot_history_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=3650,
+        description="Earlier snapshot states older than this many days are forgotten (on "
+        "disk and in memory): a post still at one fetches a full snapshot.",
+    )
     snapshot_dir: Path | None = Field(
         default=None,
         description="Where the published snapshot, its deltas and their index are written "

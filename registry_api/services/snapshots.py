@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+import cbor2
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,7 +50,7 @@ from verifier.snapshot.document import (
     needs_new_lineage,
     prefer_full,
 )
-from verifier.snapshot.errors import FullSnapshotNeeded
+from verifier.snapshot.errors import FullSnapshotNeeded, SnapshotFormatError
 
 from ..db import Authority, CertificateEvent, IndexedSigningKey, IndexerCursor, Mra
 from ..db.chain_index import CURSOR_NAME
@@ -61,6 +62,9 @@ from .mras import as_record
 logger = logging.getLogger("registry_api.snapshots")
 
 INDEX_FILE: Final = "index.json"
+#: the publisher's earlier states (not served: the routes serve only what the index lists)
+HISTORY_DIR: Final = "history"
+HISTORY_FORMAT: Final = 1
 INDEX_FORMAT: Final = 1
 #: RFC 9052's media type of a COSE_Sign1 message: what the snapshot and delta files are
 SNAPSHOT_MEDIA_TYPE: Final = 'application/cose; cose-type="cose-sign1"'
@@ -294,6 +298,14 @@ def _write_atomically(path: Path, data: bytes) -> None:
             temporary.unlink()
 
 
+def _history_block(path: Path) -> int | None:
+    """The block number in a history file's name (``state-<block>.cbor``)."""
+    try:
+        return int(path.stem.removeprefix("state-"))
+    except ValueError:
+        return None
+
+
 def _file(name: str, data: bytes, from_block: int | None = None) -> PublishedFile:
     return PublishedFile(name, len(data), hashlib.sha256(data).hexdigest(), from_block)
 
@@ -327,9 +339,16 @@ class SnapshotPublisher:
         self.clock = clock
         self.directory = settings.snapshot_path
         self._lock = threading.Lock()
-        # Earlier snapshot states by block number, oldest first, to diff the next one against.
-        self._states: OrderedDict[int, tuple[BlockRef, CompactState]] = OrderedDict()
+        # Earlier snapshot states by block number, oldest first, to diff the next one against,
+        # with the unix time each was published (the history's age bound). Read back from
+        # the history directory at the first pass (``_load_history``).
+        self._states: OrderedDict[int, tuple[BlockRef, CompactState, int]] = OrderedDict()
+        self._history_loaded = False
         self.last_error: str | None = None
+
+    @property
+    def history_directory(self) -> Path:
+        return self.directory / HISTORY_DIR
 
     def poll(self) -> int:
         """The worker's pass: publish when the index moved. Returns 0 always, so the worker
@@ -350,6 +369,8 @@ class SnapshotPublisher:
             return self._run_once()
 
     def _run_once(self) -> PublishedIndex | None:
+        if not self._history_loaded:
+            self._load_history()
         with self.session_factory() as session:
             position = index_position(session)
             if position is None:
@@ -376,9 +397,13 @@ class SnapshotPublisher:
         writes: list[tuple[PublishedFile, bytes]] = [(full_entry, full)]
         deltas: list[PublishedFile] = []
         too_large: list[int] = []
-        for old_ref, old_state in reversed(self._states.values()):
-            if old_ref.number >= number or old_state.params != state.params:
-                continue  # a rewound chain's later blocks, or another lineage
+        earlier = [kept for kept in self._states.values() if kept[0].number < number]
+        # The newest ``snapshot_deltas_kept`` of them: a rewound chain's later blocks lead
+        # nowhere a post can be.
+        offered = earlier[max(len(earlier) - self.settings.snapshot_deltas_kept, 0) :]
+        for old_ref, old_state, _ in reversed(offered):
+            if old_state.params != state.params:
+                continue  # another lineage
             try:
                 data = make_delta(
                     old_state, old_ref, state, ref,
@@ -415,9 +440,9 @@ class SnapshotPublisher:
         # After a rewind, the states of the abandoned blocks lead nowhere a post can be.
         for stale in [n for n in self._states if n >= number]:
             del self._states[stale]
-        self._states[number] = (ref, state)
-        while len(self._states) > self.settings.snapshot_deltas_kept + 1:
-            self._states.popitem(last=False)
+        self._states[number] = (ref, state, made_at)
+        self._remember(ref, state, made_at)
+        self._bound_history(made_at)
         self.last_error = None
         logger.info(
             "snapshot of block %s published: %s bytes, %s deltas",
@@ -426,6 +451,66 @@ class SnapshotPublisher:
             len(deltas),
         )
         return index
+
+    # ------------------------------------------------------------ the history of states
+
+    def _history_file(self, number: int) -> Path:
+        return self.history_directory / f"state-{number}.cbor"
+
+    def _remember(self, ref: BlockRef, state: CompactState, made_at: int) -> None:
+        """Write the state just published, so that a restarted publisher diffs against it."""
+        self.history_directory.mkdir(parents=True, exist_ok=True)
+        document = {
+            "format": HISTORY_FORMAT,
+            "block": [ref.number, ref.hash, ref.time],
+            "made_at": made_at,
+            "state": state.encode(),
+        }
+        _write_atomically(self._history_file(ref.number), cbor2.dumps(document))
+
+    def _bound_history(self, now: int) -> None:
+        """Keep the newest ``snapshot_deltas_kept`` states (the latest among them: it is an
+        earlier one for the next publication; and the latest even with none kept, to see
+        that the index did not move) no older than ``snapshot_history_days``, in memory and
+        on disk: a post holding an older one fetches a full snapshot, as it would from a
+        delta the rule drops. (A latest state forgotten for its age, read back after a
+        long stop, only makes the next pass publish its block again.)"""
+        oldest = now - int(self.settings.snapshot_history_days * 86400)
+        numbers = list(self._states)
+        keep = set(numbers[-max(self.settings.snapshot_deltas_kept, 1) :])
+        for number in numbers:
+            if number not in keep or self._states[number][2] < oldest:
+                del self._states[number]
+        if self.history_directory.is_dir():
+            for path in self.history_directory.glob("state-*.cbor"):
+                if _history_block(path) not in self._states:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+
+    def _load_history(self) -> None:
+        """The states published before this process started, oldest first. A file that cannot
+        be read (cut short, another format) is skipped with a warning: it only costs the
+        posts at its block a full snapshot."""
+        self._history_loaded = True
+        if not self.history_directory.is_dir():
+            return
+        loaded: list[tuple[BlockRef, CompactState, int]] = []
+        for path in self.history_directory.glob("state-*.cbor"):
+            try:
+                document = cbor2.loads(path.read_bytes())
+                if not isinstance(document, dict) or document.get("format") != HISTORY_FORMAT:
+                    raise SnapshotFormatError("history", f"{path.name} is not of format 1")
+                number, block_hash, block_time = document["block"]
+                ref = BlockRef(int(number), bytes(block_hash), int(block_time))
+                state = CompactState.from_cbor(cbor2.loads(document["state"]))
+                loaded.append((ref, state, int(document["made_at"])))
+            except (OSError, ValueError, KeyError, TypeError, cbor2.CBORDecodeError) as exc:
+                logger.warning("snapshot history %s skipped: %s", path.name, exc)
+        for ref, state, made_at in sorted(loaded, key=lambda item: item[0].number):
+            self._states[ref.number] = (ref, state, made_at)
+        self._bound_history(int(self.clock()))
+        if self._states:
+            logger.info("snapshot history: %s earlier states read back", len(self._states))
 
     def _state(self, session: Session, params: Params | None) -> CompactState:
         """The index's state in the earlier snapshot's lineage when it can stay in it."""

@@ -40,6 +40,7 @@ COMMANDS = [
     ["bench", "scale"],
     ["bench", "console"],
     ["bench", "snapshot"],
+    ["bench", "consortium-scale"],
     ["bench", "recognition"],
     ["bench", "all"],
     ["demo"],

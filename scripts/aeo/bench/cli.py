@@ -236,6 +236,52 @@ def register(
         report = scale.run(certificates=certificates, lookups=lookups, replay=replay, console=err)
         _emit(out, "scale", report, json_output)
 
+    @bench_app.command("consortium-scale")
+    @guard
+    def bench_consortium_scale(
+        json_output: JsonFlag = False,
+        members: Annotated[
+            int,
+            typer.Option(
+                help="Member administrations (all but two admitted by vote).", min=2, max=676
+            ),
+        ] = 100,
+        mras: Annotated[int, typer.Option(help="MRAs in force among them.", min=1)] = 500,
+        certificates: Annotated[
+            int, typer.Option(help="Certificates, spread evenly over the members.", min=2)
+        ] = 1_000_000,
+        batch: Annotated[
+            int, typer.Option(help="Certificates per issueBatch.", min=1, max=500)
+        ] = 250,
+        link: Annotated[
+            int, typer.Option("--link-bits-per-s", help="The snapshot sync's link rate.", min=1000)
+        ] = 1_000_000,
+    ) -> None:
+        """The consortium of issue 15 on a real anvil: founding with votes, issuance,
+        recognition as MRAs grow, indexer backfill, chain growth, snapshot and sync."""
+        from scripts.bench import consortium_scale
+
+        pairs = members * (members - 1) // 2
+        if mras > pairs:
+            raise typer.BadParameter(
+                f"{members} members make at most {pairs} two-party MRAs, got {mras}",
+                param_hint="'--mras'",
+            )
+        if certificates < members:
+            raise typer.BadParameter(
+                f"must be at least --members (one per member), got {certificates}",
+                param_hint="'--certificates'",
+            )
+        report = consortium_scale.run(
+            members=members,
+            mras=mras,
+            certificates=certificates,
+            batch=batch,
+            link_bits_per_s=link,
+            console=err,
+        )
+        _emit(out, "consortium at scale", report, json_output)
+
     @bench_app.command("kpis")
     @guard
     def bench_kpis(

@@ -148,9 +148,9 @@ def run(
     anchors = [TrustAnchor.of(ISSUER, world.signer)]
     with tempfile.TemporaryDirectory(prefix="aeo-bench-snapshot-") as tmp:
         path = Path(tmp) / "snapshot-cache.bin"
-        with _paced_server({"/snapshot": snapshot, "/delta": delta}, link_bits_per_s) as url:
+        with paced_server({"/snapshot": snapshot, "/delta": delta}, link_bits_per_s) as url:
             with stepper(console, f"sync at {link_bits_per_s:,} bit/s", None):
-                report["sync_1mbit_s"] = _sync(url + "/snapshot", path, anchors, world.now)
+                report["sync_1mbit_s"] = sync_seconds(url + "/snapshot", path, anchors, world.now)
             report["cache_bytes"] = path.stat().st_size
             report["link_bits_per_s"] = link_bits_per_s
             with stepper(console, "verifying offline", None):
@@ -160,7 +160,7 @@ def run(
                 assert cached is not None  # just synced
                 report.update(_verification(world, cached, seconds))
             with stepper(console, "the delta's sync", None):
-                report["delta_sync_1mbit_s"] = _sync(
+                report["delta_sync_1mbit_s"] = sync_seconds(
                     url + "/delta", path, anchors, world.now + 60, delta=True
                 )
         report["cache_bytes_after_delta"] = path.stat().st_size
@@ -384,7 +384,7 @@ class _PacedHandler(http.server.BaseHTTPRequestHandler):
         """Quiet: the benchmark prints its figures, not a request log."""
 
 
-class _paced_server:
+class paced_server:
     """A local HTTP server sending ``files`` at ``bits_per_s``; yields its base URL."""
 
     def __init__(self, files: dict[str, bytes], bits_per_s: int) -> None:
@@ -403,7 +403,7 @@ class _paced_server:
         self._thread.join(timeout=10)
 
 
-def _sync(
+def sync_seconds(
     url: str, path: Path, anchors: Sequence[TrustAnchor], now: int, *, delta: bool = False
 ) -> float:
     """Seconds from the request to the verified file stored in the cache."""
