@@ -30,6 +30,7 @@ from contracts.recursion import restore_recursion_limit
 from registry_api.errors import RegistryError
 from scripts import consortium as founding
 from scripts.bench.cli import register as register_benchmarks
+from scripts.cli_join import register as register_join
 from scripts.cli_kpis import register as register_kpis
 from scripts.cli_pkcs11 import register as register_pkcs11
 from scripts.cli_recognize import register as register_recognize
@@ -994,6 +995,7 @@ register_benchmarks(bench_app, friendly_errors, out, err)
 register_users(app, friendly_errors, out, err)
 register_kpis(app, friendly_errors, out, err)
 register_recognize(app, friendly_errors, _as_option, DEFAULT_DATA_DIR, err)
+register_join(consortium_app, friendly_errors, DEFAULT_DATA_DIR, out, err)
 
 
 # ---------------------------------------------------------------- aeo demo
