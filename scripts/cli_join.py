@@ -15,6 +15,7 @@ registry with ``aeo serve --authority UZ --data-dir D``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
@@ -28,7 +29,14 @@ from contracts.domain import ids
 from contracts.domain.enums import KeyAlgorithm
 from contracts.errors import DeploymentError
 from contracts.reader import MembershipProposal
+from registry_api.hsm import (
+    DEFAULT_OPERATOR_KEY_LABEL,
+    DEFAULT_PKCS11_MODULE,
+    DEFAULT_SIGNING_KEY_LABEL,
+    TokenConfig,
+)
 from scripts import consortium as founding
+from scripts.cli_pkcs11 import ENV_MODULE, ENV_PIN, ENV_TOKEN, token_pin
 from scripts.errors import UsageError
 from scripts.workspace import Workspace
 
@@ -134,12 +142,81 @@ def register(
                 "(0600) instead of AEO_PASSPHRASE(_FILE).",
             ),
         ] = False,
+        pkcs11: Annotated[
+            bool,
+            typer.Option(
+                "--pkcs11",
+                help="Make the signing and operator keys inside a PKCS#11 token (an HSM); "
+                "the admin key stays an encrypted file.",
+            ),
+        ] = False,
+        token: Annotated[
+            str | None,
+            typer.Option(
+                "--token",
+                metavar="LABEL",
+                help=f"With --pkcs11: the token's label (default: {ENV_TOKEN}).",
+                show_default=False,
+            ),
+        ] = None,
+        module: Annotated[
+            Path | None,
+            typer.Option(
+                "--module",
+                metavar="PATH",
+                help=f"With --pkcs11: the PKCS#11 module (default: {ENV_MODULE}, else "
+                f"{DEFAULT_PKCS11_MODULE}).",
+                show_default=False,
+                dir_okay=False,
+            ),
+        ] = None,
+        pin_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--pin-file",
+                metavar="FILE",
+                help=f"With --pkcs11: a file holding the token's user PIN (or {ENV_PIN}).",
+                show_default=False,
+                dir_okay=False,
+            ),
+        ] = None,
+        signing_label: Annotated[
+            str,
+            typer.Option("--signing-label", help="With --pkcs11: the signing key's label."),
+        ] = DEFAULT_SIGNING_KEY_LABEL,
+        operator_label: Annotated[
+            str,
+            typer.Option("--operator-label", help="With --pkcs11: the operator key's label."),
+        ] = DEFAULT_OPERATOR_KEY_LABEL,
     ) -> None:
         """On the new member's machine: make its keys and write its signed request to join.
 
         Its admin and operator accounts and its document-signing key are made in
         DATA_DIR/<CODE>/, encrypted; the request file holds only public data and a signature
         by the signing key. Send it to a member's administrator."""
+        keys_in_token: founding.TokenKeys | None = None
+        if pkcs11:
+            label = token or os.environ.get(ENV_TOKEN)
+            if not label:
+                raise UsageError(f"--token: the token's label is needed (or set {ENV_TOKEN})")
+            chosen = module or Path(os.environ.get(ENV_MODULE) or DEFAULT_PKCS11_MODULE)
+            for option, value in (
+                ("--signing-label", signing_label),
+                ("--operator-label", operator_label),
+            ):
+                if not value.strip() or value != value.strip():
+                    raise UsageError(f"{option}: must be a label without surrounding spaces")
+            keys_in_token = founding.TokenKeys(
+                TokenConfig(chosen, label, token_pin(pin_file)), signing_label, operator_label
+            )
+        else:
+            for option, given in (
+                ("--token", token),
+                ("--module", module),
+                ("--pin-file", pin_file),
+            ):
+                if given is not None:
+                    raise UsageError(f"{option}: only with --pkcs11 (keys in a token)")
         made = founding.join_request(
             Workspace(data_dir),
             code,
@@ -147,6 +224,7 @@ def register(
             algorithm=KeyAlgorithm.from_label(algorithm),
             out=out_file,
             generate_passphrase=generate_passphrase,
+            token=keys_in_token,
         )
         request = made.request
         out.print(f"request to join written to {made.path}")

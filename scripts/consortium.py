@@ -34,7 +34,18 @@ from contracts.domain.events import MembershipProposed
 from contracts.logs import fetch_events, first_event, receipt_events
 from contracts.reader import MembershipProposal, RegistryReader
 from contracts.writer import RegistryWriter
+from registry_api.hsm import (
+    DEFAULT_OPERATOR_KEY_LABEL,
+    DEFAULT_SIGNING_KEY_LABEL,
+    HsmAccount,
+    HsmSigningKey,
+    KeyBackend,
+    KeyKind as HsmKeyKind,
+    TokenConfig,
+    open_token,
+)
 from registry_api.keystore import (
+    OperatorKey,
     SigningKey,
     create_operator_key,
     create_signing_key,
@@ -164,9 +175,16 @@ def write_registry_env(
         "AEO_CHAIN=rpc",
         f"AEO_RPC_URL={rpc_url}",
         f"AEO_DEPLOYMENT_FILE={deployment_file}",
-        f"AEO_OPERATOR_KEY_FILE={workspace.operator_key(code)}",
-        f"AEO_SIGNING_KEY_FILE={workspace.signing_key(code)}",
     ]
+    backend = key_backend_file(workspace, code)
+    if backend.is_file():
+        # Its keys are in a token (join-request --pkcs11); the PIN comes from AEO_HSM_PIN(_FILE).
+        lines += backend.read_text(encoding="utf-8").split()
+    else:
+        lines += [
+            f"AEO_OPERATOR_KEY_FILE={workspace.operator_key(code)}",
+            f"AEO_SIGNING_KEY_FILE={workspace.signing_key(code)}",
+        ]
     if code in DOCUMENT_LANGUAGES:
         lines.append(f"AEO_DOCUMENT_LANGUAGE={DOCUMENT_LANGUAGES[code]}")
     secrets = passphrases.secrets_file(folder)
@@ -352,6 +370,30 @@ def join_request_file(workspace: Workspace, code: str) -> Path:
     return workspace.member_dir(code) / "join-request.json"
 
 
+def key_backend_file(workspace: Workspace, code: str) -> Path:
+    """Where ``join-request --pkcs11`` records which token holds the keys (no PIN), for
+    ``activate`` to write into ``registry.env``."""
+    return workspace.member_dir(code) / "key-backend.env"
+
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """``join-request --pkcs11``: the signing and operator keys are made in this token."""
+
+    config: TokenConfig
+    signing_label: str = DEFAULT_SIGNING_KEY_LABEL
+    operator_label: str = DEFAULT_OPERATOR_KEY_LABEL
+
+    def settings_lines(self) -> list[str]:
+        return [
+            f"AEO_KEY_BACKEND={KeyBackend.PKCS11.value}",
+            f"AEO_HSM_MODULE={self.config.module}",
+            f"AEO_HSM_TOKEN_LABEL={self.config.token_label}",
+            f"AEO_HSM_SIGNING_KEY_LABEL={self.signing_label}",
+            f"AEO_HSM_OPERATOR_KEY_LABEL={self.operator_label}",
+        ]
+
+
 def _check_name(name: str) -> str:
     try:
         checked = normalise_text(name)
@@ -377,10 +419,12 @@ def join_request(
     algorithm: KeyAlgorithm = KeyAlgorithm.ES256,
     out: Path | None = None,
     generate_passphrase: bool = False,
+    token: TokenKeys | None = None,
     now: datetime | None = None,
 ) -> JoinRequest:
     """Make ``code``'s keys in this data directory (encrypted, as ``bootstrap`` does for a
-    founder) and write the signed request file the members will vote on."""
+    founder; the signing and operator keys in ``token`` instead when one is given) and write
+    the signed request file the members will vote on."""
     try:
         ids.authority_code(code)
     except ValueError as exc:
@@ -399,12 +443,17 @@ def join_request(
     passphrase = passphrases.passphrase_for(
         workspace.member_dir(code), generated=generate_passphrase
     )
+    if token is not None and algorithm is not KeyAlgorithm.ES256:
+        raise UsageError("--algorithm: a signing key in a token is ES256 (P-256)")
     try:
-        request = _make_request(workspace, code, name, algorithm, passphrase, now)
+        request = _make_request(workspace, code, name, algorithm, passphrase, token, now)
+        if token is not None:
+            backend = key_backend_file(workspace, code)
+            backend.write_text("\n".join(token.settings_lines()) + "\n", encoding="utf-8")
         write_json(path, request.model_dump(mode="json"))
     except BaseException:
         # Keys without the request that names them would only block the next attempt.
-        for key in keys:
+        for key in (*keys, key_backend_file(workspace, code)):
             key.unlink(missing_ok=True)
         raise
     return JoinRequest(request=request, path=path)
@@ -416,11 +465,23 @@ def _make_request(
     name: str,
     algorithm: KeyAlgorithm,
     passphrase: str,
+    token: TokenKeys | None,
     now: datetime | None,
 ) -> MembershipRequest:
+    # The admin key stays a file: it acts rarely, and is best kept offline.
     admin = create_operator_key(workspace.admin_key(code), passphrase)
-    operator = create_operator_key(workspace.operator_key(code), passphrase)
-    signing = create_signing_key(workspace.signing_key(code), passphrase, algorithm)
+    operator: OperatorKey | HsmAccount
+    signing: SigningKey | HsmSigningKey
+    if token is None:
+        operator = create_operator_key(workspace.operator_key(code), passphrase)
+        signing = create_signing_key(workspace.signing_key(code), passphrase, algorithm)
+    else:
+        opened = open_token(token.config)
+        made_operator = opened.create_key(token.operator_label, HsmKeyKind.OPERATOR)
+        made_signing = opened.create_key(token.signing_label, HsmKeyKind.SIGNING)
+        assert isinstance(made_operator, HsmAccount)
+        assert isinstance(made_signing, HsmSigningKey)
+        operator, signing = made_operator, made_signing
     content = MembershipRequestContent.model_validate(
         {
             "format": MEMBERSHIP_REQUEST_FORMAT,
