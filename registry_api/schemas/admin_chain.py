@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 from eth_utils.address import is_address, to_checksum_address
 from pydantic import (
@@ -13,6 +16,8 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -279,6 +284,180 @@ class AccountsPublic(BaseModel):
 # ---------------------------------------------------------------- membership
 
 
+# ---------------------------------------------------------------- membership requests
+
+#: the ``format`` of a membership request document (``aeo consortium join-request``)
+MEMBERSHIP_REQUEST_FORMAT: Final = "aeo-membership-request/1"
+
+_REQUEST_SIGNING_KEY_EXAMPLE: JsonDict = {
+    "algorithm": "ES256",
+    "kid": "5b0c7e2f9a4d1368",
+    "public_key": "03" + "6b" * 32,
+}
+_REQUEST_EXAMPLE: JsonDict = {
+    "format": MEMBERSHIP_REQUEST_FORMAT,
+    "code": "UZ",
+    "name": "Customs Committee of Uzbekistan",
+    "number_prefix": "UZ",
+    "admin": "0x8ba1f109551bD432803012645Ac136ddd64DBA72",
+    "operator": "0x71C7656EC7ab88b098defB751B7401B5f6d8976F",
+    "signing_key": _REQUEST_SIGNING_KEY_EXAMPLE,
+    "created_at": "2025-03-01T08:00:00Z",
+    "signature": "9d" * 64,
+}
+
+
+class MembershipRequestKey(BaseModel):
+    """The newcomer's document-signing public key, as it will publish it once admitted."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [_REQUEST_SIGNING_KEY_EXAMPLE]}
+    )
+
+    algorithm: KeyAlgorithmName
+    kid: str = Field(description="The key id: the first 8 bytes of SHA-256 of the public key.")
+    public_key: str = Field(
+        description="Hex: a compressed P-256 point (33 bytes) for ES256, 32 bytes for EdDSA."
+    )
+
+    @field_validator("public_key")
+    @classmethod
+    def _public_key(cls, value: str, info: ValidationInfo) -> str:
+        algorithm = info.data.get("algorithm")
+        raw = _hex(value)
+        if algorithm is not None:
+            # The verifier's loader: what it refuses here, verifiers would refuse later.
+            from verifier.keys import load_public_key
+
+            load_public_key(algorithm, raw)
+        return raw.hex()
+
+    @field_validator("kid")
+    @classmethod
+    def _kid(cls, value: str) -> str:
+        raw = _hex(value)
+        if len(raw) != 8:
+            raise ValueError("must be 16 hex digits")
+        return raw.hex()
+
+    @model_validator(mode="after")
+    def _kid_matches(self) -> Self:
+        expected = hashlib.sha256(bytes.fromhex(self.public_key)).digest()[:8].hex()
+        if self.kid != expected:
+            raise ValueError(f"kid {self.kid} is not this public key's id ({expected})")
+        return self
+
+
+class MembershipRequestContent(BaseModel):
+    """What a membership request says, before it is signed (see :class:`MembershipRequest`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["aeo-membership-request/1"]
+    code: str = Field(pattern=r"^[A-Z]{2,4}$", description="The newcomer's code.")
+    name: str = Field(min_length=1, max_length=64, description="The newcomer's name.")
+    number_prefix: str = Field(
+        description="What its certificate numbers begin with: its code (the contract refuses "
+        "numbers that begin with another member's code)."
+    )
+    admin: str = Field(description="Its first admin account, the one the members admit.")
+    operator: str = Field(
+        description="The account its registry service sends from (given the admin and "
+        "operator roles by the newcomer once admitted)."
+    )
+    signing_key: MembershipRequestKey
+    created_at: datetime
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> object:
+        return normalise_text(value)
+
+    @field_validator("admin", "operator")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _check_address(value)
+
+    @field_validator("created_at")
+    @classmethod
+    def _created_at(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (for example 2025-03-01T08:00:00Z)")
+        return value.astimezone(UTC)
+
+    @field_validator("number_prefix")
+    @classmethod
+    def _number_prefix(cls, value: str, info: ValidationInfo) -> str:
+        code = info.data.get("code")
+        if code is not None and value != code:
+            raise ValueError(f"must be the member's code, {code}")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_accounts(self) -> Self:
+        if self.admin == self.operator:
+            raise ValueError("admin and operator must be two different accounts")
+        return self
+
+    def signed_bytes(self) -> bytes:
+        """What the signature covers: every field but ``signature``, as canonical JSON."""
+        return _canonical(self.model_dump(mode="json", exclude={"signature"}))
+
+
+class MembershipRequest(MembershipRequestContent):
+    """A request to join the consortium, written on the newcomer's own machine by
+    ``aeo consortium join-request``: public data only, signed by the signing key it names so
+    that the members can check the file reached them unaltered. The signature covers
+    :meth:`signed_bytes`: every field but ``signature``, as canonical JSON."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_REQUEST_EXAMPLE]})
+
+    signature: str = Field(
+        description="Hex, 64 bytes: the signing key's signature (ES256 r||s, or Ed25519) "
+        "over every other field as canonical JSON."
+    )
+
+    @field_validator("signature")
+    @classmethod
+    def _signature(cls, value: str, info: ValidationInfo) -> str:
+        raw = _hex(value)
+        if len(raw) != 64:
+            raise ValueError("must be 64 bytes of hex")
+        missing = [n for n in cls.model_fields if n != "signature" and n not in info.data]
+        if missing:
+            return raw.hex()  # the fields it covers are refused already
+        from verifier.keys import load_public_key, verify_signature
+
+        key: MembershipRequestKey = info.data["signing_key"]
+        public = load_public_key(key.algorithm, bytes.fromhex(key.public_key))
+        if not verify_signature(public, _canonical(info.data), raw):
+            raise ValueError(
+                f"does not verify with signing key {key.kid}: the request was altered after "
+                "it was signed, or signed by another key"
+            )
+        return raw.hex()
+
+
+def _hex(value: str) -> bytes:
+    text = value[2:] if value.startswith("0x") else value
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise ValueError("must be hex digits") from None
+
+
+def _canonical(data: Mapping[str, Any]) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the bytes a membership request's signature covers.
+    ``data`` is the validated fields (models and datetimes are dumped as the JSON says them)."""
+    plain = _JSON.dump_python(
+        {name: value for name, value in data.items() if name != "signature"}, mode="json"
+    )
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_JSON: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+
+
 class MembershipActionName(StrEnum):
     ADMIT = "admit"
     SUSPEND = "suspend"
@@ -312,6 +491,12 @@ class MembershipProposalCreate(BaseModel):
     admin: str | None = Field(
         default=None, description="admit only: the new member's first admin account."
     )
+    request: MembershipRequest | None = Field(
+        default=None,
+        description="admit only: the newcomer's signed request file (aeo consortium "
+        "join-request), instead of name and admin; its signature is checked and the name "
+        "and admin account are taken from it.",
+    )
 
     @field_validator("name", mode="before")
     @classmethod
@@ -325,6 +510,19 @@ class MembershipProposalCreate(BaseModel):
 
     @model_validator(mode="after")
     def _admit_needs_name_and_admin(self) -> Self:
+        if self.request is not None:
+            if self.action is not MembershipActionName.ADMIT:
+                raise ValueError(f"a request is only given to admit, not to {self.action}")
+            if self.request.code != self.authority:
+                raise ValueError(f"the request is {self.request.code}'s, not {self.authority}'s")
+            for field in ("name", "admin"):
+                given, requested = getattr(self, field), getattr(self.request, field)
+                if given is not None and given != requested:
+                    raise ValueError(
+                        f"{field} {given!r} differs from the request's {requested!r} "
+                        "(leave it out: the request says it)"
+                    )
+            self.name, self.admin = self.request.name, self.request.admin
         if self.action is MembershipActionName.ADMIT:
             missing = [n for n in ("name", "admin") if not getattr(self, n)]
             if missing:

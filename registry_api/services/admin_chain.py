@@ -546,6 +546,8 @@ def _check_proposal(session: Session, settings: Settings, body: MembershipPropos
                 "member needs an account of its own",
                 extra={"reason": "account_exists"},
             )
+        if body.request is not None:
+            _check_request(session, body)
         return
     if member is None:
         raise NotFoundError(f"{body.authority} is not a member of the consortium (as indexed)")
@@ -568,6 +570,26 @@ def _check_proposal(session: Session, settings: Settings, body: MembershipPropos
             extra={"reason": "not_applicable", "member_status": member.status},
         )
     _check_quorum(session, body.action, member)
+
+
+def _check_request(session: Session, body: MembershipProposalCreate) -> None:
+    """What the newcomer will do once admitted must be possible: its operator account and
+    signing key are not another's already (the chain would refuse them then)."""
+    assert body.request is not None
+    operator = session.get(AuthorityAccount, body.request.operator)
+    if operator is not None:
+        raise ConflictError(
+            f"the request's operator account {body.request.operator} already acts for "
+            f"{operator.authority}; the new member needs an account of its own",
+            extra={"reason": "account_exists", "field": "body.request.operator"},
+        )
+    kid = bytes.fromhex(body.request.signing_key.kid)
+    if session.get(IndexedSigningKey, kid) is not None:
+        raise ConflictError(
+            f"the request's signing key {body.request.signing_key.kid} is registered "
+            "already; the new member needs a key of its own",
+            extra={"reason": "key_exists", "field": "body.request.signing_key"},
+        )
 
 
 def _check_quorum(session: Session, action: MembershipActionName, target: Authority) -> None:

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aeo import consortium as founding
 from aeo.bench.cli import register as register_benchmarks
+from aeo.cli_join import register as register_join
 from aeo.cli_kpis import register as register_kpis
 from aeo.cli_pkcs11 import register as register_pkcs11
 from aeo.cli_recognize import register as register_recognize
@@ -994,6 +995,7 @@ register_benchmarks(bench_app, friendly_errors, out, err)
 register_users(app, friendly_errors, out, err)
 register_kpis(app, friendly_errors, out, err)
 register_recognize(app, friendly_errors, _as_option, DEFAULT_DATA_DIR, err)
+register_join(consortium_app, friendly_errors, DEFAULT_DATA_DIR, out, err)
 
 
 # ---------------------------------------------------------------- aeo demo

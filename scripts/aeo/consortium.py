@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from eth_account.signers.local import LocalAccount
+from pydantic import ValidationError
 
 from aeo import passphrases
 from aeo.errors import NotFoundError, ScriptError, UsageError
@@ -31,22 +33,43 @@ from aeo.workspace import (
     ConsortiumRecord,
     MemberRecord,
     Workspace,
+    write_json,
 )
 from contracts.bootstrap import DEFAULT_MEMBERS, bootstrap_consortium, new_account
 from contracts.chain import Chain
 from contracts.deploy import Deployment, deploy
 from contracts.domain import ids
-from contracts.domain.enums import AccountRole, KeyAlgorithm
-from contracts.reader import RegistryReader
+from contracts.domain.enums import AccountRole, AuthorityStatus, KeyAlgorithm, MembershipAction
+from contracts.domain.events import MembershipProposed
+from contracts.logs import fetch_events, first_event, receipt_events
+from contracts.reader import MembershipProposal, RegistryReader
 from contracts.writer import RegistryWriter
+from registry_api.hsm import (
+    DEFAULT_OPERATOR_KEY_LABEL,
+    DEFAULT_SIGNING_KEY_LABEL,
+    HsmAccount,
+    HsmSigningKey,
+    KeyBackend,
+    KeyKind as HsmKeyKind,
+    TokenConfig,
+    open_token,
+)
 from registry_api.keystore import (
+    OperatorKey,
     SigningKey,
     create_operator_key,
     create_signing_key,
     load_operator_key,
     load_signing_key,
 )
+from contracts.domain.record import normalise_text
+from registry_api.schemas.admin_chain import (
+    MEMBERSHIP_REQUEST_FORMAT,
+    MembershipRequest,
+    MembershipRequestContent,
+)
 from registry_api.settings import Settings
+from verifier.keys import sign as sign_bytes
 
 KNOWN_NAMES = dict(DEFAULT_MEMBERS)
 DEFAULT_CODES: tuple[str, ...] = tuple(code for code, _ in DEFAULT_MEMBERS)
@@ -152,9 +175,16 @@ def write_registry_env(
         "AEO_CHAIN=rpc",
         f"AEO_RPC_URL={rpc_url}",
         f"AEO_DEPLOYMENT_FILE={deployment_file}",
-        f"AEO_OPERATOR_KEY_FILE={workspace.operator_key(code)}",
-        f"AEO_SIGNING_KEY_FILE={workspace.signing_key(code)}",
     ]
+    backend = key_backend_file(workspace, code)
+    if backend.is_file():
+        # Its keys are in a token (join-request --pkcs11); the PIN comes from AEO_HSM_PIN(_FILE).
+        lines += backend.read_text(encoding="utf-8").split()
+    else:
+        lines += [
+            f"AEO_OPERATOR_KEY_FILE={workspace.operator_key(code)}",
+            f"AEO_SIGNING_KEY_FILE={workspace.signing_key(code)}",
+        ]
     if code in DOCUMENT_LANGUAGES:
         lines.append(f"AEO_DOCUMENT_LANGUAGE={DOCUMENT_LANGUAGES[code]}")
     secrets = passphrases.secrets_file(folder)
@@ -325,3 +355,303 @@ def operator_writer(
     passphrase = passphrases.passphrase_for(workspace.member_dir(code))
     key = load_operator_key(workspace.operator_key(code), passphrase)
     return RegistryWriter(chain, deployment, key.account())
+
+
+# ---------------------------------------------------------------- joining from another machine
+#
+# A newcomer makes its keys on its own machine (join_request), a member proposes the
+# request it receives (propose_request), the members vote (vote), and the newcomer, once
+# admitted, publishes its signing key and its registry's account from its own admin key
+# (activate). No private key leaves the machine it was made on: the request file holds
+# public data and a signature by the signing key it names.
+
+
+def join_request_file(workspace: Workspace, code: str) -> Path:
+    return workspace.member_dir(code) / "join-request.json"
+
+
+def key_backend_file(workspace: Workspace, code: str) -> Path:
+    """Where ``join-request --pkcs11`` records which token holds the keys (no PIN), for
+    ``activate`` to write into ``registry.env``."""
+    return workspace.member_dir(code) / "key-backend.env"
+
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """``join-request --pkcs11``: the signing and operator keys are made in this token."""
+
+    config: TokenConfig
+    signing_label: str = DEFAULT_SIGNING_KEY_LABEL
+    operator_label: str = DEFAULT_OPERATOR_KEY_LABEL
+
+    def settings_lines(self) -> list[str]:
+        return [
+            f"AEO_KEY_BACKEND={KeyBackend.PKCS11.value}",
+            f"AEO_HSM_MODULE={self.config.module}",
+            f"AEO_HSM_TOKEN_LABEL={self.config.token_label}",
+            f"AEO_HSM_SIGNING_KEY_LABEL={self.signing_label}",
+            f"AEO_HSM_OPERATOR_KEY_LABEL={self.operator_label}",
+        ]
+
+
+def _check_name(name: str) -> str:
+    try:
+        checked = normalise_text(name)
+    except ValueError as exc:
+        raise UsageError(f"--name: {exc}") from None
+    assert isinstance(checked, str)
+    if not 1 <= len(checked) <= 64:
+        raise UsageError(f"--name: must be 1 to 64 characters, got {len(checked)}")
+    return checked
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    request: MembershipRequest
+    path: Path
+
+
+def join_request(
+    workspace: Workspace,
+    code: str,
+    name: str,
+    *,
+    algorithm: KeyAlgorithm = KeyAlgorithm.ES256,
+    out: Path | None = None,
+    generate_passphrase: bool = False,
+    token: TokenKeys | None = None,
+    now: datetime | None = None,
+) -> JoinRequest:
+    """Make ``code``'s keys in this data directory (encrypted, as ``bootstrap`` does for a
+    founder; the signing and operator keys in ``token`` instead when one is given) and write
+    the signed request file the members will vote on."""
+    try:
+        ids.authority_code(code)
+    except ValueError as exc:
+        raise UsageError(f"--code: {exc}") from None
+    name = _check_name(name)
+    path = (out or join_request_file(workspace, code)).absolute()
+    if path.exists():
+        raise UsageError(f"--out: {path} exists; a request file is never overwritten")
+    keys = (workspace.admin_key(code), workspace.operator_key(code), workspace.signing_key(code))
+    for key in keys:
+        if key.exists():
+            raise ScriptError(
+                f"{key} exists: {code}'s keys were made in {workspace.data_dir} already "
+                "(key files are never overwritten; use another --data-dir for another request)"
+            )
+    passphrase = passphrases.passphrase_for(
+        workspace.member_dir(code), generated=generate_passphrase
+    )
+    if token is not None and algorithm is not KeyAlgorithm.ES256:
+        raise UsageError("--algorithm: a signing key in a token is ES256 (P-256)")
+    try:
+        request = _make_request(workspace, code, name, algorithm, passphrase, token, now)
+        if token is not None:
+            backend = key_backend_file(workspace, code)
+            backend.write_text("\n".join(token.settings_lines()) + "\n", encoding="utf-8")
+        write_json(path, request.model_dump(mode="json"))
+    except BaseException:
+        # Keys without the request that names them would only block the next attempt.
+        for key in (*keys, key_backend_file(workspace, code)):
+            key.unlink(missing_ok=True)
+        raise
+    return JoinRequest(request=request, path=path)
+
+
+def _make_request(
+    workspace: Workspace,
+    code: str,
+    name: str,
+    algorithm: KeyAlgorithm,
+    passphrase: str,
+    token: TokenKeys | None,
+    now: datetime | None,
+) -> MembershipRequest:
+    # The admin key stays a file: it acts rarely, and is best kept offline.
+    admin = create_operator_key(workspace.admin_key(code), passphrase)
+    operator: OperatorKey | HsmAccount
+    signing: SigningKey | HsmSigningKey
+    if token is None:
+        operator = create_operator_key(workspace.operator_key(code), passphrase)
+        signing = create_signing_key(workspace.signing_key(code), passphrase, algorithm)
+    else:
+        opened = open_token(token.config)
+        made_operator = opened.create_key(token.operator_label, HsmKeyKind.OPERATOR)
+        made_signing = opened.create_key(token.signing_label, HsmKeyKind.SIGNING)
+        assert isinstance(made_operator, HsmAccount)
+        assert isinstance(made_signing, HsmSigningKey)
+        operator, signing = made_operator, made_signing
+    content = MembershipRequestContent.model_validate(
+        {
+            "format": MEMBERSHIP_REQUEST_FORMAT,
+            "code": code,
+            "name": name,
+            "number_prefix": code,
+            "admin": admin.address,
+            "operator": operator.address,
+            "signing_key": {
+                "algorithm": signing.algorithm.label,
+                "kid": signing.kid.hex(),
+                "public_key": signing.public.public_key.hex(),
+            },
+            "created_at": (now or datetime.now(UTC)).replace(microsecond=0),
+        }
+    )
+    signature = sign_bytes(signing.private_key(), content.signed_bytes())
+    return MembershipRequest.model_validate(
+        {**content.model_dump(mode="json"), "signature": signature.hex()}
+    )
+
+
+def read_join_request(path: Path, option: str = "--request") -> MembershipRequest:
+    """A request file, its signature checked; every fault named (a UsageError)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"{option}: {path} cannot be read ({reason})") from None
+    try:
+        return MembershipRequest.model_validate_json(text)
+    except ValidationError as exc:
+        faults = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'the document'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise UsageError(f"{option}: {path} is not a valid membership request: {faults}") from None
+
+
+def _refuse_known(reader: RegistryReader, request: MembershipRequest) -> None:
+    authority = reader.get_authority(request.code)
+    if authority.known:
+        raise ScriptError(f"{request.code} is already a member ({authority.status.name.lower()})")
+    for what, address in (("admin", request.admin), ("operator", request.operator)):
+        account = reader.account_of(address)
+        if account.authority is not None:
+            raise ScriptError(
+                f"the request's {what} account {address} already acts for {account.authority}"
+            )
+    if reader.get_signing_key(bytes.fromhex(request.signing_key.kid)).known:
+        raise ScriptError(f"the request's signing key {request.signing_key.kid} is registered")
+
+
+def propose_request(
+    workspace: Workspace,
+    chain: Chain,
+    deployment: Deployment,
+    as_code: str,
+    request: MembershipRequest,
+) -> MembershipProposal:
+    """``as_code``'s admin proposes to admit the requester (which counts as its vote)."""
+    _refuse_known(RegistryReader(chain, deployment), request)
+    writer = admin_writer(workspace, chain, deployment, as_code)
+    receipt = writer.propose_membership(
+        MembershipAction.ADMIT, request.code, request.name, request.admin
+    )
+    proposed = first_event(receipt_events(chain, deployment, receipt), MembershipProposed)
+    return RegistryReader(chain, deployment).get_proposal(proposed.proposal_id)
+
+
+def vote(
+    workspace: Workspace, chain: Chain, deployment: Deployment, as_code: str, proposal_id: int
+) -> MembershipProposal:
+    """``as_code``'s admin approves membership proposal ``proposal_id``."""
+    reader = RegistryReader(chain, deployment)
+    proposal = reader.get_proposal(proposal_id)
+    if proposal.code is None:
+        raise UsageError(f"--proposal: there is no membership proposal {proposal_id}")
+    if reader.has_voted(proposal_id, as_code):
+        raise ScriptError(f"{as_code} has already voted on proposal {proposal_id}")
+    admin_writer(workspace, chain, deployment, as_code).vote(proposal_id)
+    return reader.get_proposal(proposal_id)
+
+
+def _admission(reader: RegistryReader, chain: Chain, deployment: Deployment, code: str) -> str:
+    """Why ``code`` is not admitted yet, with its latest admission proposal's votes."""
+    proposals = [
+        event
+        for event in fetch_events(chain, deployment, deployment.start_block)
+        if isinstance(event, MembershipProposed)
+        and event.code == code
+        and event.action is MembershipAction.ADMIT
+    ]
+    if not proposals:
+        return (
+            f"{code} is not a member yet, and no member has proposed to admit it: send "
+            "the request file to a member's administrator (aeo consortium propose)"
+        )
+    latest = reader.get_proposal(proposals[-1].proposal_id)
+    return (
+        f"{code} is not a member yet: proposal {latest.id} to admit it has "
+        f"{latest.approvals} of the {latest.required} approvals it needs "
+        f"({latest.status.name.lower()}); run this again once the members have voted it in"
+    )
+
+
+@dataclass(frozen=True)
+class Activation:
+    record: MemberRecord
+    added_operator: bool
+    registered_key: bool
+
+
+def activate(
+    workspace: Workspace,
+    chain: Chain,
+    deployment: Deployment,
+    code: str,
+    *,
+    rpc_url: str,
+    port: int | None = None,
+    say: Say = _quiet,
+) -> Activation:
+    """Once ``code`` is admitted: from its own admin key, give its registry's account the
+    admin and operator roles and publish its signing key; then write its settings. Each
+    step is skipped when the chain shows it done, so a second run only rewrites settings."""
+    request = read_join_request(join_request_file(workspace, code), "--code")
+    reader = RegistryReader(chain, deployment)
+    authority = reader.get_authority(code)
+    if authority.status is not AuthorityStatus.ACTIVE:
+        if authority.known:
+            raise ScriptError(f"{code} is {authority.status.name.lower()}, not an active member")
+        raise ScriptError(_admission(reader, chain, deployment, code))
+    admin = admin_writer(workspace, chain, deployment, code)
+    if admin.address != request.admin:
+        raise ScriptError(f"{workspace.admin_key(code)} is not the request's admin account")
+    account = reader.account_of(request.operator)
+    added = account.authority is None
+    if added:
+        say(f"{code}: adding the registry's account {request.operator} (admin and operator)")
+        admin.add_account(request.operator, AccountRole.ADMIN | AccountRole.OPERATOR)
+    elif account.authority != code:
+        raise ScriptError(f"account {request.operator} acts for {account.authority}, not {code}")
+    kid = bytes.fromhex(request.signing_key.kid)
+    registered = not reader.get_signing_key(kid).known
+    if registered:
+        say(f"{code}: publishing document-signing key {request.signing_key.kid} on chain")
+        admin.register_signing_key(
+            bytes.fromhex(request.signing_key.public_key), request.signing_key.algorithm
+        )
+    deployment_file = workspace.deployment_file(chain.chain_id)
+    if not deployment_file.exists():
+        deployment.save(deployment_file)
+    write_registry_env(workspace, code, rpc_url, deployment_file)
+    record = MemberRecord(
+        code=code,
+        name=request.name,
+        port=port or default_ports([code])[code],
+        admin=request.admin,
+        operator=request.operator,
+        signing_kid=request.signing_key.kid,
+        signing_algorithm=request.signing_key.algorithm.label,
+    )
+    workspace.save_consortium(
+        ConsortiumRecord(
+            chain_id=chain.chain_id,
+            rpc_url=rpc_url,
+            deployment_file=str(deployment_file),
+            members=(record,),
+            verifier_as=code,
+        )
+    )
+    return Activation(record=record, added_operator=added, registered_key=registered)

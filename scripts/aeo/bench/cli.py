@@ -259,7 +259,7 @@ def register(
     ) -> None:
         """The consortium of issue 15 on a real anvil: founding with votes, issuance,
         recognition as MRAs grow, indexer backfill, chain growth, snapshot and sync."""
-        from scripts.bench import consortium_scale
+        from aeo.bench import consortium_scale
 
         pairs = members * (members - 1) // 2
         if mras > pairs:

@@ -21,7 +21,7 @@ What it builds, in this order, on a fresh anvil in a temporary directory:
 
 Then it measures:
 
-- the registry's real indexer (:class:`registry_api.indexer.Indexer`, pages capped at
+- the registry's real indexer (:class:`registry_api.workers.indexer.Indexer`, pages capped at
   1,000 blocks as Besu and public nodes cap ``eth_getLogs``) backfilling a fresh SQLite
   database from the deployment block to the head: events and blocks per second;
 - chain growth: state (one storage slot per certificate, by the contract's design, 64 bytes
@@ -70,7 +70,7 @@ from contracts.reader import RegistryReader
 from contracts.transactions import TxClient, sign
 from contracts.writer import RegistryWriter
 from registry_api.db import make_engine, make_session_factory, upgrade_database
-from registry_api.indexer import Indexer
+from registry_api.workers.indexer import Indexer
 from registry_api.services.snapshots import consortium_state
 from aeo.bench.common import BenchError, Report, rate, stepper
 from aeo.bench.snapshot import ONE_MBIT, paced_server, sync_seconds
