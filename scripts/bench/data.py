@@ -557,6 +557,7 @@ def bench_registry(
         try:
             if older and not fresh:
                 shutil.copyfile(older[-1], building)
+                building.chmod(0o600)
                 engine = make_engine(f"sqlite:///{building}")
                 try:
                     upgrade_database(engine)
