@@ -137,6 +137,8 @@ class Certificate(Base):
         sa.Index(None, "valid_from", "valid_until"),
         # the console's search by status, paged by number (migration 0007)
         sa.Index(None, "status", "number"),
+        # expiry windows (migration 0009)
+        sa.Index("ix_certificates_valid_until", "valid_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -270,6 +272,17 @@ class CertificateEvent(Base):
     __table_args__ = (
         sa.UniqueConstraint("tx_hash", "log_index"),
         sa.Index(None, "block_number", "log_index"),
+        # a certificate's events in chain order; an issuer's, per certificate (migration 0009)
+        sa.Index(
+            "ix_certificate_events_certificate_order", "certificate_id", "block_number", "log_index"
+        ),
+        sa.Index(
+            "ix_certificate_events_issuer_certificate",
+            "issuer",
+            "certificate_id",
+            "block_number",
+            "log_index",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

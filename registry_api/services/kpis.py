@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from contracts.domain import days, enums
 from contracts.domain.enums import reason_name, tier_names
@@ -210,7 +210,10 @@ def _effectively_active(today: date) -> sa.ColumnElement[bool]:
 
 
 def _not_expired(today: date) -> sa.ColumnElement[bool]:
-    return sa.or_(Certificate.valid_until.is_(None), Certificate.valid_until >= today)
+    # One expression, not "IS NULL OR >=": with an OR SQLite reads both halves through the
+    # valid_until index (nearly every row) instead of the far narrower status index that
+    # the other conditions of these queries use.
+    return sa.func.coalesce(Certificate.valid_until, date.max) >= today
 
 
 # ---------------------------------------------------------------- the KPIs
@@ -351,32 +354,41 @@ def _suspensions(
     ).all()
 
     # Each suspension that began in the period lasts until the certificate's next status
-    # change (reinstated or revoked), or until now while it is open.
-    changes = (
-        sa.select(
-            CertificateEvent.kind,
-            CertificateEvent.block_time,
-            sa.func.lead(CertificateEvent.block_time)
-            .over(
-                partition_by=CertificateEvent.certificate_id,
-                order_by=(CertificateEvent.block_number, CertificateEvent.log_index),
-            )
-            .label("ended"),
-        )
+    # change (reinstated or revoked) from the period's start on, or until now while it is
+    # open. The next change is one probe of the (certificate, chain order) index per
+    # suspension: a window over every status event of the period sorted them all.
+    event, later = CertificateEvent, aliased(CertificateEvent)
+    ended = (
+        sa.select(later.block_time)
         .where(
-            CertificateEvent.issuer == authority,
-            CertificateEvent.block_time >= start,
-            CertificateEvent.kind.in_(("suspended", "reinstated", "revoked")),
+            later.certificate_id == event.certificate_id,
+            sa.or_(
+                later.block_number > event.block_number,
+                sa.and_(
+                    later.block_number == event.block_number, later.log_index > event.log_index
+                ),
+            ),
+            later.issuer == authority,
+            later.block_time >= start,
+            later.kind.in_(("suspended", "reinstated", "revoked")),
         )
-        .subquery()
+        .order_by(later.block_number, later.log_index)
+        .limit(1)
+        .correlate(event)
+        .scalar_subquery()
     )
-    stop = sa.func.coalesce(changes.c.ended, sa.literal(now, UTCDateTime()))
+    stop = sa.func.coalesce(ended, sa.literal(now, UTCDateTime()))
     durations = (
         sa.select(
             sa.literal(0).label("g"),
-            (dialect.seconds(changes.c.block_time, stop) / _SECONDS_PER_DAY).label("v"),
+            (dialect.seconds(event.block_time, stop) / _SECONDS_PER_DAY).label("v"),
         )
-        .where(changes.c.kind == "suspended", changes.c.block_time < end)
+        .where(
+            event.issuer == authority,
+            event.kind == "suspended",
+            event.block_time >= start,
+            event.block_time < end,
+        )
         .subquery()
     )
     row = session.execute(_percentiles(durations, (50, 90))).first()

@@ -144,8 +144,21 @@ def test_bench_scale_compares_lookups_and_replays_every_event(cli: CliRunner) ->
     assert report["replay_events"] == 250
 
 
-def test_bench_kpis_answers_a_year_of_kpis_over_the_seeded_history(cli: CliRunner) -> None:
-    report = bench(cli, "kpis", "--certificates", "2000", "--events", "6000", "--repeat", "2")
+def test_bench_kpis_answers_a_year_of_kpis_over_the_seeded_history(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    report = bench(
+        cli,
+        "kpis",
+        "--certificates",
+        "2000",
+        "--events",
+        "6000",
+        "--repeat",
+        "2",
+        "--cache-dir",
+        str(tmp_path),
+    )
     numbers(report, "kpis_year_ms", "kpis_year_min_ms", "kpis_year_max_ms")
     assert (report["certificates"], report["events"]) == (2000, 6000)
     assert report["repeat"] == 2
@@ -295,9 +308,18 @@ def test_a_rewritten_report_keeps_the_hand_written_blocks_of_the_one_it_replaces
 
 
 def test_bench_recognition_answers_batches_of_1000_and_finds_what_the_mra_shares(
-    cli: CliRunner,
+    cli: CliRunner, tmp_path: Path
 ) -> None:
-    report = bench(cli, "recognition", "--certificates", "600", "--batches", "3")
+    report = bench(
+        cli,
+        "recognition",
+        "--certificates",
+        "600",
+        "--batches",
+        "3",
+        "--cache-dir",
+        str(tmp_path),
+    )
     numbers(report, "batch_p50_ms", "batch_p99_ms", "items_per_s")
     assert (report["certificates"], report["alias_rows"]) == (600, 1200)
     assert (report["batches"], report["items_per_batch"]) == (3, 1000)

@@ -4,6 +4,7 @@ Never a timing: the figures belong to docs/benchmarks.md."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -13,10 +14,11 @@ from aeo.cli import app
 pytestmark = pytest.mark.slow
 
 
-def test_bench_console_prints_the_search_and_certificate_page_times(cli: CliRunner) -> None:
-    result = cli.invoke(
-        app, ["bench", "console", "--certificates", "300", "--requests", "10", "--json"]
-    )
+def test_bench_console_prints_the_search_and_certificate_page_times(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    command = ["bench", "console", "--certificates", "300", "--requests", "10", "--json"]
+    result = cli.invoke(app, [*command, "--cache-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     for key in (
@@ -32,7 +34,11 @@ def test_bench_console_prints_the_search_and_certificate_page_times(cli: CliRunn
         assert report[key] > 0, key
     assert report["rows"] == 300
     assert report["requests"] == 10
+    assert report["seed_reused"] is False
     assert report["machine"]["cpu_count"] >= 1
+
+    again = json.loads(cli.invoke(app, [*command, "--cache-dir", str(tmp_path)]).stdout)
+    assert (again["seed_reused"], again["seed_seconds"]) == (True, 0)
 
 
 def test_bench_console_refuses_a_size_below_one(cli: CliRunner) -> None:

@@ -294,11 +294,25 @@ def register(
             typer.Option(help="Certificate events in all (at least one per certificate).", min=1),
         ] = 3_000_000,
         repeat: Annotated[int, typer.Option(help="Measured requests.", min=1)] = 5,
+        fresh: Annotated[
+            bool, typer.Option("--fresh", help="Fill the registry again, not from the cache.")
+        ] = False,
+        cache_dir: Annotated[
+            Path | None,
+            typer.Option(help="Where filled registries are kept (default ~/.cache/aeo-bench)."),
+        ] = None,
     ) -> None:
         """GET /v1/kpis for a year over a million certificates and three million events."""
         from aeo.bench import kpis
 
-        report = kpis.run(certificates=certificates, events=events, repeat=repeat, console=err)
+        report = kpis.run(
+            certificates=certificates,
+            events=events,
+            repeat=repeat,
+            console=err,
+            fresh=fresh,
+            cache_dir=cache_dir,
+        )
         _emit(out, "KPIs", report, json_output)
 
     @bench_app.command("console")
@@ -309,11 +323,24 @@ def register(
             int, typer.Option(help="Certificates in the database.", min=1)
         ] = 1_000_000,
         requests: Annotated[int, typer.Option(help="Requests measured per page.", min=1)] = 400,
+        fresh: Annotated[
+            bool, typer.Option("--fresh", help="Fill the registry again, not from the cache.")
+        ] = False,
+        cache_dir: Annotated[
+            Path | None,
+            typer.Option(help="Where filled registries are kept (default ~/.cache/aeo-bench)."),
+        ] = None,
     ) -> None:
         """Server time of the console's certificate search and a certificate's page."""
         from aeo.bench import console
 
-        report = console.run(certificates=certificates, requests=requests, console=err)
+        report = console.run(
+            certificates=certificates,
+            requests=requests,
+            console=err,
+            fresh=fresh,
+            cache_dir=cache_dir,
+        )
         _emit(out, "console", report, json_output)
 
     @bench_app.command("recognition")
@@ -324,11 +351,24 @@ def register(
             int, typer.Option(help="Certificates in the registry.", min=1)
         ] = 1_000_000,
         batches: Annotated[int, typer.Option(help="Batches of 1,000 measured.", min=1)] = 200,
+        fresh: Annotated[
+            bool, typer.Option("--fresh", help="Fill the registry again, not from the cache.")
+        ] = False,
+        cache_dir: Annotated[
+            Path | None,
+            typer.Option(help="Where filled registries are kept (default ~/.cache/aeo-bench)."),
+        ] = None,
     ) -> None:
         """Batch recognition (issue 13): 1,000 mixed identifiers a batch, server time."""
         from aeo.bench import recognition
 
-        report = recognition.run(certificates=certificates, batches=batches, console=err)
+        report = recognition.run(
+            certificates=certificates,
+            batches=batches,
+            console=err,
+            fresh=fresh,
+            cache_dir=cache_dir,
+        )
         _emit(out, "batch recognition", report, json_output)
 
     @bench_app.command("snapshot")

@@ -1,13 +1,13 @@
 """``aeo bench kpis``: how long ``GET /v1/kpis`` takes for a year over a large registry.
 
-A SQLite database is filled straight through the tables (:func:`aeo.bench.data.fill_registry`:
-``certificates`` active certificates, each with its ``issued`` event), then given a history
-in SQL so that the KPIs have something to count: issue times spread over three years,
-validity ends spread over the next three (so expiries fall in every window), one certificate
-in 40 suspended (half of them past their remedy deadline), one in 97 revoked, and events
-added up to ``events`` in all: amendments, renewals, suspensions and reinstatements with
-their reason codes, and one event in a hundred a partner's (KR, for the propagation
-percentiles). The registry app is then built in process (``create_app``, no workers) and
+The registry is the shared bench registry (:func:`aeo.bench.data.bench_registry`, filled
+once into a cache directory and copied for each run): ``certificates`` certificates with
+three years of history (issue times spread over three years, validity ends over the next
+three, so expiries fall in every window; one in 40 suspended, half of them past their
+remedy deadline; one in 97 revoked) and ``events`` events in all: each certificate's
+``issued`` event and then amendments, renewals, suspensions and reinstatements with their
+reason codes, one event in a hundred a partner's (KR, for the propagation percentiles). The
+registry app is then built in process (``create_app``, no workers) and
 ``GET /v1/kpis`` for the last twelve months is asked ``repeat`` times through Starlette's
 test client after one warm-up; ``kpis_year_ms`` is the median, ``kpis_year_max_ms`` the
 slowest. The goal (issue 13) is ≤ 500 ms.
@@ -27,93 +27,10 @@ from rich.console import Console
 from aeo.bench.common import BenchError, Report, ms, stepper
 from aeo.bench.data import fill_registry, reader_token
 from registry_api.db import make_engine
+from aeo.bench.common import BenchError, Report, ms, stepper
+from aeo.bench.data import bench_registry, reader_token
 
 GOAL_MS = 500.0
-_DAYS_OF_HISTORY = 3 * 365
-
-# Each extra event copies an issued one (same certificate, a new transaction), moved to a
-# later day, as one of these transitions with a reason it takes (ReasonCodes.sol).
-_EXTRA_KINDS = (
-    ("amended", "active", 32),
-    ("renewed", "active", 48),
-    ("suspended", "suspended", 1),
-    ("reinstated", "active", 16),
-    ("amended", "active", 33),
-    ("suspended", "suspended", 8),
-    ("reinstated", "active", 17),
-    ("renewed", "active", 48),
-)
-
-
-def _shape_history(db_url: str, certificates: int, events: int) -> None:
-    """Turn the filled database into a three-year history (SQLite statements)."""
-    engine = make_engine(db_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "UPDATE certificate_events SET "
-                    "block_time = datetime('now', '-' || (id % :span) || ' days'), "
-                    "indexed_at = datetime('now', '-' || (id % :span) || ' days', '+2 seconds')"
-                ),
-                {"span": _DAYS_OF_HISTORY},
-            )
-            connection.execute(
-                sa.text(
-                    "UPDATE certificates SET "
-                    "valid_until = date('now', '+' || (id % :span) || ' days'), "
-                    "status = CASE WHEN id % 97 = 0 THEN 'revoked' "
-                    "WHEN id % 40 = 0 THEN 'suspended' ELSE status END, "
-                    "remedy_deadline = CASE WHEN id % 40 = 0 AND id % 97 != 0 "
-                    "THEN date('now', '+' || ((id % 120) - 60) || ' days') END"
-                ),
-                {"span": _DAYS_OF_HISTORY},
-            )
-            connection.execute(
-                sa.text(
-                    "CREATE TEMP TABLE bench_kinds "
-                    "(i INTEGER PRIMARY KEY, kind TEXT, status TEXT, reason INTEGER)"
-                )
-            )
-            connection.execute(
-                sa.text("INSERT INTO bench_kinds VALUES (:i, :kind, :status, :reason)"),
-                [
-                    {"i": i, "kind": kind, "status": status, "reason": reason}
-                    for i, (kind, status, reason) in enumerate(_EXTRA_KINDS)
-                ],
-            )
-            extra = max(events - certificates, 0)
-            offset = 0
-            while offset < extra:
-                batch = min(certificates, extra - offset)
-                connection.execute(
-                    sa.text(
-                        "INSERT INTO certificate_events (certificate_id, issuer, number, kind, "
-                        "status, reason_code, operator, version, commitment, data, tx_hash, "
-                        "block_number, block_hash, log_index, block_time, indexed_at) "
-                        "SELECT e.certificate_id, "
-                        "CASE WHEN (e.id + :offset) % 100 = 0 THEN 'KR' ELSE e.issuer END, "
-                        "e.number, k.kind, k.status, k.reason, e.operator, e.version, "
-                        "e.commitment, e.data, randomblob(32), e.block_number + :blocks, "
-                        "e.block_hash, e.log_index, "
-                        "datetime(e.block_time, '+' || ((e.id + :offset) % 365) || ' days'), "
-                        "datetime(e.block_time, '+' || ((e.id + :offset) % 365) || ' days', "
-                        "'+' || (1 + (e.id + :offset) % 7) || ' seconds') "
-                        "FROM certificate_events AS e JOIN bench_kinds AS k "
-                        "ON k.i = (e.id + :offset) % :kinds "
-                        "WHERE e.kind = 'issued' AND e.id <= :batch"
-                    ),
-                    {
-                        "offset": offset,
-                        "blocks": 100_000 + offset,
-                        "batch": batch,
-                        "kinds": len(_EXTRA_KINDS),
-                    },
-                )
-                offset += batch
-            connection.execute(sa.text("ANALYZE"))
-    finally:
-        engine.dispose()
 
 
 def _count(db_url: str, table: str) -> int:
@@ -131,6 +48,8 @@ def run(
     events: int = 3_000_000,
     repeat: int = 5,
     console: Console | None = None,
+    fresh: bool = False,
+    cache_dir: Path | None = None,
 ) -> Report:
     from fastapi.testclient import TestClient
 
@@ -141,18 +60,17 @@ def run(
         raise BenchError("--events must be at least --certificates (each has its issue event)")
     with tempfile.TemporaryDirectory(prefix="aeo-bench-kpis-") as tmp:
         directory = Path(tmp)
-        db_url = f"sqlite:///{directory / 'registry.db'}"
-        started = time.perf_counter()
-        with stepper(console, "filling the registry", certificates) as step:
-            fill_registry(
-                db_url,
+        label = "filling the registry"
+        with stepper(console, label, certificates) as step:
+            registry = bench_registry(
+                directory,
                 certificates,
-                on_progress=lambda done: step("filling the registry", done),
-                real_hashes=False,
+                events,
+                cache_dir=cache_dir,
+                fresh=fresh,
+                on_progress=lambda done: step(label, done),
             )
-        with stepper(console, "shaping three years of history", None):
-            _shape_history(db_url, certificates, events)
-        fill_seconds = time.perf_counter() - started
+        db_url = registry.url
         token = reader_token(db_url)
         settings = Settings(
             authority="MN",
@@ -191,5 +109,6 @@ def run(
                 sum(v for k, v in month.items() if k != "month")
                 for month in body.get("transitions", [])
             ),
-            "fill_s": round(fill_seconds, 1),
+            "seed_seconds": round(registry.seed_seconds, 1),
+            "seed_reused": registry.reused,
         }

@@ -1,11 +1,11 @@
 """``aeo bench recognition``: a partner's batch of 1,000 mixed identifiers against a registry
 of ``certificates`` (a million by default), server time.
 
-An SQLite database is filled straight through the tables (:func:`aeo.bench.data.fill_registry`:
-each certificate with its indexed ``issued`` event; tiers C, S and C+S in turn), then given
-what batch recognition reads besides: the lookup rows of ``certificate_aliases`` (the
-holder's TIN, which the records carry, and one EORI alias per certificate), the members MN
-and KR, and an MRA in force between them covering MN's security tier.
+The registry is the shared bench registry (:func:`aeo.bench.data.bench_registry`, filled
+once into a cache directory and copied for each run): each certificate with three events
+and three years of history (one in 40 suspended, one in 97 revoked), tiers C, S and C+S in
+turn, its lookup rows in ``certificate_aliases`` (the holder's TIN and one EORI), the
+members MN and KR, and an MRA in force between them covering MN's security tier.
 
 Each batch holds 1,000 items, a third each certificate numbers, TINs and EORIs (written with
 spaces and dashes, as a declaration might), one in twenty unknown. It is timed from the JSON
@@ -22,103 +22,29 @@ import json
 import random
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
-import sqlalchemy as sa
 from rich.console import Console
 from sqlalchemy.orm import Session
 
 from aeo.bench.common import BenchError, Report, ms, percentile, rate, stepper
 from aeo.bench.data import ISSUER, VERIFIER_AS, fill_registry, number_of
 from contracts.domain import days
-from contracts.domain.enums import Tier
-from registry_api.db import Authority, Certificate, Mra, MraParty, make_engine
-from registry_api.db.certificates import CertificateAlias
-from registry_api.db.chain_index import mra_key
+from registry_api.db import make_engine
 from registry_api.schemas.recognition import RecognitionBatch
 from registry_api.services.recognition import MAX_BATCH_ITEMS
+from aeo.bench.common import BenchError, Report, ms, percentile, rate, stepper
+from aeo.bench.data import (
+    ISSUER,
+    TIN_BASE,
+    VERIFIER_AS,
+    bench_registry,
+    eori_of,
+    number_of,
+)
 
 _WARM_UP = 5
-_CHUNK = 20_000
-#: the TIN fill_registry gives certificate ``index`` (scripts/aeo/bench/data.py)
-_TIN_BASE = 5_000_000
-
-
-def eori_of(index: int) -> str:
-    return f"MN{index:012d}"
-
-
-def _add_lookup_rows(db_url: str, count: int, console: Console | None) -> None:
-    engine = make_engine(db_url)
-    try:
-        with engine.begin() as connection, stepper(console, "alias rows", count) as step:
-            ids_of = connection.execute(
-                sa.select(Certificate.number, Certificate.certificate_id)
-            ).all()
-            by_number = dict(ids_of)
-            for start in range(0, count, _CHUNK):
-                rows: list[dict[str, Any]] = []
-                for index in range(start, min(start + _CHUNK, count)):
-                    certificate_id = by_number[number_of(index)]
-                    rows.append(
-                        {
-                            "certificate_id": certificate_id,
-                            "scheme": "TIN",
-                            "value": str(_TIN_BASE + index),
-                        }
-                    )
-                    rows.append(
-                        {
-                            "certificate_id": certificate_id,
-                            "scheme": "EORI",
-                            "value": eori_of(index),
-                        }
-                    )
-                connection.execute(sa.insert(CertificateAlias), rows)
-                step("alias rows", min(start + _CHUNK, count))
-            block = 1
-            for code, name in ((ISSUER, "Mongolia Customs"), (VERIFIER_AS, "Korea Customs")):
-                connection.execute(
-                    sa.insert(Authority),
-                    [{"code": code, "name": name, "status": "active", "updated_block": block}],
-                )
-            today = datetime.now(UTC).date()
-            connection.execute(
-                sa.insert(Mra),
-                [
-                    {
-                        "mra_id": mra_key(1),
-                        "status": "in_force",
-                        "proposer": ISSUER,
-                        "effective_from": today - timedelta(days=365),
-                        "ends_on": None,
-                        "text_hash": b"\x01" * 32,
-                        "updated_block": block,
-                    }
-                ],
-            )
-            signed = datetime.now(UTC)
-            connection.execute(
-                sa.insert(MraParty),
-                [
-                    {
-                        "mra_id": mra_key(1),
-                        "authority": ISSUER,
-                        "recognized_tiers": int(Tier.SECURITY_SAFETY),
-                        "signed_at": signed,
-                    },
-                    {
-                        "mra_id": mra_key(1),
-                        "authority": VERIFIER_AS,
-                        "recognized_tiers": int(Tier.SECURITY_SAFETY),
-                        "signed_at": signed,
-                    },
-                ],
-            )
-    finally:
-        engine.dispose()
 
 
 def batch_body(picker: random.Random, count: int) -> bytes:
@@ -131,7 +57,7 @@ def batch_body(picker: random.Random, count: int) -> bytes:
         if kind == 0:
             items.append({"number": f"MN-NOPE-{index}" if unknown else number_of(index)})
         elif kind == 1:
-            tin = str(_TIN_BASE + (count + index if unknown else index))
+            tin = str(TIN_BASE + (count + index if unknown else index))
             items.append({"scheme": "TIN", "value": f"{tin[:3]} {tin[3:]}"})
         else:
             eori = eori_of(count + index if unknown else index)
@@ -186,24 +112,28 @@ def _measure(db_url: str, count: int, batches: int) -> tuple[list[float], int, i
 
 
 def run(
-    *, certificates: int = 1_000_000, batches: int = 200, console: Console | None = None
+    *,
+    certificates: int = 1_000_000,
+    batches: int = 200,
+    console: Console | None = None,
+    fresh: bool = False,
+    cache_dir: Path | None = None,
 ) -> Report:
     if certificates < 1 or batches < 1:
         raise BenchError("certificates and batches must be at least 1")
     with tempfile.TemporaryDirectory(prefix="aeo-bench-recognition-") as tmp:
-        db_url = f"sqlite:///{Path(tmp) / 'registry.db'}"
-        started = time.perf_counter()
-        with stepper(console, f"filling {certificates:,} certificates", certificates) as step:
-            fill_registry(
-                db_url,
+        label = f"filling {certificates:,} certificates"
+        with stepper(console, label, certificates) as step:
+            registry = bench_registry(
+                Path(tmp),
                 certificates,
-                on_progress=lambda done: step("certificates", done),
-                real_hashes=False,
+                3 * certificates,
+                cache_dir=cache_dir,
+                fresh=fresh,
+                on_progress=lambda done: step(label, done),
             )
-        _add_lookup_rows(db_url, certificates, console)
-        fill_seconds = time.perf_counter() - started
         with stepper(console, "batches", None):
-            latencies, found, answer_bytes = _measure(db_url, certificates, batches)
+            latencies, found, answer_bytes = _measure(registry.url, certificates, batches)
     items = batches * MAX_BATCH_ITEMS
     return {
         "batch_p50_ms": ms(percentile(latencies, 50)),
@@ -217,5 +147,6 @@ def run(
         # Unknown items and those whose tier the MRA does not cover (C only) are not found.
         "found_share": round(found / items, 3),
         "answer_kb": round(answer_bytes / 1024, 1),
-        "fill_seconds": round(fill_seconds, 1),
+        "seed_seconds": round(registry.seed_seconds, 1),
+        "seed_reused": registry.reused,
     }
