@@ -23,6 +23,10 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from aeo import consortium as founding
+from aeo.cli_pkcs11 import ENV_MODULE, ENV_PIN, ENV_TOKEN, token_pin
+from aeo.errors import UsageError
+from aeo.workspace import Workspace
 from contracts.chain import Chain
 from contracts.deploy import Deployment, verify_deployment
 from contracts.domain import ids
@@ -35,10 +39,6 @@ from registry_api.hsm import (
     DEFAULT_SIGNING_KEY_LABEL,
     TokenConfig,
 )
-from aeo import consortium as founding
-from aeo.cli_pkcs11 import ENV_MODULE, ENV_PIN, ENV_TOKEN, token_pin
-from aeo.errors import UsageError
-from aeo.workspace import Workspace
 
 
 def _code(option: str) -> Callable[[str], str]:

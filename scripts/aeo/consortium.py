@@ -41,6 +41,7 @@ from contracts.deploy import Deployment, deploy
 from contracts.domain import ids
 from contracts.domain.enums import AccountRole, AuthorityStatus, KeyAlgorithm, MembershipAction
 from contracts.domain.events import MembershipProposed
+from contracts.domain.record import normalise_text
 from contracts.logs import fetch_events, first_event, receipt_events
 from contracts.reader import MembershipProposal, RegistryReader
 from contracts.writer import RegistryWriter
@@ -62,7 +63,6 @@ from registry_api.keystore import (
     load_operator_key,
     load_signing_key,
 )
-from contracts.domain.record import normalise_text
 from registry_api.schemas.admin_chain import (
     MEMBERSHIP_REQUEST_FORMAT,
     MembershipRequest,

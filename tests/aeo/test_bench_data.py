@@ -1,4 +1,4 @@
-"""The shared bench registry (scripts/bench/data.py): filled once per size and schema head,
+"""The shared bench registry (scripts/aeo/bench/data.py): filled once per size and schema head,
 each run on a copy, refilled on demand, an older schema's file upgraded instead of refilled.
 Tiny sizes; never a timing."""
 

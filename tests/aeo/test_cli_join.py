@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from aeo.cli import app
 from registry_api.keystore import load_operator_key, load_signing_key
 from registry_api.schemas.admin_chain import MembershipRequest
-from aeo.cli import app
 
 NAME = "Customs Committee of Uzbekistan"
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from registry_api import hsm
-from registry_api.schemas.admin_chain import MembershipRequest
-from registry_api.settings import Settings
 from aeo.cli import app
 from aeo.consortium import write_registry_env
 from aeo.workspace import Workspace
+from registry_api import hsm
+from registry_api.schemas.admin_chain import MembershipRequest
+from registry_api.settings import Settings
 from tests.registry_api.softhsm import SoftHsm
 
 from .test_cli_pkcs11 import pin_file, softhsm

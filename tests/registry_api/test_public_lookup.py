@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from contracts.bootstrap import Consortium
 from registry_api.db import Role
-from registry_api.rendering.pdf import DEFAULT_VERIFICATION_URL, verification_url
 from registry_api.limits import PUBLIC_QR_BODY_BYTES
+from registry_api.rendering.pdf import DEFAULT_VERIFICATION_URL, verification_url
 
 from .certificate_data import issue, post
 from .conftest import ChainApp

@@ -33,16 +33,14 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from rich.console import Console
 
-from aeo.bench.common import BenchError, Report, ms, percentile, rate, stepper
-from aeo.bench.data import ISSUER, fill_registry, number_of
+from aeo.bench.common import BenchError, Report, ms, percentile, stepper
+from aeo.bench.data import ISSUER, bench_registry, number_of
 from registry_api.app import create_app
 from registry_api.console.accounts import add_local_person
 from registry_api.console.passwords import Passwords
 from registry_api.console.roles import RoleTarget
 from registry_api.db import Role
 from registry_api.settings import ChainKind, Settings
-from aeo.bench.common import BenchError, Report, ms, percentile, stepper
-from aeo.bench.data import ISSUER, bench_registry, number_of
 
 _WARM_UP = 5
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -52,6 +52,8 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from web3.types import TxReceipt
 
+from aeo.bench.common import BenchError, Report, rate, stepper
+from aeo.bench.snapshot import ONE_MBIT, paced_server, sync_seconds
 from contracts import calls
 from contracts.anvil import start_anvil
 from contracts.bootstrap import bootstrap_consortium, new_account
@@ -70,10 +72,8 @@ from contracts.reader import RegistryReader
 from contracts.transactions import TxClient, sign
 from contracts.writer import RegistryWriter
 from registry_api.db import make_engine, make_session_factory, upgrade_database
-from registry_api.workers.indexer import Indexer
 from registry_api.services.snapshots import consortium_state
-from aeo.bench.common import BenchError, Report, rate, stepper
-from aeo.bench.snapshot import ONE_MBIT, paced_server, sync_seconds
+from registry_api.workers.indexer import Indexer
 from verifier import keys
 from verifier.snapshot.document import TrustAnchor, make_snapshot
 from verifier.snapshot.model import BlockRef

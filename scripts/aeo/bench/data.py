@@ -45,7 +45,6 @@ from registry_api.db import (
 )
 from registry_api.db.certificates import CertificateAlias
 from registry_api.db.chain_index import CURSOR_NAME
-from contracts.domain.record import RECORD_SCHEMA
 from registry_api.services.api_keys import create_api_key
 from verifier import keys
 from verifier.offline import OfflineCache, SyncPoint
@@ -733,11 +732,11 @@ def fill_history(
                 revoked = row_id % 97 == 0
                 suspended = not revoked and row_id % 40 == 0
                 status = (
-                    CertificateStatus.REVOKED
+                    LocalStatus.REVOKED
                     if revoked
-                    else CertificateStatus.SUSPENDED
+                    else LocalStatus.SUSPENDED
                     if suspended
-                    else CertificateStatus.ACTIVE
+                    else LocalStatus.ACTIVE
                 )
                 deadline = as_date(today + timedelta(days=row_id % 120 - 60)) if suspended else None
                 cert_rows.append(

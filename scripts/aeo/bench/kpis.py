@@ -25,10 +25,8 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from aeo.bench.common import BenchError, Report, ms, stepper
-from aeo.bench.data import fill_registry, reader_token
-from registry_api.db import make_engine
-from aeo.bench.common import BenchError, Report, ms, stepper
 from aeo.bench.data import bench_registry, reader_token
+from registry_api.db import make_engine
 
 GOAL_MS = 500.0
 

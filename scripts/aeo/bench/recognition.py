@@ -29,12 +29,6 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from aeo.bench.common import BenchError, Report, ms, percentile, rate, stepper
-from aeo.bench.data import ISSUER, VERIFIER_AS, fill_registry, number_of
-from contracts.domain import days
-from registry_api.db import make_engine
-from registry_api.schemas.recognition import RecognitionBatch
-from registry_api.services.recognition import MAX_BATCH_ITEMS
-from aeo.bench.common import BenchError, Report, ms, percentile, rate, stepper
 from aeo.bench.data import (
     ISSUER,
     TIN_BASE,
@@ -43,6 +37,10 @@ from aeo.bench.data import (
     eori_of,
     number_of,
 )
+from contracts.domain import days
+from registry_api.db import make_engine
+from registry_api.schemas.recognition import RecognitionBatch
+from registry_api.services.recognition import MAX_BATCH_ITEMS
 
 _WARM_UP = 5
 
