@@ -15,7 +15,6 @@ registry with ``aeo serve --authority UZ --data-dir D``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,7 +23,14 @@ import typer
 from rich.console import Console
 
 from aeo import consortium as founding
-from aeo.cli_pkcs11 import ENV_MODULE, ENV_PIN, ENV_TOKEN, token_pin
+from aeo.cli_pkcs11 import (
+    ENV_TOKEN,
+    ModuleOption,
+    PinFileOption,
+    token_label,
+    token_module,
+    token_pin,
+)
 from aeo.errors import UsageError
 from aeo.workspace import Workspace
 from contracts.chain import Chain
@@ -35,7 +41,6 @@ from contracts.errors import DeploymentError
 from contracts.reader import MembershipProposal
 from registry_api.hsm import (
     DEFAULT_OPERATOR_KEY_LABEL,
-    DEFAULT_PKCS11_MODULE,
     DEFAULT_SIGNING_KEY_LABEL,
     TokenConfig,
 )
@@ -159,27 +164,8 @@ def register(
                 show_default=False,
             ),
         ] = None,
-        module: Annotated[
-            Path | None,
-            typer.Option(
-                "--module",
-                metavar="PATH",
-                help=f"With --pkcs11: the PKCS#11 module (default: {ENV_MODULE}, else "
-                f"{DEFAULT_PKCS11_MODULE}).",
-                show_default=False,
-                dir_okay=False,
-            ),
-        ] = None,
-        pin_file: Annotated[
-            Path | None,
-            typer.Option(
-                "--pin-file",
-                metavar="FILE",
-                help=f"With --pkcs11: a file holding the token's user PIN (or {ENV_PIN}).",
-                show_default=False,
-                dir_okay=False,
-            ),
-        ] = None,
+        module: ModuleOption = None,
+        pin_file: PinFileOption = None,
         signing_label: Annotated[
             str,
             typer.Option("--signing-label", help="With --pkcs11: the signing key's label."),
@@ -196,10 +182,8 @@ def register(
         by the signing key. Send it to a member's administrator."""
         keys_in_token: founding.TokenKeys | None = None
         if pkcs11:
-            label = token or os.environ.get(ENV_TOKEN)
-            if not label:
-                raise UsageError(f"--token: the token's label is needed (or set {ENV_TOKEN})")
-            chosen = module or Path(os.environ.get(ENV_MODULE) or DEFAULT_PKCS11_MODULE)
+            label = token_label(token)
+            chosen = token_module(module)
             for option, value in (
                 ("--signing-label", signing_label),
                 ("--operator-label", operator_label),

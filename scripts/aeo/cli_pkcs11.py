@@ -41,6 +41,43 @@ ENV_PIN_FILE = "AEO_HSM_PIN_FILE"
 ENV_MODULE = "AEO_HSM_MODULE"
 ENV_TOKEN = "AEO_HSM_TOKEN_LABEL"  # noqa: S105 - a variable name, not a secret
 
+#: ``--module`` and ``--pin-file``, the same on every command that opens a token
+ModuleOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--module",
+        metavar="PATH",
+        help=f"With --pkcs11: the PKCS#11 module (default: {ENV_MODULE}, else "
+        f"{DEFAULT_PKCS11_MODULE}).",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+PinFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--pin-file",
+        metavar="FILE",
+        help=f"With --pkcs11: a file holding the token's user PIN (or {ENV_PIN}).",
+        show_default=False,
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+def token_label(token: str | None) -> str:
+    """``--token``, else ``AEO_HSM_TOKEN_LABEL``; a usage error naming --token without either."""
+    label = token or os.environ.get(ENV_TOKEN)
+    if not label:
+        raise UsageError(f"--token: the token's label is needed (or set {ENV_TOKEN})")
+    return label
+
+
+def token_module(module: Path | None) -> Path:
+    """``--module``, else ``AEO_HSM_MODULE``, else SoftHSM2's module."""
+    return module or Path(os.environ.get(ENV_MODULE) or DEFAULT_PKCS11_MODULE)
+
 
 def _read_pin_file(path: Path, what: str) -> str:
     try:
@@ -152,28 +189,8 @@ def register(
                 show_default=False,
             ),
         ] = None,
-        module: Annotated[
-            Path | None,
-            typer.Option(
-                "--module",
-                metavar="PATH",
-                help=f"With --pkcs11: the PKCS#11 module (default: {ENV_MODULE}, else "
-                f"{DEFAULT_PKCS11_MODULE}).",
-                show_default=False,
-                dir_okay=False,
-            ),
-        ] = None,
-        pin_file: Annotated[
-            Path | None,
-            typer.Option(
-                "--pin-file",
-                metavar="FILE",
-                help=f"With --pkcs11: a file holding the token's user PIN (or {ENV_PIN}).",
-                show_default=False,
-                exists=True,
-                dir_okay=False,
-            ),
-        ] = None,
+        module: ModuleOption = None,
+        pin_file: PinFileOption = None,
     ) -> None:
         """Create a key and print its public data: an encrypted key file at PATH, or with
         --pkcs11 a key pair inside an HSM token that never leaves it.
@@ -209,18 +226,14 @@ def register(
             )
         if kind is KeyKind.SIGNING and algorithm != "ES256":
             raise UsageError("--algorithm: a signing key in a token is ES256 (P-256)")
-        token_label = token or os.environ.get(ENV_TOKEN)
-        if not token_label:
-            raise UsageError(f"--token: the token's label is needed (or set {ENV_TOKEN})")
         default_label = (
             DEFAULT_SIGNING_KEY_LABEL if kind is KeyKind.SIGNING else DEFAULT_OPERATOR_KEY_LABEL
         )
         if label is not None and not label.strip():
             raise UsageError("--label: must not be empty")
-        chosen_module = module or Path(os.environ.get(ENV_MODULE) or DEFAULT_PKCS11_MODULE)
         description = create_in_token(
-            module=chosen_module,
-            token=token_label,
+            module=token_module(module),
+            token=token_label(token),
             label=label or default_label,
             kind=kind,
             pin=token_pin(pin_file),
