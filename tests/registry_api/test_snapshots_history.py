@@ -12,14 +12,13 @@ import pytest
 
 from contracts.bootstrap import Consortium
 from contracts.domain import ids
-from contracts.domain.enums import CertificateStatus, ReasonCode
-from registry_api.keystore import load_signing_key
+from contracts.domain.enums import CertificateStatus
 from registry_api.services.snapshots import SnapshotPublisher
 from verifier.snapshot.cache import store_delta, store_snapshot
-from verifier.snapshot.document import TrustAnchor
 
 from .conftest import ChainApp
 from .registry_support import issue, open_registry, record, register_key_on_chain
+from .test_snapshots import anchor, publisher, suspend
 
 #: enough certificates that a delta of a few changes is well under half the full snapshot
 NUMBERS = tuple(f"MN-AEO-2024-{n:04d}" for n in range(120))
@@ -36,12 +35,6 @@ def mn(tmp_path: Path, consortium: Consortium) -> Iterator[ChainApp]:
         yield app
 
 
-def publisher(app: ChainApp) -> SnapshotPublisher:
-    snapshots = app.workers.snapshots
-    assert snapshots is not None
-    return snapshots
-
-
 def restarted(app: ChainApp, clock: Callable[[], float] | None = None) -> SnapshotPublisher:
     """A new publisher on the registry's database and snapshot directory (what a restarted
     worker process builds), in place of the old one."""
@@ -51,22 +44,6 @@ def restarted(app: ChainApp, clock: Callable[[], float] | None = None) -> Snapsh
     )
     app.workers.snapshots = new
     return new
-
-
-def anchor(app: ChainApp) -> TrustAnchor:
-    settings = app.app.state.settings
-    key = load_signing_key(settings.signing_key_path, settings.key_passphrase())
-    return TrustAnchor("MN", key.algorithm, key.public.public_key)
-
-
-def suspend(app: ChainApp, number: str) -> None:
-    response = app.client.post(
-        f"/v1/certificates/{number}/suspend",
-        json={"reason_code": int(ReasonCode.NON_COMPLIANCE)},
-        headers=app.headers(**{"Idempotency-Key": f"suspend-{number}"}),
-    )
-    assert response.status_code == 202, response.text
-    app.settle()
 
 
 def test_a_restarted_publisher_serves_a_delta_from_a_snapshot_published_before_the_restart(
